@@ -1,0 +1,186 @@
+"""Build firmware ELFs for a core and board with a pinned compiler.
+
+The default toolchain is the ``ziglang`` package from PyPI (clang + lld for
+riscv32 and thumb, compiler-rt included), so a fresh machine builds firmware
+with no system packages. ``toolchain="gnu"`` uses the GNU cross compiler named
+in the core table when it is on PATH.
+
+Builds are deterministic: sources are compiled by relative path inside a
+scratch directory, and debug sections (which carry host paths) are removed
+after linking, leaving code, data and the symbol table.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+
+from simmcu._board import Board, load_board
+from simmcu._cores import Core, get_core
+from simmcu._errors import ConfigError, ToolchainError
+
+from . import _examples
+
+TOOLCHAINS = ("zig", "gnu")
+COMMON_FLAGS = ("-O2", "-g", "-std=gnu11", "-ffreestanding", "-fno-common", "-ffunction-sections",
+                "-fdata-sections", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration")
+RUNTIME = ("runtime.c", "printf.c", "string.c")
+
+
+def firmware_dir() -> Path:
+    return Path(str(resources.files("simmcu.firmware")))
+
+
+def build(what: str | Path | list, core: str, out: str | Path, *, board: str | Path | None = None,
+          toolchain: str = "zig", defines: dict[str, str] | None = None) -> Path:
+    """Build an example (by name) or C/assembly sources into ``out``; return its path."""
+    c = get_core(core)
+    b = load_board(board if board is not None else c.board)
+    if b.arch != c.arch:
+        raise ConfigError(f"board {b.name} is for {b.arch} cores; {c.name} is {c.arch}")
+    if toolchain not in TOOLCHAINS:
+        raise ConfigError(f"unknown toolchain {toolchain!r} (valid: {', '.join(TOOLCHAINS)})")
+    out = Path(out)
+    with tempfile.TemporaryDirectory(prefix="simmcu-build-") as tmp:
+        work = Path(tmp)
+        sources = _stage(what, c, b, work, defines or {})
+        (work / "link.ld").write_text(_linker_script(c, b))
+        cmd = _command(toolchain, c, sources)
+        _run(cmd, work)
+        data = strip_debug((work / "firmware.elf").read_bytes())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return out
+
+
+def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) -> list[str]:
+    """Copy runtime, start-up and user sources into ``work``; return their relative names."""
+    fw = firmware_dir()
+    for header in (fw / "include").iterdir():
+        shutil.copy(header, work / header.name)
+    names = list(RUNTIME)
+    startup = "startup_rv32.S" if core.arch == "riscv" else "startup_cortexm.c"
+    for name in (*RUNTIME, startup):
+        shutil.copy(fw / "runtime" / name, work / name)
+    names.append(startup)
+    if isinstance(what, (str, Path)) and str(what) in _examples.EXAMPLES:
+        user = _examples.stage(str(what), core, board, work)
+    else:
+        files = [Path(p) for p in ([what] if isinstance(what, (str, Path)) else what)]
+        user = []
+        for f in files:
+            if not f.is_file():
+                raise ConfigError(f"no source file or example named {str(f)!r} "
+                                  f"(examples: {', '.join(_examples.EXAMPLES)})")
+            if f.suffix not in (".c", ".S", ".s", ".h"):
+                raise ConfigError(f"{f} is not a C or assembly source")
+            shutil.copy(f, work / f.name)
+            if f.suffix != ".h":
+                user.append(f.name)
+    defs = {"SIMMCU_CORE": f'"{core.name}"', **defines}
+    if core.arch == "riscv":
+        defs.setdefault("SIMMCU_CLINT_BASE", f"{board.clint_base:#x}u")
+    (work / "simmcu_build.h").write_text("".join(f"#define {k} {v}\n" for k, v in sorted(defs.items())))
+    return names + user
+
+
+def _linker_script(core: Core, board: Board) -> str:
+    text = (firmware_dir() / "link" / "mcu.ld").read_text()
+    code, data = board.code, board.data
+    values = {"ENTRY": "_start" if core.arch == "riscv" else "Reset_Handler",
+              "CODE_BASE": f"{code.base:#x}", "CODE_SIZE": f"{code.size:#x}",
+              "DATA_BASE": f"{data.base:#x}", "DATA_SIZE": f"{data.size:#x}",
+              "STACK_BYTES": f"{board.stack_bytes:#x}"}
+    for k, v in values.items():
+        text = text.replace(f"@{k}@", v)
+    return text
+
+
+def _command(toolchain: str, core: Core, sources: list[str]) -> list[str]:
+    flags = [*COMMON_FLAGS, "-include", "simmcu_build.h", "-I.", "-T", "link.ld", "-Wl,--gc-sections",
+             "-o", "firmware.elf", *sources]
+    if toolchain == "zig":
+        try:
+            import ziglang  # noqa: F401
+        except ImportError:
+            raise ToolchainError("the bundled compiler is not installed: pip install 'simmcu[build]' "
+                                 "(or use --toolchain gnu with a cross compiler on PATH)") from None
+        return [sys.executable, "-m", "ziglang", "cc", "-target", core.zig_target, f"-mcpu={core.zig_cpu}", *flags]
+    if not core.gnu_cc or shutil.which(core.gnu_cc) is None:
+        raise ToolchainError(f"GNU toolchain {core.gnu_cc or '(none)'} for {core.name} is not on PATH")
+    return [core.gnu_cc, *core.gnu_flags, "-nostdlib", "-nostartfiles", *flags, "-lgcc"]
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "simmcu" / "zig"
+    env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(cache), "ZIG_LOCAL_CACHE_DIR": str(cache)}
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    except OSError as e:
+        raise ToolchainError(f"cannot run {cmd[0]}: {e.strerror}") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        first = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no output")
+        raise ToolchainError(f"compiler failed: {first.strip()}")
+
+
+def strip_debug(elf: bytes) -> bytes:
+    """Drop the non-allocated ``.debug*`` sections of an ELF32 little-endian file.
+
+    zig/lld keep the symbol table only when linking with -g, and debug info
+    embeds host paths; this keeps symbols and makes the bytes host-independent.
+    """
+    (shoff,) = struct.unpack_from("<I", elf, 0x20)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x2E)
+    headers = [list(struct.unpack_from("<10I", elf, shoff + i * shentsize)) for i in range(shnum)]
+    strtab_off = headers[shstrndx][4]
+
+    def name(h):
+        end = elf.index(b"\0", strtab_off + h[0])
+        return elf[strtab_off + h[0]:end].decode()
+
+    keep = [i for i, h in enumerate(headers) if not name(h).startswith(".debug")]
+    remap = {old: new for new, old in enumerate(keep)}
+    (phoff,) = struct.unpack_from("<I", elf, 0x1C)
+    phentsize, phnum = struct.unpack_from("<HH", elf, 0x2A)
+    prefix = max([0x34, phoff + phentsize * phnum]
+                 + [o + s for o, s in (struct.unpack_from("<4xI4x4xI", elf, phoff + i * phentsize)
+                                       for i in range(phnum))]
+                 + [h[4] + (h[5] if h[1] != 8 else 0) for h in headers if h[2] & 2])  # SHF_ALLOC
+    out = bytearray(elf[:prefix])
+    new_headers = []
+    for i in keep:
+        h = list(headers[i])
+        if not h[2] & 2 and h[1] not in (0, 8):  # a non-allocated section with file contents
+            align = max(h[8], 1)
+            out += bytes(-len(out) % align)
+            data = elf[h[4]:h[4] + h[5]]
+            if h[1] == 2:  # SHT_SYMTAB: section indices move
+                data = _remap_symbols(data, remap)
+            h[4] = len(out)
+            out += data
+        if h[1] in (2, 11) or h[6]:  # sh_link names a section
+            h[6] = remap.get(h[6], 0)
+        new_headers.append(h)
+    out += bytes(-len(out) % 4)
+    new_shoff = len(out)
+    for h in new_headers:
+        out += struct.pack("<10I", *h)
+    struct.pack_into("<I", out, 0x20, new_shoff)
+    struct.pack_into("<HHH", out, 0x2E, 40, len(new_headers), remap[shstrndx])
+    return bytes(out)
+
+
+def _remap_symbols(data: bytes, remap: dict[int, int]) -> bytes:
+    out = bytearray(data)
+    for off in range(0, len(data), 16):
+        (shndx,) = struct.unpack_from("<H", data, off + 14)
+        if 0 < shndx < 0xFF00:
+            struct.pack_into("<H", out, off + 14, remap.get(shndx, 0xFFF1))  # gone: SHN_ABS
+    return bytes(out)

@@ -1,0 +1,108 @@
+/* Console, exit, heap, cycle counter and the C start-up shared by both ISAs. */
+#include "simmcu.h"
+
+extern uint32_t _sidata[], _sdata[], _edata[], _sbss[], _ebss[], _end[], _heap_limit[];
+
+static char out_buf[128];
+static size_t out_len;
+
+void simmcu_flush(void)
+{
+    if (out_len) {
+        const uint32_t block[3] = {1 /* stdout */, (uint32_t)(uintptr_t)out_buf, out_len};
+        simmcu_semihost(SYS_WRITE, block);
+        out_len = 0;
+    }
+}
+
+int putchar(int c)
+{
+    out_buf[out_len++] = (char)c;
+    if (c == '\n' || out_len == sizeof out_buf)
+        simmcu_flush();
+    return (unsigned char)c;
+}
+
+int puts(const char *s)
+{
+    while (*s)
+        putchar(*s++);
+    putchar('\n');
+    return 0;
+}
+
+int printf(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    for (int i = 0; buf[i]; i++)
+        putchar(buf[i]);
+    return n;
+}
+
+__attribute__((noreturn)) void _exit(int status)
+{
+    simmcu_flush();
+    const uint32_t block[2] = {ADP_STOPPED_APPLICATION_EXIT, (uint32_t)status};
+    simmcu_semihost(SYS_EXIT_EXTENDED, block);
+    for (;;) {
+    }
+}
+
+void *_sbrk(ptrdiff_t increment)
+{
+    static char *brk = (char *)_end;
+    char *old = brk;
+    if (increment > (char *)_heap_limit - brk)
+        return (void *)-1;
+    brk += increment;
+    return old;
+}
+
+#if defined(__riscv)
+uint64_t simmcu_cycles(void)
+{
+    uint32_t hi, lo, again;
+    do {
+        __asm__ volatile("rdcycleh %0" : "=r"(hi));
+        __asm__ volatile("rdcycle %0" : "=r"(lo));
+        __asm__ volatile("rdcycleh %0" : "=r"(again));
+    } while (hi != again);
+    return ((uint64_t)hi << 32) | lo;
+}
+#elif defined(__ARM_ARCH_6M__)
+uint64_t simmcu_cycles(void)
+{
+    uint64_t ticks;
+    simmcu_semihost(SYS_ELAPSED, &ticks);
+    return ticks;
+}
+#else
+#include "simmcu_cortexm.h"
+uint64_t simmcu_cycles(void)
+{
+    return DWT_CYCCNT; /* 32-bit on hardware: wraps after 2^32 cycles */
+}
+#endif
+
+/* Called by the ISA start-up code with a valid stack. */
+__attribute__((noreturn, used)) void __simmcu_start_c(void)
+{
+    uint32_t *src = _sidata, *dst = _sdata;
+    while (dst < _edata)
+        *dst++ = *src++;
+    for (dst = _sbss; dst < _ebss; dst++)
+        *dst = 0;
+#if !defined(__riscv) && !defined(__ARM_ARCH_6M__)
+    DEMCR |= 1u << 24;  /* TRCENA */
+    DWT_CYCCNT = 0;
+    DWT_CTRL |= 1u;     /* CYCCNTENA */
+#endif
+#if defined(__ARM_FP)
+    SCB_CPACR |= 0xFu << 20; /* CP10/CP11 full access */
+#endif
+    _exit(main());
+}

@@ -1,0 +1,19 @@
+"""simmcu: a cycle-approximate microcontroller simulator for RV32IMC and Cortex-M firmware.
+
+The public API is what ``__all__`` lists; modules starting with ``_`` are private.
+"""
+
+from ._board import Board, Region, bundled_boards, load_board
+from ._cores import Core, core_names, get_core
+from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, ToolchainError
+from ._machine import Simulator
+from ._result import Fault, RunResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Board", "Region", "bundled_boards", "load_board",
+    "Core", "core_names", "get_core",
+    "ConfigError", "ElfError", "ExitCode", "SimmcuError", "ToolchainError",
+    "Simulator", "Fault", "RunResult",
+]

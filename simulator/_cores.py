@@ -1,0 +1,101 @@
+"""Cores: which Unicorn model runs a core, what ELFs it accepts, how to compile for it.
+
+The table is data (``cores.toml``); a core's name is the stable key that
+timing profiles and accelerators attach to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import unicorn
+from unicorn import arm_const, riscv_const
+
+from ._errors import ConfigError
+from ._params import REQUIRED, Param, apply_params, load_toml
+
+ARM_ARCH_NAMES = {
+    10: "v7", 11: "v6-M", 12: "v6S-M", 13: "v7E-M", 16: "v8-M.baseline", 17: "v8-M.mainline",
+    21: "v8.1-M.mainline",
+}
+
+CORE_PARAMS = {
+    "description": Param("", "", "one line shown by `simmcu cores`", str),
+    "arch": Param(REQUIRED, "", "instruction-set family", ("arm", "riscv")),
+    "isa": Param(REQUIRED, "", "architecture profile, e.g. armv7e-m or rv32imc", str),
+    "unicorn_cpu": Param(REQUIRED, "", "Unicorn CPU model suffix, e.g. CORTEX_M4 or RISCV32_BASE32", str),
+    "board": Param(REQUIRED, "", "board used when --board is not given", str),
+    "elf_archs": Param([], "", "Arm: Tag_CPU_arch values of ELFs this core runs", list),
+    "extensions": Param("", "", "RISC-V: single-letter extensions an ELF may require", str),
+    "fpu": Param("none", "", "Arm: floating-point unit: none, sp (single) or dp (double)", ("none", "sp", "dp")),
+    "nvic_priority_bits": Param(3, "bits", "Arm: implemented NVIC priority bits (ARMv6-M: 2)", int, lambda v: 2 <= v <= 8),
+    "cpuid": Param(0, "", "Arm: value of SCB CPUID", int),
+    "zig_target": Param(REQUIRED, "", "target triple for the bundled zig/clang toolchain", str),
+    "zig_cpu": Param(REQUIRED, "", "-mcpu value for the bundled toolchain", str),
+    "gnu_cc": Param("", "", "GNU cross compiler driver for --toolchain gnu", str),
+    "gnu_flags": Param([], "", "architecture flags for the GNU compiler", list),
+}
+
+
+@dataclass(frozen=True)
+class Core:
+    name: str
+    description: str
+    arch: str
+    isa: str
+    unicorn_cpu: str
+    board: str
+    elf_archs: tuple[str, ...]
+    extensions: str
+    fpu: str
+    nvic_priority_bits: int
+    cpuid: int
+    zig_target: str
+    zig_cpu: str
+    gnu_cc: str
+    gnu_flags: tuple[str, ...]
+
+    @property
+    def uc_arch(self) -> int:
+        return unicorn.UC_ARCH_ARM if self.arch == "arm" else unicorn.UC_ARCH_RISCV
+
+    @property
+    def uc_mode(self) -> int:
+        # Never UC_MODE_MCLASS: it silently forces the Cortex-M33 model.
+        return unicorn.UC_MODE_THUMB if self.arch == "arm" else unicorn.UC_MODE_RISCV32
+
+    @property
+    def uc_cpu_model(self) -> int:
+        module, prefix = (arm_const, "UC_CPU_ARM_") if self.arch == "arm" else (riscv_const, "UC_CPU_")
+        return getattr(module, prefix + self.unicorn_cpu)
+
+
+@lru_cache(maxsize=None)
+def _table() -> dict[str, Core]:
+    with resources.as_file(resources.files("simmcu").joinpath("cores.toml")) as path:
+        raw = load_toml(path, "core table")
+    cores = {}
+    for name, entry in raw.items():
+        v = apply_params(CORE_PARAMS, entry, f"core {name}")
+        v["elf_archs"] = tuple(v["elf_archs"])
+        v["gnu_flags"] = tuple(v["gnu_flags"])
+        core = Core(name=name, **v)
+        try:
+            core.uc_cpu_model
+        except AttributeError:
+            raise ConfigError(f"core {name}: Unicorn has no CPU model {core.unicorn_cpu!r}") from None
+        cores[name] = core
+    return cores
+
+
+def core_names() -> list[str]:
+    return list(_table())
+
+
+def get_core(name: str) -> Core:
+    try:
+        return _table()[name]
+    except KeyError:
+        raise ConfigError(f"unknown core {name!r} (valid: {', '.join(core_names())})") from None

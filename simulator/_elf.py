@@ -1,0 +1,208 @@
+"""Firmware ELF loading with pyelftools: segments, entry, symbols, ISA/ABI checks.
+
+Checks happen before anything runs so that a wrong file gets one clear line
+("built for ARMv7E-M, core cortex-m0plus runs v6-M") instead of a fault deep
+inside the run.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError as _PyElfError
+from elftools.elf.elffile import ELFFile
+
+from ._board import Board
+from ._cores import ARM_ARCH_NAMES, Core
+from ._errors import ElfError
+
+_EF_ARM_EABI_MASK = 0xFF000000
+_EF_ARM_ABI_FLOAT_HARD = 0x400
+_EF_RISCV_FLOAT_ABI = 0x6
+_EF_RISCV_RVE = 0x8
+# Extensions any RV32 core here executes, beyond its single-letter ones.
+_RISCV_ALWAYS = {"zicsr", "zifencei", "zmmul"}
+_MAPPING_SYMBOL = re.compile(r"^\$[atdx](\..*)?$")
+
+
+@dataclass(frozen=True)
+class Segment:
+    load_addr: int   #: where the bytes live at reset (LMA, p_paddr)
+    addr: int        #: where the program uses them (VMA, p_vaddr)
+    data: bytes
+    mem_size: int
+    executable: bool
+
+
+@dataclass(frozen=True)
+class Symbol:
+    name: str
+    addr: int
+    size: int
+    is_function: bool
+
+
+@dataclass
+class ElfImage:
+    path: str
+    arch: str
+    entry: int
+    segments: list[Segment]
+    symbols: dict[str, Symbol]
+    _starts: list[int] = field(default_factory=list, repr=False)
+    _ordered: list[Symbol] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        # At equal addresses functions sort last, so a backward walk sees them first.
+        self._ordered = sorted(self.symbols.values(), key=lambda s: (s.addr, s.is_function))
+        self._starts = [s.addr for s in self._ordered]
+
+    def symbol_at(self, addr: int) -> Symbol | None:
+        """The symbol whose [addr, addr+size) holds ``addr``; else a size-0 label just below it."""
+        i = bisect.bisect_right(self._starts, addr) - 1
+        for s in reversed(self._ordered[max(0, i - 8):i + 1]):
+            if s.addr <= addr < s.addr + s.size:
+                return s
+        if i >= 0 and self._ordered[i].size == 0:
+            return self._ordered[i]
+        return None
+
+    def describe(self, addr: int) -> str:
+        """``name+0xoff`` for an address, or ``?`` when no symbol holds it."""
+        s = self.symbol_at(addr)
+        if s is None:
+            return "?"
+        return s.name if addr == s.addr else f"{s.name}+{addr - s.addr:#x}"
+
+
+def load_elf(path: str | Path, core: Core, board: Board) -> ElfImage:
+    path = str(path)
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise ElfError(f"cannot open firmware {path}: {e.strerror}") from None
+    with f:
+        if f.read(4) != b"\x7fELF":
+            raise ElfError(f"{path} is not an ELF file")
+        f.seek(0)
+        try:
+            elf = ELFFile(f)
+            return _read(elf, path, core, board)
+        except (_PyElfError, ValueError, KeyError, IndexError, UnicodeDecodeError) as e:
+            raise ElfError(f"{path} is a broken ELF file: {e}") from None
+
+
+def _read(elf: ELFFile, path: str, core: Core, board: Board) -> ElfImage:
+    if elf.elfclass != 32 or not elf.little_endian:
+        raise ElfError(f"{path} is a {elf.elfclass}-bit {'little' if elf.little_endian else 'big'}-endian ELF; "
+                       f"{core.name} needs 32-bit little-endian")
+    machine = elf["e_machine"]
+    want = {"arm": "EM_ARM", "riscv": "EM_RISCV"}[core.arch]
+    if machine != want:
+        raise ElfError(f"{path} is for machine {machine.removeprefix('EM_')}, core {core.name} is {core.arch.upper()}")
+    if elf["e_type"] != "ET_EXEC":
+        raise ElfError(f"{path} is not an executable (type {elf['e_type']}); link it first")
+    if core.arch == "arm":
+        _check_arm(elf, path, core)
+    else:
+        _check_riscv(elf, path, core)
+    segments = _segments(elf, path, board)
+    if not segments:
+        raise ElfError(f"{path} has no loadable segments")
+    return ElfImage(path=path, arch=core.arch, entry=elf["e_entry"], segments=segments, symbols=_symbols(elf))
+
+
+def _attributes(elf: ELFFile, name: str) -> dict:
+    sec = elf.get_section_by_name(name)
+    out = {}
+    if sec is None:
+        return out
+    for sub in sec.iter_subsections():
+        for subsub in sub.iter_subsubsections():
+            for a in subsub.iter_attributes():
+                out[a.tag] = a.value
+    return out
+
+
+def _check_arm(elf: ELFFile, path: str, core: Core) -> None:
+    flags = elf["e_flags"]
+    if flags & _EF_ARM_EABI_MASK != 0x05000000:
+        raise ElfError(f"{path} is not an ARM EABI v5 ELF (e_flags {flags:#x}); only bare-metal EABI firmware runs")
+    if flags & _EF_ARM_ABI_FLOAT_HARD and core.fpu == "none":
+        raise ElfError(f"{path} uses the hard-float ABI but {core.name} has no FPU")
+    attrs = _attributes(elf, ".ARM.attributes")
+    arch = attrs.get("TAG_CPU_ARCH")
+    if arch is None:
+        return
+    profile = attrs.get("TAG_CPU_ARCH_PROFILE")
+    name = ARM_ARCH_NAMES.get(arch, f"arch #{arch}")
+    if arch == 10 and profile not in (None, 0, ord("M")):
+        name = f"v7-{chr(profile)}"
+    if name not in core.elf_archs:
+        raise ElfError(f"{path} is built for ARM {name}, core {core.name} runs {', '.join(core.elf_archs)}")
+
+
+def _check_riscv(elf: ELFFile, path: str, core: Core) -> None:
+    flags = elf["e_flags"]
+    if flags & _EF_RISCV_RVE:
+        raise ElfError(f"{path} uses the RV32E ABI; core {core.name} is {core.isa}")
+    if flags & _EF_RISCV_FLOAT_ABI and "f" not in core.extensions:
+        raise ElfError(f"{path} uses a hardware floating-point ABI; core {core.name} has no F extension")
+    arch = _attributes(elf, ".riscv.attributes").get("TAG_ARCH")
+    if not arch:
+        return
+    parts = arch.lower().split("_")
+    base = re.match(r"rv(32|64)([ie])(\d+p\d+)?(.*)$", parts[0])
+    if not base or base.group(1) != "32" or base.group(2) != "i":
+        raise ElfError(f"{path} is built for {arch}; core {core.name} is {core.isa}")
+    letters = re.sub(r"\d+p\d+", "", base.group(4))
+    allowed = set(core.extensions) | {"i"}
+    extra = [c for c in letters if c not in allowed]
+    zexts = [re.sub(r"\d+p\d+$", "", p) for p in parts[1:]]
+    allowed_z = _RISCV_ALWAYS | ({"zca"} if "c" in core.extensions else set())
+    extra += [z for z in zexts if z not in allowed_z]
+    if extra:
+        raise ElfError(f"{path} needs extension {extra[0]!r} ({arch}); core {core.name} is {core.isa}")
+
+
+def _segments(elf: ELFFile, path: str, board: Board) -> list[Segment]:
+    out = []
+    for i, seg in enumerate(elf.iter_segments()):
+        if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
+            continue
+        data = seg.data()
+        lma, vma, memsz = seg["p_paddr"], seg["p_vaddr"], seg["p_memsz"]
+        for addr, size, what in ((lma, max(len(data), 1), "load image"), (vma, memsz, "run-time range")):
+            region = board.region_at(addr, size)
+            span = f"[{addr:#010x}, {addr + size:#010x})"
+            if region is None:
+                raise ElfError(f"{path}: segment {i} {what} {span} lies outside every memory region of board "
+                               f"{board.name} ({', '.join(f'{r.name} {r.base:#x}+{r.size:#x}' for r in board.regions)})")
+            if region.kind == "mmio":
+                raise ElfError(f"{path}: segment {i} {what} {span} lies in MMIO region {region.name!r}")
+        out.append(Segment(load_addr=lma, addr=vma, data=data, mem_size=memsz,
+                           executable=bool(seg["p_flags"] & 1)))
+    return out
+
+
+def _symbols(elf: ELFFile) -> dict[str, Symbol]:
+    table = elf.get_section_by_name(".symtab")
+    out: dict[str, Symbol] = {}
+    if table is None:
+        return out
+    thumb = elf["e_machine"] == "EM_ARM"
+    for sym in table.iter_symbols():
+        kind = sym["st_info"]["type"]
+        if kind not in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") or not sym.name:
+            continue
+        if _MAPPING_SYMBOL.match(sym.name) or sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS"):
+            continue
+        is_func = kind == "STT_FUNC"
+        addr = sym["st_value"] & ~1 if thumb and is_func else sym["st_value"]
+        prev = out.get(sym.name)
+        if prev is None or (is_func and not prev.is_function):
+            out[sym.name] = Symbol(sym.name, addr, sym["st_size"], is_func)
+    return out

@@ -1,0 +1,92 @@
+"""Typed parameters with a default, a unit and a one-line description.
+
+Every configurable value of a board, a memory region or a core is declared as a
+``Param`` so that TOML files are validated with errors that name the file and
+key, and so that ``simmcu boards --params`` and the docs list every knob.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ._errors import ConfigError
+
+REQUIRED = object()
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
+_SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One configurable value: ``kind`` is int, str, bool, 'size' or a tuple of choices."""
+
+    default: Any
+    unit: str
+    doc: str
+    kind: Any = int
+    check: Callable[[Any], bool] | None = None
+
+    def convert(self, value: Any, where: str) -> Any:
+        if self.kind == "size":
+            if isinstance(value, str):
+                m = _SIZE_RE.match(value)
+                if not m:
+                    raise ConfigError(f"{where}: size {value!r} is not like '64 KiB'")
+                value = int(m.group(1)) * _SIZE_UNITS[m.group(2)]
+            kind = int
+        elif isinstance(self.kind, tuple):
+            if value not in self.kind:
+                raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, self.kind))}")
+            return value
+        else:
+            kind = self.kind
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise ConfigError(f"{where}: expected {getattr(kind, '__name__', kind)}, got {value!r}")
+        if self.check is not None and not self.check(value):
+            raise ConfigError(f"{where}: value {value!r} is out of range ({self.doc})")
+        return value
+
+
+def apply_params(params: dict[str, Param], values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validate ``values`` against ``params`` and fill in defaults."""
+    unknown = sorted(set(values) - set(params))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (valid: {', '.join(params)})")
+    out = {}
+    for name, p in params.items():
+        if name in values:
+            out[name] = p.convert(values[name], f"{where}: {name}")
+        elif p.default is REQUIRED:
+            raise ConfigError(f"{where}: missing required key {name!r} ({p.doc})")
+        else:
+            out[name] = p.default
+    return out
+
+
+def describe(params: dict[str, Param]) -> list[tuple[str, str, str, str]]:
+    """Rows of (name, default, unit, description) for listings and docs."""
+    rows = []
+    for name, p in params.items():
+        default = "required" if p.default is REQUIRED else repr(p.default)
+        rows.append((name, default, p.unit, p.doc))
+    return rows
+
+
+def load_toml(path: Path | str, what: str) -> dict[str, Any]:
+    """Read a TOML file, turning I/O and syntax errors into one-line ConfigErrors."""
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None

@@ -1,0 +1,254 @@
+"""The RISC-V machine-mode parts Unicorn lacks: a CLINT timer, interrupt entry, deterministic counters.
+
+Unicorn's counter CSRs read host time, so every CSR instruction that touches
+a counter gets an address-scoped hook that supplies the modeled value. Machine
+interrupts (timer, software, and device lines as platform-local causes 16+,
+as Ibex and CV32E40P number their fast interrupts) enter through ``mtvec`` in
+direct or vectored mode; ``mret`` is Unicorn's own.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import Counter
+
+import unicorn as uc_mod
+from unicorn import riscv_const as R
+
+from . import _native as nat
+from ._errors import ConfigError
+from .isa import rv32
+
+MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
+CAUSE_MSI, CAUSE_MTI, CAUSE_MEI, FIRST_LOCAL = 3, 7, 11, 16
+CAUSE_ECALL_M = 11
+_INTERRUPT_NAMES = {CAUSE_MSI: "machine-software", CAUSE_MTI: "machine-timer", CAUSE_MEI: "machine-external"}
+# Local (device) lines first, highest number first, then MEI > MSI > MTI as the privileged spec orders them.
+_PRIORITY = tuple(range(31, FIRST_LOCAL - 1, -1)) + (CAUSE_MEI, CAUSE_MSI, CAUSE_MTI)
+_TRAPS = {0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",
+          4: "load address misaligned", 5: "load access fault", 6: "store address misaligned",
+          7: "store access fault"}
+_CLINT_SIZE = 0x10000
+_WORD = 0xFFFF_FFFF
+
+
+def _x(n: int) -> int:
+    return R.UC_RISCV_REG_X0 + n
+
+
+class RiscV:
+    """System model of one RV32 machine-mode hart."""
+
+    def __init__(self, machine):
+        self.m = machine
+        self.uc = machine.uc
+        board = machine.board
+        if board.irq_lines > 16:
+            raise ConfigError(f"board {board.name}: RISC-V boards take at most 16 device interrupt lines "
+                              f"(causes 16..31), not {board.irq_lines}")
+        self.clint = board.clint_base
+        self.divider = board.mtime_divider
+        self.mtimecmp = (1 << 64) - 1
+        self.mtime_offset = 0
+        self.msip = 0
+        self.lines = 0                # pending device lines, bit n = line n
+        self.counter_offset = {"mcycle": 0, "minstret": 0}
+        self.taken = Counter()
+        self.uc.mmio_map(self.clint, _CLINT_SIZE, self._clint_read, None, self._clint_write, None)
+        for seg in machine.image.segments:
+            if seg.executable:
+                for addr in rv32.simulated_csr_sites(seg.data, seg.load_addr):
+                    self.uc.hook_add(uc_mod.UC_HOOK_CODE, self._on_csr, begin=addr, end=addr)
+
+    # -- reset and PC ------------------------------------------------------------------
+    def reset(self) -> int:
+        return self.m.image.entry
+
+    def start_address(self, pc: int) -> int:
+        return pc
+
+    def read_pc(self) -> int:
+        return self.uc.reg_read(R.UC_RISCV_REG_PC)
+
+    def set_return_value(self, value: int) -> None:
+        self.uc.reg_write(R.UC_RISCV_REG_A0, value)
+
+    def stopped_in_wfi(self, pc: int) -> int | None:
+        try:
+            return pc - 4 if self.m.read32(pc - 4) == rv32.WFI else None
+        except Exception:
+            return None
+
+    # -- counters ----------------------------------------------------------------------
+    def mtime(self) -> int:
+        return (self.m.cycles // self.divider + self.mtime_offset) & ((1 << 64) - 1)
+
+    def _counter(self, name: str) -> int:
+        """64-bit value of a counter CSR family (``cycle`` and ``mcycle`` are one counter)."""
+        if name in ("time", "timeh"):
+            return self.mtime()
+        base = "mcycle" if "cycle" in name else "minstret"
+        raw = self.m.cycles if base == "mcycle" else self.m.instructions
+        return (raw + self.counter_offset[base]) & ((1 << 64) - 1)
+
+    def _on_csr(self, uc, address: int, size: int, _user) -> None:
+        if self.m.state[nat.STOPPED]:
+            return  # the counting hook stopped before this instruction; it runs again on resume
+        word = self.m.read32(address)
+        csr, rd, funct3, src = rv32.decode_csr(word)
+        name = rv32.SIMULATED_CSRS[csr]
+        if name == "mip":
+            old = self._mip()
+        else:
+            full = self._counter(name)
+            old = (full >> 32) if name.endswith("h") else full & _WORD
+        operand = src if funct3 >= 5 else uc.reg_read(_x(src)) if src else 0
+        new = rv32.csr_update(funct3, old, operand)
+        if new is not None and name != "mip":
+            if not name.startswith("m"):
+                self.m.act("trap", address, f"illegal instruction {word:08x}: write to read-only CSR {name}")
+                return
+            self._write_counter(name, new & _WORD)
+        if rd:
+            uc.reg_write(_x(rd), old)
+        uc.reg_write(R.UC_RISCV_REG_PC, address + 4)
+
+    def _write_counter(self, name: str, value: int) -> None:
+        base = name.rstrip("h")
+        current = self._counter(base)
+        if name.endswith("h"):
+            wanted = (value << 32) | (current & _WORD)
+        else:
+            wanted = (current & ~_WORD) | value
+        self.counter_offset[base] = (self.counter_offset[base] + wanted - current) & ((1 << 64) - 1)
+
+    # -- traps from Unicorn --------------------------------------------------------------
+    def on_intr(self, intno: int) -> None:
+        pc = self.m.pc
+        if intno == CAUSE_ECALL_M:
+            self.m.act("ecall", pc, pc)
+        elif intno == 2:
+            self.m.act("trap", pc, f"illegal instruction {self.m.read32(pc):08x}")
+        else:
+            self.m.act("trap", pc, _TRAPS.get(intno, f"exception {intno}"))
+
+    def on_invalid(self) -> None:
+        pc = self.read_pc()
+        word = self.m.read32(pc)
+        if word == rv32.EBREAK:
+            if self.m.read32(pc - 4) == rv32.SEMIHOSTING_ENTRY and self.m.read32(pc + 4) == rv32.SEMIHOSTING_EXIT:
+                a0 = self.uc.reg_read(R.UC_RISCV_REG_A0)
+                a1 = self.uc.reg_read(R.UC_RISCV_REG_A1)
+                self.m.act("semihost", pc, (a0, a1, pc + 8))
+            else:
+                self.m.act("trap", pc, "breakpoint (ebreak) with no debugger attached")
+            return
+        text = f"{word:08x}" if rv32.length(word & 0xFFFF) == 4 else f"{word & 0xFFFF:04x}"
+        self.m.act("trap", pc, f"illegal instruction {text} on {self.m.core.name}")
+
+    def is_exception_return(self, addr: int) -> bool:
+        return False
+
+    def handle(self, action) -> int:
+        if action.kind == "trap":
+            raise self.m.fault("illegal-instruction" if "illegal" in action.arg else "trap", action.pc, action.arg)
+        if action.kind == "ecall":
+            if not self.uc.reg_read(R.UC_RISCV_REG_MTVEC) & ~3:
+                raise self.m.fault("trap", action.pc, "ecall with no trap handler (mtvec is 0)")
+            return self._enter(CAUSE_ECALL_M, action.pc, interrupt=False)
+        raise AssertionError(action.kind)
+
+    # -- interrupts ------------------------------------------------------------------------
+    def raise_irq(self, line: int) -> None:
+        """Device line ``line`` (0..15) becomes pending as local interrupt cause 16+line."""
+        self.lines |= 1 << line
+        self.m.stop_soon()
+
+    def clear_irq(self, line: int) -> None:
+        self.lines &= ~(1 << line)
+
+    def _mip(self) -> int:
+        v = self.lines << FIRST_LOCAL
+        if self.msip & 1:
+            v |= 1 << CAUSE_MSI
+        if self.mtime() >= self.mtimecmp:
+            v |= 1 << CAUSE_MTI
+        return v
+
+    def next_event(self) -> int:
+        now_ticks = self.mtime()
+        if now_ticks >= self.mtimecmp:
+            return int(nat.NEVER)
+        return self.m.cycles + (self.mtimecmp - now_ticks) * self.divider - self.m.cycles % self.divider
+
+    def update(self) -> None:
+        pass  # interrupt lines are levels, read when needed
+
+    def _ready(self) -> int:
+        return self._mip() & self.uc.reg_read(R.UC_RISCV_REG_MIE)
+
+    def deliver(self, pc: int) -> int:
+        ready = self._ready()
+        if not ready or not self.uc.reg_read(R.UC_RISCV_REG_MSTATUS) & MSTATUS_MIE:
+            return pc
+        cause = next(c for c in _PRIORITY if ready >> c & 1)
+        return self._enter(cause, pc, interrupt=True)
+
+    def _enter(self, cause: int, pc: int, interrupt: bool) -> int:
+        uc = self.uc
+        mtvec = uc.reg_read(R.UC_RISCV_REG_MTVEC)
+        if not mtvec & ~3:
+            raise self.m.fault("trap", pc, f"{self._name(cause)} interrupt taken with mtvec = 0")
+        status = uc.reg_read(R.UC_RISCV_REG_MSTATUS)
+        status = (status & ~(MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP
+        if uc.reg_read(R.UC_RISCV_REG_MSTATUS) & MSTATUS_MIE:
+            status |= MSTATUS_MPIE
+        uc.reg_write(R.UC_RISCV_REG_MEPC, pc)
+        uc.reg_write(R.UC_RISCV_REG_MCAUSE, (1 << 31 | cause) if interrupt else cause)
+        uc.reg_write(R.UC_RISCV_REG_MTVAL, 0)
+        uc.reg_write(R.UC_RISCV_REG_MSTATUS, status)
+        self.taken[self._name(cause) if interrupt else "ecall"] += 1
+        base = mtvec & ~3
+        return base + 4 * cause if interrupt and mtvec & 1 else base
+
+    @staticmethod
+    def _name(cause: int) -> str:
+        return _INTERRUPT_NAMES.get(cause, f"local{cause - FIRST_LOCAL}")
+
+    def watch_registers(self) -> list[tuple[int, int]]:
+        if not self._mip():
+            return []
+        return [(r, self.uc.reg_read(r)) for r in (R.UC_RISCV_REG_MSTATUS, R.UC_RISCV_REG_MIE)]
+
+    def wake_pending(self) -> bool:
+        return bool(self._ready())
+
+    def interrupt_counts(self) -> dict[str, int]:
+        return dict(self.taken)
+
+    # -- CLINT -------------------------------------------------------------------------------
+    def _clint_read(self, uc, offset: int, size: int, _user) -> int:
+        if offset == 0:
+            return self.msip
+        if offset in (0x4000, 0x4004):
+            return (self.mtimecmp >> (8 * (offset - 0x4000))) & _WORD
+        if offset in (0xBFF8, 0xBFFC):
+            return (self.mtime() >> (8 * (offset - 0xBFF8))) & _WORD
+        self.m.act("fault", self.m.pc, ("read", "unmodelled", self.clint + offset, size))
+        return 0
+
+    def _clint_write(self, uc, offset: int, size: int, value: int, _user) -> None:
+        if offset == 0:
+            self.msip = value & 1
+        elif offset in (0x4000, 0x4004):
+            shift = 8 * (offset - 0x4000)
+            self.mtimecmp = (self.mtimecmp & ~(_WORD << shift)) | ((value & _WORD) << shift)
+        elif offset in (0xBFF8, 0xBFFC):
+            shift = 8 * (offset - 0xBFF8)
+            wanted = (self.mtime() & ~(_WORD << shift)) | ((value & _WORD) << shift)
+            self.mtime_offset += wanted - self.mtime()
+        else:
+            self.m.act("fault", self.m.pc, ("write", "unmodelled", self.clint + offset, size))
+            return
+        self.m.stop_soon()
+

@@ -1,0 +1,130 @@
+"""``simmcu`` command line: a thin layer over the Python API.
+
+Every user error becomes one line on stderr and a distinct exit code
+(``ExitCode``); a run's own ending (firmware exit, fault, limit) sets the
+exit code of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
+from ._cores import core_names, get_core
+from ._errors import ExitCode, SimmcuError
+from ._machine import Simulator, stream_console
+from ._params import describe
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line and the usage exit code, as argparse does, without usage spam
+        self.exit(ExitCode.USAGE, f"simmcu: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="simmcu", description="Cycle-approximate MCU simulator for RV32IMC and Cortex-M firmware.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a firmware ELF (or a bundled example by name)")
+    run.add_argument("elf", help="firmware ELF file, or the name of a bundled example (hello, conv2d, fault)")
+    run.add_argument("--core", default=None, help="core to run on (see `simmcu cores`; default rv32imc)")
+    run.add_argument("--board", default=None, help="bundled board name or board TOML file (default: the core's)")
+    run.add_argument("--json", metavar="FILE", default=None, help="write the result as JSON ('-' for stdout)")
+    run.add_argument("--max-instructions", type=int, default=None, metavar="N",
+                     help="stop with exit code 122 after N instructions")
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="stop with exit code 123 after this much wall-clock time")
+    run.add_argument("--semihost-dir", default=None, metavar="DIR",
+                     help="let the firmware open host files inside DIR (off by default)")
+    run.add_argument("--quiet", action="store_true", help="do not echo the firmware's console output")
+    run.add_argument("args", nargs="*", help="command line passed to the firmware (SYS_GET_CMDLINE)")
+
+    build = sub.add_parser("build", help="build an example or C sources into an ELF")
+    build.add_argument("what", nargs="+", help="example name, or C/assembly source files")
+    build.add_argument("--core", required=True, help="core to build for")
+    build.add_argument("--board", default=None, help="board whose memory map the linker script uses")
+    build.add_argument("-o", "--output", required=True, help="ELF file to write")
+    build.add_argument("--toolchain", default="zig", choices=("zig", "gnu"),
+                       help="zig: the pinned clang from PyPI (default); gnu: a GNU cross compiler on PATH")
+    build.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
+                       help="preprocessor definition")
+
+    sub.add_parser("cores", help="list the cores")
+    boards = sub.add_parser("boards", help="list the bundled boards")
+    boards.add_argument("--params", action="store_true", help="list every board and region parameter")
+    return p
+
+
+def _prebuilt(name: str, core: str) -> Path | None:
+    from simmcu.firmware import EXAMPLES, firmware_dir
+
+    if name not in EXAMPLES:
+        return None
+    path = firmware_dir() / "prebuilt" / f"{name}-{core}.elf"
+    return path if path.is_file() else None
+
+
+def _run(a) -> int:
+    core = a.core or "rv32imc"
+    get_core(core)
+    elf = Path(a.elf)
+    if not elf.exists():
+        elf = _prebuilt(a.elf, core) or elf
+    sim = Simulator(elf, core=core, board=a.board, max_instructions=a.max_instructions, timeout=a.timeout,
+                    semihost_dir=a.semihost_dir, args=tuple(a.args),
+                    console=None if a.quiet else stream_console)
+    result = sim.run()
+    if result.console and not result.console.endswith("\n") and not a.quiet:
+        print()
+    print(result.summary(), file=sys.stderr if a.json == "-" else sys.stdout)
+    if a.json == "-":
+        print(result.to_json())
+    elif a.json:
+        try:
+            Path(a.json).write_text(result.to_json() + "\n")
+        except OSError as e:
+            raise SimmcuError(f"cannot write {a.json}: {e.strerror}") from None
+    return result.exit_code
+
+
+def _build(a) -> int:
+    from simmcu.firmware import build
+
+    defines = dict((d.split("=", 1) + ["1"])[:2] for d in a.defines)
+    what = a.what[0] if len(a.what) == 1 else a.what
+    out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines)
+    print(f"simmcu: built {out} for {a.core}")
+    return 0
+
+
+def _cores(a) -> int:
+    for name in core_names():
+        c = get_core(name)
+        print(f"{name:15s} {c.isa:13s} {c.description}")
+    return 0
+
+
+def _boards(a) -> int:
+    for name in bundled_boards():
+        b = load_board(name)
+        print(f"{name:18s} {b.arch:6s} {b.description}")
+    if a.params:
+        for title, params in (("board keys", BOARD_PARAMS), ("[[regions]] keys", REGION_PARAMS)):
+            print(f"\n{title}:")
+            for row in describe(params):
+                print("  {:20s} default {:12s} {:8s} {}".format(*row))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    try:
+        return {"run": _run, "build": _build, "cores": _cores, "boards": _boards}[a.command](a)
+    except SimmcuError as e:
+        print(f"simmcu: error: {e}", file=sys.stderr)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("simmcu: interrupted", file=sys.stderr)
+        return 130
