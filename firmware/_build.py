@@ -103,7 +103,7 @@ def _linker_script(core: Core, board: Board) -> str:
 
 
 def _command(toolchain: str, core: Core, sources: list[str]) -> list[str]:
-    flags = [*COMMON_FLAGS, "-include", "simmcu_build.h", "-I.", "-T", "link.ld", "-Wl,--gc-sections",
+    flags = [*COMMON_FLAGS, "-include", "simmcu_build.h", "-I.", "-T", "link.ld", "-Wl,--gc-sections", "-Wl,-z,max-page-size=16",
              "-o", "firmware.elf", *sources]
     if toolchain == "zig":
         try:

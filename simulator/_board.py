@@ -133,6 +133,9 @@ def _check_layout(regions: list[Region], values: dict, source: str) -> None:
             raise ConfigError(f"board {source}: {key} {name!r} is not a region (have {', '.join(names)})")
         if match[0].kind not in kinds:
             raise ConfigError(f"board {source}: {key} {name!r} has kind {match[0].kind}, needs one of {', '.join(kinds)}")
+    if values["arch"] == "riscv" and values["irq_lines"] > 16:
+        raise ConfigError(f"board {source}: RISC-V boards take at most 16 device interrupt lines "
+                          f"(local causes 16..31), not {values['irq_lines']}")
     if values["stack_bytes"] >= next(r for r in regions if r.name == values["data_region"]).size:
         raise ConfigError(f"board {source}: stack_bytes does not fit in {values['data_region']!r}")
 

@@ -61,14 +61,17 @@ class ElfImage:
         self._starts = [s.addr for s in self._ordered]
 
     def symbol_at(self, addr: int) -> Symbol | None:
-        """The symbol whose [addr, addr+size) holds ``addr``; else a size-0 label just below it."""
+        """The symbol whose [addr, addr+size) holds ``addr``; in code, else the size-0 label below it."""
         i = bisect.bisect_right(self._starts, addr) - 1
         for s in reversed(self._ordered[max(0, i - 8):i + 1]):
             if s.addr <= addr < s.addr + s.size:
                 return s
-        if i >= 0 and self._ordered[i].size == 0:
+        if i >= 0 and self._ordered[i].size == 0 and self.in_code(addr):
             return self._ordered[i]
         return None
+
+    def in_code(self, addr: int) -> bool:
+        return any(seg.executable and seg.addr <= addr < seg.addr + seg.mem_size for seg in self.segments)
 
     def describe(self, addr: int) -> str:
         """``name+0xoff`` for an address, or ``?`` when no symbol holds it."""
@@ -158,12 +161,12 @@ def _check_riscv(elf: ELFFile, path: str, core: Core) -> None:
     base = re.match(r"rv(32|64)([ie])(\d+p\d+)?(.*)$", parts[0])
     if not base or base.group(1) != "32" or base.group(2) != "i":
         raise ElfError(f"{path} is built for {arch}; core {core.name} is {core.isa}")
-    letters = re.sub(r"\d+p\d+", "", base.group(4))
-    allowed = set(core.extensions) | {"i"}
-    extra = [c for c in letters if c not in allowed]
-    zexts = [re.sub(r"\d+p\d+$", "", p) for p in parts[1:]]
+    names = [re.sub(r"\d+p\d+$", "", p) for p in parts[1:]]
+    # Single-letter extensions may be run together after the base ("rv32imc") or stand alone ("m2p0").
+    letters = re.sub(r"\d+p\d+", "", base.group(4)) + "".join(n for n in names if len(n) == 1)
     allowed_z = _RISCV_ALWAYS | ({"zca"} if "c" in core.extensions else set())
-    extra += [z for z in zexts if z not in allowed_z]
+    extra = [c for c in letters if c not in set(core.extensions) | {"i"}]
+    extra += [n for n in names if len(n) > 1 and n not in allowed_z]
     if extra:
         raise ElfError(f"{path} needs extension {extra[0]!r} ({arch}); core {core.name} is {core.isa}")
 

@@ -16,12 +16,12 @@ import unicorn as uc_mod
 from unicorn import riscv_const as R
 
 from . import _native as nat
-from ._errors import ConfigError
 from .isa import rv32
 
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
 CAUSE_MSI, CAUSE_MTI, CAUSE_MEI, FIRST_LOCAL = 3, 7, 11, 16
 CAUSE_ECALL_M = 11
+QEMU_ECALL = 8  # QEMU raises every ecall as the U-mode cause and adds the privilege level when it traps
 _INTERRUPT_NAMES = {CAUSE_MSI: "machine-software", CAUSE_MTI: "machine-timer", CAUSE_MEI: "machine-external"}
 # Local (device) lines first, highest number first, then MEI > MSI > MTI as the privileged spec orders them.
 _PRIORITY = tuple(range(31, FIRST_LOCAL - 1, -1)) + (CAUSE_MEI, CAUSE_MSI, CAUSE_MTI)
@@ -43,9 +43,6 @@ class RiscV:
         self.m = machine
         self.uc = machine.uc
         board = machine.board
-        if board.irq_lines > 16:
-            raise ConfigError(f"board {board.name}: RISC-V boards take at most 16 device interrupt lines "
-                              f"(causes 16..31), not {board.irq_lines}")
         self.clint = board.clint_base
         self.divider = board.mtime_divider
         self.mtimecmp = (1 << 64) - 1
@@ -125,7 +122,7 @@ class RiscV:
     # -- traps from Unicorn --------------------------------------------------------------
     def on_intr(self, intno: int) -> None:
         pc = self.m.pc
-        if intno == CAUSE_ECALL_M:
+        if intno == QEMU_ECALL:
             self.m.act("ecall", pc, pc)
         elif intno == 2:
             self.m.act("trap", pc, f"illegal instruction {self.m.read32(pc):08x}")

@@ -1,0 +1,26 @@
+"""Interrupt paths: SysTick, NVIC device IRQs with preemption, PendSV; RISC-V CLINT timer, msip, ecall."""
+
+import pytest
+
+
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m0plus", "cortex-m33"])
+def test_cortexm_systick_nvic_pendsv(run, core):
+    r = run("systick.c", core)
+    assert r.exit_code == 0, (r.message, r.console)
+    assert r.console == "ticks=10 irq3=1 irq5=1 nested=1 pendsv=1\ncycles>=10000: 1\n"
+    assert r.interrupts == {"SysTick": 10, "IRQ3": 1, "IRQ5": 1, "PendSV": 1}
+    # WFI sleeps: modeled cycles pass without instructions.
+    assert r.cycles > r.instructions
+
+
+def test_rv32_timer_software_interrupt_and_ecall(run):
+    r = run("rv_timer.c", "rv32imc")
+    assert r.exit_code == 0, (r.message, r.console)
+    assert r.console == "ticks=10 soft=1 ecalls=1\ncycles>=10000: 1\n"
+    assert r.interrupts == {"machine-timer": 10, "machine-software": 1, "ecall": 1}
+    assert r.cycles > r.instructions
+
+
+def test_interrupt_runs_are_deterministic(run):
+    a, b = run("systick.c", "cortex-m4"), run("systick.c", "cortex-m4")
+    assert (a.cycles, a.instructions) == (b.cycles, b.instructions)
