@@ -29,7 +29,7 @@ from . import _examples
 
 TOOLCHAINS = ("zig", "gnu")
 COMMON_FLAGS = ("-O2", "-g", "-std=gnu11", "-ffreestanding", "-fno-common", "-ffunction-sections",
-                "-fdata-sections", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration")
+                "-fdata-sections", "-fno-unwind-tables", "-fno-asynchronous-unwind-tables", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration")
 RUNTIME = ("runtime.c", "printf.c", "string.c")
 
 
@@ -149,9 +149,10 @@ def strip_debug(elf: bytes) -> bytes:
     remap = {old: new for new, old in enumerate(keep)}
     (phoff,) = struct.unpack_from("<I", elf, 0x1C)
     phentsize, phnum = struct.unpack_from("<HH", elf, 0x2A)
+    phdrs = [list(struct.unpack_from("<8I", elf, phoff + i * phentsize)) for i in range(phnum)]
+    # Loadable contents stay where they are; non-allocated sections are re-packed after them.
     prefix = max([0x34, phoff + phentsize * phnum]
-                 + [o + s for o, s in (struct.unpack_from("<4xI4x4xI", elf, phoff + i * phentsize)
-                                       for i in range(phnum))]
+                 + [ph[1] + ph[4] for ph in phdrs if ph[0] == 1]  # PT_LOAD: offset + filesz
                  + [h[4] + (h[5] if h[1] != 8 else 0) for h in headers if h[2] & 2])  # SHF_ALLOC
     out = bytearray(elf[:prefix])
     new_headers = []
@@ -163,11 +164,16 @@ def strip_debug(elf: bytes) -> bytes:
             data = elf[h[4]:h[4] + h[5]]
             if h[1] == 2:  # SHT_SYMTAB: section indices move
                 data = _remap_symbols(data, remap)
+            for ph in phdrs:  # e.g. PT_RISCV_ATTRIBUTES points at .riscv.attributes
+                if ph[0] != 1 and (ph[1], ph[4]) == (h[4], h[5]):
+                    ph[1] = len(out)
             h[4] = len(out)
             out += data
         if h[1] in (2, 11) or h[6]:  # sh_link names a section
             h[6] = remap.get(h[6], 0)
         new_headers.append(h)
+    for i, ph in enumerate(phdrs):
+        struct.pack_into("<8I", out, phoff + i * phentsize, *ph)
     out += bytes(-len(out) % 4)
     new_shoff = len(out)
     for h in new_headers:
@@ -178,9 +184,14 @@ def strip_debug(elf: bytes) -> bytes:
 
 
 def _remap_symbols(data: bytes, remap: dict[int, int]) -> bytes:
+    """Point symbols at the renumbered sections; those in removed sections become ABS 0."""
     out = bytearray(data)
     for off in range(0, len(data), 16):
         (shndx,) = struct.unpack_from("<H", data, off + 14)
         if 0 < shndx < 0xFF00:
-            struct.pack_into("<H", out, off + 14, remap.get(shndx, 0xFFF1))  # gone: SHN_ABS
+            if shndx in remap:
+                struct.pack_into("<H", out, off + 14, remap[shndx])
+            else:
+                struct.pack_into("<I", out, off + 4, 0)
+                struct.pack_into("<H", out, off + 14, 0xFFF1)
     return bytes(out)
