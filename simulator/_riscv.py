@@ -140,6 +140,9 @@ class RiscV:
             else:
                 self.m.act("trap", pc, "breakpoint (ebreak) with no debugger attached")
             return
+        if word & 0xFFFF == rv32.C_EBREAK:
+            self.m.act("trap", pc, "breakpoint (c.ebreak) with no debugger attached")
+            return
         text = f"{word:08x}" if rv32.length(word & 0xFFFF) == 4 else f"{word & 0xFFFF:04x}"
         self.m.act("trap", pc, f"illegal instruction {text} on {self.m.core.name}")
 
