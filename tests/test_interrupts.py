@@ -24,3 +24,11 @@ def test_rv32_timer_software_interrupt_and_ecall(run):
 def test_interrupt_runs_are_deterministic(run):
     a, b = run("systick.c", "cortex-m4"), run("systick.c", "cortex-m4")
     assert (a.cycles, a.instructions) == (b.cycles, b.instructions)
+
+
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m7", "cortex-m33", "cortex-m3", "cortex-m0plus"])
+def test_process_stack_and_fp_context_survive_interrupts(run, core):
+    r = run("exceptions.c", core)
+    assert r.exit_code == 0, (r.message, r.console)
+    assert r.console == "result=1000 ticks>0=1 handler_msp=1 thread_psp=1\n"
+    assert r.interrupts["SysTick"] >= 10
