@@ -116,11 +116,16 @@ class SysTick:
         tick = first + self.wraps_seen * (self.reload + 1)
         return self.origin + tick * self.divider
 
-    def write_ctrl(self, now: int, value: int) -> None:
+    def _reconfigure(self, now: int, **changes) -> None:
+        """Change CTRL or RELOAD: the count so far freezes and counting restarts from it."""
         current = self.value(now)
-        self.ctrl = value & 0x7
+        for name, value in changes.items():
+            setattr(self, name, value)
         self.frozen = current
         self.restart(now, current)
+
+    def write_ctrl(self, now: int, value: int) -> None:
+        self._reconfigure(now, ctrl=value & 0x7)
 
     def read_ctrl(self, now: int) -> int:
         self.update(now)
@@ -129,10 +134,7 @@ class SysTick:
         return v
 
     def write_reload(self, now: int, value: int) -> None:
-        current = self.value(now)
-        self.reload = value & 0xFFFFFF
-        self.frozen = current
-        self.restart(now, current)
+        self._reconfigure(now, reload=value & 0xFFFFFF)
 
     def clear_current(self, now: int) -> None:
         self.frozen = 0
@@ -418,7 +420,7 @@ class CortexM:
         if a == 0xE000_E014:
             return self.systick.reload
         if a == 0xE000_E018:
-            return self.systick.value(now)
+            return self.systick.value(self.m.issue_cycle)
         if a == 0xE000_E01C:
             return 1 << 30  # CALIB: SKEW, no TENMS value
         if a == 0xE000_ED00:
@@ -434,7 +436,7 @@ class CortexM:
         if a == 0xE000_1000:
             return self.dwt_ctrl
         if a == 0xE000_1004 and not self.v6m:
-            return self._cyccnt(now)
+            return self._cyccnt(self.m.issue_cycle)
         if any(lo <= a < hi for lo, hi in _RAZ_WI):
             return 0
         self._unmodelled(a, "read", size)

@@ -124,7 +124,13 @@ class Machine:
     # -- time -------------------------------------------------------------------------
     @property
     def cycles(self) -> int:
+        """Cycles including the instruction executing now: when its writes take effect."""
         return int(self.state[nat.CYCLES])
+
+    @property
+    def issue_cycle(self) -> int:
+        """Cycle at which the instruction executing now started: what its counter reads see."""
+        return int(self.state[nat.ISSUE_CYCLE])
 
     @property
     def instructions(self) -> int:

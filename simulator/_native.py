@@ -39,7 +39,8 @@ WATCH_REG0 = 8
 WATCH_VAL0 = 9
 WATCH_REG1 = 10
 WATCH_VAL1 = 11
-NSLOTS = 12
+ISSUE_CYCLE = 12     #: CYCLES when the current instruction started (what a counter read returns)
+NSLOTS = 13
 
 NEVER = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
@@ -62,6 +63,7 @@ def _count_hook(uc, address, size, state_ptr):
                 st[STOPPED] = 1
                 _uc_emu_stop(uc)
                 return
+    st[ISSUE_CYCLE] = st[CYCLES]
     st[INSTRET] += 1
     st[CYCLES] += 1
 

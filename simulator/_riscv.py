@@ -77,15 +77,23 @@ class RiscV:
             return None
 
     # -- counters ----------------------------------------------------------------------
-    def mtime(self) -> int:
-        return (self.m.cycles // self.divider + self.mtime_offset) & ((1 << 64) - 1)
+    def mtime(self, cycle: int | None = None) -> int:
+        cycle = self.m.cycles if cycle is None else cycle
+        return (cycle // self.divider + self.mtime_offset) & ((1 << 64) - 1)
 
-    def _counter(self, name: str) -> int:
-        """64-bit value of a counter CSR family (``cycle`` and ``mcycle`` are one counter)."""
+    def _counter(self, name: str, at_issue: bool = True) -> int:
+        """64-bit value of a counter CSR family (``cycle`` and ``mcycle`` are one counter).
+
+        Reads see the count when the reading instruction started; writes are relative to
+        its end (``at_issue=False``), so a written value is what the next instruction reads.
+        """
         if name in ("time", "timeh"):
-            return self.mtime()
+            return self.mtime(self.m.issue_cycle if at_issue else None)
         base = "mcycle" if "cycle" in name else "minstret"
-        raw = self.m.cycles if base == "mcycle" else self.m.instructions
+        if base == "mcycle":
+            raw = self.m.issue_cycle if at_issue else self.m.cycles
+        else:
+            raw = self.m.instructions - (1 if at_issue else 0)
         return (raw + self.counter_offset[base]) & ((1 << 64) - 1)
 
     def _on_csr(self, uc, address: int, size: int, _user) -> None:
@@ -112,7 +120,7 @@ class RiscV:
 
     def _write_counter(self, name: str, value: int) -> None:
         base = name.rstrip("h")
-        current = self._counter(base)
+        current = self._counter(base, at_issue=False)
         if name.endswith("h"):
             wanted = (value << 32) | (current & _WORD)
         else:
@@ -233,7 +241,7 @@ class RiscV:
         if offset in (0x4000, 0x4004):
             return (self.mtimecmp >> (8 * (offset - 0x4000))) & _WORD
         if offset in (0xBFF8, 0xBFFC):
-            return (self.mtime() >> (8 * (offset - 0xBFF8))) & _WORD
+            return (self.mtime(self.m.issue_cycle) >> (8 * (offset - 0xBFF8))) & _WORD
         self.m.act("fault", self.m.pc, ("read", "unmodelled", self.clint + offset, size))
         return 0
 

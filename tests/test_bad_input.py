@@ -70,7 +70,8 @@ def test_hard_float_elf_on_core_without_fpu(tmp_path):
         Simulator(f, core="cortex-m0plus")
 
 
-def _board(tmp_path, flash_base=0x2000_0000, flash_kind="flash", flash_size="512 KiB"):
+def _board(tmp_path, rom_base, extra=""):
+    """An RV32 board whose code region sits at ``rom_base``; ``extra`` adds regions."""
     f = tmp_path / "board.toml"
     f.write_text(f"""
 name = "test"
@@ -79,28 +80,7 @@ irq_lines = 16
 code_region = "rom"
 [[regions]]
 name = "rom"
-base = {flash_base:#x}
-size = "{flash_size}"
-kind = "{flash_kind}"
-perms = "rx"
-[[regions]]
-name = "sram"
-base = 0x80000000
-size = "256 KiB"
-kind = "sram"
-[[regions]]
-name = "mmio"
-base = 0x20000000
-size = "4 KiB"
-kind = "mmio"
-""" if flash_base != 0x2000_0000 else f"""
-name = "test"
-arch = "riscv"
-irq_lines = 16
-code_region = "rom"
-[[regions]]
-name = "rom"
-base = 0x10000000
+base = {rom_base:#x}
 size = "4 KiB"
 kind = "flash"
 [[regions]]
@@ -108,17 +88,17 @@ name = "sram"
 base = 0x80000000
 size = "256 KiB"
 kind = "sram"
-""")
+{extra}""")
     return f
 
 
 def test_segment_outside_every_region(tmp_path):
     with pytest.raises(ElfError, match="outside every memory region"):
-        Simulator(prebuilt("hello", "rv32imc"), core="rv32imc", board=_board(tmp_path))
+        Simulator(prebuilt("hello", "rv32imc"), core="rv32imc", board=_board(tmp_path, 0x1000_0000))
 
 
 def test_segment_inside_mmio_region(tmp_path):
-    board = _board(tmp_path, flash_base=0x1000_0000)
+    board = _board(tmp_path, 0x1000_0000, '[[regions]]\nname = "mmio"\nbase = 0x20000000\nsize = "4 KiB"\nkind = "mmio"\n')
     with pytest.raises(ElfError, match="lies in MMIO region 'mmio'"):
         Simulator(prebuilt("hello", "rv32imc"), core="rv32imc", board=board)
 

@@ -1,0 +1,93 @@
+"""System details firmware relies on: exact counter reads, VTOR relocation, semihosting semantics."""
+
+import shutil
+import struct
+
+import pytest
+
+from simmcu import get_core
+from simmcu._semihosting import Exit, Semihosting, SemihostingRefused
+from simmcu.firmware import build
+
+
+@pytest.mark.parametrize("core, expected", [
+    ("rv32imc", "cycles 12 instret 12 after-write 1000\n"),
+    ("cortex-m4", "cycles 11\n"),
+    ("cortex-m33", "cycles 11\n"),
+])
+def test_counter_reads_are_exact(run, core, expected):
+    r = run("counters.c", core)
+    assert r.exit_code == 0 and r.console == expected
+
+
+def test_vector_table_relocation(run):
+    r = run("vtor.c", "cortex-m4")
+    assert r.exit_code == 0 and r.console == "flash 0 ram 1\n"
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+def test_gnu_toolchain_when_present(tmp_path, run, core):
+    if shutil.which(get_core(core).gnu_cc) is None:
+        pytest.skip(f"{get_core(core).gnu_cc} is not installed")
+    from simmcu import Simulator
+
+    elf = build("conv2d", core, tmp_path / "gnu.elf", toolchain="gnu")
+    assert Simulator(elf, core=core).run().exit_code == 0
+
+
+class FakeMemory:
+    def __init__(self):
+        self.mem = bytearray(0x1000)
+
+    def read(self, addr, n):
+        return bytes(self.mem[addr:addr + n])
+
+    def write(self, addr, data):
+        self.mem[addr:addr + len(data)] = data
+
+
+def semihosting(**kw):
+    m = FakeMemory()
+    out = []
+    sh = Semihosting(read=m.read, write=m.write, cycles=lambda: 250_000_000, clock_hz=100_000_000,
+                     console=out.append, **kw)
+    return sh, m, out
+
+
+def test_semihosting_exit_reasons():
+    sh, m, _ = semihosting()
+    assert sh.call(0x18, 0x20026) == Exit(0, "SYS_EXIT")
+    assert sh.call(0x18, 0x20023).code == 1  # any other reason is a failure
+    m.write(0x100, struct.pack("<II", 0x20026, 42))
+    assert sh.call(0x20, 0x100).code == 42
+
+
+def test_semihosting_console_and_time_are_modeled():
+    sh, m, out = semihosting()
+    m.write(0x200, b"hi\0")
+    sh.call(0x04, 0x200)
+    assert out == ["hi"]
+    assert sh.call(0x10, 0) == 250  # centiseconds of modeled time: 2.5 s at 100 MHz
+    assert sh.call(0x11, 0) == 2
+    sh.call(0x30, 0x300)
+    assert struct.unpack_from("<Q", m.mem, 0x300)[0] == 250_000_000
+    assert sh.call(0x31, 0) == 100_000_000
+
+
+def test_semihosting_refuses_system_and_unknown():
+    sh, _, _ = semihosting()
+    with pytest.raises(SemihostingRefused, match="SYS_SYSTEM"):
+        sh.call(0x12, 0)
+    with pytest.raises(SemihostingRefused, match="0x99"):
+        sh.call(0x99, 0)
+
+
+def test_semihosting_feature_file_and_stdin():
+    sh, m, _ = semihosting(stdin=b"ab")
+    m.write(0x400, b":semihosting-features")
+    m.write(0x100, struct.pack("<III", 0x400, 0, 21))
+    fd = sh.call(0x01, 0x100)
+    m.write(0x120, struct.pack("<III", fd, 0x500, 5))
+    assert sh.call(0x06, 0x120) == 0  # 5 requested, 5 read
+    assert m.read(0x500, 5) == b"SHFB\x03"
+    assert sh.call(0x07, 0) == ord("a")
