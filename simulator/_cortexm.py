@@ -321,7 +321,7 @@ class CortexM:
         vector = self.m.read32(self.vtor + 4 * n)
         if not vector & 1 or self.m.board.region_at(vector & ~1) is None:
             raise self.m.fault("bad-vector", return_pc, f"{exception_name(n)} vector at "
-                               f"{self.vtor + 4 * n:#010x} holds {vector:#010x}, not a Thumb handler address;")
+                               f"{self.vtor + 4 * n:#010x} holds {vector:#010x}, not a Thumb handler address, when taken")
         control = uc.reg_read(A.UC_ARM_REG_CONTROL)
         handler_mode = uc.reg_read(A.UC_ARM_REG_IPSR) != 0
         use_psp = not handler_mode and bool(control & 2)

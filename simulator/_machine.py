@@ -10,7 +10,6 @@ Architecture specifics live in the platform objects (``_cortexm``, ``_riscv``).
 from __future__ import annotations
 
 import struct
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,9 +174,12 @@ class Machine:
         return False
 
     # -- faults -----------------------------------------------------------------------
+    def where(self, pc: int) -> str:
+        return f"PC {pc:#010x} ({self.image.describe(pc)})"
+
     def fault(self, kind: str, pc: int, detail: str, address: int | None = None,
               access: str | None = None, size: int | None = None) -> Stop:
-        where = f"PC {pc:#010x} ({self.image.describe(pc)})"
+        where = self.where(pc)
         if address is not None:
             sym = self.image.describe(address)
             target = f"{address:#010x}" + ("" if sym == "?" else f" ({sym})")
@@ -223,11 +225,9 @@ class Machine:
         self.state[nat.STOP_AT_CYCLE] = self.platform.next_event()
         watch = self.platform.watch_registers()
         self.state[nat.WATCH] = len(watch)
-        for k, (reg, value) in enumerate(watch[:2]):
+        for k, (reg, value) in enumerate((watch * 2)[:2]):  # one register fills both slots
             self.state[nat.WATCH_REG0 + 2 * k] = reg
             self.state[nat.WATCH_VAL0 + 2 * k] = value
-        if len(watch) == 1:
-            self.state[nat.WATCH_REG1], self.state[nat.WATCH_VAL1] = watch[0]
 
     def _emulate(self, pc: int, deadline: float | None) -> UcError | None:
         timeout_us = 0
@@ -248,17 +248,14 @@ class Machine:
             pc = self.platform.read_pc()
             if self.instructions >= int(self.state[nat.STOP_AT_INSTRET]):
                 raise Stop("instruction-limit", ExitCode.INSTRUCTION_LIMIT,
-                           f"instruction limit of {self.max_instructions} reached at PC {pc:#010x} "
-                           f"({self.image.describe(pc)})")
+                           f"instruction limit of {self.max_instructions} reached at {self.where(pc)}")
         elif error is not None:
-            pc = self.platform.read_pc()
             raise self.fault("emulation-error", self.pc, f"Unicorn stopped with '{error}'")
         else:
             pc = self.platform.read_pc()
             if deadline is not None and time.monotonic() >= deadline:
                 raise Stop("timeout", ExitCode.TIMEOUT,
-                           f"wall-clock timeout of {self.timeout:g} s reached at PC {pc:#010x} "
-                           f"({self.image.describe(pc)})")
+                           f"wall-clock timeout of {self.timeout:g} s reached at {self.where(pc)}")
             wfi = self.platform.stopped_in_wfi(pc)
             if wfi is None:
                 raise self.fault("emulation-error", pc, "emulation stopped without a reason")
@@ -272,8 +269,7 @@ class Machine:
         if action.kind == "semihost":
             return self._semihost(action)
         if action.kind == "unsupported":
-            raise Stop("unsupported", ExitCode.UNSUPPORTED,
-                       f"{action.arg} at PC {action.pc:#010x} ({self.image.describe(action.pc)})")
+            raise Stop("unsupported", ExitCode.UNSUPPORTED, f"{action.arg} at {self.where(action.pc)}")
         return self.platform.handle(action)
 
     def _semihost(self, action: Action) -> int:
@@ -281,11 +277,9 @@ class Machine:
         try:
             result = self.semihosting.call(op, arg)
         except SemihostingRefused as e:
-            raise Stop("unsupported", ExitCode.UNSUPPORTED,
-                       f"{e} at PC {action.pc:#010x} ({self.image.describe(action.pc)})") from None
+            raise Stop("unsupported", ExitCode.UNSUPPORTED, f"{e} at {self.where(action.pc)}") from None
         if isinstance(result, Exit):
-            raise Stop("exit", result.code & 0xFF, f"firmware exited with code {result.code} ({result.detail})",
-                       fault=None) from None
+            raise Stop("exit", result.code & 0xFF, f"firmware exited with code {result.code} ({result.detail})")
         self.platform.set_return_value(result & 0xFFFFFFFF)
         return next_pc
 
@@ -295,7 +289,7 @@ class Machine:
             when = self.platform.next_event()
             if when == nat.NEVER:
                 raise Stop("deadlock", ExitCode.DEADLOCK,
-                           f"WFI at PC {wfi:#010x} ({self.image.describe(wfi)}) waits for an interrupt "
+                           f"WFI at {self.where(wfi)} waits for an interrupt "
                            "that no enabled source can raise")
             self.state[nat.CYCLES] = max(self.cycles, int(when))
             self.platform.update()
@@ -340,7 +334,3 @@ class Simulator:
         """Run from reset to an ending; each call is a fresh, deterministic run."""
         return Machine(self.image, self.core, self.board, **self._options).run()
 
-
-def stream_console(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()

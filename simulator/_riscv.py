@@ -207,10 +207,10 @@ class RiscV:
         mtvec = uc.reg_read(R.UC_RISCV_REG_MTVEC)
         if not mtvec & ~3:
             raise self.m.fault("trap", pc, f"{self._name(cause)} interrupt taken with mtvec = 0")
-        status = uc.reg_read(R.UC_RISCV_REG_MSTATUS)
-        status = (status & ~(MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP
-        if uc.reg_read(R.UC_RISCV_REG_MSTATUS) & MSTATUS_MIE:
-            status |= MSTATUS_MPIE
+        old = uc.reg_read(R.UC_RISCV_REG_MSTATUS)
+        status = (old & ~(MSTATUS_MIE | MSTATUS_MPIE)) | MSTATUS_MPP
+        if old & MSTATUS_MIE:
+            status |= MSTATUS_MPIE  # MPIE keeps the interrupt-enable the handler's mret restores
         uc.reg_write(R.UC_RISCV_REG_MEPC, pc)
         uc.reg_write(R.UC_RISCV_REG_MCAUSE, (1 << 31 | cause) if interrupt else cause)
         uc.reg_write(R.UC_RISCV_REG_MTVAL, 0)

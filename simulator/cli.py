@@ -14,7 +14,7 @@ from pathlib import Path
 from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
 from ._cores import core_names, get_core
 from ._errors import ExitCode, SimmcuError
-from ._machine import Simulator, stream_console
+from ._machine import Simulator
 from ._params import describe
 
 
@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _stream_console(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def _prebuilt(name: str, core: str) -> Path | None:
     from simmcu.firmware import EXAMPLES, firmware_dir
 
@@ -74,7 +79,7 @@ def _run(a) -> int:
         elf = _prebuilt(a.elf, core) or elf
     sim = Simulator(elf, core=core, board=a.board, max_instructions=a.max_instructions, timeout=a.timeout,
                     semihost_dir=a.semihost_dir, args=tuple(a.args),
-                    console=None if a.quiet else stream_console)
+                    console=None if a.quiet else _stream_console)
     result = sim.run()
     if result.console and not result.console.endswith("\n") and not a.quiet:
         print()
