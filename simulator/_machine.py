@@ -25,6 +25,7 @@ from ._elf import ElfImage, load_elf
 from ._errors import ConfigError, ExitCode
 from ._result import Fault, RunResult
 from ._semihosting import Exit, Semihosting, SemihostingRefused
+from .isa import thumb
 
 _PROT = {"r": uc_mod.UC_PROT_READ, "w": uc_mod.UC_PROT_WRITE, "x": uc_mod.UC_PROT_EXEC}
 _ACCESS = {
@@ -61,7 +62,7 @@ class Machine:
         self.image, self.core, self.board = image, core, board
         self.max_instructions = max_instructions
         self.timeout = timeout
-        self.state = nat.new_state()
+        self.state = self._new_state()
         if max_instructions is not None:
             self.state[nat.STOP_AT_INSTRET] = max_instructions
         self.uc = uc_mod.Uc(core.uc_arch, core.uc_mode, cpu=core.uc_cpu_model)
@@ -103,6 +104,14 @@ class Machine:
             self.uc.mem_write(seg.load_addr, seg.data)
             if seg.load_addr == seg.addr and seg.mem_size > len(seg.data):
                 self.uc.mem_write(seg.addr + len(seg.data), bytes(seg.mem_size - len(seg.data)))
+
+    def _new_state(self):
+        if self.core.arch != "arm":
+            return nat.new_state()
+        code = self.board.code
+        sites = [site for seg in self.image.segments if seg.executable and code.contains(seg.load_addr)
+                 for site in thumb.it_sites(seg.data, seg.load_addr)]
+        return nat.new_state(sites, code.base, code.size)
 
     def _heapinfo(self) -> tuple[int, int, int, int]:
         sym = self.image.symbols

@@ -40,7 +40,15 @@ WATCH_VAL0 = 9
 WATCH_REG1 = 10
 WATCH_VAL1 = 11
 ISSUE_CYCLE = 12     #: CYCLES when the current instruction started (what a counter read returns)
-NSLOTS = 13
+CODE_BASE = 13       #: first address covered by the IT table
+CODE_BYTES = 14      #: bytes covered by the IT table (0: no table)
+IT_LEFT = 15         #: instructions covered by the IT block being executed (0: none)
+IT_SEEN = 16         #: of those, how many the hook saw (their condition passed)
+IT_START = 17
+IT_END = 18
+NSLOTS = 19
+# From NSLOTS on, one entry per code halfword: 0, or for an IT instruction
+# (instructions covered) | (bytes to the end of its block) << 8.
 
 NEVER = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 
@@ -51,6 +59,15 @@ _HOOK_SIG = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer
 def _count_hook(uc, address, size, state_ptr):
     st = carray(state_ptr, NSLOTS)
     st[PC] = address
+    inside_it = False
+    if st[IT_LEFT] != 0:
+        if st[IT_START] <= address < st[IT_END]:
+            inside_it = True
+        else:  # left the block: its failed-condition instructions issued unseen
+            skipped = st[IT_LEFT] - st[IT_SEEN]
+            st[INSTRET] += skipped
+            st[CYCLES] += skipped
+            st[IT_LEFT] = 0
     if st[CYCLES] >= st[STOP_AT_CYCLE] or st[INSTRET] >= st[STOP_AT_INSTRET]:
         st[STOPPED] = 1
         _uc_emu_stop(uc)
@@ -66,12 +83,28 @@ def _count_hook(uc, address, size, state_ptr):
     st[ISSUE_CYCLE] = st[CYCLES]
     st[INSTRET] += 1
     st[CYCLES] += 1
+    if inside_it:
+        st[IT_SEEN] += 1
+    offset = address - st[CODE_BASE]
+    if offset < st[CODE_BYTES]:
+        table = carray(state_ptr, NSLOTS + st[CODE_BYTES] // 2)
+        entry = table[NSLOTS + offset // 2]
+        if entry != 0:
+            st[IT_LEFT] = entry & 0xFF
+            st[IT_SEEN] = 0
+            st[IT_START] = address + 2
+            st[IT_END] = address + (entry >> 8)
 
 
-def new_state() -> np.ndarray:
-    st = np.zeros(NSLOTS, dtype=np.uint64)
+def new_state(it_sites=(), code_base: int = 0, code_bytes: int = 0) -> np.ndarray:
+    """The shared state array; ``it_sites`` from ``isa.thumb.it_sites`` inside the code range."""
+    st = np.zeros(NSLOTS + (code_bytes // 2 if it_sites else 0), dtype=np.uint64)
     st[STOP_AT_CYCLE] = NEVER
     st[STOP_AT_INSTRET] = NEVER
+    if it_sites:
+        st[CODE_BASE], st[CODE_BYTES] = code_base, code_bytes
+        for addr, covered, span in it_sites:
+            st[NSLOTS + (addr - code_base) // 2] = covered | span << 8
     return st
 
 

@@ -32,3 +32,11 @@ def test_process_stack_and_fp_context_survive_interrupts(run, core):
     assert r.exit_code == 0, (r.message, r.console)
     assert r.console == "result=1000 ticks>0=1 handler_msp=1 thread_psp=1\n"
     assert r.interrupts["SysTick"] >= 10
+
+
+@pytest.mark.parametrize("core", ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"])
+@pytest.mark.parametrize("period", [29, 31, 37])
+def test_interrupts_around_it_blocks_preserve_results(run, core, period):
+    r = run("it_blocks.c", core, defines={"PERIOD": str(period)})
+    assert r.console == "same ticks>500=1\n", r.message
+    assert r.exit_code == 0

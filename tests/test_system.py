@@ -91,3 +91,10 @@ def test_semihosting_feature_file_and_stdin():
     assert sh.call(0x06, 0x120) == 0  # 5 requested, 5 read
     assert m.read(0x500, 5) == b"SHFB\x03"
     assert sh.call(0x07, 0) == ord("a")
+
+
+@pytest.mark.parametrize("core", ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"])
+def test_instructions_skipped_by_it_blocks_are_counted(run, core):
+    # ldr + movs + 100 x 7 loop instructions = 702 from the first read to the second
+    r = run("it_count.c", core)
+    assert r.console == "cycles 702 a 50 b 250\n"
