@@ -279,12 +279,9 @@ class CortexM:
         return min(ready, key=lambda n: (self._group(self._priority(n)), self._priority(n), n))
 
     def pend(self, n: int) -> None:
-        """Make exception ``n`` pending (accelerators call this for IRQ lines)."""
+        """Make exception ``n`` pending; it is considered before the next instruction."""
         self.pending.add(n)
         self.m.stop_soon()
-
-    def raise_irq(self, line: int) -> None:
-        self.pend(FIRST_IRQ + line)
 
     # -- events, delivery ------------------------------------------------------------------
     def next_event(self) -> int:

@@ -48,7 +48,7 @@ class RiscV:
         self.mtimecmp = (1 << 64) - 1
         self.mtime_offset = 0
         self.msip = 0
-        self.lines = 0                # pending device lines, bit n = line n
+        self.lines = 0                # pending device lines, bit n = line n (raised by devices)
         self.counter_offset = {"mcycle": 0, "minstret": 0}
         self.taken = Counter()
         self.uc.mmio_map(self.clint, _CLINT_SIZE, self._clint_read, None, self._clint_write, None)
@@ -167,14 +167,6 @@ class RiscV:
         raise AssertionError(action.kind)
 
     # -- interrupts ------------------------------------------------------------------------
-    def raise_irq(self, line: int) -> None:
-        """Device line ``line`` (0..15) becomes pending as local interrupt cause 16+line."""
-        self.lines |= 1 << line
-        self.m.stop_soon()
-
-    def clear_irq(self, line: int) -> None:
-        self.lines &= ~(1 << line)
-
     def _mip(self) -> int:
         v = self.lines << FIRST_LOCAL
         if self.msip & 1:
