@@ -40,3 +40,19 @@ def test_interrupts_around_it_blocks_preserve_results(run, core, period):
     r = run("it_blocks.c", core, defines={"PERIOD": str(period)})
     assert r.console == "same ticks>500=1\n", r.message
     assert r.exit_code == 0
+
+
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m33", "cortex-m3"])
+def test_primask_and_basepri_release_interrupts_at_once(run, core):
+    r = run("masking.c", core)
+    assert r.console == "irq1=2 after=3 irq3=4 before=5 irq2=6 after=7\n", r.message
+
+
+def test_primask_on_armv6m(run):
+    r = run("masking.c", "cortex-m0plus")
+    assert r.console == "irq1=2 after=3\n", r.message
+
+
+def test_rv32_vectored_mtvec(run):
+    r = run("rv_vectored.c", "rv32imc")
+    assert (r.exit_code, r.console) == (0, "timer via vector 7: 1\n"), r.message
