@@ -12,6 +12,7 @@ after linking, leaving code, data and the symbol table.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import struct
@@ -106,11 +107,9 @@ def _command(toolchain: str, core: Core, sources: list[str]) -> list[str]:
     flags = [*COMMON_FLAGS, "-include", "simmcu_build.h", "-I.", "-T", "link.ld", "-Wl,--gc-sections", "-Wl,-z,max-page-size=16",
              "-o", "firmware.elf", *sources]
     if toolchain == "zig":
-        try:
-            import ziglang  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("ziglang") is None:
             raise ToolchainError("the bundled compiler is not installed: pip install 'simmcu[build]' "
-                                 "(or use --toolchain gnu with a cross compiler on PATH)") from None
+                                 "(or use --toolchain gnu with a cross compiler on PATH)")
         return [sys.executable, "-m", "ziglang", "cc", "-target", core.zig_target, f"-mcpu={core.zig_cpu}", *flags]
     if not core.gnu_cc or shutil.which(core.gnu_cc) is None:
         raise ToolchainError(f"GNU toolchain {core.gnu_cc or '(none)'} for {core.name} is not on PATH")

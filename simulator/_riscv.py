@@ -2,14 +2,12 @@
 
 Unicorn's counter CSRs read host time, so every CSR instruction that touches
 a counter gets an address-scoped hook that supplies the modeled value. Machine
-interrupts (timer, software, and device lines as platform-local causes 16+,
-as Ibex and CV32E40P number their fast interrupts) enter through ``mtvec`` in
-direct or vectored mode; ``mret`` is Unicorn's own.
+timer and software interrupts enter through ``mtvec`` in direct or vectored
+mode; ``mret`` is Unicorn's own.
 """
 
 from __future__ import annotations
 
-import struct
 from collections import Counter
 
 import unicorn as uc_mod
@@ -19,12 +17,11 @@ from . import _native as nat
 from .isa import rv32
 
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
-CAUSE_MSI, CAUSE_MTI, CAUSE_MEI, FIRST_LOCAL = 3, 7, 11, 16
+CAUSE_MSI, CAUSE_MTI = 3, 7
 CAUSE_ECALL_M = 11
 QEMU_ECALL = 8  # QEMU raises every ecall as the U-mode cause and adds the privilege level when it traps
-_INTERRUPT_NAMES = {CAUSE_MSI: "machine-software", CAUSE_MTI: "machine-timer", CAUSE_MEI: "machine-external"}
-# Local (device) lines first, highest number first, then MEI > MSI > MTI as the privileged spec orders them.
-_PRIORITY = tuple(range(31, FIRST_LOCAL - 1, -1)) + (CAUSE_MEI, CAUSE_MSI, CAUSE_MTI)
+_INTERRUPT_NAMES = {CAUSE_MSI: "machine-software", CAUSE_MTI: "machine-timer"}
+_PRIORITY = (CAUSE_MSI, CAUSE_MTI)  # the privileged spec's order: MSI before MTI
 _TRAPS = {0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",
           4: "load address misaligned", 5: "load access fault", 6: "store address misaligned",
           7: "store access fault"}
@@ -48,7 +45,6 @@ class RiscV:
         self.mtimecmp = (1 << 64) - 1
         self.mtime_offset = 0
         self.msip = 0
-        self.lines = 0                # pending device lines, bit n = line n (raised by devices)
         self.counter_offset = {"mcycle": 0, "minstret": 0}
         self.taken = Counter()
         self.uc.mmio_map(self.clint, _CLINT_SIZE, self._clint_read, None, self._clint_write, None)
@@ -168,7 +164,7 @@ class RiscV:
 
     # -- interrupts ------------------------------------------------------------------------
     def _mip(self) -> int:
-        v = self.lines << FIRST_LOCAL
+        v = 0
         if self.msip & 1:
             v |= 1 << CAUSE_MSI
         if self.mtime() >= self.mtimecmp:
@@ -182,7 +178,7 @@ class RiscV:
         return self.m.cycles + (self.mtimecmp - now_ticks) * self.divider - self.m.cycles % self.divider
 
     def update(self) -> None:
-        pass  # interrupt lines are levels, read when needed
+        pass  # msip and mtime >= mtimecmp are levels, read when needed
 
     def _ready(self) -> int:
         return self._mip() & self.uc.reg_read(R.UC_RISCV_REG_MIE)
@@ -213,7 +209,7 @@ class RiscV:
 
     @staticmethod
     def _name(cause: int) -> str:
-        return _INTERRUPT_NAMES.get(cause, f"local{cause - FIRST_LOCAL}")
+        return _INTERRUPT_NAMES[cause]
 
     def watch_registers(self) -> list[tuple[int, int]]:
         if not self._mip():

@@ -224,3 +224,15 @@ def test_compile_error_is_a_toolchain_error(tmp_path):
     src.write_text("int main(void) { return undefined_thing; }\n")
     rc, out, err = cli("build", str(src), "--core", "rv32imc", "-o", str(tmp_path / "x.elf"))
     assert rc == ExitCode.TOOLCHAIN and "undefined_thing" in err and "Traceback" not in err
+
+
+def test_missing_bundled_compiler_is_a_toolchain_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    from simmcu import ToolchainError
+    from simmcu.firmware import build
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ziglang" else real(name, *a))
+    with pytest.raises(ToolchainError, match=r"pip install 'simmcu\[build\]'"):
+        build("hello", "rv32imc", tmp_path / "x.elf")

@@ -55,4 +55,4 @@ def test_prebuilt_elfs_are_reproducible(tmp_path, example, core):
     """Shipped ELFs are exactly what the pinned toolchain builds from the shipped sources."""
     fresh = build(example, core, tmp_path / "fresh.elf")
     shipped = firmware_dir() / "prebuilt" / f"{example}-{core}.elf"
-    assert shipped.read_bytes() == fresh.read_bytes(), f"rebuild with: python -m simmcu.firmware"
+    assert shipped.read_bytes() == fresh.read_bytes(), "rebuild with: python -m simmcu.firmware"
