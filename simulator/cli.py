@@ -8,6 +8,7 @@ exit code of the process.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -57,9 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _stream_console(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+def _write(text: str, stream=None) -> None:
+    """Write and flush; once the reader has gone (``| head``), drop output but keep running."""
+    stream = stream or sys.stdout
+    try:
+        stream.write(text)
+        stream.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # no error again at exit
 
 
 def _prebuilt(name: str, core: str) -> Path | None:
@@ -79,13 +85,13 @@ def _run(a) -> int:
         elf = _prebuilt(a.elf, core) or elf
     sim = Simulator(elf, core=core, board=a.board, max_instructions=a.max_instructions, timeout=a.timeout,
                     semihost_dir=a.semihost_dir, args=tuple(a.args),
-                    console=None if a.quiet else _stream_console)
+                    console=None if a.quiet else _write)
     result = sim.run()
     if result.console and not result.console.endswith("\n") and not a.quiet:
-        print()
-    print(result.summary(), file=sys.stderr if a.json == "-" else sys.stdout)
+        _write("\n")
+    _write(result.summary() + "\n", sys.stderr if a.json == "-" else sys.stdout)
     if a.json == "-":
-        print(result.to_json())
+        _write(result.to_json() + "\n")
     elif a.json:
         try:
             Path(a.json).write_text(result.to_json() + "\n")
@@ -130,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)
+    except BrokenPipeError:  # a listing piped into `head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("simmcu: interrupted", file=sys.stderr)
         return 130

@@ -64,3 +64,11 @@ def test_docs_list_every_board_parameter():
     text = (Path(__file__).parent.parent / "docs" / "boards.md").read_text()
     for name in (*BOARD_PARAMS, *REGION_PARAMS):
         assert f"`{name}`" in text
+
+
+def test_closed_stdout_keeps_the_run_and_its_exit_code():
+    """`simmcu run ... | head -c 1`: no traceback, and simmcu still returns the firmware's code."""
+    p = subprocess.run(["bash", "-c", f"set -o pipefail; '{sys.executable}' -m simmcu run fault --core rv32imc"
+                        " | head -c 1 > /dev/null"], capture_output=True, text=True)
+    assert p.returncode == 121
+    assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
