@@ -1,6 +1,10 @@
-"""RV32IMC encodings: lengths, CSR accesses, WFI and the semihosting trap sequence."""
+"""RV32IMC encodings: lengths, CSR accesses, WFI, the semihosting trap sequence and a
+full decoder (``decode``) that classifies each instruction for the timing models."""
+
+from .insn import MEM_OTHER, MEM_STACK, Insn
 
 WFI = 0x10500073
+ECALL = 0x00000073
 EBREAK = 0x00100073
 C_EBREAK = 0x9002
 SEMIHOSTING_ENTRY = 0x01F01013  # slli x0, x0, 0x1f
@@ -56,4 +60,199 @@ def simulated_csr_sites(code: bytes, base: int) -> list[int]:
         d = decode_csr(word)
         if d is not None and d[0] in SIMULATED_CSRS:
             out.append(base + off)
+    return out
+
+
+# -- full decoder for timing ---------------------------------------------------------
+# Register masks use bit n for xn; x0 never appears (writing it does nothing).
+
+def _sx(value: int, bits: int) -> int:
+    return value - (1 << bits) if value >> (bits - 1) & 1 else value
+
+
+def _bit(reg: int) -> int:
+    return (1 << reg) & ~1
+
+
+_LOAD_BYTES = {0: 1, 1: 2, 2: 4, 4: 1, 5: 2}
+_STORE_BYTES = {0: 1, 1: 2, 2: 4}
+SP, RA, T0 = 2, 1, 5
+
+
+def _mem(insn: Insn, base: int) -> None:
+    insn.addr_regs = _bit(base)
+    insn.mem_where = MEM_STACK if base == SP else MEM_OTHER
+
+
+def _load(insn: Insn, rd: int, base: int, nbytes: int) -> None:
+    insn.klass, insn.reads, insn.writes, insn.load_dests = "load", _bit(base), _bit(rd), _bit(rd)
+    insn.mem_reads, insn.read_bytes = 1, nbytes
+    _mem(insn, base)
+
+
+def _store(insn: Insn, src: int, base: int, nbytes: int) -> None:
+    insn.klass, insn.reads, insn.sources = "store", _bit(base) | _bit(src), 2
+    insn.mem_writes, insn.write_bytes = 1, nbytes
+    _mem(insn, base)
+
+
+def _alu(insn: Insn, rd: int, *srcs: int, klass: str = "alu") -> None:
+    insn.klass, insn.writes, insn.sources = klass, _bit(rd), len(srcs)
+    for s in srcs:
+        insn.reads |= _bit(s)
+    if rd == SP:
+        insn.sp_delta = None
+
+
+def _jump(insn: Insn, rd: int, target: int | None, rs1: int | None = None) -> None:
+    insn.ctrl = True
+    insn.call = rd in (RA, T0)
+    insn.writes = _bit(rd)
+    insn.target = target
+    if rs1 is None:
+        insn.klass = "call" if insn.call else "jump"
+    else:
+        insn.klass = "call_reg" if insn.call else "jump_reg"
+        insn.reads = _bit(rs1)
+
+
+def decode(word: int, addr: int) -> Insn:
+    """Decode the instruction at ``addr`` (``word`` holds at least its bytes, little-endian)."""
+    if word & 3 != 3:
+        return _decode16(word & 0xFFFF, addr)
+    insn = Insn(addr, 4, "alu", f"{word:08x}")
+    op, rd, f3 = word & 0x7F, (word >> 7) & 31, (word >> 12) & 7
+    rs1, rs2, f7 = (word >> 15) & 31, (word >> 20) & 31, word >> 25
+    imm_i = _sx(word >> 20, 12)
+    if op in (0x37, 0x17):                      # LUI, AUIPC
+        _alu(insn, rd)
+    elif op == 0x6F:                            # JAL
+        imm = _sx(((word >> 31) << 20) | (((word >> 12) & 0xFF) << 12) | (((word >> 20) & 1) << 11)
+                  | (((word >> 21) & 0x3FF) << 1), 21)
+        _jump(insn, rd, (addr + imm) & 0xFFFFFFFF)
+    elif op == 0x67:                            # JALR
+        _jump(insn, rd, None, rs1)
+    elif op == 0x63:                            # branches
+        imm = _sx(((word >> 31) << 12) | (((word >> 7) & 1) << 11) | (((word >> 25) & 0x3F) << 5)
+                  | (((word >> 8) & 0xF) << 1), 13)
+        insn.klass, insn.ctrl, insn.cond, insn.sources = "branch", True, True, 2
+        insn.reads, insn.target = _bit(rs1) | _bit(rs2), (addr + imm) & 0xFFFFFFFF
+    elif op == 0x03:
+        _load(insn, rd, rs1, _LOAD_BYTES.get(f3, 4))
+    elif op == 0x23:
+        _store(insn, rs2, rs1, _STORE_BYTES.get(f3, 4))
+    elif op == 0x13:                            # OP-IMM
+        if f3 in (1, 5):
+            _alu(insn, rd, rs1, klass="shift")
+            insn.shamt = rs2
+        else:
+            _alu(insn, rd, rs1)
+            if rd == SP and rs1 == SP and f3 == 0:
+                insn.sp_delta = imm_i
+    elif op == 0x33:                            # OP, M extension
+        if f7 == 1:
+            klass = "mul" if f3 == 0 else "mul_long" if f3 < 4 else "div"
+            _alu(insn, rd, rs1, rs2, klass=klass)
+            insn.operands, insn.signed = (rs1, rs2), f3 in (4, 6)
+        else:
+            _alu(insn, rd, rs1, rs2, klass="shift" if f3 in (1, 5) else "alu")
+            if f3 in (1, 5):
+                insn.operands = (rs1, rs2)
+    elif op == 0x73:                            # SYSTEM
+        insn.klass = "system"
+        if word == 0x30200073:                  # MRET
+            insn.klass, insn.ctrl = "jump_reg", True
+        elif word == WFI:
+            insn.klass = "hint"
+        elif f3:                                # CSR access
+            insn.writes = _bit(rd)
+            insn.reads = 0 if f3 >= 5 else _bit(rs1)
+    elif op in (0x0B, 0x2B):                    # custom-0, custom-1
+        _alu(insn, rd, rs1, rs2, klass="custom")
+    elif op == 0x0F:
+        insn.klass = "system"                   # FENCE, FENCE.I
+    return insn
+
+
+def _decode16(h: int, addr: int) -> Insn:
+    insn = Insn(addr, 2, "alu", f"{h:04x}")
+    q, f3 = h & 3, h >> 13
+    rd, rs2 = (h >> 7) & 31, (h >> 2) & 31
+    rdp, rs2p = 8 + ((h >> 2) & 7), 8 + ((h >> 7) & 7)   # rd'/rs2' (bits 4:2), rs1' (bits 9:7)
+    imm6 = _sx(((h >> 12) & 1) << 5 | (h >> 2) & 31, 6)
+    cj = _sx(((h >> 12) & 1) << 11 | ((h >> 11) & 1) << 4 | ((h >> 9) & 3) << 8 | ((h >> 8) & 1) << 10
+             | ((h >> 7) & 1) << 6 | ((h >> 6) & 1) << 7 | ((h >> 3) & 7) << 1 | ((h >> 2) & 1) << 5, 12)
+    if q == 0:
+        if f3 == 0:                             # C.ADDI4SPN
+            _alu(insn, rdp, SP)
+        elif f3 == 2:                           # C.LW
+            _load(insn, rdp, rs2p, 4)
+        elif f3 == 6:                           # C.SW
+            _store(insn, rdp, rs2p, 4)
+    elif q == 1:
+        if f3 == 0:                             # C.ADDI / C.NOP
+            _alu(insn, rd, rd)
+            if rd == SP:
+                insn.sp_delta = imm6
+        elif f3 == 1:                           # C.JAL (RV32)
+            _jump(insn, RA, (addr + cj) & 0xFFFFFFFF)
+        elif f3 == 2:                           # C.LI
+            _alu(insn, rd)
+        elif f3 == 3:
+            if rd == SP:                        # C.ADDI16SP
+                _alu(insn, SP, SP)
+                insn.sp_delta = _sx(((h >> 12) & 1) << 9 | ((h >> 6) & 1) << 4 | ((h >> 5) & 1) << 6
+                                    | ((h >> 3) & 3) << 7 | ((h >> 2) & 1) << 5, 10)
+            else:                               # C.LUI
+                _alu(insn, rd)
+        elif f3 == 4:
+            f2 = (h >> 10) & 3
+            if f2 in (0, 1):                    # C.SRLI, C.SRAI
+                _alu(insn, rs2p, rs2p, klass="shift")
+                insn.shamt = ((h >> 12) & 1) << 5 | (h >> 2) & 31
+            elif f2 == 2:                       # C.ANDI
+                _alu(insn, rs2p, rs2p)
+            else:                               # C.SUB/XOR/OR/AND
+                _alu(insn, rs2p, rs2p, rdp)
+        elif f3 == 5:                           # C.J
+            _jump(insn, 0, (addr + cj) & 0xFFFFFFFF)
+        else:                                   # C.BEQZ, C.BNEZ
+            imm = _sx(((h >> 12) & 1) << 8 | ((h >> 10) & 3) << 3 | ((h >> 5) & 3) << 6
+                      | ((h >> 3) & 3) << 1 | ((h >> 2) & 1) << 5, 9)
+            insn.klass, insn.ctrl, insn.cond = "branch", True, True
+            insn.reads, insn.target = _bit(rs2p), (addr + imm) & 0xFFFFFFFF
+    elif q == 2:
+        if f3 == 0:                             # C.SLLI
+            _alu(insn, rd, rd, klass="shift")
+            insn.shamt = ((h >> 12) & 1) << 5 | rs2
+        elif f3 == 2:                           # C.LWSP
+            _load(insn, rd, SP, 4)
+        elif f3 == 4:
+            if not (h >> 12) & 1:
+                if rs2 == 0:                    # C.JR
+                    _jump(insn, 0, None, rd)
+                else:                           # C.MV
+                    _alu(insn, rd, rs2)
+            elif rs2 == 0:
+                if rd == 0:                     # C.EBREAK
+                    insn.klass = "system"
+                else:                           # C.JALR
+                    _jump(insn, RA, None, rd)
+            else:                               # C.ADD
+                _alu(insn, rd, rd, rs2)
+        elif f3 == 6:                           # C.SWSP
+            _store(insn, rs2, SP, 4)
+    return insn
+
+
+def decode_all(code: bytes, base: int) -> list[Insn]:
+    """Linear sweep of ``code`` (RISC-V compilers keep data out of .text)."""
+    out, off = [], 0
+    while off + 2 <= len(code):
+        word = int.from_bytes(code[off:off + 4].ljust(4, b"\0"), "little")
+        insn = decode(word, base + off)
+        if off + insn.size > len(code):
+            break
+        out.append(insn)
+        off += insn.size
     return out

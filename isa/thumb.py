@@ -1,4 +1,9 @@
-"""Thumb and Thumb-2 encodings (ARMv6-M .. ARMv8-M mainline)."""
+"""Thumb and Thumb-2 encodings (ARMv6-M .. ARMv8-M mainline), and ``decode_all`` which
+classifies each instruction for the timing models."""
+
+import re
+
+from .insn import MEM_CODE, MEM_OTHER, MEM_STACK, Insn
 
 WFI16 = 0xBF30
 WFI32 = (0xF3AF, 0x8003)
@@ -50,4 +55,225 @@ def it_sites(code: bytes, base: int) -> list[tuple[int, int, int]]:
                 break
             end += length(int.from_bytes(code[end:end + 2], "little"))
         out.append((base + off, covered, end - off))
+    return out
+
+
+# -- full decoder for timing (Capstone does the Thumb-2/DSP/FPU encodings) --------------
+# Register masks: bit n for rn (13 sp, 14 lr, 15 pc), 16 + n for sn (dn covers two),
+# FLAGS for the APSR condition flags, FPSCR for the FP status register.
+FLAGS, FPSCR = 1 << 48, 1 << 49
+SP_BIT, PC_BIT = 1 << 13, 1 << 15
+
+_MUL = ("mul", "mla", "mls", "smla", "smul", "smua", "smus", "smls", "smmul", "smmla", "smmls", "usad")
+_MUL_LONG = ("smull", "umull", "smlal", "umlal", "umaal")
+_FP_CLASS = (("vdiv", "fp_div"), ("vsqrt", "fp_sqrt"), ("vfma", "fp_mac"), ("vfms", "fp_mac"),
+             ("vfnm", "fp_mac"), ("vmla", "fp_mac"), ("vmls", "fp_mac"), ("vnmla", "fp_mac"),
+             ("vnmls", "fp_mac"), ("vmul", "fp_mul"), ("vnmul", "fp_mul"),
+             ("vldr", "fp_load"), ("vldm", "fp_load"), ("vpop", "fp_load"),
+             ("vstr", "fp_store"), ("vstm", "fp_store"), ("vpush", "fp_store"))
+_SYSTEM = ("mrs", "msr", "dmb", "dsb", "isb", "svc", "bkpt", "udf")
+_HINT = ("cps", "wfi", "wfe", "sev", "nop", "yield")
+_MEM_BYTES = {"b": 1, "h": 2, "d": 8}
+
+
+def _reg_bit(name: str) -> int:
+    if name in ("sp", "r13"):
+        return SP_BIT
+    if name in ("lr", "r14"):
+        return 1 << 14
+    if name in ("pc", "r15"):
+        return PC_BIT
+    if name in ("cpsr", "apsr", "apsr_nzcv", "itstate"):
+        return FLAGS if name != "itstate" else 0
+    if name == "fpscr" or name == "fpscr_nzcv":
+        return FPSCR
+    kind, num = name[0], name[1:]
+    if not num.isdigit():
+        return {"sb": 1 << 9, "sl": 1 << 10, "fp": 1 << 11, "ip": 1 << 12}.get(name, 0)
+    n = int(num)
+    if kind == "r":
+        return 1 << n
+    if kind == "s":
+        return 1 << (16 + n)
+    if kind == "d" and n < 16:
+        return 3 << (16 + 2 * n)
+    return 0
+
+
+def _mask(cs_insn, regs) -> int:
+    m = 0
+    for r in regs:
+        m |= _reg_bit(cs_insn.reg_name(r))
+    return m
+
+
+def _klass(mn: str) -> str:
+    base = mn.split(".")[0]
+    for prefix, klass in _FP_CLASS:
+        if base.startswith(prefix):
+            return klass
+    if base.startswith("v"):
+        return "fp"
+    if base in ("sdiv", "udiv"):
+        return "div"
+    if base.startswith(_MUL_LONG) or base.startswith("smlal"):
+        return "mul_long"
+    if base.startswith(_MUL):
+        return "mul"
+    if base in ("lsl", "lsls", "lsr", "lsrs", "asr", "asrs", "ror", "rors"):
+        return "shift"
+    if base.startswith(_SYSTEM):
+        return "system"
+    if base.startswith(_HINT):
+        return "hint"
+    if base.startswith(("cdp", "mcr", "mrc", "ldc", "stc", "cx")):
+        return "custom"
+    return "alu"
+
+
+_CONDS = ("eq", "ne", "hs", "cs", "lo", "cc", "mi", "pl", "vs", "vc", "hi", "ls", "ge", "lt", "gt", "le")
+
+
+def _base_mnemonic(mn: str, in_it: bool) -> str:
+    """``bne.w`` -> ``b``; inside an IT block ``movne`` -> ``mov``."""
+    base = mn.split(".")[0]
+    if (in_it or base[:1] == "b") and len(base) > 2 and base[-2:] in _CONDS:
+        stem = base[:-2]
+        if in_it or stem in ("b",):
+            return stem
+    return base
+
+
+def _decode_cs(ci, in_it: bool) -> Insn:
+    from capstone import arm as csarm
+
+    mn = ci.mnemonic
+    base = _base_mnemonic(mn, in_it)
+    reads, writes = ci.regs_access()
+    insn = Insn(ci.address, ci.size, _klass(base), f"{mn} {ci.op_str}".strip(),
+                reads=_mask(ci, reads), writes=_mask(ci, writes), in_it=in_it)
+    ops = ci.operands
+    regs_listed = [op.reg for op in ops if op.type == csarm.ARM_OP_REG]
+    mem = [op.mem for op in ops if op.type == csarm.ARM_OP_MEM]
+    if re.fullmatch(r"it[te]{0,3}", base):
+        insn.klass, insn.writes = "it", 0
+    elif base in ("push", "pop", "vpush", "vpop") or base.startswith(("ldm", "stm", "vldm", "vstm")):
+        fp = base.startswith("v")
+        listed = regs_listed if base in ("push", "pop", "vpush", "vpop") else regs_listed[1:]
+        words = sum(2 if ci.reg_name(r).startswith("d") else 1 for r in listed)
+        insn.nregs = len(listed)
+        load = base in ("pop", "vpop") or base.startswith(("ldm", "vldm"))
+        insn.klass = ("fp_load" if fp else "load_multi") if load else ("fp_store" if fp else "store_multi")
+        if load:
+            insn.mem_reads, insn.read_bytes, insn.load_dests = words, 4 * words, _mask(ci, listed)
+        else:
+            insn.mem_writes, insn.write_bytes = words, 4 * words
+        base_reg = "sp" if base in ("push", "pop", "vpush", "vpop") else ci.reg_name(regs_listed[0])
+        insn.addr_regs = _reg_bit(base_reg)
+        insn.mem_where = MEM_STACK if base_reg == "sp" else MEM_OTHER
+        if base_reg == "sp" and (base in ("push", "pop", "vpush", "vpop") or ci.writeback):
+            insn.sp_delta = (4 if load else -4) * words
+        elif insn.writes & SP_BIT:
+            insn.sp_delta = None
+    elif mem and (base.startswith(("ldr", "str", "ldaex", "ldrex", "strex", "lda", "stl", "vldr", "vstr", "pld"))
+                  or base.startswith(("tbb", "tbh"))):
+        m = mem[0]
+        base_name = ci.reg_name(m.base) if m.base else ""
+        insn.addr_regs = _reg_bit(base_name) | (_reg_bit(ci.reg_name(m.index)) if m.index else 0)
+        insn.mem_where = MEM_STACK if base_name == "sp" else MEM_CODE if base_name == "pc" else MEM_OTHER
+        stem = base.rstrip("ex").removeprefix("v")
+        nbytes = 4
+        for suffix, n in _MEM_BYTES.items():
+            if stem.startswith(("ldr", "str")) and stem[3:].lstrip("s").startswith(suffix):
+                nbytes = n
+        if base.startswith("vldr") or base.startswith("vstr"):
+            nbytes = 8 if ci.reg_name(regs_listed[0]).startswith("d") else 4
+        if base.startswith(("tbb", "tbh")):
+            insn.klass, nbytes = "table_branch", 1 if base.startswith("tbb") else 2
+        is_load = base.startswith(("ldr", "lda", "vldr", "tb"))
+        if base.startswith("pld"):
+            insn.klass = "system"
+        elif is_load:
+            if insn.klass != "table_branch":
+                insn.klass = "fp_load" if base.startswith("v") else "load"
+            insn.mem_reads, insn.read_bytes = (2 if nbytes == 8 else 1), nbytes
+            dests = [r for r in regs_listed if r != m.base]
+            insn.load_dests = _mask(ci, dests)
+        else:
+            insn.klass = "fp_store" if base.startswith("v") else "store"
+            insn.mem_writes, insn.write_bytes = (2 if nbytes == 8 else 1), nbytes
+        if insn.writes & SP_BIT:
+            insn.sp_delta = m.disp if ci.writeback and base_name == "sp" else None
+            if base_name == "sp" and ci.writeback and not getattr(ci, "post_index", False):
+                insn.sp_delta = m.disp
+    elif insn.writes & SP_BIT:
+        imms = [op.imm for op in ops if op.type == csarm.ARM_OP_IMM]
+        srcs = [ci.reg_name(r) for r in regs_listed[1:]]
+        if base in ("sub", "subs", "subw") and imms and srcs in ([], ["sp"]):
+            insn.sp_delta = -imms[0]
+        elif base in ("add", "adds", "addw") and imms and srcs in ([], ["sp"]):
+            insn.sp_delta = imms[0]
+        else:
+            insn.sp_delta = None
+    if insn.klass == "div":
+        insn.operands = tuple(int(ci.reg_name(r)[1:]) if ci.reg_name(r)[1:].isdigit() else
+                              {"sb": 9, "sl": 10, "fp": 11, "ip": 12, "sp": 13, "lr": 14}[ci.reg_name(r)]
+                              for r in regs_listed[-2:])
+        insn.signed = base == "sdiv"
+    # control flow
+    if base in ("b", "bl", "blx", "bx", "cbz", "cbnz", "tbb", "tbh") or insn.writes & PC_BIT:
+        insn.ctrl = True
+        imms = [op.imm for op in ops if op.type == csarm.ARM_OP_IMM]
+        if base in ("bl", "blx"):
+            insn.call = True
+            insn.klass = "call" if imms and not regs_listed else "call_reg"
+        elif base == "b":
+            insn.klass = "jump"
+        elif base in ("cbz", "cbnz"):
+            insn.klass = "branch"
+        elif insn.klass not in ("load", "load_multi", "table_branch"):
+            insn.klass = "jump_reg"
+        if base in ("b", "bl", "cbz", "cbnz") or (base == "blx" and imms):
+            insn.target = imms[-1] & 0xFFFFFFFF
+        insn.cond = base in ("cbz", "cbnz") or ci.cc not in (csarm.ARM_CC_AL, csarm.ARM_CC_INVALID)
+        if base == "b" and insn.cond:
+            insn.klass = "branch"
+        if in_it and insn.klass in ("jump", "jump_reg", "load", "load_multi"):
+            insn.cond = True
+    insn.reads &= ~PC_BIT
+    return insn
+
+
+def decode_all(code: bytes, base: int, data_ranges: list[tuple[int, int]] = ()) -> list[Insn]:
+    """Decode Thumb code at ``base``, skipping literal pools given as [start, end) ``data_ranges``.
+
+    Mapping symbols ($t/$d) give the data ranges; without them a pool decodes as
+    instructions, which costs nothing because execution never reaches it.
+    """
+    import capstone
+
+    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    md.detail = True
+    out: list[Insn] = []
+    spans, pos = [], base
+    for lo, hi in sorted(data_ranges):
+        if hi <= pos or lo >= base + len(code):
+            continue
+        if lo > pos:
+            spans.append((pos, lo))
+        pos = max(pos, hi)
+    spans.append((pos, base + len(code)))
+    for lo, hi in spans:
+        addr = lo + (lo & 1)
+        while addr + 2 <= hi:
+            it_left = 0
+            for ci in md.disasm(code[addr - base:hi - base], addr):
+                insn = _decode_cs(ci, it_left > 0)
+                it_left = max(0, it_left - 1)
+                if insn.klass == "it":
+                    it_left = len(_base_mnemonic(ci.mnemonic, False))  - 1
+                out.append(insn)
+                addr = ci.address + ci.size
+            if addr + 2 <= hi:  # undecodable halfword: skip it
+                addr += 2
     return out

@@ -24,7 +24,9 @@ REGION_PARAMS = {
     "perms": Param("rwx", "", "allowed accesses: any of r, w, x", str, lambda v: set(v) <= set("rwx") and v != ""),
     "read_wait_states": Param(0, "cycles", "extra cycles per data read (used by timing models)", int, lambda v: v >= 0),
     "write_wait_states": Param(0, "cycles", "extra cycles per data write (used by timing models)", int, lambda v: v >= 0),
-    "fetch_wait_states": Param(0, "cycles", "extra cycles per instruction fetch (used by timing models)", int, lambda v: v >= 0),
+    "fetch_wait_states": Param(0, "cycles", "extra cycles per instruction fetch line (used by timing models)", int, lambda v: v >= 0),
+    "fetch_bytes": Param(4, "bytes", "width of one instruction fetch line (a power of two)", int, lambda v: v >= 2 and v & (v - 1) == 0),
+    "prefetch": Param(False, "", "a prefetch buffer hides fetch wait states on sequential code", bool),
 }
 
 BOARD_PARAMS = {
@@ -54,6 +56,8 @@ class Region:
     read_wait_states: int
     write_wait_states: int
     fetch_wait_states: int
+    fetch_bytes: int
+    prefetch: bool
 
     @property
     def end(self) -> int:

@@ -27,6 +27,8 @@ CORE_PARAMS = {
     "isa": Param(REQUIRED, "", "architecture profile, e.g. armv7e-m or rv32imc", str),
     "unicorn_cpu": Param(REQUIRED, "", "Unicorn CPU model suffix, e.g. CORTEX_M4 or RISCV32_BASE32", str),
     "board": Param(REQUIRED, "", "board used when --board is not given", str),
+    "timing": Param(REQUIRED, "", "timing profile (simulator/timing/NAME.toml) that prices its instructions", str),
+    "firmware_as": Param("", "", "core whose firmware builds this one runs (same ISA and ABI); empty: its own", str),
     "elf_archs": Param([], "", "Arm: Tag_CPU_arch values of ELFs this core runs", list),
     "extensions": Param("", "", "RISC-V: single-letter extensions an ELF may require", str),
     "fpu": Param("none", "", "Arm: floating-point unit: none, sp (single) or dp (double)", ("none", "sp", "dp")),
@@ -47,6 +49,8 @@ class Core:
     isa: str
     unicorn_cpu: str
     board: str
+    timing: str
+    firmware_as: str
     elf_archs: tuple[str, ...]
     extensions: str
     fpu: str
@@ -81,6 +85,7 @@ def _table() -> dict[str, Core]:
         v = apply_params(CORE_PARAMS, entry, f"core {name}")
         v["elf_archs"] = tuple(v["elf_archs"])
         v["gnu_flags"] = tuple(v["gnu_flags"])
+        v["firmware_as"] = v["firmware_as"] or name
         core = Core(name=name, **v)
         try:
             core.uc_cpu_model
@@ -92,6 +97,18 @@ def _table() -> dict[str, Core]:
 
 def core_names() -> list[str]:
     return list(_table())
+
+
+def parse_core_spec(spec: str) -> tuple[str, dict[str, bool]]:
+    """``picorv32:barrel_shifter=false`` -> ("picorv32", {"barrel_shifter": False})."""
+    name, _, rest = spec.partition(":")
+    options: dict[str, bool] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or value.lower() not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
+            raise ConfigError(f"core option {item!r} is not NAME=true or NAME=false")
+        options[key.strip()] = value.lower() in ("true", "1", "on", "yes")
+    return name, options
 
 
 def get_core(name: str) -> Core:

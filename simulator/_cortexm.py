@@ -167,7 +167,8 @@ class CortexM:
         self.cyccnt_base = 0
         self.cyccnt_since = 0
         self.taken = Counter()
-        self.uc.mmio_map(PPB_BASE, PPB_SIZE, self._mmio_read, None, self._mmio_write, None)
+        on_read, on_write = self.m.device_callbacks(self._mmio_read, self._mmio_write)
+        self.uc.mmio_map(PPB_BASE, PPB_SIZE, on_read, None, on_write, None)
 
     # -- reset and PC ------------------------------------------------------------------
     def reset(self) -> int:
@@ -183,6 +184,12 @@ class CortexM:
 
     def read_pc(self) -> int:
         return self.uc.reg_read(A.UC_ARM_REG_PC)
+
+    def first_argument(self) -> int:
+        return self.uc.reg_read(A.UC_ARM_REG_R0)
+
+    def read_sp(self) -> int:
+        return self.uc.reg_read(A.UC_ARM_REG_SP)
 
     def set_return_value(self, value: int) -> None:
         self.uc.reg_write(A.UC_ARM_REG_R0, value)
@@ -217,11 +224,17 @@ class CortexM:
             name = _QEMU_EXCEPTIONS.get(intno, f"exception {intno}")
             self.m.act("trap", self.m.pc, f"fault ({name})")
 
+    def wrong_state_fault(self, pc: int) -> bool:
+        """Raise INVSTATE when execution continued with the Thumb bit clear (Unicorn runs it as A32)."""
+        if self.uc.reg_read(A.UC_ARM_REG_XPSR) & _XPSR_T:
+            return False
+        self.m.act("trap", pc, "UsageFault (INVSTATE): execution with the Thumb bit clear "
+                               "(a branch to an even address)")
+        return True
+
     def on_invalid(self) -> None:
         pc = self.read_pc()
-        if not self.uc.reg_read(A.UC_ARM_REG_XPSR) & _XPSR_T:
-            self.m.act("trap", pc, "UsageFault (INVSTATE): execution with the Thumb bit clear "
-                                   "(a branch to an even address)")
+        if self.wrong_state_fault(pc):
             return
         hw = struct.unpack("<H", self.m.read(pc, 2))[0]
         if thumb.is_32bit(hw):
@@ -350,6 +363,7 @@ class CortexM:
         self.pending.discard(n)
         self.active.append(n)
         self.taken[n] += 1
+        self.m.exception_entered(return_pc & ~1, frame)
         return vector & ~1
 
     def _return(self, exc_return: int, pc: int) -> int:
@@ -379,6 +393,7 @@ class CortexM:
         uc.reg_write(A.UC_ARM_REG_XPSR, (xpsr & ~_XPSR_ALIGN) | _XPSR_T)
         control = uc.reg_read(A.UC_ARM_REG_CONTROL) & ~0x6
         uc.reg_write(A.UC_ARM_REG_CONTROL, control | (2 if use_psp else 0) | (4 if with_fp else 0))
+        self.m.exception_returned()
         return words[6]
 
     # -- System Control Space registers ---------------------------------------------------------
@@ -394,10 +409,10 @@ class CortexM:
         self._write_word(addr & ~3, (value << shift) & mask, mask, size)
 
     def _unmodelled(self, addr: int, access: str, size: int) -> None:
-        self.m.act("fault", self.m.pc, (access, "unmodelled", addr, size))
+        self.m.act("fault", self.m.access_pc(access == "write", size), (access, "unmodelled", addr, size))
 
     def _read_word(self, a: int, size: int) -> int:
-        now = self.m.cycles
+        issue, now = self.m.access_time(False, size)
         if 0xE000_E400 <= a < 0xE000_E400 + ((self.n_exceptions - FIRST_IRQ + 3) & ~3):
             n = FIRST_IRQ + (a - 0xE000_E400)
             return int.from_bytes(bytes(self.priority[n + i] & self.prio_mask if n + i < self.n_exceptions else 0
@@ -417,7 +432,7 @@ class CortexM:
         if a == 0xE000_E014:
             return self.systick.reload
         if a == 0xE000_E018:
-            return self.systick.value(self.m.issue_cycle)
+            return self.systick.value(issue)
         if a == 0xE000_E01C:
             return 1 << 30  # CALIB: SKEW, no TENMS value
         if a == 0xE000_ED00:
@@ -433,7 +448,7 @@ class CortexM:
         if a == 0xE000_1000:
             return self.dwt_ctrl
         if a == 0xE000_1004 and not self.v6m:
-            return self._cyccnt(self.m.issue_cycle)
+            return self._cyccnt(issue)
         if any(lo <= a < hi for lo, hi in _RAZ_WI):
             return 0
         self._unmodelled(a, "read", size)
@@ -461,7 +476,7 @@ class CortexM:
         return (self.cyccnt_base + (now - self.cyccnt_since if counting else 0)) & 0xFFFF_FFFF
 
     def _write_word(self, a: int, value: int, mask: int, size: int) -> None:
-        now = self.m.cycles
+        now = self.m.access_time(True, size)[1]
         if 0xE000_E400 <= a < 0xE000_E400 + ((self.n_exceptions - FIRST_IRQ + 3) & ~3) or 0xE000_ED18 <= a <= 0xE000_ED20:
             n = FIRST_IRQ + (a - 0xE000_E400) if a >= 0xE000_E400 else 4 + (a - 0xE000_ED18)
             for i in range(4):

@@ -45,6 +45,13 @@ class Symbol:
     is_function: bool
 
 
+@dataclass(frozen=True)
+class CodeSection:
+    name: str
+    addr: int
+    data: bytes
+
+
 @dataclass
 class ElfImage:
     path: str
@@ -52,6 +59,9 @@ class ElfImage:
     entry: int
     segments: list[Segment]
     symbols: dict[str, Symbol]
+    code: list[CodeSection] = field(default_factory=list)  #: allocated executable sections
+    data_in_code: list[tuple[int, int]] = field(default_factory=list)  #: [start, end) marked $d
+    sections: list[tuple[str, int, int, bool]] = field(default_factory=list)  #: (name, addr, size, writable)
     _starts: list[int] = field(default_factory=list, repr=False)
     _ordered: list[Symbol] = field(default_factory=list, repr=False)
 
@@ -115,7 +125,39 @@ def _read(elf: ELFFile, path: str, core: Core, board: Board) -> ElfImage:
     segments = _segments(elf, path, board)
     if not segments:
         raise ElfError(f"{path} has no loadable segments")
-    return ElfImage(path=path, arch=core.arch, entry=elf["e_entry"], segments=segments, symbols=_symbols(elf))
+    code, sections = [], []
+    for sec in elf.iter_sections():
+        flags = sec["sh_flags"]
+        if not flags & 2 or sec["sh_size"] == 0:  # SHF_ALLOC
+            continue
+        sections.append((sec.name, sec["sh_addr"], sec["sh_size"], bool(flags & 1)))
+        if flags & 4 and sec["sh_type"] == "SHT_PROGBITS":  # SHF_EXECINSTR
+            code.append(CodeSection(sec.name, sec["sh_addr"], sec.data()))
+    return ElfImage(path=path, arch=core.arch, entry=elf["e_entry"], segments=segments, symbols=_symbols(elf),
+                    code=code, data_in_code=_data_ranges(elf, code), sections=sections)
+
+
+def _data_ranges(elf: ELFFile, code: list[CodeSection]) -> list[tuple[int, int]]:
+    """Ranges of executable sections that Arm mapping symbols mark as data ($d until the next $t)."""
+    table = elf.get_section_by_name(".symtab")
+    if table is None or elf["e_machine"] != "EM_ARM":
+        return []
+    marks = sorted((sym["st_value"], sym.name[1]) for sym in table.iter_symbols()
+                   if _MAPPING_SYMBOL.match(sym.name) and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS"))
+    if not marks:
+        return []
+    out = []
+    for sec in code:
+        end = sec.addr + len(sec.data)
+        inside = [(a, k) for a, k in marks if sec.addr <= a < end]
+        if not inside:
+            continue
+        state, pos = "d", sec.addr  # before the first mark: data (vector tables carry none)
+        for a, k in inside + [(end, "t")]:
+            if state == "d" and a > pos:
+                out.append((pos, a))
+            state, pos = k, a
+    return out
 
 
 def _attributes(elf: ELFFile, name: str) -> dict:

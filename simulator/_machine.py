@@ -1,10 +1,13 @@
 """The core loop: one firmware on one core and board, run to an ending.
 
-Unicorn executes; the native counting hook (``_native``) keeps time and stops
-at instruction boundaries when something is due. Everything rare -- semihosting,
-faults, exception entry and return, timers, WFI -- is handled here in Python
-between ``emu_start`` calls, so the hot path never enters the interpreter.
-Architecture specifics live in the platform objects (``_cortexm``, ``_riscv``).
+Unicorn executes; the native block hook (``_native``) prices each basic block
+from tables built once per ELF (``_codemap``) and stops before a block when
+something is due. An event due *inside* a block is reached exactly by running
+that block again with Unicorn's ``until`` address at the right instruction.
+Everything rare -- semihosting, faults, exception entry and return, timers,
+WFI -- is handled here in Python between ``emu_start`` calls, so the hot path
+never enters the interpreter. Architecture specifics live in the platform
+objects (``_cortexm``, ``_riscv``).
 """
 
 from __future__ import annotations
@@ -18,14 +21,17 @@ from typing import Callable
 import unicorn as uc_mod
 from unicorn import UcError
 
+from . import _codemap
 from . import _native as nat
 from ._board import Board, load_board
-from ._cores import Core, get_core
+from ._cores import Core, get_core, parse_core_spec
 from ._elf import ElfImage, load_elf
 from ._errors import ConfigError, ExitCode
+from ._profile import Profiler
 from ._result import Fault, RunResult
 from ._semihosting import Exit, Semihosting, SemihostingRefused
-from .isa import thumb
+from ._timing import MemoryCosts, Profile, load_profile
+from .isa.insn import MEM_OTHER
 
 _PROT = {"r": uc_mod.UC_PROT_READ, "w": uc_mod.UC_PROT_WRITE, "x": uc_mod.UC_PROT_EXEC}
 _ACCESS = {
@@ -56,13 +62,28 @@ class Action:
 class Machine:
     """One run of one ELF. Use ``Simulator`` (the public API) rather than this directly."""
 
-    def __init__(self, image: ElfImage, core: Core, board: Board, *, max_instructions: int | None,
+    def __init__(self, image: ElfImage, core: Core, board: Board, timing: Profile, *, max_instructions: int | None,
                  timeout: float | None, console: Callable[[str], None], stdin: bytes,
-                 semihost_dir: str | Path | None, cmdline: str):
-        self.image, self.core, self.board = image, core, board
+                 semihost_dir: str | Path | None, cmdline: str, reference: bool = False):
+        self.image, self.core, self.board, self.timing = image, core, board, timing
         self.max_instructions = max_instructions
         self.timeout = timeout
-        self.state = self._new_state()
+        try:
+            self.code = _codemap.build(image, core.arch, timing, board)
+        except ValueError:
+            raise ConfigError(f"{image.path} has no executable code") from None
+        self.state = self.code.state
+        self.code_mem = MemoryCosts.of(board)
+        self._until: int | None = None
+        self._mmio_cursor = (-1, -1, -1, 0)  # (block start index, block start cycle, instruction, accesses left)
+        self._access_pc: int | None = None  # instruction of the device access being handled
+        self._access_key: tuple[int, int] | None = None
+        self._access_log: list = []   # results of the device accesses of that instruction so far
+        self._replay: list = []       # results to give again while that instruction re-executes
+        self._stop_after = False     # a device access asked to stop after its instruction
+        self.sleep_cycles = 0
+        self.heap_peak = 0
+        self._heap_now = 0
         if max_instructions is not None:
             self.state[nat.STOP_AT_INSTRET] = max_instructions
         self.uc = uc_mod.Uc(core.uc_arch, core.uc_mode, cpu=core.uc_cpu_model)
@@ -84,6 +105,10 @@ class Machine:
         else:
             from ._riscv import RiscV as Platform
         self.platform = Platform(self)
+        self.reference = None
+        if reference:
+            from ._reference import ReferenceModel
+            self.reference = ReferenceModel(self)
         self._install_hooks()
 
     # -- memory -----------------------------------------------------------------------
@@ -105,14 +130,6 @@ class Machine:
             if seg.load_addr == seg.addr and seg.mem_size > len(seg.data):
                 self.uc.mem_write(seg.addr + len(seg.data), bytes(seg.mem_size - len(seg.data)))
 
-    def _new_state(self):
-        if self.core.arch != "arm":
-            return nat.new_state()
-        code = self.board.code
-        sites = [site for seg in self.image.segments if seg.executable and code.contains(seg.load_addr)
-                 for site in thumb.it_sites(seg.data, seg.load_addr)]
-        return nat.new_state(sites, code.base, code.size)
-
     def _heapinfo(self) -> tuple[int, int, int, int]:
         sym = self.image.symbols
         data = self.board.data
@@ -132,13 +149,8 @@ class Machine:
     # -- time -------------------------------------------------------------------------
     @property
     def cycles(self) -> int:
-        """Cycles including the instruction executing now: when its writes take effect."""
+        """Cycles at the end of the block executing now (between runs: now)."""
         return int(self.state[nat.CYCLES])
-
-    @property
-    def issue_cycle(self) -> int:
-        """Cycle at which the instruction executing now started: what its counter reads see."""
-        return int(self.state[nat.ISSUE_CYCLE])
 
     @property
     def instructions(self) -> int:
@@ -146,17 +158,181 @@ class Machine:
 
     @property
     def pc(self) -> int:
-        """Address of the instruction executing now (valid inside hooks and MMIO callbacks)."""
-        return int(self.state[nat.PC])
+        """Unicorn's PC: exact in instruction hooks, the block start inside MMIO callbacks."""
+        return self.platform.read_pc()
+
+    def _in_block(self, pc: int) -> int:
+        """Index of ``pc`` if it lies in the block accounted last, else -1."""
+        i = self.code.index(pc)
+        st = self.state
+        if st[nat.ACCOUNTED] and st[nat.BLOCK_S] <= i < st[nat.BLOCK_E]:
+            return i
+        return -1
+
+    def _cycle_at_index(self, i: int) -> int:
+        """Cycle at which instruction ``i`` of the current block is reached, before its own interlocks."""
+        st = self.state
+        s = int(st[nat.BLOCK_S])
+        if i <= s:
+            return int(st[nat.BLOCK_START])
+        return int(st[nat.BLOCK_START] + st[nat.BLOCK_ADJ] + st[nat.BLOCK_DYN]) + \
+            self.code.prefix(nat.P_CYC, i) - self.code.prefix(nat.P_CYC, s)
+
+    def cycle_at(self, pc: int) -> int:
+        """Cycle at which the instruction at ``pc`` (in the current block) issues, after the interlock and
+        fetch stalls it waits for: what a counter read sees."""
+        i = self._in_block(pc)
+        if i < 0:
+            return self.cycles
+        entry = self.code.field(nat.I_ENTRY_LU, i) + self.code.field(nat.I_ENTRY_MEM, i)
+        if i == int(self.state[nat.BLOCK_S]):
+            entry += int(self.state[nat.BLOCK_ADJ])
+        return self._cycle_at_index(i) + entry
+
+    def cycle_after(self, pc: int) -> int:
+        """Cycle at which the instruction at ``pc`` completes: when its writes take effect."""
+        i = self._in_block(pc)
+        return self.cycles if i < 0 else self._cycle_at_index(i + 1)
+
+    def instructions_at(self, pc: int) -> int:
+        """Instructions retired before the one at ``pc``."""
+        i = self._in_block(pc)
+        return self.instructions if i < 0 else self.instructions - (int(self.state[nat.BLOCK_E]) - i)
+
+    def access_pc(self, write: bool, size: int) -> int:
+        """The instruction making the data access seen from a device or memory callback."""
+        return self._access_pc if self._access_pc is not None else self._locate_access(write, size)
+
+    def _locate_access(self, write: bool, size: int) -> int:
+        """Unicorn reports the block start in access callbacks, so device accesses are matched in order
+        with the block's decoded loads or stores that can reach a device (not SP-relative, not a
+        literal, of the access's size): an access belongs to the instruction the previous one came
+        from while that one has accesses left, else to the next candidate."""
+        st = self.state
+        block = (int(st[nat.BLOCK_S]), int(st[nat.BLOCK_START]))
+        i, left = self._mmio_cursor[2:] if self._mmio_cursor[:2] == block else (block[0] - 1, 0)
+        if left > 0:
+            self._mmio_cursor = (*block, i, left - 1)
+            return self.code.insns[i].addr
+        for i in range(max(i + 1, block[0]), int(st[nat.BLOCK_E])):
+            insn = self.code.insns[i]
+            count = insn.mem_writes if write else insn.mem_reads
+            nbytes = insn.write_bytes if write else insn.read_bytes
+            if count and insn.mem_where == MEM_OTHER and nbytes % size == 0 and nbytes // count >= size:
+                self._mmio_cursor = (*block, i, nbytes // size - 1)
+                return insn.addr
+        return self.pc
+
+    def device_callbacks(self, read, write):
+        """Wrap a device's Unicorn MMIO callbacks so that each access knows its instruction and an access
+        that must take effect at once (``stop_soon``) can stop emulation right after its instruction."""
+        def on_read(uc, offset, size, user):
+            return self._device_access(False, size, read, uc, offset, size, user)
+
+        def on_write(uc, offset, size, value, user):
+            self._device_access(True, size, write, uc, offset, size, value, user)
+
+        return on_read, on_write
+
+    def _device_access(self, write: bool, size: int, handler, *args):
+        pc = self._locate_access(write, size)
+        if self._replay:  # the instruction runs again after a stop: its device accesses already happened
+            return self._replay.pop(0)
+        key = (pc, int(self.state[nat.BLOCK_START]))
+        if key != self._access_key:
+            self._access_key, self._access_log = key, []
+        self._access_pc = pc
+        try:
+            value = handler(*args)
+        finally:
+            self._access_pc = None
+        self._access_log.append(value)
+        return value
+
+    def access_time(self, write: bool, size: int) -> tuple[int, int]:
+        """(start, end) cycle of the instruction making the current device access."""
+        pc = self.access_pc(write, size)
+        return self.cycle_at(pc), self.cycle_after(pc)
 
     def stop_soon(self) -> None:
-        """Stop before the next instruction so the loop can act (e.g. a new pending interrupt)."""
+        """Stop before the next instruction so the loop can act (e.g. a new pending interrupt).
+
+        From a device access Unicorn stops at once with the PC on the accessing instruction, its
+        register results not yet written: the loop re-runs that one instruction with its device
+        accesses replayed (``_device_access``), then acts. Elsewhere the next block stops."""
         self.state[nat.STOP_AT_CYCLE] = 0
+        if self._access_pc is not None and not self._stop_after:
+            self._stop_after = True
+            self.uc.emu_stop()
+
+    def add_cycles(self, n: int, cause: str = "other") -> None:
+        """Charge ``n`` cycles spent outside instructions (exception entry and return)."""
+        from ._timing import STALL_CAUSES
+        self.state[nat.CYCLES] += n
+        self.state[nat.STALL0 + STALL_CAUSES.index(cause)] += n
+        node = int(self.state[nat.CUR_NODE])
+        self.state[int(self.state[nat.OFF_NODE]) + nat.N_CYC * _codemap.MAX_NODES + node] += n
+
+    def exception_entered(self, return_pc: int, sp: int | None = None) -> None:
+        """The platform vectored to a handler; ``return_pc`` is where its return resumes,
+        ``sp`` the lowest stack address its entry wrote."""
+        self.add_cycles(self.timing.exception_entry)
+        self.state[nat.LAST] = -1
+        self.state[nat.TAKEN_PAID] = 0
+        self.state[nat.PUSH_RET] = return_pc
+        if sp is not None:
+            self.state[nat.MIN_SP] = min(int(self.state[nat.MIN_SP]), sp)
+        if self.reference is not None:
+            self.reference.exception_entered(return_pc)
+
+    def exception_returned(self) -> None:
+        self.add_cycles(self.timing.exception_return)
+        self.state[nat.LAST] = -1
+        if self.reference is not None:
+            self.reference.exception_returned()
+
+    def _truncate(self, upto: int | None) -> None:
+        """The block accounted last stopped before ``upto``: take back what did not run."""
+        if upto is None:
+            return
+        i = self._in_block(upto)
+        st = self.state
+        if i < 0:
+            return
+        e = int(st[nat.BLOCK_E])
+        code = self.code
+        cyc = code.prefix(nat.P_CYC, e) - code.prefix(nat.P_CYC, i)
+        if i == int(st[nat.BLOCK_S]):
+            cyc += int(st[nat.BLOCK_ADJ])
+            st[nat.LAST] = st[nat.BLOCK_PREV]
+        else:
+            st[nat.LAST] = i - 1
+        st[nat.CYCLES] -= cyc
+        st[nat.INSTRET] -= e - i
+        for k in range(6):
+            st[nat.STALL0 + k] -= code.prefix(nat.P_STALL0 + k, e) - code.prefix(nat.P_STALL0 + k, i)
+        for k in range(12):
+            st[nat.MEM0 + k] -= code.prefix(nat.P_MEM0 + k, e) - code.prefix(nat.P_MEM0 + k, i)
+        node = int(st[nat.CUR_NODE])
+        nodes = int(st[nat.OFF_NODE])
+        st[nodes + nat.N_CYC * _codemap.MAX_NODES + node] -= cyc
+        st[nodes + nat.N_INS * _codemap.MAX_NODES + node] -= e - i
+        st[nat.BLOCK_E] = i
+        st[nat.ACCOUNTED] = 0
 
     # -- hooks ------------------------------------------------------------------------
     def _install_hooks(self) -> None:
         self.native = nat.NativeHooks(self.uc)
-        self.native.add_code_hook(self.state)
+        self.native.add(nat.block_hook, self.state, uc_mod.UC_HOOK_BLOCK)
+        for addr in self.code.latency_sites:
+            self.native.add(nat.latency_hook, self.state, uc_mod.UC_HOOK_CODE, addr, addr)
+        for addr in self.code.watch_sites:
+            self.native.add(nat.watch_hook, self.state, uc_mod.UC_HOOK_CODE, addr, addr)
+        if self.reference is not None:
+            self.uc.hook_add(uc_mod.UC_HOOK_CODE, self.reference.on_instruction)
+        sbrk = self.image.symbols.get("_sbrk")
+        if sbrk is not None and sbrk.is_function:
+            self.uc.hook_add(uc_mod.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
         self.uc.hook_add(uc_mod.UC_HOOK_INTR, self._on_intr)
         self.uc.hook_add(uc_mod.UC_HOOK_INSN_INVALID, self._on_invalid)
         self.uc.hook_add(uc_mod.UC_HOOK_MEM_UNMAPPED | uc_mod.UC_HOOK_MEM_PROT, self._on_bad_access)
@@ -166,6 +342,12 @@ class Machine:
         if self._action is None:
             self._action = Action(kind, pc, arg)
         self.uc.emu_stop()
+
+    def _on_sbrk(self, uc, address: int, size: int, _user) -> None:
+        """Heap high-water mark from the increments asked of ``_sbrk`` (its first argument)."""
+        incr = self.platform.first_argument()
+        self._heap_now = max(0, self._heap_now + (incr - (1 << 32) if incr >> 31 else incr))
+        self.heap_peak = max(self.heap_peak, self._heap_now)
 
     def _on_intr(self, uc, intno: int, _user) -> None:
         self.platform.on_intr(intno)
@@ -179,7 +361,8 @@ class Machine:
         if kind == "fetch" and self.platform.is_exception_return(addr):
             self.act("exception-return", self.pc, addr)
             return False
-        self.act("fault", self.pc, (kind, why, addr, size))
+        pc = self.pc if kind == "fetch" else self.access_pc(kind == "write", size)
+        self.act("fault", pc, (kind, why, addr, size))
         return False
 
     # -- faults -----------------------------------------------------------------------
@@ -230,31 +413,92 @@ class Machine:
         return result
 
     def _arm(self) -> None:
-        self.state[nat.STOPPED] = 0
-        self.state[nat.STOP_AT_CYCLE] = self.platform.next_event()
+        st = self.state
+        st[nat.STOPPED] = 0
+        st[nat.ACCOUNTED] = 0
+        st[nat.STOP_AT_CYCLE] = min(self.platform.next_event(), int(nat.NEVER))
         watch = self.platform.watch_registers()
-        self.state[nat.WATCH] = len(watch)
+        st[nat.WATCH] = len(watch)
         for k, (reg, value) in enumerate((watch * 2)[:2]):  # one register fills both slots
-            self.state[nat.WATCH_REG0 + 2 * k] = reg
-            self.state[nat.WATCH_VAL0 + 2 * k] = value
+            st[nat.WATCH_REG0 + 2 * k] = reg
+            st[nat.WATCH_VAL0 + 2 * k] = value & 0xFFFF_FFFF
 
     def _emulate(self, pc: int, deadline: float | None) -> UcError | None:
         timeout_us = 0
         if deadline is not None:
             timeout_us = max(1, int((deadline - time.monotonic()) * 1e6))
+        until = _UNTIL if self._until is None else self._until
         try:
-            self.uc.emu_start(self.platform.start_address(pc), _UNTIL, timeout=timeout_us)
+            self.uc.emu_start(self.platform.start_address(pc), until, timeout=timeout_us)
         except UcError as e:
             return e
         return None
 
+    def _split_point(self, start: int) -> int | None:
+        """Address of the instruction in the block at ``start`` before which the next event is due."""
+        code, st = self.code, self.state
+        s = code.index(start)
+        when, limit = int(st[nat.STOP_AT_CYCLE]), int(st[nat.STOP_AT_INSTRET])
+        prev = int(st[nat.LAST])
+        entry = self._entry_adjust(prev, s)
+        cycle = self.cycles + entry[0]
+        for k in range(s + 1, len(code.insns)):
+            insn = code.insns[k]
+            before = code.insns[k - 1]
+            if before.ctrl or before.fallthrough != insn.addr:
+                return None
+            at = cycle + entry[1] + code.prefix(nat.P_CYC, k) - code.prefix(nat.P_CYC, s)
+            if (at >= when or self.instructions + (k - s) >= limit) and not insn.in_it:
+                return insn.addr
+        return None
+
+    def _entry_adjust(self, prev: int, s: int) -> tuple[int, int]:
+        """(taken penalty, entry adjustment) the block hook computes for block start ``s`` after ``prev``."""
+        from ._timing import entry_cost, taken_cost
+        code = self.code
+        insn = code.insns[s]
+        p = code.insns[prev] if prev >= 0 else None
+        seq = p is not None and p.fallthrough == insn.addr
+        paid = int(self.state[nat.TAKEN_PAID])
+        taken = taken_cost(self.timing, p, insn) if p is not None and p.ctrl and not seq and not paid else 0
+        lu, mem = entry_cost(self.timing, self.code_mem, p, insn) if p is not None else \
+            entry_cost(self.timing, self.code_mem, None, insn)
+        return taken, lu + mem - code.field(nat.I_ENTRY_LU, s) - code.field(nat.I_ENTRY_MEM, s)
+
     def _after_stop(self, error: UcError | None, deadline: float | None) -> int:
         """Handle why emulation stopped; return the PC to resume at."""
         action, self._action = self._action, None
+        until, self._until = self._until, None
+        stop_after, self._stop_after = self._stop_after, False
+        stopped = int(self.state[nat.STOPPED])
         if action is not None:
             pc = self._handle(action)
-        elif self.state[nat.STOPPED]:
+        elif stop_after:
+            pc = self.platform.read_pc()  # exact here: the accessing instruction
+            self._truncate(pc)
+            located = self._access_key is not None and self._access_key[0] == pc
+            self._replay = self._access_log if located else self._access_log[-1:]
+            self._access_log, self._access_key = [], None
+            self._until = self.code.insns[self.code.index(pc)].fallthrough
+            self.state[nat.SKIP_STOP_AT] = pc
+            return pc
+        elif stopped == nat.STOP_SPLIT:
+            pc = int(self.state[nat.STOP_ADDR])
+            self._until = self._split_point(pc)
+            self.state[nat.SKIP_STOP_AT] = pc
+            return pc
+        elif stopped == nat.STOP_OUTSIDE:
+            pc = int(self.state[nat.STOP_ADDR])
+            if self.platform.wrong_state_fault(pc):
+                action, self._action = self._action, None
+                return self._handle(action)
+            raise Stop("unsupported", ExitCode.UNSUPPORTED,
+                       f"execution reached {pc:#010x}, outside the ELF's executable sections "
+                       "(code copied to RAM is not supported)")
+        elif stopped or (until is not None and self.platform.read_pc() == until and error is None):
             pc = self.platform.read_pc()
+            if stopped == nat.STOP_WATCH_INSN:
+                self._truncate(pc)
             if self.instructions >= int(self.state[nat.STOP_AT_INSTRET]):
                 raise Stop("instruction-limit", ExitCode.INSTRUCTION_LIMIT,
                            f"instruction limit of {self.max_instructions} reached at {self.where(pc)}")
@@ -273,6 +517,7 @@ class Machine:
         return self.platform.deliver(pc)
 
     def _handle(self, action: Action) -> int:
+        self._truncate(self._executed_upto(action))
         if action.kind == "fault":
             raise self._access_fault(action.pc, *action.arg)
         if action.kind == "semihost":
@@ -280,6 +525,19 @@ class Machine:
         if action.kind == "unsupported":
             raise Stop("unsupported", ExitCode.UNSUPPORTED, f"{action.arg} at {self.where(action.pc)}")
         return self.platform.handle(action)
+
+    @staticmethod
+    def _executed_upto(action: Action) -> int | None:
+        """First instruction that did not run when ``action`` stopped emulation mid-block."""
+        if action.kind == "semihost":
+            return action.arg[2]
+        if action.kind == "svc":
+            return action.arg
+        if action.kind == "ecall":
+            return action.pc + 4
+        if action.kind == "exception-return":
+            return None
+        return action.pc
 
     def _semihost(self, action: Action) -> int:
         op, arg, next_pc = action.arg
@@ -300,31 +558,46 @@ class Machine:
                 raise Stop("deadlock", ExitCode.DEADLOCK,
                            f"WFI at {self.where(wfi)} waits for an interrupt "
                            "that no enabled source can raise")
-            self.state[nat.CYCLES] = max(self.cycles, int(when))
+            if when > self.cycles:
+                self.sleep_cycles += int(when) - self.cycles
+                self.state[nat.CYCLES] = int(when)
             self.platform.update()
 
     def _result(self, stop: Stop, wall: float) -> RunResult:
+        report = Profiler(self).report()
         return RunResult(
             exit_code=int(stop.exit_code), exit_reason=stop.reason, message=stop.message,
             instructions=self.instructions, cycles=self.cycles, core=self.core.name, board=self.board.name,
             clock_hz=self.board.clock_hz, elf=self.image.path, console="".join(self._console_parts),
-            fault=stop.fault, interrupts=self.platform.interrupt_counts(), wall_seconds=wall)
+            fault=stop.fault, interrupts=self.platform.interrupt_counts(), wall_seconds=wall,
+            timing=self.timing.name, timing_options=dict(self.timing.chosen), **report)
 
 
 class Simulator:
     """Run a firmware ELF on a core and board: ``Simulator("app.elf", core="cortex-m4").run()``.
 
-    Parameters mirror ``simmcu run``: ``board`` is a bundled name or a TOML path
-    (default: the core's board); ``max_instructions`` and ``timeout`` (seconds,
-    wall clock) bound runaway firmware; ``semihost_dir`` opts in to host file
-    access inside that directory; ``console`` receives output as it is written.
+    Parameters mirror ``simmcu run``: ``core`` is a core name with optional
+    timing options (``"picorv32:barrel_shifter=false"``); ``board`` is a bundled
+    name or a TOML path (default: the core's board); ``timing`` overrides the
+    core's timing profile (a bundled name or a TOML path); ``max_instructions``
+    and ``timeout`` (seconds, wall clock) bound runaway firmware;
+    ``semihost_dir`` opts in to host file access inside that directory;
+    ``console`` receives output as it is written; ``check_timing`` also runs the
+    plain-Python reference timing model and reports any disagreement with the
+    native one (slow; for testing timing profiles).
     """
 
     def __init__(self, elf: str | Path, core: str = "rv32imc", board: str | Path | None = None, *,
-                 max_instructions: int | None = None, timeout: float | None = None,
-                 semihost_dir: str | Path | None = None, stdin: bytes = b"", args: tuple[str, ...] = (),
-                 console: Callable[[str], None] | None = None):
-        self.core = get_core(core)
+                 timing: str | Path | None = None, max_instructions: int | None = None,
+                 timeout: float | None = None, semihost_dir: str | Path | None = None, stdin: bytes = b"",
+                 args: tuple[str, ...] = (), console: Callable[[str], None] | None = None,
+                 check_timing: bool = False):
+        name, options = parse_core_spec(core)
+        self.core = get_core(name)
+        self.timing = load_profile(timing if timing is not None else self.core.timing, options)
+        expected_isa = "thumb" if self.core.arch == "arm" else "rv32"
+        if self.timing.isa != expected_isa:
+            raise ConfigError(f"timing profile {self.timing.name} is for {self.timing.isa}; core {name} runs {expected_isa}")
         self.board = load_board(board if board is not None else self.core.board)
         if self.board.arch != self.core.arch:
             raise ConfigError(f"board {self.board.name} is for {self.board.arch} cores; {self.core.name} is {self.core.arch}")
@@ -337,9 +610,8 @@ class Simulator:
         self.image = load_elf(elf, self.core, self.board)
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,
                              semihost_dir=semihost_dir, cmdline=" ".join((Path(str(elf)).name, *args)),
-                             console=console or (lambda text: None))
+                             console=console or (lambda text: None), reference=check_timing)
 
     def run(self) -> RunResult:
         """Run from reset to an ending; each call is a fresh, deterministic run."""
-        return Machine(self.image, self.core, self.board, **self._options).run()
-
+        return Machine(self.image, self.core, self.board, self.timing, **self._options).run()

@@ -1,12 +1,18 @@
 """Native (Numba ``@cfunc``) hooks that Unicorn calls without entering Python.
 
-The per-instruction hook keeps the counters and stops emulation *before* an
-instruction when an event is due (a timer, a limit, a pending interrupt whose
-mask just changed). State lives in one ``uint64`` numpy array passed as the
-hook's user data; Python reads and writes the same array between runs.
+``block_hook`` runs at the start of every basic block: it prices the block
+from prefix sums built once per ELF (``_codemap``), adds what depends on how
+the block was reached (taken transfer, interlock with the previous block's last
+instruction, fetch wait states), follows calls and returns for the per-function
+profile, tracks the stack's low-water mark and stops emulation *before* a block
+when an event is due. ``latency_hook`` runs only at instructions with a
+data-dependent latency (divides, serial shifts); ``watch_hook`` only after
+instructions that may unmask an interrupt.
 
-Unicorn's C entry points are bound by symbol name (not through ctypes
-pointers) so that Numba can cache the compiled hook on disk.
+All state lives in one ``int64`` numpy array passed as user data: header slots
+below, then the tables whose offsets the header holds. Python reads and writes
+the same array between runs. Unicorn's C entry points are bound by symbol name
+so that Numba caches the compiled hooks on disk.
 """
 
 from __future__ import annotations
@@ -24,88 +30,365 @@ llvm.load_library_permanently(_LIB._name)
 
 _uc_emu_stop = types.ExternalFunction("uc_emu_stop", types.int32(types.voidptr))
 _uc_reg_read = types.ExternalFunction(
-    "uc_reg_read", types.int32(types.voidptr, types.int64, types.CPointer(types.uint64)))
+    "uc_reg_read", types.int32(types.voidptr, types.int64, types.CPointer(types.int64)))
 
-# Slots of the shared state array.
+# -- header slots ----------------------------------------------------------------------
 SCRATCH = 0          #: buffer for uc_reg_read
 INSTRET = 1          #: instructions executed
-CYCLES = 2           #: modeled cycles
-PC = 3               #: address of the instruction being executed
-STOP_AT_CYCLE = 4    #: stop before an instruction once CYCLES reaches this (next event)
-STOP_AT_INSTRET = 5  #: stop before an instruction once INSTRET reaches this (--max-instructions)
-STOPPED = 6          #: set to 1 by the hook when it stopped emulation
-WATCH = 7            #: nonzero: stop when register WATCH_REG0/1 differs from WATCH_VAL0/1
-WATCH_REG0 = 8
-WATCH_VAL0 = 9
-WATCH_REG1 = 10
-WATCH_VAL1 = 11
-ISSUE_CYCLE = 12     #: CYCLES when the current instruction started (what a counter read returns)
-CODE_BASE = 13       #: first address covered by the IT table
-CODE_BYTES = 14      #: bytes covered by the IT table (0: no table)
-IT_LEFT = 15         #: instructions covered by the IT block being executed (0: none)
-IT_SEEN = 16         #: of those, how many the hook saw (their condition passed)
-IT_START = 17
-IT_END = 18
-NSLOTS = 19
-# From NSLOTS on, one entry per code halfword: 0, or for an IT instruction
-# (instructions covered) | (bytes to the end of its block) << 8.
+CYCLES = 2           #: modeled cycles at the end of the block being executed
+STOP_AT_CYCLE = 3    #: stop before the instruction that would start at or after this cycle
+STOP_AT_INSTRET = 4  #: stop before the instruction numbered this (--max-instructions)
+STOPPED = 5          #: why the hook stopped emulation (STOP_* below), 0 if it did not
+STOP_ADDR = 6        #: block start where it stopped
+SKIP_STOP_AT = 7     #: block start allowed to run once without stop checks (after a split)
+WATCH = 8            #: nonzero: registers whose change must stop emulation
+WATCH_REG0 = 9
+WATCH_VAL0 = 10
+WATCH_REG1 = 11
+WATCH_VAL1 = 12
+CODE_BASE = 13       #: address of halfword 0 of the index table
+CODE_BYTES = 14
+N_INSNS = 15
+LAST = 16            #: index of the last instruction executed, -1 after a trap or at reset
+BLOCK_S = 17         #: instruction range [BLOCK_S, BLOCK_E) the current block accounted
+BLOCK_E = 18
+BLOCK_START = 19     #: cycle at which instruction BLOCK_S started
+BLOCK_ADJ = 20       #: entry cost of BLOCK_S minus the static one already in the prefix sums
+BLOCK_PREV = 21      #: LAST before the current block
+BLOCK_DYN = 22       #: data-dependent cycles added inside the current block so far
+ACCOUNTED = 23       #: 1 while a block's accounting may need truncating on a stop
+STALL0 = 24          #: 6 slots: branch, load_use, muldiv, memory, accelerator, other
+MEM0 = 30            #: 12 slots: (stack, code, other) x (reads, writes, read bytes, write bytes)
+H_LOAD_USE = 42      #: hazard cycles from the profile (see _timing.HAZARDS)
+H_ADDR_DEP = 43
+H_B2B_LOAD = 44
+H_JR_USE = 45
+H_MISALIGNED = 46
+FETCH_WAIT = 47
+FETCH_SHIFT = 48
+PREFETCH = 49
+SP_REG = 50          #: Unicorn register id of SP
+MIN_SP = 51          #: lowest SP seen (stack high-water mark)
+SP_RECHECK = 52      #: a run-time SP write happened in the last block: read SP at the next one
+CUR_NODE = 53        #: call-tree node being executed
+N_NODES = 54
+MAX_NODES = 55
+DEPTH = 56           #: shadow call stack depth
+MAX_DEPTH = 57
+N_FUNCS = 58
+LOST_FRAMES = 59     #: calls not followed because the shadow stack was full
+PUSH_RET = 60        #: nonzero: treat the next block as called, returning here (exception entry)
+OFF_IDX = 61         #: table offsets
+OFF_INSN = 62
+OFF_PREFIX = 63
+OFF_NODE = 64
+OFF_HASH = 65
+OFF_STACK = 66
+HASH_MASK = 67
+STACK_LO = 68        #: SP values outside [STACK_LO, STACK_HI] (before start-up sets SP) are ignored
+STACK_HI = 69
+TAKEN_PAID = 70      #: the refill after the last transfer is already in CYCLES (charged at a stop before the block)
+NHEADER = 71
 
-NEVER = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN = 1, 2, 3, 4, 5
 
-_HOOK_SIG = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.uint64))
+# Per-instruction fields (rows of the OFF_INSN table, each N_INSNS long).
+I_ADDR, I_FALL, I_FLAGS, I_READS, I_WRITES, I_LDEST, I_AREGS, I_ENTRY_LU, I_ENTRY_MEM, I_TAKEN, \
+    I_SPMIN, I_FUNC, I_LAT, I_OPA, I_OPB = range(15)  # I_OPA/B: Unicorn register ids
+N_IFIELDS = 15
+F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED = (1 << i for i in range(9))
+
+# Prefix-sum rows (each N_INSNS + 1 long): cycles, the six stall causes, then MEM0's twelve.
+P_CYC = 0
+P_STALL0 = 1
+P_MEM0 = 7
+P_DYN_SP = 19        #: instructions that set SP to a run-time value
+N_PREFIX = 20
+
+# Call-tree node rows (each MAX_NODES long) and shadow-stack rows (each MAX_DEPTH long).
+N_FUNC, N_PARENT, N_CYC, N_INS, N_CALLS = range(5)
+S_NODE, S_RET = range(2)
+
+NEVER = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+
+_HOOK_SIG = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
+
+
+@numba.njit(cache=True)
+def _child(st, parent, func):
+    """The call-tree node for ``func`` called from ``parent`` (created on first use)."""
+    key = parent * (st[N_FUNCS] + 1) + func + 1
+    hoff = st[OFF_HASH]
+    mask = st[HASH_MASK]
+    h = (key * 0x9E3779B1) & mask
+    while True:
+        k = st[hoff + 2 * h]
+        if k == key + 1:
+            return st[hoff + 2 * h + 1]
+        if k == 0:
+            break
+        h = (h + 1) & mask
+    n = st[N_NODES]
+    if n >= st[MAX_NODES]:
+        return parent  # table full: charge the caller
+    st[N_NODES] = n + 1
+    m = st[MAX_NODES]
+    base = st[OFF_NODE]
+    st[base + N_FUNC * m + n] = func
+    st[base + N_PARENT * m + n] = parent
+    st[hoff + 2 * h] = key + 1
+    st[hoff + 2 * h + 1] = n
+    return n
+
+
+@numba.njit(cache=True)
+def _entry(st, p, i, seq):
+    """(load_use, memory) cycles instruction ``i`` pays after ``p`` (-1: none); see _timing.entry_cost."""
+    n = st[N_INSNS]
+    ib = st[OFF_INSN]
+    lu = 0
+    mem = 0
+    if p >= 0:
+        fp = st[ib + I_FLAGS * n + p]
+        fi = st[ib + I_FLAGS * n + i]
+        reads = st[ib + I_READS * n + i]
+        ldest = st[ib + I_LDEST * n + p]
+        if ldest & reads:
+            lu += st[H_LOAD_USE]
+        if fi & F_JR and st[ib + I_WRITES * n + p] & reads:
+            lu += st[H_JR_USE]
+        aregs = st[ib + I_AREGS * n + i]
+        if fi & F_SINGLE and not fp & F_LOAD and st[ib + I_WRITES * n + p] & aregs:
+            lu += st[H_ADDR_DEP]
+        if fp & F_LOAD and fi & F_LOAD and not ldest & aregs:
+            mem += st[H_B2B_LOAD]
+    ws = st[FETCH_WAIT]
+    if ws:
+        sh = st[FETCH_SHIFT]
+        a = st[ib + I_ADDR * n + i]
+        first = a >> sh
+        last = (st[ib + I_FALL * n + i] - 1) >> sh
+        if seq:
+            prev_line = (st[ib + I_FALL * n + p] - 1) >> sh
+            new = last - max(first - 1, prev_line)
+            if not st[PREFETCH] and new > 0:
+                mem += new * ws
+        else:
+            mem += (last - first + 1) * ws
+    return lu, mem
+
+
+@numba.njit(cache=True)
+def _stop(uc, st, why, address):
+    st[STOPPED] = why
+    st[STOP_ADDR] = address
+    _uc_emu_stop(uc)
+
+
+@numba.njit(cache=True)
+def _watched_changed(uc, st, st_ptr):
+    if st[WATCH] == 0:
+        return False
+    for k in range(2):
+        st[SCRATCH] = 0
+        _uc_reg_read(uc, st[WATCH_REG0 + 2 * k], st_ptr)
+        if (st[SCRATCH] & 0xFFFFFFFF) != st[WATCH_VAL0 + 2 * k]:
+            return True
+    return False
 
 
 @numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
-def _count_hook(uc, address, size, state_ptr):
-    st = carray(state_ptr, NSLOTS)
-    st[PC] = address
-    inside_it = False
-    if st[IT_LEFT] != 0:
-        if st[IT_START] <= address < st[IT_END]:
-            inside_it = True
-        else:  # left the block: its failed-condition instructions issued unseen
-            skipped = st[IT_LEFT] - st[IT_SEEN]
-            st[INSTRET] += skipped
-            st[CYCLES] += skipped
-            st[IT_LEFT] = 0
-    if st[CYCLES] >= st[STOP_AT_CYCLE] or st[INSTRET] >= st[STOP_AT_INSTRET]:
-        st[STOPPED] = 1
-        _uc_emu_stop(uc)
+def block_hook(uc, address, size, st_ptr):
+    hdr = carray(st_ptr, NHEADER)
+    st = carray(st_ptr, hdr[OFF_STACK] + 2 * hdr[MAX_DEPTH])
+    if size == 0:  # a block that only raises an exception (illegal instruction): the trap hook reports it
         return
-    if st[WATCH] != 0:
-        for k in range(2):
-            st[SCRATCH] = 0
-            _uc_reg_read(uc, st[WATCH_REG0 + 2 * k], state_ptr)
-            if st[SCRATCH] != st[WATCH_VAL0 + 2 * k]:
-                st[STOPPED] = 1
-                _uc_emu_stop(uc)
-                return
-    st[ISSUE_CYCLE] = st[CYCLES]
-    st[INSTRET] += 1
-    st[CYCLES] += 1
-    if inside_it:
-        st[IT_SEEN] += 1
-    offset = address - st[CODE_BASE]
-    if offset < st[CODE_BYTES]:
-        table = carray(state_ptr, NSLOTS + st[CODE_BYTES] // 2)
-        entry = table[NSLOTS + offset // 2]
-        if entry != 0:
-            st[IT_LEFT] = entry & 0xFF
-            st[IT_SEEN] = 0
-            st[IT_START] = address + 2
-            st[IT_END] = address + (entry >> 8)
+    addr = np.int64(address)
+    off = addr - st[CODE_BASE]
+    end = off + np.int64(size)
+    if off < 0 or end > st[CODE_BYTES]:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return
+    ix = st[OFF_IDX]
+    s = st[ix + (off >> 1)] - 1
+    e = st[ix + (end >> 1)] - 1
+    if s < 0 or e <= s:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return
+    n = st[N_INSNS]
+    ib = st[OFF_INSN]
+    pb = st[OFF_PREFIX]
+    n1 = n + 1
+    p = st[LAST]
+    seq = False
+    taken = 0
+    if p >= 0:
+        seq = st[ib + I_FALL * n + p] == addr
+        if not seq and st[ib + I_FLAGS * n + p] & F_CTRL:
+            taken = st[ib + I_TAKEN * n + p]
+            if st[ib + I_FLAGS * n + s] & F_MISALIGNED32:
+                taken += st[H_MISALIGNED]
+    if st[TAKEN_PAID]:
+        taken = 0
+        st[TAKEN_PAID] = 0
+    lu, mem = _entry(st, p, s, seq)
+    adj = lu + mem - st[ib + I_ENTRY_LU * n + s] - st[ib + I_ENTRY_MEM * n + s]
+    start = st[CYCLES] + taken
+    if st[SKIP_STOP_AT] == addr:
+        st[SKIP_STOP_AT] = -1
+    elif not st[ib + I_FLAGS * n + s] & F_IN_IT:
+        if start >= st[STOP_AT_CYCLE] or st[INSTRET] >= st[STOP_AT_INSTRET]:
+            # The event falls due during the refill: the boundary it is taken at is after it.
+            st[CYCLES] = start
+            st[STALL0] += taken
+            st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + st[CUR_NODE]] += taken
+            st[TAKEN_PAID] = 1 if taken else 0
+            _stop(uc, st, STOP_EVENT, addr)
+            return
+        if p >= 0 and st[ib + I_FLAGS * n + p] & F_WATCH and _watched_changed(uc, st, st_ptr):
+            _stop(uc, st, STOP_WATCH, addr)
+            return
+        last_start = start + adj + st[pb + P_CYC * n1 + e - 1] - st[pb + P_CYC * n1 + s]
+        if e - s > 1 and (last_start >= st[STOP_AT_CYCLE] or st[INSTRET] + (e - 1 - s) >= st[STOP_AT_INSTRET]):
+            _stop(uc, st, STOP_SPLIT, addr)
+            return
+    # -- account the block -------------------------------------------------------------
+    body = adj + st[pb + P_CYC * n1 + e] - st[pb + P_CYC * n1 + s]
+    st[CYCLES] = start + body
+    st[BLOCK_START] = start
+    st[BLOCK_ADJ] = adj
+    st[BLOCK_S] = s
+    st[BLOCK_E] = e
+    st[BLOCK_PREV] = p
+    st[BLOCK_DYN] = 0
+    st[ACCOUNTED] = 1
+    st[INSTRET] += e - s
+    st[LAST] = e - 1
+    st[STALL0] += taken
+    st[STALL0 + 1] += lu - st[ib + I_ENTRY_LU * n + s]
+    st[STALL0 + 3] += mem - st[ib + I_ENTRY_MEM * n + s]
+    for k in range(6):
+        row = pb + (P_STALL0 + k) * n1
+        st[STALL0 + k] += st[row + e] - st[row + s]
+    for k in range(12):
+        row = pb + (P_MEM0 + k) * n1
+        st[MEM0 + k] += st[row + e] - st[row + s]
+    # -- call tree: calls seen from the previous block, returns by return address ---------
+    m = st[MAX_NODES]
+    nb = st[OFF_NODE]
+    sb = st[OFF_STACK]
+    md = st[MAX_DEPTH]
+    node = st[CUR_NODE]
+    st[nb + N_CYC * m + node] += taken
+    func = st[ib + I_FUNC * n + s]
+    ret = 0
+    if st[PUSH_RET] != 0:
+        ret = st[PUSH_RET]
+        st[PUSH_RET] = 0
+    elif p >= 0 and not seq and st[ib + I_FLAGS * n + p] & F_CALL:
+        ret = st[ib + I_FALL * n + p]
+    if ret != 0:
+        d = st[DEPTH]
+        if d < md:
+            st[sb + S_NODE * md + d] = node
+            st[sb + S_RET * md + d] = ret
+            st[DEPTH] = d + 1
+            node = _child(st, node, func)
+            st[nb + N_CALLS * m + node] += 1
+        else:
+            st[LOST_FRAMES] += 1
+    else:
+        d = st[DEPTH]
+        if d > 0 and st[sb + S_RET * md + d - 1] == addr:
+            node = st[sb + S_NODE * md + d - 1]
+            st[DEPTH] = d - 1
+    if st[nb + N_FUNC * m + node] != func:  # tail call, fall-through or interrupt return path
+        parent = st[nb + N_PARENT * m + node] if node != 0 else 0
+        node = _child(st, parent, func)
+    st[CUR_NODE] = node
+    st[nb + N_CYC * m + node] += body
+    st[nb + N_INS * m + node] += e - s
+    # -- stack high-water mark -----------------------------------------------------------
+    spmin = st[ib + I_SPMIN * n + s]
+    if spmin < 0 or st[SP_RECHECK]:
+        st[SCRATCH] = 0
+        _uc_reg_read(uc, st[SP_REG], st_ptr)
+        sp = st[SCRATCH] & 0xFFFFFFFF
+        if st[STACK_LO] < sp <= st[STACK_HI] and sp + spmin < st[MIN_SP]:
+            st[MIN_SP] = sp + spmin
+        st[SP_RECHECK] = 0
+    if st[pb + P_DYN_SP * n1 + e] != st[pb + P_DYN_SP * n1 + s]:
+        st[SP_RECHECK] = 1
 
 
-def new_state(it_sites=(), code_base: int = 0, code_bytes: int = 0) -> np.ndarray:
-    """The shared state array; ``it_sites`` from ``isa.thumb.it_sites`` inside the code range."""
-    st = np.zeros(NSLOTS + (code_bytes // 2 if it_sites else 0), dtype=np.uint64)
-    st[STOP_AT_CYCLE] = NEVER
-    st[STOP_AT_INSTRET] = NEVER
-    if it_sites:
-        st[CODE_BASE], st[CODE_BYTES] = code_base, code_bytes
-        for addr, covered, span in it_sites:
-            st[NSLOTS + (addr - code_base) // 2] = covered | span << 8
-    return st
+@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
+def latency_hook(uc, address, size, st_ptr):
+    """Before a divide or serial shift: add the cycles its operand values cost beyond the static price."""
+    hdr = carray(st_ptr, NHEADER)
+    st = carray(st_ptr, hdr[OFF_STACK] + 2 * hdr[MAX_DEPTH])
+    if st[STOPPED] != 0:
+        return
+    off = np.int64(address) - st[CODE_BASE]
+    i = st[st[OFF_IDX] + (off >> 1)] - 1
+    if i < 0:
+        return
+    n = st[N_INSNS]
+    ib = st[OFF_INSN]
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[ib + I_OPA * n + i], st_ptr)
+    a = st[SCRATCH] & 0xFFFFFFFF
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[ib + I_OPB * n + i], st_ptr)
+    b = st[SCRATCH] & 0xFFFFFFFF
+    if st[ib + I_FLAGS * n + i] & F_SIGNED:
+        if a >> 31:
+            a = (1 << 32) - a
+        if b >> 31:
+            b = (1 << 32) - b
+    model = st[ib + I_LAT * n + i]
+    if model == 1:
+        if b == 0:
+            cyc = 2
+        else:
+            q = a // b if a >= b else 0
+            bits = 0
+            while q:
+                bits += 1
+                q >>= 1
+            cyc = min(12, 2 + (bits + 3) // 4)
+    elif model == 2:
+        if b == 0:
+            cyc = 3
+        else:
+            lz = 32
+            while b:
+                lz -= 1
+                b >>= 1
+            cyc = 4 + lz
+    elif model == 3:
+        cyc = 2 if b == 0 else 38
+    else:
+        sh = b & 31
+        cyc = 4 + sh // 4 + sh % 4
+    # The prefix sums priced the instruction at its static cost: add the difference.
+    pb = st[OFF_PREFIX]
+    n1 = n + 1
+    static = st[pb + P_CYC * n1 + i + 1] - st[pb + P_CYC * n1 + i] - st[ib + I_ENTRY_LU * n + i] \
+        - st[ib + I_ENTRY_MEM * n + i]
+    extra = cyc - static
+    st[CYCLES] += extra
+    st[BLOCK_DYN] += extra
+    st[STALL0 + 2] += extra
+    m = st[MAX_NODES]
+    st[st[OFF_NODE] + N_CYC * m + st[CUR_NODE]] += extra
+
+
+@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
+def watch_hook(uc, address, size, st_ptr):
+    """After an instruction that may unmask interrupts: stop if a watched register changed."""
+    st = carray(st_ptr, NHEADER)
+    if st[STOPPED] == 0 and _watched_changed(uc, st, st_ptr):
+        _stop(uc, st, STOP_WATCH_INSN, np.int64(address))
 
 
 class NativeHooks:
@@ -116,13 +399,11 @@ class NativeHooks:
         self._handles: list[ctypes.c_size_t] = []
         self._keep: list[object] = []
 
-    def add_code_hook(self, state: np.ndarray, begin: int = 1, end: int = 0) -> None:
-        """The counting hook on [begin, end]; begin > end means every instruction."""
-        from unicorn import UC_HOOK_CODE
-
+    def add(self, hook, state: np.ndarray, kind: int, begin: int = 1, end: int = 0) -> None:
+        """Register ``hook`` for [begin, end]; begin > end means everywhere."""
         handle = ctypes.c_size_t()
-        err = _LIB.uc_hook_add(self._uc._uch, ctypes.byref(handle), UC_HOOK_CODE,
-                               ctypes.c_void_p(_count_hook.address), ctypes.c_void_p(state.ctypes.data),
+        err = _LIB.uc_hook_add(self._uc._uch, ctypes.byref(handle), kind,
+                               ctypes.c_void_p(hook.address), ctypes.c_void_p(state.ctypes.data),
                                ctypes.c_uint64(begin), ctypes.c_uint64(end))
         if err:
             raise RuntimeError(f"uc_hook_add failed with Unicorn error {err}")

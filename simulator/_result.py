@@ -37,6 +37,15 @@ class RunResult:
     fault: Fault | None = None
     interrupts: dict[str, int] = field(default_factory=dict)  #: exceptions/interrupts taken, by name
     wall_seconds: float = 0.0  #: host time; informative only, never part of a model
+    timing: str = ""           #: timing profile that priced the run
+    timing_options: dict[str, bool] = field(default_factory=dict)
+    cpi: float = 0.0           #: cycles per instruction
+    stalls: dict[str, int] = field(default_factory=dict)  #: cycles beyond one per instruction, by cause
+    sleep_cycles: int = 0      #: cycles spent in WFI waiting for an interrupt
+    functions: list[dict] = field(default_factory=list)   #: per-function profile, most exclusive cycles first
+    memory: dict = field(default_factory=dict)            #: static sizes, stack/heap peaks, traffic per region
+    timing_check: dict | None = None  #: reference-model comparison when check_timing was asked for
+    stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
 
     @property
     def ok(self) -> bool:
@@ -44,6 +53,9 @@ class RunResult:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("stacks")
+        if d["timing_check"] is None:
+            d.pop("timing_check")
         d["seconds"] = self.cycles / self.clock_hz
         return d
 

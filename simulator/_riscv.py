@@ -47,7 +47,8 @@ class RiscV:
         self.msip = 0
         self.counter_offset = {"mcycle": 0, "minstret": 0}
         self.taken = Counter()
-        self.uc.mmio_map(self.clint, _CLINT_SIZE, self._clint_read, None, self._clint_write, None)
+        on_read, on_write = self.m.device_callbacks(self._clint_read, self._clint_write)
+        self.uc.mmio_map(self.clint, _CLINT_SIZE, on_read, None, on_write, None)
         for seg in machine.image.segments:
             if seg.executable:
                 for addr in rv32.simulated_csr_sites(seg.data, seg.load_addr):
@@ -63,8 +64,18 @@ class RiscV:
     def read_pc(self) -> int:
         return self.uc.reg_read(R.UC_RISCV_REG_PC)
 
+    def first_argument(self) -> int:
+        return self.uc.reg_read(R.UC_RISCV_REG_A0)
+
+    def read_sp(self) -> int:
+        return self.uc.reg_read(R.UC_RISCV_REG_SP)
+
     def set_return_value(self, value: int) -> None:
         self.uc.reg_write(R.UC_RISCV_REG_A0, value)
+
+    def wrong_state_fault(self, pc: int) -> bool:
+        """RV32 has no second instruction set to land in by mistake."""
+        return False
 
     def stopped_in_wfi(self, pc: int) -> int | None:
         try:
@@ -77,19 +88,21 @@ class RiscV:
         cycle = self.m.cycles if cycle is None else cycle
         return (cycle // self.divider + self.mtime_offset) & ((1 << 64) - 1)
 
-    def _counter(self, name: str, at_issue: bool = True) -> int:
-        """64-bit value of a counter CSR family (``cycle`` and ``mcycle`` are one counter).
+    def _counter(self, name: str, pc: int, at_issue: bool = True) -> int:
+        """64-bit value of a counter CSR family (``cycle`` and ``mcycle`` are one counter) for the CSR
+        instruction at ``pc``.
 
         Reads see the count when the reading instruction started; writes are relative to
         its end (``at_issue=False``), so a written value is what the next instruction reads.
         """
+        cycle = self.m.cycle_at(pc) if at_issue else self.m.cycle_after(pc)
         if name in ("time", "timeh"):
-            return self.mtime(self.m.issue_cycle if at_issue else None)
+            return self.mtime(cycle)
         base = "mcycle" if "cycle" in name else "minstret"
         if base == "mcycle":
-            raw = self.m.issue_cycle if at_issue else self.m.cycles
+            raw = cycle
         else:
-            raw = self.m.instructions - (1 if at_issue else 0)
+            raw = self.m.instructions_at(pc) + (0 if at_issue else 1)
         return (raw + self.counter_offset[base]) & ((1 << 64) - 1)
 
     def _on_csr(self, uc, address: int, size: int, _user) -> None:
@@ -101,7 +114,7 @@ class RiscV:
         if name == "mip":
             old = self._mip()
         else:
-            full = self._counter(name)
+            full = self._counter(name, address)
             old = (full >> 32) if name.endswith("h") else full & _WORD
         operand = src if funct3 >= 5 else uc.reg_read(_x(src)) if src else 0
         new = rv32.csr_update(funct3, old, operand)
@@ -109,14 +122,14 @@ class RiscV:
             if not name.startswith("m"):
                 self.m.act("trap", address, f"illegal instruction {word:08x}: write to read-only CSR {name}")
                 return
-            self._write_counter(name, new & _WORD)
+            self._write_counter(name, new & _WORD, address)
         if rd:
             uc.reg_write(_x(rd), old)
         uc.reg_write(R.UC_RISCV_REG_PC, address + 4)
 
-    def _write_counter(self, name: str, value: int) -> None:
+    def _write_counter(self, name: str, value: int, pc: int) -> None:
         base = name.rstrip("h")
-        current = self._counter(base, at_issue=False)
+        current = self._counter(base, pc, at_issue=False)
         if name.endswith("h"):
             wanted = (value << 32) | (current & _WORD)
         else:
@@ -127,6 +140,8 @@ class RiscV:
     def on_intr(self, intno: int) -> None:
         pc = self.m.pc
         if intno == QEMU_ECALL:
+            if self.m.read32(pc) != rv32.ECALL:  # Unicorn has already stepped past it
+                pc -= 4
             self.m.act("ecall", pc, pc)
         elif intno == 2:
             self.m.act("trap", pc, f"illegal instruction {self.m.read32(pc):08x}")
@@ -175,7 +190,8 @@ class RiscV:
         now_ticks = self.mtime()
         if now_ticks >= self.mtimecmp:
             return int(nat.NEVER)
-        return self.m.cycles + (self.mtimecmp - now_ticks) * self.divider - self.m.cycles % self.divider
+        when = self.m.cycles + (self.mtimecmp - now_ticks) * self.divider - self.m.cycles % self.divider
+        return min(when, int(nat.NEVER))  # mtimecmp's reset value (all ones) is never reached
 
     def update(self) -> None:
         pass  # msip and mtime >= mtimecmp are levels, read when needed
@@ -204,6 +220,7 @@ class RiscV:
         uc.reg_write(R.UC_RISCV_REG_MTVAL, 0)
         uc.reg_write(R.UC_RISCV_REG_MSTATUS, status)
         self.taken[self._name(cause) if interrupt else "ecall"] += 1
+        self.m.exception_entered(pc if interrupt else pc + 4)
         base = mtvec & ~3
         return base + 4 * cause if interrupt and mtvec & 1 else base
 
@@ -229,8 +246,8 @@ class RiscV:
         if offset in (0x4000, 0x4004):
             return (self.mtimecmp >> (8 * (offset - 0x4000))) & _WORD
         if offset in (0xBFF8, 0xBFFC):
-            return (self.mtime(self.m.issue_cycle) >> (8 * (offset - 0xBFF8))) & _WORD
-        self.m.act("fault", self.m.pc, ("read", "unmodelled", self.clint + offset, size))
+            return (self.mtime(self.m.access_time(False, size)[0]) >> (8 * (offset - 0xBFF8))) & _WORD
+        self.m.act("fault", self.m.access_pc(False, size), ("read", "unmodelled", self.clint + offset, size))
         return 0
 
     def _clint_write(self, uc, offset: int, size: int, value: int, _user) -> None:
@@ -244,7 +261,7 @@ class RiscV:
             wanted = (self.mtime() & ~(_WORD << shift)) | ((value & _WORD) << shift)
             self.mtime_offset += wanted - self.mtime()
         else:
-            self.m.act("fault", self.m.pc, ("write", "unmodelled", self.clint + offset, size))
+            self.m.act("fault", self.m.access_pc(True, size), ("write", "unmodelled", self.clint + offset, size))
             return
         self.m.stop_soon()
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
-from ._cores import core_names, get_core
+from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ExitCode, SimmcuError
 from ._machine import Simulator
 from ._params import describe
@@ -73,13 +73,13 @@ def _prebuilt(name: str, core: str) -> Path | None:
 
     if name not in EXAMPLES:
         return None
-    path = firmware_dir() / "prebuilt" / f"{name}-{core}.elf"
+    path = firmware_dir() / "prebuilt" / f"{name}-{get_core(parse_core_spec(core)[0]).firmware_as}.elf"
     return path if path.is_file() else None
 
 
 def _run(a) -> int:
     core = a.core or "rv32imc"
-    get_core(core)
+    get_core(parse_core_spec(core)[0])
     elf = Path(a.elf)
     if not elf.exists():
         elf = _prebuilt(a.elf, core) or elf

@@ -1,0 +1,287 @@
+"""Timing profiles (TOML data) and the static half of the timing model.
+
+A profile prices instruction classes (``isa.insn.CLASSES``); the model adds
+what depends on execution: taken control transfers, interlocks between
+neighbouring instructions, data-dependent latencies and memory wait states.
+Everything that can be known before running is folded here into per-instruction
+costs and prefix sums (``CodeMap``), so the native block hook does one lookup per
+basic block. ``instruction_cost`` and ``entry_cost`` are the plain-Python
+statement of the model; the native hook and the reference model
+(``_reference``) both follow them. docs/timing.md describes the format.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from ._errors import ConfigError
+from ._params import load_toml
+from .isa.insn import CLASSES, MEM_CODE, MEM_STACK, Insn
+
+HAZARDS = {
+    "load_use": "cycles an instruction waits for a register loaded by the previous instruction",
+    "address_dependency": "cycles a load/store waits for an address register the previous (non-load) instruction wrote",
+    "back_to_back_load": "cycles added (negative: saved) when a load follows a load it does not depend on",
+    "jump_reg_use": "cycles an indirect jump waits for a target register the previous instruction wrote",
+    "second_source": "cycles added to instructions with two register source fields (single-ported register file)",
+    "misaligned_target": "cycles added to a taken transfer whose target is a 32-bit instruction at a 2-mod-4 address",
+}
+
+#: Data-dependent latency models a profile can name under [latency]; ids match ``_native``.
+LATENCY_MODELS = {
+    "arm-early-termination": (1, "SDIV/UDIV: 2 + one cycle per 4 bits of quotient length, at most 12"),
+    "cv32e40p-serial": (2, "DIV/REM: 3 cycles for a zero divisor, else 4 + leading zeros of the divisor"),
+    "ibex-long": (3, "DIV/REM: 38 cycles, 2 for a zero divisor"),
+    "picorv32-serial-shift": (4, "register shifts: 4 + amount // 4 + amount % 4 cycles"),
+}
+
+STALL_CAUSES = ("branch", "load_use", "muldiv", "memory", "accelerator", "other")
+_CAUSE_OF = {
+    **{k: "memory" for k in ("load", "store", "load_multi", "store_multi", "fp_load", "fp_store", "table_branch")},
+    **{k: "muldiv" for k in ("mul", "mul_long", "div", "fp_div", "fp_sqrt")},
+    **{k: "branch" for k in ("branch", "jump", "jump_reg", "call", "call_reg")},
+}
+_MULTI = ("load_multi", "store_multi", "fp_load", "fp_store")
+_TIMING_DIR = "timing"
+
+
+def cause_of(klass: str) -> str:
+    """The stall cause charged with cycles of ``klass`` beyond one."""
+    return _CAUSE_OF.get(klass, "other")
+
+
+@dataclass
+class Option:
+    name: str
+    description: str
+    default: bool
+    when_true: dict
+    when_false: dict
+
+
+@dataclass
+class Profile:
+    name: str
+    isa: str
+    description: str
+    sources: list[str]
+    not_modeled: list[str]
+    accuracy: str
+    cycles: dict[str, int]
+    per_register: dict[str, int]
+    taken: dict[str, int]
+    hazards: dict[str, int]
+    latency: dict[str, str]
+    exception_entry: int
+    exception_return: int
+    options: dict[str, Option] = field(default_factory=dict)
+    chosen: dict[str, bool] = field(default_factory=dict)
+
+    def latency_model(self, klass: str) -> int:
+        name = self.latency.get(klass)
+        return LATENCY_MODELS[name][0] if name else 0
+
+
+def _int_table(raw: dict, key: str, valid, where: str, default: int) -> dict[str, int]:
+    table = raw.get(key, {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table")
+    for k, v in table.items():
+        if k not in valid:
+            raise ConfigError(f"{where}: [{key}] has unknown key {k!r} (valid: {', '.join(valid)})")
+        if isinstance(v, bool) or not isinstance(v, int) or (v < 0 and key != "hazards"):
+            raise ConfigError(f"{where}: [{key}] {k} must be a whole number of cycles, got {v!r}")
+    return {k: table.get(k, default) for k in valid}
+
+
+def _apply_overrides(profile: Profile, changes: dict, where: str) -> None:
+    for key in changes:
+        if key not in ("cycles", "per_register", "taken", "hazards", "latency"):
+            raise ConfigError(f"{where}: option tables may change cycles, per_register, taken, hazards or latency, not {key!r}")
+    for key in ("cycles", "per_register", "taken", "hazards"):
+        if key in changes:
+            table = _int_table(changes, key, HAZARDS if key == "hazards" else CLASSES, where, 0)
+            getattr(profile, key).update({k: table[k] for k in changes[key]})
+    if "latency" in changes:
+        profile.latency.update(_latency_table(changes, where))
+
+
+def _latency_table(raw: dict, where: str) -> dict[str, str]:
+    table = raw.get("latency", {})
+    for k, v in table.items():
+        if k not in CLASSES:
+            raise ConfigError(f"{where}: [latency] has unknown class {k!r}")
+        if v != "" and v not in LATENCY_MODELS:
+            raise ConfigError(f"{where}: [latency] {k} = {v!r} is not a model (valid: {', '.join(LATENCY_MODELS)})")
+    return dict(table)
+
+
+def parse_profile(raw: dict, where: str) -> Profile:
+    known = {"name", "isa", "description", "sources", "not_modeled", "accuracy", "cycles", "per_register",
+             "taken", "hazards", "latency", "exception_entry", "exception_return", "options"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (valid: {', '.join(sorted(known))})")
+    for key in ("name", "isa", "sources"):
+        if key not in raw:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+    if raw["isa"] not in ("rv32", "thumb"):
+        raise ConfigError(f"{where}: isa must be rv32 or thumb, got {raw['isa']!r}")
+    changes = {k: raw[k] for k in ("cycles", "per_register", "taken", "hazards") if k in raw}
+    p = Profile(
+        name=raw["name"], isa=raw["isa"], description=raw.get("description", ""),
+        sources=list(raw["sources"]), not_modeled=list(raw.get("not_modeled", [])),
+        accuracy=raw.get("accuracy", ""),
+        cycles=_int_table(changes, "cycles", CLASSES, where, 1),
+        per_register=_int_table(changes, "per_register", CLASSES, where, 0),
+        taken=_int_table(changes, "taken", CLASSES, where, 0),
+        hazards=_int_table(changes, "hazards", HAZARDS, where, 0),
+        latency={k: v for k, v in _latency_table(raw, where).items() if v},
+        exception_entry=int(raw.get("exception_entry", 0)), exception_return=int(raw.get("exception_return", 0)))
+    for name, opt in raw.get("options", {}).items():
+        if not isinstance(opt.get("default"), bool):
+            raise ConfigError(f"{where}: option {name} needs a boolean default")
+        p.options[name] = Option(name, opt.get("description", ""), opt["default"],
+                                 opt.get("when_true", {}), opt.get("when_false", {}))
+    return p
+
+
+def with_options(profile: Profile, chosen: dict[str, bool]) -> Profile:
+    """A copy of ``profile`` with its options set (unnamed ones take their defaults)."""
+    bad = sorted(set(chosen) - set(profile.options))
+    if bad:
+        valid = ", ".join(profile.options) or "none"
+        raise ConfigError(f"timing profile {profile.name} has no option {bad[0]!r} (valid: {valid})")
+    p = copy.deepcopy(profile)
+    for name, opt in profile.options.items():
+        value = chosen.get(name, opt.default)
+        p.chosen[name] = value
+        _apply_overrides(p, opt.when_true if value else opt.when_false, f"timing profile {p.name} option {name}")
+    return p
+
+
+@lru_cache(maxsize=None)
+def _bundled(name: str) -> Profile:
+    with resources.as_file(resources.files("simmcu").joinpath(_TIMING_DIR, f"{name}.toml")) as path:
+        if not path.is_file():
+            raise ConfigError(f"unknown timing profile {name!r} (bundled: {', '.join(bundled_profiles())})")
+        return parse_profile(load_toml(path, "timing profile"), f"timing profile {path.name}")
+
+
+def bundled_profiles() -> list[str]:
+    folder = resources.files("simmcu").joinpath(_TIMING_DIR)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_profile(spec: str | Path, options: dict[str, bool] | None = None) -> Profile:
+    """A bundled profile by name, or a TOML file by path, with ``options`` applied."""
+    if str(spec).endswith(".toml"):
+        base = parse_profile(load_toml(spec, "timing profile"), f"timing profile {spec}")
+    else:
+        base = _bundled(str(spec))
+    return with_options(base, options or {})
+
+
+# -- the model, in plain Python --------------------------------------------------------
+
+@dataclass(frozen=True)
+class MemoryCosts:
+    """Wait states the board adds, per access of a statically placed memory instruction."""
+
+    read: tuple[int, int, int]    #: per read, indexed by MEM_STACK, MEM_CODE, MEM_OTHER
+    write: tuple[int, int, int]
+    fetch_wait: int               #: per fetch line of the code region
+    fetch_shift: int              #: log2 of the fetch line width
+    prefetch: bool
+
+    @classmethod
+    def of(cls, board) -> MemoryCosts:
+        data, code = board.data, board.code
+        places = (data, code, data)
+        return cls(tuple(r.read_wait_states for r in places), tuple(r.write_wait_states for r in places),
+                   code.fetch_wait_states, code.fetch_bytes.bit_length() - 1, code.prefetch)
+
+
+def instruction_cost(p: Profile, mem: MemoryCosts, insn: Insn) -> dict[str, int]:
+    """Cycles of ``insn`` alone, split into 1 (issue) + stall causes; control transfers not taken."""
+    k = insn.klass
+    total = p.cycles[k] + p.per_register[k] * insn.nregs
+    if k == "shift" and insn.shamt is not None and p.latency.get("shift") == "picorv32-serial-shift":
+        total = shift_cycles(insn.shamt)
+    if insn.sources >= 2:
+        total += p.hazards["second_source"]
+    cost = dict.fromkeys(STALL_CAUSES, 0)
+    cost["issue"] = 1
+    cost[cause_of(k)] += max(0, total - 1)
+    cost["memory"] += insn.mem_reads * mem.read[insn.mem_where] + insn.mem_writes * mem.write[insn.mem_where]
+    return cost
+
+
+def shift_cycles(amount: int) -> int:
+    """PicoRV32 without barrel shifter: 4 bits per cycle, then single bits (README: 4-14)."""
+    return 4 + amount // 4 + amount % 4
+
+
+def _lines(mem: MemoryCosts, insn: Insn) -> tuple[int, int]:
+    return insn.addr >> mem.fetch_shift, (insn.addr + insn.size - 1) >> mem.fetch_shift
+
+
+def entry_cost(p: Profile, mem: MemoryCosts, prev: Insn | None, insn: Insn) -> tuple[int, int]:
+    """(load_use, memory) cycles ``insn`` pays for following ``prev``; ``None`` after a jump or trap.
+
+    ``prev`` is the instruction executed just before; whether flow was
+    sequential decides fetch wait states.
+    """
+    lu = mem_c = 0
+    seq = prev is not None and prev.fallthrough == insn.addr
+    if prev is not None:
+        h = p.hazards
+        if prev.load_dests & insn.reads:
+            lu += h["load_use"]
+        if insn.klass in ("jump_reg", "call_reg") and prev.writes & insn.reads:
+            lu += h["jump_reg_use"]
+        single = insn.klass in ("load", "store")
+        prev_load = prev.klass == "load"
+        if single and not prev_load and prev.writes & insn.addr_regs:
+            lu += h["address_dependency"]
+        if prev_load and insn.klass == "load" and not prev.load_dests & insn.addr_regs:
+            mem_c += h["back_to_back_load"]
+    if mem.fetch_wait:
+        first, last = _lines(mem, insn)
+        if seq:
+            new = last - max(first - 1, (prev.fallthrough - 1) >> mem.fetch_shift)
+            mem_c += 0 if mem.prefetch else max(0, new) * mem.fetch_wait
+        else:
+            mem_c += (last - first + 1) * mem.fetch_wait
+    return lu, mem_c
+
+
+def taken_cost(p: Profile, branch: Insn, target: Insn | None) -> int:
+    """Extra cycles of a control transfer that went somewhere else than its fall-through."""
+    extra = p.taken[branch.klass]
+    if target is not None and target.size == 4 and target.addr & 2:
+        extra += p.hazards["misaligned_target"]
+    return extra
+
+
+def latency(model: int, a: int, b: int, signed: bool = False) -> int:
+    """Cycles of a data-dependent instruction (ids of ``LATENCY_MODELS``); ``a``, ``b`` 32-bit operands."""
+    if signed:  # dividers work on magnitudes
+        a = (1 << 32) - a if a >> 31 else a
+        b = (1 << 32) - b if b >> 31 else b
+    if model == 1:      # Arm early termination: quotient length in 4-bit steps
+        if b == 0:
+            return 2
+        q = a // b if a >= b else 0
+        return min(12, 2 + (q.bit_length() + 3) // 4)
+    if model == 2:
+        return 3 if b == 0 else 4 + (32 - b.bit_length())
+    if model == 3:
+        return 2 if b == 0 else 38
+    if model == 4:
+        return shift_cycles(b & 31)
+    raise ValueError(model)
