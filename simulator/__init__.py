@@ -8,6 +8,7 @@ from ._cores import Core, core_names, get_core
 from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, ToolchainError
 from ._machine import Simulator
 from ._result import Fault, RunResult
+from ._timing import Profile, bundled_profiles, load_profile
 
 __version__ = "0.1.0"
 
@@ -16,4 +17,5 @@ __all__ = [
     "Core", "core_names", "get_core",
     "ConfigError", "ElfError", "ExitCode", "SimmcuError", "ToolchainError",
     "Simulator", "Fault", "RunResult",
+    "Profile", "bundled_profiles", "load_profile",
 ]

@@ -15,7 +15,7 @@ import numpy as np
 from unicorn import arm_const, riscv_const
 
 from . import _native as nat
-from ._timing import STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost
+from ._timing import STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost, latency_model_of
 from .isa import rv32, thumb
 from .isa.insn import Insn
 
@@ -25,7 +25,11 @@ _ARM_REGS = [getattr(arm_const, f"UC_ARM_REG_R{i}") for i in range(13)] + [
     arm_const.UC_ARM_REG_SP, arm_const.UC_ARM_REG_LR, arm_const.UC_ARM_REG_PC]
 _RV_REGS = [getattr(riscv_const, f"UC_RISCV_REG_X{i}") for i in range(32)]
 _RV_WATCHED_CSRS = (0x300, 0x304)  # mstatus, mie
-_LATENCY_CLASSES = ("div", "shift", "mul", "mul_long")
+
+
+def register_ids(arch: str) -> list[int]:
+    """Unicorn register ids indexed by the decoders' register numbers."""
+    return _ARM_REGS if arch == "arm" else _RV_REGS
 
 
 def decode_image(image, arch: str) -> list[Insn]:
@@ -132,7 +136,7 @@ def build(image, arch: str, profile: Profile, board) -> CodeMap:
 
     rows = st[off_insn:off_prefix].reshape(nat.N_IFIELDS, n)
     prefix = st[off_prefix:off_node].reshape(nat.N_PREFIX, n + 1)
-    regs = _ARM_REGS if arch == "arm" else _RV_REGS
+    regs = register_ids(arch)
     code_bytes_of = {}
     for sec in image.code:
         code_bytes_of[sec.addr] = sec.data
@@ -167,8 +171,8 @@ def build(image, arch: str, profile: Profile, board) -> CodeMap:
                 flags |= nat.F_WATCH
             else:
                 watch_sites.append(insn.fallthrough)
-        model = profile.latency_model(insn.klass) if insn.klass in _LATENCY_CLASSES else 0
-        if model and len(insn.operands) == 2 and not (insn.klass == "shift" and insn.shamt is not None):
+        model = latency_model_of(profile, insn)
+        if model:
             rows[nat.I_LAT, i] = model
             rows[nat.I_OPA, i] = regs[insn.operands[0]]
             rows[nat.I_OPB, i] = regs[insn.operands[1]]

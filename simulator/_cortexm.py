@@ -185,6 +185,9 @@ class CortexM:
     def read_pc(self) -> int:
         return self.uc.reg_read(A.UC_ARM_REG_PC)
 
+    def write_pc(self, pc: int) -> None:
+        self.uc.reg_write(A.UC_ARM_REG_PC, pc | 1)
+
     def first_argument(self) -> int:
         return self.uc.reg_read(A.UC_ARM_REG_R0)
 

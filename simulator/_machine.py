@@ -270,6 +270,8 @@ class Machine:
         from ._timing import STALL_CAUSES
         self.state[nat.CYCLES] += n
         self.state[nat.STALL0 + STALL_CAUSES.index(cause)] += n
+        if self.reference is not None:
+            self.reference.add_cycles(n, cause)
         node = int(self.state[nat.CUR_NODE])
         self.state[int(self.state[nat.OFF_NODE]) + nat.N_CYC * _codemap.MAX_NODES + node] += n
 
@@ -302,7 +304,8 @@ class Machine:
         e = int(st[nat.BLOCK_E])
         code = self.code
         cyc = code.prefix(nat.P_CYC, e) - code.prefix(nat.P_CYC, i)
-        if i == int(st[nat.BLOCK_S]):
+        at_start = i == int(st[nat.BLOCK_S])
+        if at_start:
             cyc += int(st[nat.BLOCK_ADJ])
             st[nat.LAST] = st[nat.BLOCK_PREV]
         else:
@@ -317,8 +320,28 @@ class Machine:
         nodes = int(st[nat.OFF_NODE])
         st[nodes + nat.N_CYC * _codemap.MAX_NODES + node] -= cyc
         st[nodes + nat.N_INS * _codemap.MAX_NODES + node] -= e - i
+        if at_start:  # as if the block had not been entered: refill, call-tree step
+            taken = int(st[nat.BLOCK_TAKEN])
+            st[nat.CYCLES] -= taken
+            st[nat.STALL0] -= taken
+            st[nat.STALL0 + 1] -= st[nat.BLOCK_ADJ_LU]
+            st[nat.STALL0 + 3] -= st[nat.BLOCK_ADJ] - st[nat.BLOCK_ADJ_LU]
+            st[nodes + nat.N_CYC * _codemap.MAX_NODES + int(st[nat.BLOCK_NODE0])] -= taken
+            st[nat.CUR_NODE] = st[nat.BLOCK_NODE0]
+            st[nat.DEPTH] = st[nat.BLOCK_DEPTH0]
+            st[nat.PUSH_RET] = st[nat.BLOCK_PUSH_RET]
+            if st[nat.BLOCK_CALLED] >= 0:
+                st[nodes + nat.N_CALLS * _codemap.MAX_NODES + int(st[nat.BLOCK_CALLED])] -= 1
         st[nat.BLOCK_E] = i
         st[nat.ACCOUNTED] = 0
+        if self.reference is not None:
+            self.reference.truncate(upto)
+
+    def skip_to(self, pc: int) -> None:
+        """From an instruction hook that emulated its instruction: continue at ``pc``. Unicorn starts a
+        new block there, so the rest of the block accounted now is taken back."""
+        self._truncate(pc)
+        self.platform.write_pc(pc)
 
     # -- hooks ------------------------------------------------------------------------
     def _install_hooks(self) -> None:
@@ -512,6 +535,7 @@ class Machine:
             wfi = self.platform.stopped_in_wfi(pc)
             if wfi is None:
                 raise self.fault("emulation-error", pc, "emulation stopped without a reason")
+            self._truncate(pc)  # the block went on past the WFI
             self._sleep(wfi)
         self.platform.update()
         return self.platform.deliver(pc)
@@ -560,6 +584,8 @@ class Machine:
                            "that no enabled source can raise")
             if when > self.cycles:
                 self.sleep_cycles += int(when) - self.cycles
+                if self.reference is not None:
+                    self.reference.sleep(int(when) - self.cycles)
                 self.state[nat.CYCLES] = int(when)
             self.platform.update()
 

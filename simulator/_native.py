@@ -88,7 +88,13 @@ HASH_MASK = 67
 STACK_LO = 68        #: SP values outside [STACK_LO, STACK_HI] (before start-up sets SP) are ignored
 STACK_HI = 69
 TAKEN_PAID = 70      #: the refill after the last transfer is already in CYCLES (charged at a stop before the block)
-NHEADER = 71
+BLOCK_TAKEN = 71     #: refill cycles charged on entering the current block (taken back if it is cut at its start)
+BLOCK_NODE0 = 72     #: call-tree state before the current block: node, depth, node whose calls it counted
+BLOCK_DEPTH0 = 73
+BLOCK_CALLED = 74
+BLOCK_PUSH_RET = 75
+BLOCK_ADJ_LU = 76    #: the load-use part of BLOCK_ADJ (the rest is memory)
+NHEADER = 77
 
 STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN = 1, 2, 3, 4, 5
 
@@ -230,7 +236,6 @@ def block_hook(uc, address, size, st_ptr):
                 taken += st[H_MISALIGNED]
     if st[TAKEN_PAID]:
         taken = 0
-        st[TAKEN_PAID] = 0
     lu, mem = _entry(st, p, s, seq)
     adj = lu + mem - st[ib + I_ENTRY_LU * n + s] - st[ib + I_ENTRY_MEM * n + s]
     start = st[CYCLES] + taken
@@ -239,10 +244,11 @@ def block_hook(uc, address, size, st_ptr):
     elif not st[ib + I_FLAGS * n + s] & F_IN_IT:
         if start >= st[STOP_AT_CYCLE] or st[INSTRET] >= st[STOP_AT_INSTRET]:
             # The event falls due during the refill: the boundary it is taken at is after it.
-            st[CYCLES] = start
-            st[STALL0] += taken
-            st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + st[CUR_NODE]] += taken
-            st[TAKEN_PAID] = 1 if taken else 0
+            if taken:
+                st[CYCLES] = start
+                st[STALL0] += taken
+                st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + st[CUR_NODE]] += taken
+                st[TAKEN_PAID] = 1
             _stop(uc, st, STOP_EVENT, addr)
             return
         if p >= 0 and st[ib + I_FLAGS * n + p] & F_WATCH and _watched_changed(uc, st, st_ptr):
@@ -253,10 +259,13 @@ def block_hook(uc, address, size, st_ptr):
             _stop(uc, st, STOP_SPLIT, addr)
             return
     # -- account the block -------------------------------------------------------------
+    st[TAKEN_PAID] = 0
     body = adj + st[pb + P_CYC * n1 + e] - st[pb + P_CYC * n1 + s]
     st[CYCLES] = start + body
     st[BLOCK_START] = start
+    st[BLOCK_TAKEN] = taken
     st[BLOCK_ADJ] = adj
+    st[BLOCK_ADJ_LU] = lu - st[ib + I_ENTRY_LU * n + s]
     st[BLOCK_S] = s
     st[BLOCK_E] = e
     st[BLOCK_PREV] = p
@@ -280,6 +289,10 @@ def block_hook(uc, address, size, st_ptr):
     md = st[MAX_DEPTH]
     node = st[CUR_NODE]
     st[nb + N_CYC * m + node] += taken
+    st[BLOCK_NODE0] = node
+    st[BLOCK_DEPTH0] = st[DEPTH]
+    st[BLOCK_CALLED] = -1
+    st[BLOCK_PUSH_RET] = st[PUSH_RET]
     func = st[ib + I_FUNC * n + s]
     ret = 0
     if st[PUSH_RET] != 0:
@@ -295,6 +308,7 @@ def block_hook(uc, address, size, st_ptr):
             st[DEPTH] = d + 1
             node = _child(st, node, func)
             st[nb + N_CALLS * m + node] += 1
+            st[BLOCK_CALLED] = node
         else:
             st[LOST_FRAMES] += 1
     else:

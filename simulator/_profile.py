@@ -31,7 +31,7 @@ class Profiler:
             cpi=round(cycles / instructions, 4) if instructions else 0.0,
             stalls=stalls, sleep_cycles=self.m.sleep_cycles,
             functions=functions, stacks=stacks, memory=self._memory(),
-            timing_check=self.m.reference.compare() if self.m.reference is not None else None,
+            timing_check=self.m.reference.compare(functions) if self.m.reference is not None else None,
         )
 
     # -- call tree -----------------------------------------------------------------------

@@ -64,6 +64,9 @@ class RiscV:
     def read_pc(self) -> int:
         return self.uc.reg_read(R.UC_RISCV_REG_PC)
 
+    def write_pc(self, pc: int) -> None:
+        self.uc.reg_write(R.UC_RISCV_REG_PC, pc)
+
     def first_argument(self) -> int:
         return self.uc.reg_read(R.UC_RISCV_REG_A0)
 
@@ -125,7 +128,7 @@ class RiscV:
             self._write_counter(name, new & _WORD, address)
         if rd:
             uc.reg_write(_x(rd), old)
-        uc.reg_write(R.UC_RISCV_REG_PC, address + 4)
+        self.m.skip_to(address + 4)
 
     def _write_counter(self, name: str, value: int, pc: int) -> None:
         base = name.rstrip("h")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ._errors import ConfigError
 from ._params import load_toml
-from .isa.insn import CLASSES, MEM_CODE, MEM_STACK, Insn
+from .isa.insn import CLASSES, Insn
 
 HAZARDS = {
     "load_use": "cycles an instruction waits for a register loaded by the previous instruction",
@@ -219,6 +219,14 @@ def instruction_cost(p: Profile, mem: MemoryCosts, insn: Insn) -> dict[str, int]
     cost[cause_of(k)] += max(0, total - 1)
     cost["memory"] += insn.mem_reads * mem.read[insn.mem_where] + insn.mem_writes * mem.write[insn.mem_where]
     return cost
+
+
+def latency_model_of(p: Profile, insn: Insn) -> int:
+    """Id of the data-dependent latency model ``insn`` runs under (0: its cost is static)."""
+    model = p.latency_model(insn.klass)
+    if not model or len(insn.operands) != 2 or (insn.klass == "shift" and insn.shamt is not None):
+        return 0  # an immediate shift's cost is known from its encoding
+    return model
 
 
 def shift_cycles(amount: int) -> int:

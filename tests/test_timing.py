@@ -1,0 +1,111 @@
+"""Timing models: micro-benchmarks against the published tables, native vs reference, profiles."""
+
+from __future__ import annotations
+
+import pytest
+
+from simmcu import ConfigError, Simulator, bundled_profiles, load_profile
+from simmcu._timing import latency
+
+# Cycles of one body of tests/firmware/microbench.c, from each core's published timing
+# (../shared/reference/core-timing.md and the documents each profile cites):
+RV32 = {
+    # PicoRV32 README, dual-port register file, BARREL_SHIFTER: ALU 3, load/store 5, branch 3 / taken
+    # 5, jal 3, MUL 40, MULH 72, DIV 40; load_use = load + ALU.
+    "picorv32": dict(alu_imm=3, alu_reg=3, shift_reg=3, load=5, load_use=8, store=5, mul=40, mulh=72,
+                     div=40, div_zero=40, jump=3, branch_taken=5, branch_not_taken=3),
+    # Without the dual-port register file: +1 for instructions with two source registers.
+    "picorv32:dual_port_regs=false": dict(alu_imm=3, alu_reg=4, shift_reg=4, load=5, load_use=9, store=6,
+                                          mul=41, mulh=73, div=41, div_zero=41, jump=3, branch_taken=6,
+                                          branch_not_taken=4),
+    # Without the barrel shifter: SLL by 5 = 4 + 5 // 4 + 5 % 4.
+    "picorv32:barrel_shifter=false": dict(shift_reg=6),
+    # Ibex: stall counts + 1; load/store 1 stall, jump 1, taken branch 2, fast multiplier 2/3 stalls,
+    # divide 37 stalls (1 for a zero divisor); no load-use stall beyond the load's own.
+    "ibex": dict(alu_imm=1, alu_reg=1, shift_reg=1, load=2, load_use=3, store=2, mul=3, mulh=4, div=38,
+                 div_zero=2, jump=2, branch_taken=3, branch_not_taken=1),
+    "ibex:single_cycle_multiplier=true": dict(mul=1, mulh=2),
+    "ibex:branch_target_alu=true": dict(branch_taken=2),
+    # CV32E40P: ALU, load, store, mul 1; mulh 5; divide 3..35 = 4 + leading zeros of the divisor
+    # (3: 30 zeros), 3 for a zero divisor; jump 2; branch 1 / taken 3; load-use +1.
+    "rv32imc": dict(alu_imm=1, alu_reg=1, shift_reg=1, load=1, load_use=3, store=1, mul=1, mulh=5,
+                    div=34, div_zero=3, jump=2, branch_taken=3, branch_not_taken=1),
+}
+# Cortex-M: data processing 1, MUL 1, LDR 2, back-to-back LDRs pipelined (N + 1), STR 1, PUSH/POP of
+# two registers 1 + 2 each, B taken 1 + P (P = 2), CMP + B<cc> not taken 1 + 1, UDIV 1000 / 3 = 2 +
+# 9 quotient bits in 4-bit steps = 5, by zero 2; VADD 1, VMLA 3, VDIV 14.
+_M4 = dict(alu=1, load=3, load_pipelined=1, store=1, mul=1, push_pop=6, branch_taken=3, branch_not_taken=2,
+           div=5, div_zero=2, fp_add=1, fp_mac=3, fp_div=14)
+ARM = {
+    # Cortex-M0+: LDR/STR 2 (no pipelining), taken branch 2, MULS 1 or 32 with the small multiplier.
+    "cortex-m0plus": dict(alu=1, load=3, load_pipelined=2, store=2, mul=1, push_pop=6, branch_taken=2,
+                          branch_not_taken=2),
+    "cortex-m0plus:fast_multiplier=false": dict(mul=32),
+    "cortex-m3": {k: v for k, v in _M4.items() if not k.startswith("fp_")},
+    "cortex-m4": _M4,
+    "cortex-m33": _M4,
+    "cortex-m7": dict(_M4, branch_taken=2),  # approximate profile: M4 costs with P = 1
+}
+
+
+@pytest.fixture(scope="module")
+def microbench(elf):
+    def go(core: str) -> dict[str, int]:
+        r = Simulator(elf("microbench.c", core.split(":")[0]), core=core).run()
+        assert r.exit_code == 0, r.message
+        return {name: int(value) // 10 for name, value in (line.split() for line in r.console.splitlines())}
+    return go
+
+
+@pytest.mark.parametrize("core", [*RV32, *ARM])
+def test_micro_benchmarks_match_published_timing(microbench, core):
+    measured = microbench(core)
+    expected = {**RV32, **ARM}[core]
+    assert {k: measured[k] for k in expected} == expected
+
+
+CORES = ["rv32imc", "picorv32:barrel_shifter=false,dual_port_regs=false", "ibex", "cortex-m0plus",
+         "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"]
+RISCV_ONLY = ("rv_timer.c", "rv_vectored.c")
+ARM_ONLY = ("systick.c", "exceptions.c")
+ARMV7_ONLY = ("masking.c", "it_count.c")  # BASEPRI, IT blocks
+
+
+def _applies(program: str, core: str) -> bool:
+    arm = core.startswith("cortex")
+    return not ((program in RISCV_ONLY and arm) or (program in ARM_ONLY + ARMV7_ONLY and not arm)
+                or (program in ARMV7_ONLY and "m0plus" in core))
+
+
+@pytest.mark.parametrize("program, core", [
+    (p, c) for p in ("hello", "microbench.c", *RISCV_ONLY, *ARM_ONLY, *ARMV7_ONLY) for c in CORES if _applies(p, c)])
+def test_native_model_agrees_with_reference_cycle_for_cycle(elf, program, core):
+    r = Simulator(elf(program, core.split(":")[0]), core=core, check_timing=True).run()
+    assert r.exit_code == 0, r.message
+    check = r.timing_check
+    assert check["agree"], (check["differences"], check["native"], check["reference"])
+    assert check["reference"]["cycles"] == r.cycles
+
+
+def test_reference_agrees_through_interrupts_inside_loops(elf):
+    core = "cortex-m4"
+    r = Simulator(elf("it_blocks.c", core, PERIOD="97"), core=core, check_timing=True).run()
+    assert r.console == "same ticks>100=1\n"
+    assert r.timing_check["agree"], r.timing_check["differences"]
+
+
+def test_every_bundled_profile_loads_and_states_its_limits():
+    for name in bundled_profiles():
+        p = load_profile(name)
+        assert p.sources and p.accuracy and p.description, name
+
+
+def test_unknown_timing_option_is_a_clear_error():
+    with pytest.raises(ConfigError, match="barrel_shifter"):
+        load_profile("picorv32", {"barrel": True})
+
+
+@pytest.mark.parametrize("a, b, signed, cycles", [(1000, 3, False, 5), (7, 0, False, 2), (5, 7, False, 2),
+                                                  (0xFFFFFFFF, 1, False, 10), ((1 << 32) - 1000, 3, True, 5)])
+def test_arm_divide_early_termination(a, b, signed, cycles):
+    assert latency(1, a, b, signed) == cycles
