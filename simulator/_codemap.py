@@ -9,6 +9,7 @@ Costs become prefix sums, so pricing any block [s, e) is one subtraction.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,10 @@ class CodeMap:
     state: np.ndarray
     latency_sites: list[int]
     watch_sites: list[int]
+
+    def fresh(self) -> CodeMap:
+        """The same tables with the run-time state reset, for one more run."""
+        return dataclasses.replace(self, state=self.state.copy())
 
     def index(self, addr: int) -> int:
         """Index of the instruction starting at ``addr``, or -1."""

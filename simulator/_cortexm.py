@@ -191,9 +191,6 @@ class CortexM:
     def first_argument(self) -> int:
         return self.uc.reg_read(A.UC_ARM_REG_R0)
 
-    def read_sp(self) -> int:
-        return self.uc.reg_read(A.UC_ARM_REG_SP)
-
     def set_return_value(self, value: int) -> None:
         self.uc.reg_write(A.UC_ARM_REG_R0, value)
 

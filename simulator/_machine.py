@@ -30,7 +30,7 @@ from ._errors import ConfigError, ExitCode
 from ._profile import Profiler
 from ._result import Fault, RunResult
 from ._semihosting import Exit, Semihosting, SemihostingRefused
-from ._timing import MemoryCosts, Profile, load_profile
+from ._timing import STALL_CAUSES, MemoryCosts, Profile, entry_cost, load_profile, taken_cost
 from .isa.insn import MEM_OTHER
 
 _PROT = {"r": uc_mod.UC_PROT_READ, "w": uc_mod.UC_PROT_WRITE, "x": uc_mod.UC_PROT_EXEC}
@@ -62,16 +62,13 @@ class Action:
 class Machine:
     """One run of one ELF. Use ``Simulator`` (the public API) rather than this directly."""
 
-    def __init__(self, image: ElfImage, core: Core, board: Board, timing: Profile, *, max_instructions: int | None,
-                 timeout: float | None, console: Callable[[str], None], stdin: bytes,
+    def __init__(self, image: ElfImage, code: _codemap.CodeMap, core: Core, board: Board, timing: Profile, *,
+                 max_instructions: int | None, timeout: float | None, console: Callable[[str], None], stdin: bytes,
                  semihost_dir: str | Path | None, cmdline: str, reference: bool = False):
         self.image, self.core, self.board, self.timing = image, core, board, timing
         self.max_instructions = max_instructions
         self.timeout = timeout
-        try:
-            self.code = _codemap.build(image, core.arch, timing, board)
-        except ValueError:
-            raise ConfigError(f"{image.path} has no executable code") from None
+        self.code = code.fresh()
         self.state = self.code.state
         self.code_mem = MemoryCosts.of(board)
         self._until: int | None = None
@@ -267,13 +264,15 @@ class Machine:
 
     def add_cycles(self, n: int, cause: str = "other") -> None:
         """Charge ``n`` cycles spent outside instructions (exception entry and return)."""
-        from ._timing import STALL_CAUSES
         self.state[nat.CYCLES] += n
         self.state[nat.STALL0 + STALL_CAUSES.index(cause)] += n
         if self.reference is not None:
             self.reference.add_cycles(n, cause)
-        node = int(self.state[nat.CUR_NODE])
-        self.state[int(self.state[nat.OFF_NODE]) + nat.N_CYC * _codemap.MAX_NODES + node] += n
+        self.state[self._node_slot(nat.N_CYC, int(self.state[nat.CUR_NODE]))] += n
+
+    def _node_slot(self, row: int, node: int) -> int:
+        """Index in the state array of call-tree ``row`` (N_CYC, N_INS, N_CALLS) for ``node``."""
+        return int(self.state[nat.OFF_NODE]) + row * _codemap.MAX_NODES + node
 
     def exception_entered(self, return_pc: int, sp: int | None = None) -> None:
         """The platform vectored to a handler; ``return_pc`` is where its return resumes,
@@ -317,21 +316,20 @@ class Machine:
         for k in range(12):
             st[nat.MEM0 + k] -= code.prefix(nat.P_MEM0 + k, e) - code.prefix(nat.P_MEM0 + k, i)
         node = int(st[nat.CUR_NODE])
-        nodes = int(st[nat.OFF_NODE])
-        st[nodes + nat.N_CYC * _codemap.MAX_NODES + node] -= cyc
-        st[nodes + nat.N_INS * _codemap.MAX_NODES + node] -= e - i
+        st[self._node_slot(nat.N_CYC, node)] -= cyc
+        st[self._node_slot(nat.N_INS, node)] -= e - i
         if at_start:  # as if the block had not been entered: refill, call-tree step
             taken = int(st[nat.BLOCK_TAKEN])
             st[nat.CYCLES] -= taken
             st[nat.STALL0] -= taken
             st[nat.STALL0 + 1] -= st[nat.BLOCK_ADJ_LU]
             st[nat.STALL0 + 3] -= st[nat.BLOCK_ADJ] - st[nat.BLOCK_ADJ_LU]
-            st[nodes + nat.N_CYC * _codemap.MAX_NODES + int(st[nat.BLOCK_NODE0])] -= taken
+            st[self._node_slot(nat.N_CYC, int(st[nat.BLOCK_NODE0]))] -= taken
             st[nat.CUR_NODE] = st[nat.BLOCK_NODE0]
             st[nat.DEPTH] = st[nat.BLOCK_DEPTH0]
             st[nat.PUSH_RET] = st[nat.BLOCK_PUSH_RET]
             if st[nat.BLOCK_CALLED] >= 0:
-                st[nodes + nat.N_CALLS * _codemap.MAX_NODES + int(st[nat.BLOCK_CALLED])] -= 1
+                st[self._node_slot(nat.N_CALLS, int(st[nat.BLOCK_CALLED]))] -= 1
         st[nat.BLOCK_E] = i
         st[nat.ACCOUNTED] = 0
         if self.reference is not None:
@@ -477,15 +475,13 @@ class Machine:
 
     def _entry_adjust(self, prev: int, s: int) -> tuple[int, int]:
         """(taken penalty, entry adjustment) the block hook computes for block start ``s`` after ``prev``."""
-        from ._timing import entry_cost, taken_cost
         code = self.code
         insn = code.insns[s]
         p = code.insns[prev] if prev >= 0 else None
         seq = p is not None and p.fallthrough == insn.addr
         paid = int(self.state[nat.TAKEN_PAID])
         taken = taken_cost(self.timing, p, insn) if p is not None and p.ctrl and not seq and not paid else 0
-        lu, mem = entry_cost(self.timing, self.code_mem, p, insn) if p is not None else \
-            entry_cost(self.timing, self.code_mem, None, insn)
+        lu, mem = entry_cost(self.timing, self.code_mem, p, insn)
         return taken, lu + mem - code.field(nat.I_ENTRY_LU, s) - code.field(nat.I_ENTRY_MEM, s)
 
     def _after_stop(self, error: UcError | None, deadline: float | None) -> int:
@@ -634,10 +630,14 @@ class Simulator:
         if semihost_dir is not None and not Path(semihost_dir).is_dir():
             raise ConfigError(f"semihosting directory {semihost_dir} does not exist")
         self.image = load_elf(elf, self.core, self.board)
+        try:
+            self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board)
+        except ValueError:
+            raise ConfigError(f"{self.image.path} has no executable code") from None
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,
                              semihost_dir=semihost_dir, cmdline=" ".join((Path(str(elf)).name, *args)),
                              console=console or (lambda text: None), reference=check_timing)
 
     def run(self) -> RunResult:
         """Run from reset to an ending; each call is a fresh, deterministic run."""
-        return Machine(self.image, self.core, self.board, self.timing, **self._options).run()
+        return Machine(self.image, self.code, self.core, self.board, self.timing, **self._options).run()

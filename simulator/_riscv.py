@@ -70,9 +70,6 @@ class RiscV:
     def first_argument(self) -> int:
         return self.uc.reg_read(R.UC_RISCV_REG_A0)
 
-    def read_sp(self) -> int:
-        return self.uc.reg_read(R.UC_RISCV_REG_SP)
-
     def set_return_value(self, value: int) -> None:
         self.uc.reg_write(R.UC_RISCV_REG_A0, value)
 

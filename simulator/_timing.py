@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from ._errors import ConfigError
-from ._params import load_toml
+from ._params import REQUIRED, Param, apply_params, load_toml
 from .isa.insn import CLASSES, Insn
 
 HAZARDS = {
@@ -120,31 +120,41 @@ def _latency_table(raw: dict, where: str) -> dict[str, str]:
     return dict(table)
 
 
+#: Keys of a timing profile TOML file (the tables are checked by class or hazard name).
+PROFILE_PARAMS = {
+    "name": Param(REQUIRED, "", "profile name, as cores.toml and --timing refer to it", str),
+    "isa": Param(REQUIRED, "", "instruction set it prices", ("rv32", "thumb")),
+    "description": Param("", "", "one line shown by `simmcu cores`", str),
+    "sources": Param(REQUIRED, "", "published documents its numbers come from", list, lambda v: len(v) > 0),
+    "not_modeled": Param([], "", "what the profile leaves out", list),
+    "accuracy": Param("", "", "expected error against the hardware and where it comes from", str),
+    "exception_entry": Param(0, "cycles", "from the interrupted instruction to the handler's first", int,
+                             lambda v: v >= 0),
+    "exception_return": Param(0, "cycles", "from the returning instruction to the resumed one", int,
+                              lambda v: v >= 0),
+    "cycles": Param({}, "cycles", "per instruction class (default 1)", dict),
+    "per_register": Param({}, "cycles", "added per register moved, for multiple loads and stores", dict),
+    "taken": Param({}, "cycles", "added when a control transfer goes elsewhere than its fall-through", dict),
+    "hazards": Param({}, "cycles", "interlocks between neighbouring instructions (see HAZARDS)", dict),
+    "latency": Param({}, "", "class = data-dependent latency model (see LATENCY_MODELS)", dict),
+    "options": Param({}, "", "named switches, each with description, default, when_true, when_false", dict),
+}
+
+
 def parse_profile(raw: dict, where: str) -> Profile:
-    known = {"name", "isa", "description", "sources", "not_modeled", "accuracy", "cycles", "per_register",
-             "taken", "hazards", "latency", "exception_entry", "exception_return", "options"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (valid: {', '.join(sorted(known))})")
-    for key in ("name", "isa", "sources"):
-        if key not in raw:
-            raise ConfigError(f"{where}: missing required key {key!r}")
-    if raw["isa"] not in ("rv32", "thumb"):
-        raise ConfigError(f"{where}: isa must be rv32 or thumb, got {raw['isa']!r}")
-    changes = {k: raw[k] for k in ("cycles", "per_register", "taken", "hazards") if k in raw}
+    v = apply_params(PROFILE_PARAMS, raw, where)
     p = Profile(
-        name=raw["name"], isa=raw["isa"], description=raw.get("description", ""),
-        sources=list(raw["sources"]), not_modeled=list(raw.get("not_modeled", [])),
-        accuracy=raw.get("accuracy", ""),
-        cycles=_int_table(changes, "cycles", CLASSES, where, 1),
-        per_register=_int_table(changes, "per_register", CLASSES, where, 0),
-        taken=_int_table(changes, "taken", CLASSES, where, 0),
-        hazards=_int_table(changes, "hazards", HAZARDS, where, 0),
-        latency={k: v for k, v in _latency_table(raw, where).items() if v},
-        exception_entry=int(raw.get("exception_entry", 0)), exception_return=int(raw.get("exception_return", 0)))
-    for name, opt in raw.get("options", {}).items():
-        if not isinstance(opt.get("default"), bool):
-            raise ConfigError(f"{where}: option {name} needs a boolean default")
+        name=v["name"], isa=v["isa"], description=v["description"], sources=list(v["sources"]),
+        not_modeled=list(v["not_modeled"]), accuracy=v["accuracy"],
+        cycles=_int_table(v, "cycles", CLASSES, where, 1),
+        per_register=_int_table(v, "per_register", CLASSES, where, 0),
+        taken=_int_table(v, "taken", CLASSES, where, 0),
+        hazards=_int_table(v, "hazards", HAZARDS, where, 0),
+        latency={k: m for k, m in _latency_table(v, where).items() if m},
+        exception_entry=v["exception_entry"], exception_return=v["exception_return"])
+    for name, opt in v["options"].items():
+        if not isinstance(opt, dict) or not isinstance(opt.get("default"), bool):
+            raise ConfigError(f"{where}: option {name} needs a table with a boolean default")
         p.options[name] = Option(name, opt.get("description", ""), opt["default"],
                                  opt.get("when_true", {}), opt.get("when_false", {}))
     return p

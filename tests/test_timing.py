@@ -109,3 +109,18 @@ def test_unknown_timing_option_is_a_clear_error():
                                                   (0xFFFFFFFF, 1, False, 10), ((1 << 32) - 1000, 3, True, 5)])
 def test_arm_divide_early_termination(a, b, signed, cycles):
     assert latency(1, a, b, signed) == cycles
+
+
+@pytest.mark.parametrize("text, message", [
+    ('name = "x"\nisa = "rv32"\nsources = ["a"]\nexception_entry = "twelve"', "exception_entry: expected int"),
+    ('name = "x"\nisa = "arm"\nsources = ["a"]', "isa: 'arm' is not one of rv32, thumb"),
+    ('name = "x"\nisa = "rv32"', "missing required key 'sources'"),
+    ('name = "x"\nisa = "rv32"\nsources = ["a"]\n[cycles]\nalu = -1', "alu must be a whole number"),
+    ('name = "x"\nisa = "rv32"\nsources = ["a"]\n[cycles]\nvector = 2', "unknown key 'vector'"),
+    ('name = "x"\nisa = "rv32"\nsources = ["a"]\noptions = { fast = 1 }', "option fast needs a table"),
+])
+def test_bad_timing_profile_is_a_clear_error(tmp_path, text, message):
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_profile(path)
