@@ -27,12 +27,23 @@ class Profiler:
         instructions = int(st[nat.INSTRET])
         cycles = int(st[nat.CYCLES])
         functions, stacks = self._functions()
-        return dict(
+        return dict(warnings=self._warnings(),
             cpi=round(cycles / instructions, 4) if instructions else 0.0,
             stalls=stalls, sleep_cycles=self.m.sleep_cycles,
             functions=functions, stacks=stacks, memory=self._memory(),
             timing_check=self.m.reference.compare(functions) if self.m.reference is not None else None,
         )
+
+    def _warnings(self) -> list[str]:
+        """Where the per-function profile is incomplete (its totals stay exact)."""
+        st, out = self.st, []
+        if st[nat.LOST_FRAMES]:
+            out.append(f"{int(st[nat.LOST_FRAMES]):,} calls deeper than {_codemap.MAX_DEPTH} frames were charged "
+                       "to their caller in the function profile")
+        if st[nat.N_NODES] >= _codemap.MAX_NODES:
+            out.append(f"more than {_codemap.MAX_NODES:,} distinct call paths: further paths were charged "
+                       "to their caller in the function profile")
+        return out
 
     # -- call tree -----------------------------------------------------------------------
     def _nodes(self):

@@ -6,6 +6,8 @@ never rename or drop them.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import asdict, dataclass, field
 
@@ -45,6 +47,7 @@ class RunResult:
     functions: list[dict] = field(default_factory=list)   #: per-function profile, most exclusive cycles first
     memory: dict = field(default_factory=dict)            #: static sizes, stack/heap peaks, traffic per region
     timing_check: dict | None = None  #: reference-model comparison when check_timing was asked for
+    warnings: list[str] = field(default_factory=list)     #: where a profile is incomplete
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
 
     @property
@@ -62,15 +65,55 @@ class RunResult:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
-    def summary(self) -> str:
-        """A few lines for people; the JSON has everything."""
+    def summary(self, top: int = 10) -> str:
+        """The run for people: totals, stalls, memory and the ``top`` functions; the JSON has everything."""
+        mhz = self.clock_hz / 1e6
         lines = [
             f"simmcu: {self.message}",
-            f"  core {self.core} on board {self.board} @ {self.clock_hz / 1e6:g} MHz",
-            f"  instructions {self.instructions:,}  cycles {self.cycles:,}  "
+            f"  core {self.core} (timing {self.timing}{_options(self.timing_options)}) "
+            f"on board {self.board} @ {mhz:g} MHz",
+            f"  instructions {self.instructions:,}  cycles {self.cycles:,}  CPI {self.cpi:.3f}  "
             f"({self.cycles / self.clock_hz * 1e3:.3f} ms modeled)",
         ]
+        stalled = [(c, n) for c, n in self.stalls.items() if n]
+        if stalled:
+            lines.append("  stalls " + "  ".join(f"{c} {n:,}" for c, n in stalled)
+                         + (f"  (sleep {self.sleep_cycles:,})" if self.sleep_cycles else ""))
+        m = self.memory
+        if m:
+            lines.append(f"  memory flash {m['flash_bytes']:,} B  static RAM {m['ram_static_bytes']:,} B  "
+                         f"stack peak {m['stack_peak_bytes']:,} B"
+                         + (f"  heap peak {m['heap_peak_bytes']:,} B" if m["heap_peak_bytes"] else ""))
         if self.interrupts:
             taken = ", ".join(f"{k} x{v}" for k, v in sorted(self.interrupts.items()))
             lines.append(f"  interrupts {taken}")
+        if self.functions and top > 0:
+            lines.append(f"  {'function':28s} {'calls':>8s} {'cycles excl':>13s} {'%':>6s} {'cycles incl':>13s}")
+            for f in self.functions[:top]:
+                share = 100 * f["cycles_exclusive"] / self.cycles if self.cycles else 0.0
+                lines.append(f"  {f['name'][:28]:28s} {f['calls']:8,d} {f['cycles_exclusive']:13,d} "
+                             f"{share:6.1f} {f['cycles_inclusive']:13,d}")
+        if self.timing_check is not None:
+            lines.append("  timing check: native model agrees with the reference model" if self.timing_check["agree"]
+                         else "  timing check: DISAGREES with the reference model: "
+                         + "; ".join(self.timing_check["differences"][:3]))
+        lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+    def functions_csv(self) -> str:
+        """The per-function profile as CSV, one row per function, most exclusive cycles first."""
+        out = io.StringIO()
+        fields = ["name", "calls", "cycles_exclusive", "cycles_inclusive",
+                  "instructions_exclusive", "instructions_inclusive"]
+        w = csv.DictWriter(out, fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(self.functions)
+        return out.getvalue()
+
+    def folded(self) -> str:
+        """Folded call stacks weighted in cycles (``main;conv2d 1234``), for flame-graph tools."""
+        return "".join(f"{path} {cycles}\n" for path, cycles in self.stacks)
+
+
+def _options(chosen: dict[str, bool]) -> str:
+    return "".join(f", {k}={'true' if v else 'false'}" for k, v in sorted(chosen.items()))

@@ -17,6 +17,7 @@ from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ExitCode, SimmcuError
 from ._machine import Simulator
 from ._params import describe
+from ._timing import bundled_profiles, load_profile
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
                      help="stop with exit code 123 after this much wall-clock time")
     run.add_argument("--semihost-dir", default=None, metavar="DIR",
                      help="let the firmware open host files inside DIR (off by default)")
+    run.add_argument("--timing", default=None, metavar="PROFILE",
+                     help="timing profile name or TOML file, instead of the core's (see `simmcu cores --timing`)")
+    run.add_argument("--top", type=int, default=10, metavar="N", help="functions in the summary table (default 10)")
+    run.add_argument("--profile-csv", metavar="FILE", default=None,
+                     help="write the per-function profile as CSV ('-' for stdout)")
+    run.add_argument("--folded", metavar="FILE", default=None,
+                     help="write folded call stacks weighted in cycles, for flame-graph tools ('-' for stdout)")
+    run.add_argument("--check-timing", action="store_true",
+                     help="also run the plain-Python reference timing model and compare (slow)")
     run.add_argument("--quiet", action="store_true", help="do not echo the firmware's console output")
     run.add_argument("args", nargs="*", help="command line passed to the firmware (SYS_GET_CMDLINE)")
 
@@ -52,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                        help="preprocessor definition")
 
-    sub.add_parser("cores", help="list the cores")
+    cores = sub.add_parser("cores", help="list the cores and their timing profiles")
+    cores.add_argument("--timing", action="store_true",
+                       help="also list each timing profile's options, sources and what it leaves out")
     boards = sub.add_parser("boards", help="list the bundled boards")
     boards.add_argument("--params", action="store_true", help="list every board and region parameter")
     return p
@@ -83,20 +95,24 @@ def _run(a) -> int:
     elf = Path(a.elf)
     if not elf.exists():
         elf = _prebuilt(a.elf, core) or elf
-    sim = Simulator(elf, core=core, board=a.board, max_instructions=a.max_instructions, timeout=a.timeout,
-                    semihost_dir=a.semihost_dir, args=tuple(a.args),
-                    console=None if a.quiet else _write)
+    outputs = [a.json, a.profile_csv, a.folded]
+    human = sys.stderr if "-" in outputs else sys.stdout  # stdout is reserved for the machine-readable output
+    sim = Simulator(elf, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
+                    timeout=a.timeout, semihost_dir=a.semihost_dir, args=tuple(a.args),
+                    console=None if a.quiet else lambda text: _write(text, human), check_timing=a.check_timing)
     result = sim.run()
     if result.console and not result.console.endswith("\n") and not a.quiet:
-        _write("\n")
-    _write(result.summary() + "\n", sys.stderr if a.json == "-" else sys.stdout)
-    if a.json == "-":
-        _write(result.to_json() + "\n")
-    elif a.json:
-        try:
-            Path(a.json).write_text(result.to_json() + "\n")
-        except OSError as e:
-            raise SimmcuError(f"cannot write {a.json}: {e.strerror}") from None
+        _write("\n", human)
+    _write(result.summary(a.top) + "\n", human)
+    for path, text in ((a.json, lambda: result.to_json() + "\n"), (a.profile_csv, result.functions_csv),
+                       (a.folded, result.folded)):
+        if path == "-":
+            _write(text())
+        elif path:
+            try:
+                Path(path).write_text(text())
+            except OSError as e:
+                raise SimmcuError(f"cannot write {path}: {e.strerror}") from None
     return result.exit_code
 
 
@@ -113,7 +129,19 @@ def _build(a) -> int:
 def _cores(a) -> int:
     for name in core_names():
         c = get_core(name)
-        print(f"{name:15s} {c.isa:13s} {c.description}")
+        print(f"{name:15s} {c.isa:13s} timing {c.timing:14s} {c.description}")
+    if a.timing:
+        for name in bundled_profiles():
+            p = load_profile(name)
+            print(f"\ntiming profile {name}: {p.description}")
+            for o in p.options.values():
+                print(f"  option {o.name} (default {'true' if o.default else 'false'}): {o.description}")
+            if p.accuracy:
+                print(f"  accuracy: {p.accuracy}")
+            for line in p.not_modeled:
+                print(f"  not modeled: {line}")
+            for line in p.sources:
+                print(f"  source: {line}")
     return 0
 
 
@@ -130,7 +158,10 @@ def _boards(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    a = _parser().parse_args(argv)
+    parser = _parser()
+    a = parser.parse_args(argv)
+    if a.command == "run" and [a.json, a.profile_csv, a.folded].count("-") > 1:
+        parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
         return {"run": _run, "build": _build, "cores": _cores, "boards": _boards}[a.command](a)
     except SimmcuError as e:

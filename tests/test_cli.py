@@ -72,3 +72,69 @@ def test_closed_stdout_keeps_the_run_and_its_exit_code():
                         " | head -c 1 > /dev/null"], capture_output=True, text=True)
     assert p.returncode == 121
     assert "Traceback" not in p.stderr and "BrokenPipe" not in p.stderr
+
+
+def test_profile_outputs_agree_with_each_other_and_the_totals(tmp_path):
+    """JSON functions, the CSV and the folded stacks are three views of one call tree."""
+    import csv
+
+    paths = {k: tmp_path / k for k in ("r.json", "p.csv", "f.txt")}
+    rc, out, _ = cli("run", "conv2d", "--core", "cortex-m4", "--json", str(paths["r.json"]),
+                     "--profile-csv", str(paths["p.csv"]), "--folded", str(paths["f.txt"]), "--top", "3")
+    assert rc == 0
+    d = json.loads(paths["r.json"].read_text())
+    rows = list(csv.DictReader(paths["p.csv"].open()))
+    assert [r["name"] for r in rows] == [f["name"] for f in d["functions"]]
+    assert all(int(r["cycles_exclusive"]) == f["cycles_exclusive"] for r, f in zip(rows, d["functions"]))
+    assert sum(int(r["cycles_exclusive"]) for r in rows) == d["cycles"]
+    folded = [line.rsplit(" ", 1) for line in paths["f.txt"].read_text().splitlines()]
+    assert sum(int(c) for _, c in folded) == d["cycles"]
+    kernel = [int(c) for path, c in folded if path.endswith(";main;conv2d_3x3")]
+    assert kernel == [d["functions"][0]["cycles_exclusive"]] and d["functions"][0]["name"] == "conv2d_3x3"
+    table = out[out.index("cycles incl"):].splitlines()[1:4]  # --top 3
+    assert [line.split()[0] for line in table] == [f["name"] for f in d["functions"][:3]]
+    assert f"{d['cycles']:,}" in out and f"CPI {d['cpi']:.3f}" in out
+    assert f"stack peak {d['memory']['stack_peak_bytes']:,} B" in out
+
+
+def test_only_one_output_on_stdout_and_the_rest_on_stderr():
+    rc, _, err = cli("run", "hello", "--json", "-", "--folded", "-")
+    assert rc == 2 and "only one of" in err
+    rc, out, err = cli("run", "hello", "--core", "cortex-m0plus", "--folded", "-")
+    assert rc == 0 and "Hello from simmcu" in err and "cycles" in err
+    assert all(line.rsplit(" ", 1)[1].isdigit() for line in out.splitlines())
+
+
+def test_check_timing_and_a_user_timing_profile(tmp_path):
+    rc, out, _ = cli("run", "hello", "--core", "cortex-m4", "--check-timing", "--quiet")
+    assert rc == 0 and "native model agrees with the reference model" in out
+    from simmcu import load_profile
+
+    base = json.loads(cli("run", "hello", "--core", "cortex-m4", "--json", "-", "--quiet")[1])
+    mine = tmp_path / "slow-loads.toml"
+    mine.write_text('name = "slow-loads"\nisa = "thumb"\nsources = ["test"]\n[cycles]\nload = 5\n'
+                    f"[taken]\nbranch = {load_profile('cortex-m4').taken['branch']}\n")
+    rc, out, err = cli("run", "hello", "--core", "cortex-m4", "--timing", str(mine), "--json", "-", "--quiet")
+    d = json.loads(out)
+    assert rc == 0 and d["timing"] == "slow-loads" and d["instructions"] == base["instructions"]
+    assert d["cycles"] != base["cycles"] and d["stalls"]["memory"] > base["stalls"]["memory"]
+    rc, _, err = cli("run", "hello", "--core", "rv32imc", "--timing", str(mine))
+    assert rc == 120 and "is for thumb" in err
+
+
+def test_cores_lists_timing_profiles_with_their_options():
+    from simmcu import bundled_profiles
+
+    rc, out, _ = cli("cores", "--timing")
+    assert rc == 0 and "option barrel_shifter" in out and "not modeled:" in out
+    assert all(f"timing profile {p}:" in out for p in bundled_profiles())
+
+
+def test_docs_list_every_json_key():
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "json.md").read_text()
+    d = json.loads(cli("run", "hello", "--json", "-", "--quiet")[1])
+    keys = [*d, *(f"memory.{k}" for k in d["memory"]), *(f"stalls.{k}" for k in d["stalls"]),
+            *(f"functions[].{k}" for k in d["functions"][0])]
+    assert [k for k in keys if f"`{k}`" not in text] == []
