@@ -67,7 +67,7 @@ class Insn:
     mem_where: int = MEM_OTHER  #: MEM_STACK (SP-based), MEM_CODE (PC-relative literal) or MEM_OTHER
     sp_delta: int | None = 0    #: static change of SP; None when SP gets a run-time value
     shamt: int | None = None    #: shift amount of an immediate shift; None for a register shift
-    sources: int = 0      #: register source fields in the encoding (RISC-V: 2 for R/S/B types)
+    sources: int = 0      #: register source fields (RISC-V: 2 for R/S/B types, compressed ones as expanded)
     operands: tuple[int, ...] = ()  #: register numbers whose values a data-dependent latency reads
     signed: bool = False  #: signed divide (latency models work on magnitudes)
     in_it: bool = False   #: covered by a Thumb-2 IT block

@@ -219,7 +219,7 @@ def _decode16(h: int, addr: int) -> Insn:
         else:                                   # C.BEQZ, C.BNEZ
             imm = _sx(((h >> 12) & 1) << 8 | ((h >> 10) & 3) << 3 | ((h >> 5) & 3) << 6
                       | ((h >> 3) & 3) << 1 | ((h >> 2) & 1) << 5, 9)
-            insn.klass, insn.ctrl, insn.cond = "branch", True, True
+            insn.klass, insn.ctrl, insn.cond, insn.sources = "branch", True, True, 2  # BEQ/BNE rs1', x0
             insn.reads, insn.target = _bit(rs2p), (addr + imm) & 0xFFFFFFFF
     elif q == 2:
         if f3 == 0:                             # C.SLLI
@@ -231,8 +231,9 @@ def _decode16(h: int, addr: int) -> Insn:
             if not (h >> 12) & 1:
                 if rs2 == 0:                    # C.JR
                     _jump(insn, 0, None, rd)
-                else:                           # C.MV
+                else:                           # C.MV: ADD rd, x0, rs2
                     _alu(insn, rd, rs2)
+                    insn.sources = 2
             elif rs2 == 0:
                 if rd == 0:                     # C.EBREAK
                     insn.klass = "system"

@@ -37,7 +37,7 @@ BOARD_PARAMS = {
     "code_region": Param("flash", "", "region that holds code, read-only data and the .data image", str),
     "data_region": Param("sram", "", "region that holds .data, .bss, heap and stack", str),
     "stack_bytes": Param(8192, "bytes", "stack reserved at the top of data_region by the linker script", "size", lambda v: v >= 256 and v % 8 == 0),
-    "irq_lines": Param(32, "lines", "device interrupt lines (Cortex-M NVIC IRQs or RISC-V platform sources)", int, lambda v: 1 <= v <= 240),
+    "irq_lines": Param(16, "lines", "device interrupt lines (Cortex-M NVIC IRQs; RISC-V platform sources, at most 16)", int, lambda v: 1 <= v <= 240),
     "systick_ref_divider": Param(8, "cycles", "Cortex-M: core cycles per SysTick reference-clock tick (CLKSOURCE=0)", int, lambda v: v >= 1),
     "clint_base": Param(0x0200_0000, "address", "RISC-V: base of the CLINT (msip, mtimecmp at +0x4000, mtime at +0xBFF8)", int, lambda v: v % 4096 == 0),
     "mtime_divider": Param(1, "cycles", "RISC-V: core cycles per mtime tick", int, lambda v: v >= 1),

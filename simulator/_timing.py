@@ -29,6 +29,7 @@ HAZARDS = {
     "jump_reg_use": "cycles an indirect jump waits for a target register the previous instruction wrote",
     "second_source": "cycles added to instructions with two register source fields (single-ported register file)",
     "misaligned_target": "cycles added to a taken transfer whose target is a 32-bit instruction at a 2-mod-4 address",
+    "misaligned_fetch": "cycles added to every 32-bit instruction at a 2-mod-4 address (a second fetch transfer)",
 }
 
 #: Data-dependent latency models a profile can name under [latency]; ids match ``_native``.
@@ -228,6 +229,8 @@ def instruction_cost(p: Profile, mem: MemoryCosts, insn: Insn) -> dict[str, int]
     cost["issue"] = 1
     cost[cause_of(k)] += max(0, total - 1)
     cost["memory"] += insn.mem_reads * mem.read[insn.mem_where] + insn.mem_writes * mem.write[insn.mem_where]
+    if insn.size == 4 and insn.addr & 2:
+        cost["memory"] += p.hazards["misaligned_fetch"]
     return cost
 
 

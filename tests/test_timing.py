@@ -11,25 +11,26 @@ from simmcu._timing import latency
 # (../shared/reference/core-timing.md and the documents each profile cites):
 RV32 = {
     # PicoRV32 README, dual-port register file, BARREL_SHIFTER: ALU 3, load/store 5, branch 3 / taken
-    # 5, jal 3, MUL 40, MULH 72, DIV 40; load_use = load + ALU.
+    # 5, jal 3, MUL 40, MULH 72, DIV 40; load_use = load + ALU. misaligned32 (C.NOP, ADD at 2 mod 4,
+    # C.NOP): three ALU instructions + 1 for the ADD's second fetch transfer (measured on the RTL).
     "picorv32": dict(alu_imm=3, alu_reg=3, shift_reg=3, load=5, load_use=8, store=5, mul=40, mulh=72,
-                     div=40, div_zero=40, jump=3, branch_taken=5, branch_not_taken=3),
+                     div=40, div_zero=40, jump=3, branch_taken=5, branch_not_taken=3, misaligned32=10),
     # Without the dual-port register file: +1 for instructions with two source registers.
     "picorv32:dual_port_regs=false": dict(alu_imm=3, alu_reg=4, shift_reg=4, load=5, load_use=9, store=6,
                                           mul=41, mulh=73, div=41, div_zero=41, jump=3, branch_taken=6,
-                                          branch_not_taken=4),
+                                          branch_not_taken=4, misaligned32=11),
     # Without the barrel shifter: SLL by 5 = 4 + 5 // 4 + 5 % 4.
     "picorv32:barrel_shifter=false": dict(shift_reg=6),
     # Ibex: stall counts + 1; load/store 1 stall, jump 1, taken branch 2, fast multiplier 2/3 stalls,
     # divide 37 stalls (1 for a zero divisor); no load-use stall beyond the load's own.
     "ibex": dict(alu_imm=1, alu_reg=1, shift_reg=1, load=2, load_use=3, store=2, mul=3, mulh=4, div=38,
-                 div_zero=2, jump=2, branch_taken=3, branch_not_taken=1),
+                 div_zero=2, jump=2, branch_taken=3, branch_not_taken=1, misaligned32=3),
     "ibex:single_cycle_multiplier=true": dict(mul=1, mulh=2),
     "ibex:branch_target_alu=true": dict(branch_taken=2),
     # CV32E40P: ALU, load, store, mul 1; mulh 5; divide 3..35 = 4 + leading zeros of the divisor
     # (3: 30 zeros), 3 for a zero divisor; jump 2; branch 1 / taken 3; load-use +1.
     "rv32imc": dict(alu_imm=1, alu_reg=1, shift_reg=1, load=1, load_use=3, store=1, mul=1, mulh=5,
-                    div=34, div_zero=3, jump=2, branch_taken=3, branch_not_taken=1),
+                    div=34, div_zero=3, jump=2, branch_taken=3, branch_not_taken=1, misaligned32=3),
 }
 # Cortex-M: data processing 1, MUL 1, LDR 2, back-to-back LDRs pipelined (N + 1), STR 1, PUSH/POP of
 # two registers 1 + 2 each, B taken 1 + P (P = 2), CMP + B<cc> not taken 1 + 1, UDIV 1000 / 3 = 2 +

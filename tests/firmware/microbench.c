@@ -59,6 +59,8 @@ int main(void)
     BENCH("jump", "j 1f\n nop\n 1:");
     BENCH("branch_taken", "beq zero, zero, 1f\n nop\n 1:");
     BENCH("branch_not_taken", "bne zero, zero, 1f\n 1:");
+    /* 8 bytes: the ADD sits at a 2-mod-4 address in every body */
+    BENCH("misaligned32", ".option rvc\n c.nop\n .option norvc\n add a0, a0, a1\n .option rvc\n c.nop\n .option norvc");
 #else
     SYST_RVR = 0xFFFFFF;
     SYST_CVR = 0;
