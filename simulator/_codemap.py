@@ -16,7 +16,8 @@ import numpy as np
 from unicorn import arm_const, riscv_const
 
 from . import _native as nat
-from ._timing import STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost, latency_model_of
+from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
+                      latency_model_of, memory_hooked)
 from .isa import rv32, thumb
 from .isa.insn import Insn
 
@@ -65,6 +66,9 @@ class CodeMap:
     state: np.ndarray
     latency_sites: list[int]
     watch_sites: list[int]
+    mem: MemoryCosts          #: the wait states the static costs include
+    memory_hook: bool         #: data accesses are priced and counted by ``_native.memory_hook``
+    it_exits: list[int]       #: where execution leaves a Thumb-2 IT block (see ``_native.it_exit_hook``)
 
     def fresh(self) -> CodeMap:
         """The same tables with the run-time state reset, for one more run."""
@@ -85,11 +89,12 @@ class CodeMap:
         return int(self.state[int(self.state[nat.OFF_INSN]) + row * len(self.insns) + i])
 
 
-def build(image, arch: str, profile: Profile, board) -> CodeMap:
+def build(image, arch: str, profile: Profile, board, exact_memory: bool = False) -> CodeMap:
     insns = decode_image(image, arch)
     if not insns:
         raise ValueError("no code")
-    mem = MemoryCosts.of(board)
+    hooked = memory_hooked(profile, exact_memory)
+    mem = MemoryCosts.of(board, profile, hooked)
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
     n = len(insns)
@@ -112,7 +117,29 @@ def build(image, arch: str, profile: Profile, board) -> CodeMap:
     off_node = off_prefix + nat.N_PREFIX * (n + 1)
     off_hash = off_node + 5 * MAX_NODES
     off_stack = off_hash + 2 * hash_slots
-    st = np.zeros(off_stack + 2 * MAX_DEPTH, dtype=np.int64)
+    cache = profile.cache or {}
+    line = cache.get("line_bytes", 32)
+    ic_ways, dc_ways = cache.get("icache_ways", 1), cache.get("dcache_ways", 1)
+    ic_sets = cache.get("icache_bytes", 0) // (line * ic_ways)
+    dc_sets = cache.get("dcache_bytes", 0) // (line * dc_ways)
+    off_ic = off_stack + 2 * MAX_DEPTH
+    off_dc = off_ic + 3 * ic_sets * ic_ways   # tags, LRU stamps, dirty bits
+    off_region = off_dc + 3 * dc_sets * dc_ways
+    total = off_region + nat.N_RFIELDS * len(board.regions)
+    st = np.zeros(total, dtype=np.int64)
+    st[nat.TOTAL] = total
+    st[nat.LINE_SHIFT] = line.bit_length() - 1
+    st[nat.IC_SETS], st[nat.IC_WAYS], st[nat.OFF_IC] = ic_sets, ic_ways, off_ic
+    st[nat.DC_SETS], st[nat.DC_WAYS], st[nat.OFF_DC] = dc_sets, dc_ways, off_dc
+    st[nat.N_REGIONS], st[nat.OFF_REGION] = len(board.regions), off_region
+    st[nat.XPSR_REG] = arm_const.UC_ARM_REG_XPSR if arch == "arm" else 0
+    for k, r in enumerate(board.regions):
+        row = off_region + k * nat.N_RFIELDS
+        beats = line // cache.get("bus_bytes", line)
+        st[row + nat.R_BASE], st[row + nat.R_END] = r.base, r.base + r.size
+        st[row + nat.R_CACHEABLE] = r.kind in CACHEABLE_KINDS
+        st[row + nat.R_READ_WAIT], st[row + nat.R_WRITE_WAIT] = r.read_wait_states, r.write_wait_states
+        st[row + nat.R_FILL] = cache.get("miss_cycles", 0) + beats * r.read_wait_states
     st[nat.OFF_IDX], st[nat.OFF_INSN], st[nat.OFF_PREFIX] = off_idx, off_insn, off_prefix
     st[nat.OFF_NODE], st[nat.OFF_HASH], st[nat.OFF_STACK] = off_node, off_hash, off_stack
     st[nat.HASH_MASK] = hash_slots - 1
@@ -198,7 +225,21 @@ def build(image, arch: str, profile: Profile, board) -> CodeMap:
             where, what = divmod(k, 4)
             prefix[nat.P_MEM0 + k, i + 1] = prefix[nat.P_MEM0 + k, i] + (traffic[what] if where == insn.mem_where else 0)
         prefix[nat.P_DYN_SP, i + 1] = prefix[nat.P_DYN_SP, i] + (insn.sp_delta is None)
-    return CodeMap(insns, functions, func_of, base, st, latency_sites, watch_sites)
+    return CodeMap(insns, functions, func_of, base, st, latency_sites, watch_sites, mem, hooked, _it_exits(insns))
+
+
+def _it_exits(insns: list[Insn]) -> list[int]:
+    """Addresses execution can reach straight from inside an IT block: the instruction after the
+    block, and static targets of branches in it."""
+    exits = set()
+    for i, insn in enumerate(insns):
+        if not insn.in_it:
+            continue
+        if i + 1 < len(insns) and not insns[i + 1].in_it:
+            exits.add(insn.fallthrough)
+        if insn.ctrl and insn.target is not None:
+            exits.add(insn.target)
+    return sorted(exits)
 
 
 def _word_at(image, addr: int) -> int:

@@ -30,7 +30,7 @@ from ._errors import ConfigError, ExitCode
 from ._profile import Profiler
 from ._result import Fault, RunResult
 from ._semihosting import Exit, Semihosting, SemihostingRefused
-from ._timing import STALL_CAUSES, MemoryCosts, Profile, entry_cost, load_profile, taken_cost
+from ._timing import STALL_CAUSES, Profile, entry_cost, load_profile, taken_cost
 from .isa.insn import MEM_OTHER
 
 _PROT = {"r": uc_mod.UC_PROT_READ, "w": uc_mod.UC_PROT_WRITE, "x": uc_mod.UC_PROT_EXEC}
@@ -70,7 +70,7 @@ class Machine:
         self.timeout = timeout
         self.code = code.fresh()
         self.state = self.code.state
-        self.code_mem = MemoryCosts.of(board)
+        self.code_mem = self.code.mem
         self._until: int | None = None
         self._mmio_cursor = (-1, -1, -1, 0)  # (block start index, block start cycle, instruction, accesses left)
         self._access_pc: int | None = None  # instruction of the device access being handled
@@ -331,6 +331,7 @@ class Machine:
             if st[nat.BLOCK_CALLED] >= 0:
                 st[self._node_slot(nat.N_CALLS, int(st[nat.BLOCK_CALLED]))] -= 1
         st[nat.BLOCK_E] = i
+        st[nat.IC_PEND_E] = max(i, int(st[nat.IC_PEND_S]))  # the I-cache sees only what ran
         st[nat.ACCOUNTED] = 0
         if self.reference is not None:
             self.reference.truncate(upto)
@@ -345,12 +346,18 @@ class Machine:
     def _install_hooks(self) -> None:
         self.native = nat.NativeHooks(self.uc)
         self.native.add(nat.block_hook, self.state, uc_mod.UC_HOOK_BLOCK)
+        if self.code.memory_hook:
+            self.native.add(nat.memory_hook, self.state, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
+            for addr in self.code.it_exits:
+                self.native.add(nat.it_exit_hook, self.state, uc_mod.UC_HOOK_CODE, addr, addr)
         for addr in self.code.latency_sites:
             self.native.add(nat.latency_hook, self.state, uc_mod.UC_HOOK_CODE, addr, addr)
         for addr in self.code.watch_sites:
             self.native.add(nat.watch_hook, self.state, uc_mod.UC_HOOK_CODE, addr, addr)
         if self.reference is not None:
             self.uc.hook_add(uc_mod.UC_HOOK_CODE, self.reference.on_instruction)
+            if self.code.memory_hook:
+                self.uc.hook_add(uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE, self.reference.on_memory)
         sbrk = self.image.symbols.get("_sbrk")
         if sbrk is not None and sbrk.is_function:
             self.uc.hook_add(uc_mod.UC_HOOK_CODE, self._on_sbrk, begin=sbrk.addr, end=sbrk.addr)
@@ -585,7 +592,31 @@ class Machine:
                 self.state[nat.CYCLES] = int(when)
             self.platform.update()
 
+    def cache_report(self) -> dict:
+        """Hits and misses of the caches the timing profile has (empty without caches)."""
+        st, c = self.state, self.timing.cache
+        out = {}
+        if st[nat.IC_SETS]:
+            out["icache"] = dict(bytes=c["icache_bytes"], ways=c["icache_ways"], line_bytes=c["line_bytes"],
+                                 misses=int(st[nat.IC_MISSES]))  # lookups are per block, so no hit count
+        if st[nat.DC_SETS]:
+            out["dcache"] = dict(bytes=c["dcache_bytes"], ways=c["dcache_ways"], line_bytes=c["line_bytes"],
+                                 hits=int(st[nat.DC_HITS]), misses=int(st[nat.DC_MISSES]),
+                                 writebacks=int(st[nat.DC_WRITEBACKS]))
+        return out
+
+    def region_traffic(self) -> dict[str, dict[str, int]]:
+        """Data accesses by board region, as the memory hook counted them."""
+        st, out = self.state, {}
+        for k, r in enumerate(self.board.regions):
+            row = int(st[nat.OFF_REGION]) + k * nat.N_RFIELDS
+            out[r.name] = dict(reads=int(st[row + nat.R_READS]), writes=int(st[row + nat.R_WRITES]),
+                               read_bytes=int(st[row + nat.R_READ_BYTES]),
+                               write_bytes=int(st[row + nat.R_WRITE_BYTES]))
+        return out
+
     def _result(self, stop: Stop, wall: float) -> RunResult:
+        nat.icache_sync(self.state)  # the last block's instruction lines
         report = Profiler(self).report()
         return RunResult(
             exit_code=int(stop.exit_code), exit_reason=stop.reason, message=stop.message,
@@ -606,14 +637,16 @@ class Simulator:
     ``semihost_dir`` opts in to host file access inside that directory;
     ``console`` receives output as it is written; ``check_timing`` also runs the
     plain-Python reference timing model and reports any disagreement with the
-    native one (slow; for testing timing profiles).
+    native one (slow; for testing timing profiles); ``exact_memory`` hooks every
+    data access, for traffic by board region and wait states priced by the region
+    really accessed (slower; implied by a data cache).
     """
 
     def __init__(self, elf: str | Path, core: str = "rv32imc", board: str | Path | None = None, *,
                  timing: str | Path | None = None, max_instructions: int | None = None,
                  timeout: float | None = None, semihost_dir: str | Path | None = None, stdin: bytes = b"",
                  args: tuple[str, ...] = (), console: Callable[[str], None] | None = None,
-                 check_timing: bool = False):
+                 check_timing: bool = False, exact_memory: bool = False):
         name, options = parse_core_spec(core)
         self.core = get_core(name)
         self.timing = load_profile(timing if timing is not None else self.core.timing, options)
@@ -631,7 +664,7 @@ class Simulator:
             raise ConfigError(f"semihosting directory {semihost_dir} does not exist")
         self.image = load_elf(elf, self.core, self.board)
         try:
-            self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board)
+            self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board, exact_memory)
         except ValueError:
             raise ConfigError(f"{self.image.path} has no executable code") from None
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,

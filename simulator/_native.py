@@ -7,7 +7,11 @@ instruction, fetch wait states), follows calls and returns for the per-function
 profile, tracks the stack's low-water mark and stops emulation *before* a block
 when an event is due. ``latency_hook`` runs only at instructions with a
 data-dependent latency (divides, serial shifts); ``watch_hook`` only after
-instructions that may unmask an interrupt.
+instructions that may unmask an interrupt. ``memory_hook`` sees every data
+access, and is installed only when asked for (exact memory traffic, a data
+cache), because any memory hook takes Unicorn off its fast path. The
+instruction cache is looked up per executed block range, one block late
+(``icache_sync``), so that only instructions that really ran touch it.
 
 All state lives in one ``int64`` numpy array passed as user data: header slots
 below, then the tables whose offsets the header holds. Python reads and writes
@@ -31,6 +35,8 @@ llvm.load_library_permanently(_LIB._name)
 _uc_emu_stop = types.ExternalFunction("uc_emu_stop", types.int32(types.voidptr))
 _uc_reg_read = types.ExternalFunction(
     "uc_reg_read", types.int32(types.voidptr, types.int64, types.CPointer(types.int64)))
+_uc_reg_write = types.ExternalFunction(
+    "uc_reg_write", types.int32(types.voidptr, types.int64, types.CPointer(types.int64)))
 
 # -- header slots ----------------------------------------------------------------------
 SCRATCH = 0          #: buffer for uc_reg_read
@@ -94,9 +100,29 @@ BLOCK_DEPTH0 = 73
 BLOCK_CALLED = 74
 BLOCK_PUSH_RET = 75
 BLOCK_ADJ_LU = 76    #: the load-use part of BLOCK_ADJ (the rest is memory)
-NHEADER = 77
+TOTAL = 77           #: length of the whole state array
+LINE_SHIFT = 78      #: log2 of the cache line size
+IC_SETS = 79         #: instruction cache geometry (0 sets: no I-cache)
+IC_WAYS = 80
+DC_SETS = 81         #: data cache geometry (0 sets: no D-cache)
+DC_WAYS = 82
+OFF_IC = 83          #: I-cache tags then LRU stamps; D-cache tags, stamps, dirty bits
+OFF_DC = 84
+CACHE_CLOCK = 85     #: LRU time stamp source
+IC_PEND_S = 86       #: instructions [IC_PEND_S, IC_PEND_E) ran but their lines are not looked up yet
+IC_PEND_E = 87
+IC_NODE = 88         #: call-tree node that ran them
+IC_MISSES = 89
+DC_HITS = 90
+DC_MISSES = 91
+DC_WRITEBACKS = 92
+N_REGIONS = 93       #: board regions in the region table (for the memory hook)
+OFF_REGION = 94
+XPSR_REG = 95        #: Unicorn register id of XPSR (Cortex-M)
+NHEADER = 96
 
 STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN = 1, 2, 3, 4, 5
+_XPSR_IT = 0x0600FC00  #: IT[1:0] in bits 26:25, IT[7:2] in bits 15:10
 
 # Per-instruction fields (rows of the OFF_INSN table, each N_INSNS long).
 I_ADDR, I_FALL, I_FLAGS, I_READS, I_WRITES, I_LDEST, I_AREGS, I_ENTRY_LU, I_ENTRY_MEM, I_TAKEN, \
@@ -111,6 +137,11 @@ P_MEM0 = 7
 P_DYN_SP = 19        #: instructions that set SP to a run-time value
 N_PREFIX = 20
 
+# Region table fields (one row of N_RFIELDS per board region).
+R_BASE, R_END, R_CACHEABLE, R_READ_WAIT, R_WRITE_WAIT, R_FILL, R_READS, R_WRITES, R_READ_BYTES, \
+    R_WRITE_BYTES = range(10)
+N_RFIELDS = 10
+
 # Call-tree node rows (each MAX_NODES long) and shadow-stack rows (each MAX_DEPTH long).
 N_FUNC, N_PARENT, N_CYC, N_INS, N_CALLS = range(5)
 S_NODE, S_RET = range(2)
@@ -118,6 +149,9 @@ S_NODE, S_RET = range(2)
 NEVER = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 
 _HOOK_SIG = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
+_MEM_HOOK_SIG = types.void(types.voidptr, types.int32, types.uint64, types.int32, types.int64,
+                           types.CPointer(types.int64))
+_UC_MEM_WRITE = 17
 
 
 @numba.njit(cache=True)
@@ -203,10 +237,111 @@ def _watched_changed(uc, st, st_ptr):
     return False
 
 
+@numba.njit(cache=True)
+def _charge_memory(st, node, cycles):
+    """Add memory-stall cycles found at run time (cache misses, wait states) to the totals and ``node``."""
+    st[CYCLES] += cycles
+    st[STALL0 + 3] += cycles
+    st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + node] += cycles
+
+
+@numba.njit(cache=True)
+def _region_of(st, addr):
+    for r in range(st[N_REGIONS]):
+        row = st[OFF_REGION] + r * N_RFIELDS
+        if st[row + R_BASE] <= addr < st[row + R_END]:
+            return row
+    return -1
+
+
+@numba.njit(cache=True)
+def _cache_access(st, off, sets, ways, line, write):
+    """Look ``line`` up in the LRU cache at ``off`` (tags, stamps, dirty bits); allocate it on a miss.
+    Returns -1 on a hit, else the evicted line + 1 if it was dirty (0: nothing to write back)."""
+    base = (line & (sets - 1)) * ways
+    n = sets * ways
+    st[CACHE_CLOCK] += 1
+    victim = 0
+    for w in range(ways):
+        k = base + w
+        if st[off + k] == line + 1:
+            st[off + n + k] = st[CACHE_CLOCK]
+            if write:
+                st[off + 2 * n + k] = 1
+            return -1
+        if st[off + n + k] < st[off + n + base + victim]:
+            victim = w
+    k = base + victim
+    dirty = st[off + k] if st[off + 2 * n + k] else 0
+    st[off + k] = line + 1
+    st[off + n + k] = st[CACHE_CLOCK]
+    st[off + 2 * n + k] = 1 if write else 0
+    return dirty
+
+
+@numba.njit(cache=True)
+def icache_sync(st):
+    """Look up the lines of the instructions that ran since the last call; charge misses."""
+    s, e = st[IC_PEND_S], st[IC_PEND_E]
+    if st[IC_SETS] == 0 or s >= e:
+        return
+    st[IC_PEND_S] = e
+    n = st[N_INSNS]
+    ib = st[OFF_INSN]
+    shift = st[LINE_SHIFT]
+    first = st[ib + I_ADDR * n + s] >> shift
+    last = (st[ib + I_FALL * n + e - 1] - 1) >> shift
+    for line in range(first, last + 1):
+        row = _region_of(st, line << shift)
+        if row < 0 or not st[row + R_CACHEABLE]:
+            continue
+        if _cache_access(st, st[OFF_IC], st[IC_SETS], st[IC_WAYS], line, False) >= 0:
+            st[IC_MISSES] += 1
+            _charge_memory(st, st[IC_NODE], st[row + R_FILL])
+
+
+@numba.cfunc(_MEM_HOOK_SIG, nopython=True, cache=True)
+def memory_hook(uc, kind, address, size, value, st_ptr):
+    """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
+    hdr = carray(st_ptr, NHEADER)
+    st = carray(st_ptr, hdr[TOTAL])
+    addr = np.int64(address)
+    nbytes = np.int64(size)
+    row = _region_of(st, addr)
+    if row < 0:
+        return
+    write = kind == _UC_MEM_WRITE
+    if write:
+        st[row + R_WRITES] += 1
+        st[row + R_WRITE_BYTES] += nbytes
+    else:
+        st[row + R_READS] += 1
+        st[row + R_READ_BYTES] += nbytes
+    if st[DC_SETS] == 0 or not st[row + R_CACHEABLE]:
+        cycles = st[row + R_WRITE_WAIT] if write else st[row + R_READ_WAIT]
+    else:
+        cycles = 0
+        shift = st[LINE_SHIFT]
+        for line in range(addr >> shift, ((addr + nbytes - 1) >> shift) + 1):
+            evicted = _cache_access(st, st[OFF_DC], st[DC_SETS], st[DC_WAYS], line, write)
+            if evicted < 0:
+                st[DC_HITS] += 1
+                continue
+            st[DC_MISSES] += 1
+            cycles += st[row + R_FILL]
+            if evicted > 0:
+                st[DC_WRITEBACKS] += 1
+                victim = _region_of(st, (evicted - 1) << shift)
+                cycles += st[victim + R_FILL] if victim >= 0 else 0
+    if cycles:
+        _charge_memory(st, st[CUR_NODE], cycles)
+        st[BLOCK_DYN] += cycles  # later instructions of the block start this much later
+
+
 @numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def block_hook(uc, address, size, st_ptr):
     hdr = carray(st_ptr, NHEADER)
-    st = carray(st_ptr, hdr[OFF_STACK] + 2 * hdr[MAX_DEPTH])
+    st = carray(st_ptr, hdr[TOTAL])
     if size == 0:  # a block that only raises an exception (illegal instruction): the trap hook reports it
         return
     addr = np.int64(address)
@@ -221,6 +356,8 @@ def block_hook(uc, address, size, st_ptr):
     if s < 0 or e <= s:
         _stop(uc, st, STOP_OUTSIDE, addr)
         return
+    if st[IC_SETS]:
+        icache_sync(st)  # the previous block ran to its end: its lines are looked up now
     n = st[N_INSNS]
     ib = st[OFF_INSN]
     pb = st[OFF_PREFIX]
@@ -321,6 +458,7 @@ def block_hook(uc, address, size, st_ptr):
         node = _child(st, parent, func)
     st[CUR_NODE] = node
     st[nb + N_CYC * m + node] += body
+    st[IC_PEND_S], st[IC_PEND_E], st[IC_NODE] = s, e, node
     st[nb + N_INS * m + node] += e - s
     # -- stack high-water mark -----------------------------------------------------------
     spmin = st[ib + I_SPMIN * n + s]
@@ -339,7 +477,7 @@ def block_hook(uc, address, size, st_ptr):
 def latency_hook(uc, address, size, st_ptr):
     """Before a divide or serial shift: add the cycles its operand values cost beyond the static price."""
     hdr = carray(st_ptr, NHEADER)
-    st = carray(st_ptr, hdr[OFF_STACK] + 2 * hdr[MAX_DEPTH])
+    st = carray(st_ptr, hdr[TOTAL])
     if st[STOPPED] != 0:
         return
     off = np.int64(address) - st[CODE_BASE]
@@ -403,6 +541,19 @@ def watch_hook(uc, address, size, st_ptr):
     st = carray(st_ptr, NHEADER)
     if st[STOPPED] == 0 and _watched_changed(uc, st, st_ptr):
         _stop(uc, st, STOP_WATCH_INSN, np.int64(address))
+
+
+@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
+def it_exit_hook(uc, address, size, st_ptr):
+    """Where an IT block is left, while memory hooks run: clear the IT state. Unicorn #2309: a memory
+    hook inside an IT block leaves the block's IT state in the CPU, and the next block would be
+    translated as if predicated by it."""
+    st = carray(st_ptr, NHEADER)
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[XPSR_REG], st_ptr)
+    if st[SCRATCH] & _XPSR_IT:
+        st[SCRATCH] &= ~_XPSR_IT
+        _uc_reg_write(uc, st[XPSR_REG], st_ptr)
 
 
 class NativeHooks:

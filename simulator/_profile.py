@@ -27,7 +27,7 @@ class Profiler:
         instructions = int(st[nat.INSTRET])
         cycles = int(st[nat.CYCLES])
         functions, stacks = self._functions()
-        return dict(warnings=self._warnings(),
+        return dict(warnings=self._warnings(), caches=self.m.cache_report(),
             cpi=round(cycles / instructions, 4) if instructions else 0.0,
             stalls=stalls, sleep_cycles=self.m.sleep_cycles,
             functions=functions, stacks=stacks, memory=self._memory(),
@@ -91,6 +91,18 @@ class Profiler:
         return rows, stacks
 
     # -- memory ---------------------------------------------------------------------------
+    def _static_traffic(self) -> dict[str, dict[str, int]]:
+        """Traffic from the decoded loads and stores: SP-relative ones go to the data region, literal
+        loads to the code region, the rest is unattributed (pointers unknown before running)."""
+        st, board = self.st, self.m.board
+        regions: dict[str, dict[str, int]] = {}
+        for w, where in enumerate(_WHERE):
+            key = board.data.name if where == "stack" else board.code.name if where == "code" else where
+            entry = regions.setdefault(key, dict(reads=0, writes=0, read_bytes=0, write_bytes=0))
+            for k, field in enumerate(("reads", "writes", "read_bytes", "write_bytes")):
+                entry[field] += int(st[nat.MEM0 + 4 * w + k])
+        return regions
+
     def _stack_top(self) -> int:
         sym = self.m.image.symbols
         for name in _STACK_TOP_SYMBOLS:
@@ -109,13 +121,9 @@ class Profiler:
                                  region=region.name if region is not None else None, writable=writable))
         low = int(st[nat.MIN_SP])
         top = self._stack_top()
-        regions: dict[str, dict[str, int]] = {}
-        for w, where in enumerate(_WHERE):
-            key = board.data.name if where == "stack" else board.code.name if where == "code" else where
-            entry = regions.setdefault(key, dict(reads=0, writes=0, read_bytes=0, write_bytes=0))
-            for k, field in enumerate(("reads", "writes", "read_bytes", "write_bytes")):
-                entry[field] += int(st[nat.MEM0 + 4 * w + k])
-        return dict(
+        exact = self.code.memory_hook
+        regions = self.m.region_traffic() if exact else self._static_traffic()
+        return dict(traffic="exact" if exact else "static",
             flash_bytes=flash, ram_static_bytes=ram, sections=sections,
             stack_peak_bytes=max(0, top - low) if low != int(nat.NEVER) else 0,
             heap_peak_bytes=self.m.heap_peak, regions=regions,

@@ -7,16 +7,53 @@ as it executes, straight from the ``_timing`` rules (``instruction_cost``,
 no shared tables. ``Simulator(check_timing=True)`` runs both and reports any
 difference in cycles, instructions, stalls or per-function cycles. It is slow
 (a Python hook per instruction): a test tool for timing profiles and engine
-changes.
+changes. Caches and the per-access memory pricing are modeled here again, with
+their own plain-Python LRU sets.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 
+import unicorn.unicorn_const as uc_const
+
 from . import _native as nat
 from ._codemap import register_ids
-from ._timing import STALL_CAUSES, entry_cost, instruction_cost, latency, latency_model_of, taken_cost
+from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, entry_cost, instruction_cost, latency, latency_model_of,
+                      taken_cost)
+
+
+class _Cache:
+    """A set-associative LRU cache of line numbers: each set lists [line, dirty], most recent last."""
+
+    def __init__(self, size: int, ways: int, line_bytes: int):
+        self.sets = [[] for _ in range(size // (ways * line_bytes))]
+        self.ways = ways
+        self.hits = self.misses = self.writebacks = 0
+
+    def access(self, line: int, write: bool, undo: list) -> tuple[bool, int | None]:
+        """(hit, dirty line evicted); ``undo`` gets what restores the set."""
+        s = self.sets[line % len(self.sets)]
+        undo.append((self, s, [e[:] for e in s], self.hits, self.misses, self.writebacks))
+        for k, entry in enumerate(s):
+            if entry[0] == line:
+                s.append(s.pop(k))
+                entry[1] |= write
+                self.hits += 1
+                return True, None
+        self.misses += 1
+        victim = s.pop(0) if len(s) == self.ways else None
+        s.append([line, write])
+        if victim is not None and victim[1]:
+            self.writebacks += 1
+            return False, victim[0]
+        return False, None
+
+
+def _restore(undo: list) -> None:
+    for cache, s, saved, hits, misses, writebacks in reversed(undo):
+        s[:] = saved
+        cache.hits, cache.misses, cache.writebacks = hits, misses, writebacks
 
 
 class ReferenceModel:
@@ -33,6 +70,13 @@ class ReferenceModel:
         self.prev = None   #: instruction executed last; None after reset, an exception entry or return
         self.func = None   #: function of the instruction executed last (charged with time between instructions)
         self._undo = None  #: (address, state before it) of the last instruction, for a stop that takes it back
+        self._cache_undo: list = []
+        c = machine.timing.cache
+        self.line_bytes = c.get("line_bytes", 32)
+        self.beats = self.line_bytes // c.get("bus_bytes", self.line_bytes)
+        self.icache = _Cache(c["icache_bytes"], c["icache_ways"], self.line_bytes) if c.get("icache_bytes") else None
+        self.dcache = _Cache(c["dcache_bytes"], c["dcache_ways"], self.line_bytes) if c.get("dcache_bytes") else None
+        self.regions = {r.name: dict(reads=0, writes=0, read_bytes=0, write_bytes=0) for r in machine.board.regions}
 
     # -- hooks from the machine -----------------------------------------------------------
     def on_instruction(self, uc, address: int, size: int, _user) -> None:
@@ -43,6 +87,7 @@ class ReferenceModel:
             return  # outside decoded code: the machine reports it
         self._undo = (address, self.cycles, self.instructions, dict(self.stalls), Counter(self.function_cycles),
                       self.prev, self.func)
+        self._cache_undo = []
         self._skipped(address)
         self._execute(i)
 
@@ -74,8 +119,38 @@ class ReferenceModel:
         dynamic = self._latency(insn) if ran else None
         if dynamic is not None:
             self._charge(dynamic - own, "muldiv", func)
+        if self.icache is not None:
+            for line in range(address // self.line_bytes, (address + insn.size - 1) // self.line_bytes + 1):
+                region = self.m.board.region_at(line * self.line_bytes)
+                if region is not None and region.kind in CACHEABLE_KINDS:
+                    if not self.icache.access(line, False, self._cache_undo)[0]:
+                        self._charge(self._fill(region), "memory", func)
         self.instructions += 1
         self.prev, self.func = insn, func
+
+    def _fill(self, region) -> int:
+        return self.m.timing.cache["miss_cycles"] + self.beats * region.read_wait_states
+
+    def on_memory(self, uc, access: int, address: int, size: int, value: int, _user) -> None:
+        """A data access (installed with the native memory hook): traffic, wait states or the data cache."""
+        region = self.m.board.region_at(address)
+        if region is None:
+            return
+        write = access == uc_const.UC_MEM_WRITE
+        traffic = self.regions[region.name]
+        traffic["writes" if write else "reads"] += 1
+        traffic["write_bytes" if write else "read_bytes"] += size
+        if self.dcache is None or region.kind not in CACHEABLE_KINDS:
+            self._charge(region.write_wait_states if write else region.read_wait_states, "memory", self.func)
+            return
+        lb = self.line_bytes
+        for line in range(address // lb, (address + size - 1) // lb + 1):
+            hit, evicted = self.dcache.access(line, write, self._cache_undo)
+            if not hit:
+                self._charge(self._fill(region), "memory", self.func)
+            if evicted is not None:
+                victim = self.m.board.region_at(evicted * lb)
+                self._charge(self._fill(victim) if victim is not None else 0, "memory", self.func)
 
     def _latency(self, insn) -> int | None:
         model = latency_model_of(self.profile, insn)
@@ -114,6 +189,8 @@ class ReferenceModel:
         if self._undo is not None and self._undo[0] == address:
             _, self.cycles, self.instructions, self.stalls, self.function_cycles, self.prev, self.func = self._undo
             self._undo = None
+            _restore(self._cache_undo)
+            self._cache_undo = []
 
     # -- the verdict -----------------------------------------------------------------------
     def compare(self, native_functions: list[dict]) -> dict:
@@ -130,4 +207,16 @@ class ReferenceModel:
                 differences.append(f"functions.{name}")
         native["functions"] = by_name
         reference["functions"] = dict(self.function_cycles)
+        for name, cache in (("icache", self.icache), ("dcache", self.dcache)):
+            if cache is not None:
+                mine = dict(misses=cache.misses)
+                if name == "dcache":
+                    mine.update(hits=cache.hits, writebacks=cache.writebacks)
+                theirs = {k: v for k, v in self.m.cache_report()[name].items() if k in mine}
+                native[name], reference[name] = theirs, mine
+                differences += [f"{name}.{k}" for k in mine if mine[k] != theirs[k]]
+        if self.m.code.memory_hook:
+            native["regions"] = self.m.region_traffic()
+            reference["regions"] = self.regions
+            differences += [f"regions.{r}" for r in self.regions if self.regions[r] != native["regions"][r]]
         return dict(agree=not differences, native=native, reference=reference, differences=differences)

@@ -48,6 +48,7 @@ class RunResult:
     memory: dict = field(default_factory=dict)            #: static sizes, stack/heap peaks, traffic per region
     timing_check: dict | None = None  #: reference-model comparison when check_timing was asked for
     warnings: list[str] = field(default_factory=list)     #: where a profile is incomplete
+    caches: dict = field(default_factory=dict)            #: instruction/data cache geometry, hits, misses
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
 
     @property

@@ -79,6 +79,7 @@ class Profile:
     latency: dict[str, str]
     exception_entry: int
     exception_return: int
+    cache: dict = field(default_factory=dict)  #: CACHE_PARAMS values
     options: dict[str, Option] = field(default_factory=dict)
     chosen: dict[str, bool] = field(default_factory=dict)
 
@@ -101,8 +102,11 @@ def _int_table(raw: dict, key: str, valid, where: str, default: int) -> dict[str
 
 def _apply_overrides(profile: Profile, changes: dict, where: str) -> None:
     for key in changes:
-        if key not in ("cycles", "per_register", "taken", "hazards", "latency"):
-            raise ConfigError(f"{where}: option tables may change cycles, per_register, taken, hazards or latency, not {key!r}")
+        if key not in ("cycles", "per_register", "taken", "hazards", "latency", "cache"):
+            raise ConfigError(f"{where}: option tables may change cycles, per_register, taken, hazards, latency "
+                              f"or cache, not {key!r}")
+    if "cache" in changes:
+        profile.cache = apply_params(CACHE_PARAMS, {**profile.cache, **changes["cache"]}, f"{where} [cache]")
     for key in ("cycles", "per_register", "taken", "hazards"):
         if key in changes:
             table = _int_table(changes, key, HAZARDS if key == "hazards" else CLASSES, where, 0)
@@ -120,6 +124,20 @@ def _latency_table(raw: dict, where: str) -> dict[str, str]:
             raise ConfigError(f"{where}: [latency] {k} = {v!r} is not a model (valid: {', '.join(LATENCY_MODELS)})")
     return dict(table)
 
+
+#: Keys of a profile's [cache] table: instruction and data caches in front of the board's flash and
+#: SRAM regions (not TCM or MMIO). A size of 0 means no cache. docs/timing.md gives the model.
+CACHE_PARAMS = {
+    "icache_bytes": Param(0, "bytes", "instruction cache size (0: none)", "size", lambda v: v >= 0),
+    "icache_ways": Param(2, "ways", "instruction cache associativity (LRU replacement)", int, lambda v: v >= 1),
+    "dcache_bytes": Param(0, "bytes", "data cache size (0: none); write-back, write-allocate", "size", lambda v: v >= 0),
+    "dcache_ways": Param(4, "ways", "data cache associativity (LRU replacement)", int, lambda v: v >= 1),
+    "line_bytes": Param(32, "bytes", "cache line size (a power of two)", int, lambda v: v >= 4 and v & (v - 1) == 0),
+    "bus_bytes": Param(8, "bytes", "width of the bus that fills lines: a fill is line_bytes / bus_bytes beats", int,
+                       lambda v: v >= 1 and v & (v - 1) == 0),
+    "miss_cycles": Param(REQUIRED, "cycles", "a line fill from zero-wait-state memory; each beat adds the region's "
+                         "wait states", int, lambda v: v >= 0),
+}
 
 #: Keys of a timing profile TOML file (the tables are checked by class or hazard name).
 PROFILE_PARAMS = {
@@ -139,6 +157,7 @@ PROFILE_PARAMS = {
     "hazards": Param({}, "cycles", "interlocks between neighbouring instructions (see HAZARDS)", dict),
     "latency": Param({}, "", "class = data-dependent latency model (see LATENCY_MODELS)", dict),
     "options": Param({}, "", "named switches, each with description, default, when_true, when_false", dict),
+    "cache": Param({}, "", "instruction and data caches (see CACHE_PARAMS)", dict),
 }
 
 
@@ -152,13 +171,25 @@ def parse_profile(raw: dict, where: str) -> Profile:
         taken=_int_table(v, "taken", CLASSES, where, 0),
         hazards=_int_table(v, "hazards", HAZARDS, where, 0),
         latency={k: m for k, m in _latency_table(v, where).items() if m},
-        exception_entry=v["exception_entry"], exception_return=v["exception_return"])
+        exception_entry=v["exception_entry"], exception_return=v["exception_return"],
+        cache=apply_params(CACHE_PARAMS, v["cache"], f"{where} [cache]") if v["cache"] else {})
     for name, opt in v["options"].items():
         if not isinstance(opt, dict) or not isinstance(opt.get("default"), bool):
             raise ConfigError(f"{where}: option {name} needs a table with a boolean default")
         p.options[name] = Option(name, opt.get("description", ""), opt["default"],
                                  opt.get("when_true", {}), opt.get("when_false", {}))
     return p
+
+
+def _check_cache(c: dict, where: str) -> None:
+    for kind in ("icache", "dcache"):
+        size, ways = c[f"{kind}_bytes"], c[f"{kind}_ways"]
+        sets = size // (ways * c["line_bytes"]) if size else 1
+        if size and (size % (ways * c["line_bytes"]) or sets & (sets - 1)):
+            raise ConfigError(f"{where}: {kind}_bytes {size} is not a power-of-two number of sets of "
+                              f"{ways} ways x {c['line_bytes']}-byte lines")
+    if c["bus_bytes"] > c["line_bytes"]:
+        raise ConfigError(f"{where}: bus_bytes is wider than line_bytes")
 
 
 def with_options(profile: Profile, chosen: dict[str, bool]) -> Profile:
@@ -172,6 +203,8 @@ def with_options(profile: Profile, chosen: dict[str, bool]) -> Profile:
         value = chosen.get(name, opt.default)
         p.chosen[name] = value
         _apply_overrides(p, opt.when_true if value else opt.when_false, f"timing profile {p.name} option {name}")
+    if p.cache:
+        _check_cache(p.cache, f"timing profile {p.name}")
     return p
 
 
@@ -199,9 +232,18 @@ def load_profile(spec: str | Path, options: dict[str, bool] | None = None) -> Pr
 
 # -- the model, in plain Python --------------------------------------------------------
 
+#: Board region kinds the caches sit in front of (TCM and MMIO are never cached).
+CACHEABLE_KINDS = ("flash", "sram")
+
+
 @dataclass(frozen=True)
 class MemoryCosts:
-    """Wait states the board adds, per access of a statically placed memory instruction."""
+    """Wait states the static model adds, per access of a statically placed memory instruction.
+
+    With the memory hook installed (``exact``: exact traffic, or a data cache) data accesses are
+    priced at run time by their real region instead, so the static read/write costs are zero;
+    with an instruction cache, so are the fetch wait states of a cacheable code region.
+    """
 
     read: tuple[int, int, int]    #: per read, indexed by MEM_STACK, MEM_CODE, MEM_OTHER
     write: tuple[int, int, int]
@@ -210,11 +252,19 @@ class MemoryCosts:
     prefetch: bool
 
     @classmethod
-    def of(cls, board) -> MemoryCosts:
+    def of(cls, board, profile: Profile | None = None, exact: bool = False) -> MemoryCosts:
         data, code = board.data, board.code
         places = (data, code, data)
-        return cls(tuple(r.read_wait_states for r in places), tuple(r.write_wait_states for r in places),
-                   code.fetch_wait_states, code.fetch_bytes.bit_length() - 1, code.prefetch)
+        read = (0, 0, 0) if exact else tuple(r.read_wait_states for r in places)
+        write = (0, 0, 0) if exact else tuple(r.write_wait_states for r in places)
+        cached = profile is not None and profile.cache.get("icache_bytes", 0) and code.kind in CACHEABLE_KINDS
+        return cls(read, write, 0 if cached else code.fetch_wait_states, code.fetch_bytes.bit_length() - 1,
+                   code.prefetch)
+
+
+def memory_hooked(profile: Profile, exact_memory: bool) -> bool:
+    """Whether a run needs the per-access memory hook: asked for, or a data cache to feed."""
+    return exact_memory or bool(profile.cache.get("dcache_bytes", 0))
 
 
 def instruction_cost(p: Profile, mem: MemoryCosts, insn: Insn) -> dict[str, int]:

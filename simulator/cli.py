@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="write the per-function profile as CSV ('-' for stdout)")
     run.add_argument("--folded", metavar="FILE", default=None,
                      help="write folded call stacks weighted in cycles, for flame-graph tools ('-' for stdout)")
+    run.add_argument("--exact-memory", action="store_true",
+                     help="hook every data access: traffic by board region and wait states of the region really "
+                          "accessed (slower)")
     run.add_argument("--check-timing", action="store_true",
                      help="also run the plain-Python reference timing model and compare (slow)")
     run.add_argument("--quiet", action="store_true", help="do not echo the firmware's console output")
@@ -99,7 +102,8 @@ def _run(a) -> int:
     human = sys.stderr if "-" in outputs else sys.stdout  # stdout is reserved for the machine-readable output
     sim = Simulator(elf, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
                     timeout=a.timeout, semihost_dir=a.semihost_dir, args=tuple(a.args),
-                    console=None if a.quiet else lambda text: _write(text, human), check_timing=a.check_timing)
+                    console=None if a.quiet else lambda text: _write(text, human), check_timing=a.check_timing,
+                    exact_memory=a.exact_memory)
     result = sim.run()
     if result.console and not result.console.endswith("\n") and not a.quiet:
         _write("\n", human)
