@@ -6,7 +6,8 @@ Builds benchmarks/conv_loop.c for rv32imc and cortex-m4 (>= 50M instructions on 
 default REPS), runs it with simmcu (full timing: block costs, interlocks, taken branches,
 data-dependent latencies, wait states, call tree, stack peak) and with a bare Unicorn loop that
 only stops at the firmware's first semihosting call (its exit), and prints both speeds and
-their ratio. Each figure is the best of three runs; simmcu's includes its per-run set-up. Then
+their ratio. Each figure is the best of three runs; simmcu's includes its per-run set-up; one run
+with --exact-memory shows what hooking every data access costs. Then
 it times `simmcu run hello` as a user would run it, with the compiled-hook cache warm. This is
 a benchmark, not a test: wall-clock numbers depend on the machine.
 """
@@ -61,9 +62,9 @@ def plain_unicorn(elf: Path, core_name: str) -> float:
     return time.perf_counter() - start
 
 
-def simmcu_run(elf: Path, core: str) -> tuple[float, int, int]:
+def simmcu_run(elf: Path, core: str, **options) -> tuple[float, int, int]:
     start = time.perf_counter()
-    result = Simulator(elf, core=core).run()
+    result = Simulator(elf, core=core, **options).run()
     return time.perf_counter() - start, result.instructions, result.cycles
 
 
@@ -87,6 +88,8 @@ def main() -> None:
             plain_s = min(plain_unicorn(elf, core) for _ in range(3))
             print(f"{core:10s} {n:13,d} {cycles:13,d} {n / sim_s / 1e6:12.0f} {n / plain_s / 1e6:13.0f} "
                   f"{sim_s / plain_s:6.1f}")
+            exact_s, _, _ = simmcu_run(elf, core, exact_memory=True)
+            print(f"{'  --exact-memory (every data access hooked)':50s} {n / exact_s / 1e6:12.0f}")
     cli_seconds("run", "hello")  # warms the on-disk cache of compiled hooks, as any earlier run would
     print(f"simmcu run hello, warm cache: {min(cli_seconds('run', 'hello') for _ in range(3)):.2f} s wall")
 

@@ -30,11 +30,13 @@ _FP_FRAME = tuple(getattr(A, f"UC_ARM_REG_S{i}") for i in range(16))
 _XPSR_T = 1 << 24
 _XPSR_ALIGN = 1 << 9
 # Registers that read as zero and ignore writes: MPU (TYPE=0: no MPU), fault status, ITM,
-# debug, other DWT units, ACTLR, ID space. Firmware probes these; none changes behaviour here.
+# debug, other DWT units, ACTLR, ID space, cache identification (CLIDR, CTR, CCSIDR, CSSELR) and
+# cache maintenance (ICIALLU ... BPIALL: the caches of a timing profile need none). Firmware
+# probes these; none changes behaviour here.
 _RAZ_WI = ((0xE000_0000, 0xE000_1000), (0xE000_1008, 0xE000_2000), (0xE000_2000, 0xE000_3000),
-           (0xE000_E008, 0xE000_E00C), (0xE000_ED28, 0xE000_ED40), (0xE000_ED90, 0xE000_EDC0),
-           (0xE000_EDF0, 0xE000_EDFC), (0xE000_EF34, 0xE000_EF44), (0xE000_EFD0, 0xE000_F000),
-           (0xE004_0000, 0xE010_0000))
+           (0xE000_E008, 0xE000_E00C), (0xE000_ED28, 0xE000_ED40), (0xE000_ED78, 0xE000_ED88),
+           (0xE000_ED90, 0xE000_EDC0), (0xE000_EDF0, 0xE000_EDFC), (0xE000_EF34, 0xE000_EF44),
+           (0xE000_EF50, 0xE000_EF80), (0xE000_EFD0, 0xE000_F000), (0xE004_0000, 0xE010_0000))
 
 
 def exception_name(n: int) -> str:

@@ -102,3 +102,8 @@ def test_loads_and_stores_in_it_blocks_under_memory_hooks(elf, core):
     r = Simulator(elf("it_memory.c", target), core=core, exact_memory=True, check_timing=True).run()
     assert (r.exit_code, r.console) == (0, "a=6039 b=75 c=3317\n"), r.message
     assert r.timing_check["agree"], r.timing_check["differences"]
+
+
+def test_cmsis_cache_enable_runs_on_the_m7(elf):
+    r = Simulator(elf("cache_enable.c", "cortex-m7"), core="cortex-m7:icache=true,dcache=true").run()
+    assert (r.exit_code, r.console) == (0, "invalidated 1 caches enabled 3\n"), r.message

@@ -125,3 +125,13 @@ def test_bad_timing_profile_is_a_clear_error(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_profile(path)
+
+
+def test_every_timing_profile_has_a_core_page():
+    """docs/cores/NAME.md says what the profile models, leaves out, and how close it lands."""
+    from pathlib import Path
+
+    pages = Path(__file__).parent.parent / "docs" / "cores"
+    for name in bundled_profiles():
+        text = (pages / f"{name}.md").read_text()
+        assert all(h in text for h in ("## Modeled", "## Not modeled", "## Expected error")), name
