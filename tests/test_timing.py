@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from simmcu import ConfigError, Simulator, bundled_profiles, load_profile
@@ -129,9 +132,18 @@ def test_bad_timing_profile_is_a_clear_error(tmp_path, text, message):
 
 def test_every_timing_profile_has_a_core_page():
     """docs/cores/NAME.md says what the profile models, leaves out, and how close it lands."""
-    from pathlib import Path
-
     pages = Path(__file__).parent.parent / "docs" / "cores"
     for name in bundled_profiles():
         text = (pages / f"{name}.md").read_text()
         assert all(h in text for h in ("## Modeled", "## Not modeled", "## Expected error")), name
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "picorv32", "cortex-m0plus", "cortex-m4", "cortex-m7:icache=true"])
+def test_a_kernel_timing_itself_agrees_with_the_function_profile(elf, core):
+    """conv2d reads the cycle counter (mcycle, DWT CYCCNT, SysTick on the M0+) around its kernel: the
+    span is the kernel's inclusive cycles plus the call, the return and the two counter calls."""
+    r = Simulator(elf("conv2d", core.split(":")[0]), core=core).run()
+    measured = int(re.search(r"(\d+) cycles", r.console).group(1))
+    kernel = next(f for f in r.functions if f["name"] == "conv2d_3x3")
+    assert kernel["calls"] == 1
+    assert kernel["cycles_inclusive"] < measured <= kernel["cycles_inclusive"] + 120
