@@ -293,6 +293,11 @@ class CortexM:
             return None
         return min(ready, key=lambda n: (self._group(self._priority(n)), self._priority(n), n))
 
+    def set_irq(self, line: int, level: bool) -> None:
+        """A device interrupt line: a rising level pends IRQ ``line`` in the NVIC."""
+        if level and line < self.n_exceptions - FIRST_IRQ:
+            self.pend(FIRST_IRQ + line)
+
     def pend(self, n: int) -> None:
         """Make exception ``n`` pending; it is considered before the next instruction."""
         self.pending.add(n)

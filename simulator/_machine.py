@@ -27,6 +27,9 @@ from ._board import Board, load_board
 from ._cores import Core, get_core, parse_core_spec
 from ._elf import ElfImage, load_elf
 from ._errors import ConfigError, ExitCode
+from simmcu.accelerators import make_accelerator
+
+from ._devices import Devices
 from ._profile import Profiler
 from ._result import Fault, RunResult
 from ._semihosting import Exit, Semihosting, SemihostingRefused
@@ -64,7 +67,7 @@ class Machine:
 
     def __init__(self, image: ElfImage, code: _codemap.CodeMap, core: Core, board: Board, timing: Profile, *,
                  max_instructions: int | None, timeout: float | None, console: Callable[[str], None], stdin: bytes,
-                 semihost_dir: str | Path | None, cmdline: str, reference: bool = False):
+                 semihost_dir: str | Path | None, cmdline: str, reference: bool = False, accelerators=()):
         self.image, self.core, self.board, self.timing = image, core, board, timing
         self.max_instructions = max_instructions
         self.timeout = timeout
@@ -102,6 +105,8 @@ class Machine:
         else:
             from ._riscv import RiscV as Platform
         self.platform = Platform(self)
+        self.sleeps: list[tuple[int, int]] = []  # (from, to) cycles of WFI sleep
+        self.devices = Devices(self, accelerators)
         self.reference = None
         if reference:
             from ._reference import ReferenceModel
@@ -444,7 +449,7 @@ class Machine:
         st = self.state
         st[nat.STOPPED] = 0
         st[nat.ACCOUNTED] = 0
-        st[nat.STOP_AT_CYCLE] = min(self.platform.next_event(), int(nat.NEVER))
+        st[nat.STOP_AT_CYCLE] = min(self._next_event(), int(nat.NEVER))
         watch = self.platform.watch_registers()
         st[nat.WATCH] = len(watch)
         for k, (reg, value) in enumerate((watch * 2)[:2]):  # one register fills both slots
@@ -540,7 +545,7 @@ class Machine:
                 raise self.fault("emulation-error", pc, "emulation stopped without a reason")
             self._truncate(pc)  # the block went on past the WFI
             self._sleep(wfi)
-        self.platform.update()
+        self._update_events()
         return self.platform.deliver(pc)
 
     def _handle(self, action: Action) -> int:
@@ -577,20 +582,31 @@ class Machine:
         self.platform.set_return_value(result & 0xFFFFFFFF)
         return next_pc
 
+    def _next_event(self) -> int:
+        """The next cycle at which a timer or an accelerator needs the loop."""
+        device = self.devices.next_event()
+        platform = self.platform.next_event()
+        return platform if device is None else min(platform, device)
+
+    def _update_events(self) -> None:
+        self.platform.update()
+        self.devices.update()
+
     def _sleep(self, wfi: int) -> None:
         """WFI at ``wfi``: jump time to the next event that wakes the core."""
         while not self.platform.wake_pending():
-            when = self.platform.next_event()
+            when = self._next_event()
             if when == nat.NEVER:
                 raise Stop("deadlock", ExitCode.DEADLOCK,
                            f"WFI at {self.where(wfi)} waits for an interrupt "
                            "that no enabled source can raise")
             if when > self.cycles:
+                self.sleeps.append((self.cycles, int(when)))
                 self.sleep_cycles += int(when) - self.cycles
                 if self.reference is not None:
                     self.reference.sleep(int(when) - self.cycles)
                 self.state[nat.CYCLES] = int(when)
-            self.platform.update()
+            self._update_events()
 
     def cache_report(self) -> dict:
         """Hits and misses of the caches the timing profile has (empty without caches)."""
@@ -623,7 +639,8 @@ class Machine:
             instructions=self.instructions, cycles=self.cycles, core=self.core.name, board=self.board.name,
             clock_hz=self.board.clock_hz, elf=self.image.path, console="".join(self._console_parts),
             fault=stop.fault, interrupts=self.platform.interrupt_counts(), wall_seconds=wall,
-            timing=self.timing.name, timing_options=dict(self.timing.chosen), **report)
+            timing=self.timing.name, timing_options=dict(self.timing.chosen),
+            accelerators=self.devices.report(self.sleeps), **report)
 
 
 class Simulator:
@@ -639,14 +656,16 @@ class Simulator:
     plain-Python reference timing model and reports any disagreement with the
     native one (slow; for testing timing profiles); ``exact_memory`` hooks every
     data access, for traffic by board region and wait states priced by the region
-    really accessed (slower; implied by a data cache).
+    really accessed (slower; implied by a data cache); ``accelerators`` attaches
+    accelerator models (``"conv:pe_rows=16"``, a TOML path, or ``Accelerator``
+    instances).
     """
 
     def __init__(self, elf: str | Path, core: str = "rv32imc", board: str | Path | None = None, *,
                  timing: str | Path | None = None, max_instructions: int | None = None,
                  timeout: float | None = None, semihost_dir: str | Path | None = None, stdin: bytes = b"",
                  args: tuple[str, ...] = (), console: Callable[[str], None] | None = None,
-                 check_timing: bool = False, exact_memory: bool = False):
+                 check_timing: bool = False, exact_memory: bool = False, accelerators=()):
         name, options = parse_core_spec(core)
         self.core = get_core(name)
         self.timing = load_profile(timing if timing is not None else self.core.timing, options)
@@ -669,7 +688,9 @@ class Simulator:
             raise ConfigError(f"{self.image.path} has no executable code") from None
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,
                              semihost_dir=semihost_dir, cmdline=" ".join((Path(str(elf)).name, *args)),
-                             console=console or (lambda text: None), reference=check_timing)
+                             console=console or (lambda text: None), reference=check_timing,
+                             accelerators=[make_accelerator(str(a)) if isinstance(a, (str, Path)) else a
+                                           for a in accelerators])
 
     def run(self) -> RunResult:
         """Run from reset to an ending; each call is a fresh, deterministic run."""

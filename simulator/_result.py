@@ -49,6 +49,7 @@ class RunResult:
     timing_check: dict | None = None  #: reference-model comparison when check_timing was asked for
     warnings: list[str] = field(default_factory=list)     #: where a profile is incomplete
     caches: dict = field(default_factory=dict)            #: instruction/data cache geometry, hits, misses
+    accelerators: list[dict] = field(default_factory=list)  #: per accelerator: totals and invocations
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
 
     @property
@@ -94,6 +95,11 @@ class RunResult:
                 share = 100 * f["cycles_exclusive"] / self.cycles if self.cycles else 0.0
                 lines.append(f"  {f['name'][:28]:28s} {f['calls']:8,d} {f['cycles_exclusive']:13,d} "
                              f"{share:6.1f} {f['cycles_inclusive']:13,d}")
+        for acc in self.accelerators:
+            lines.append(f"  accelerator {acc['name']}: {acc['invocations']} runs, busy {acc['busy_cycles']:,} cycles "
+                         f"({100 * acc['utilisation']:.1f}%), {acc['macs']:,} MACs, DMA {acc['dma_read_bytes']:,} B "
+                         f"in / {acc['dma_write_bytes']:,} B out, CPU waited {acc['cpu_wait_cycles']:,} cycles")
+            lines += [f"  accelerator {acc['name']} error: {e}" for e in acc["errors"]]
         if self.timing_check is not None:
             lines.append("  timing check: native model agrees with the reference model" if self.timing_check["agree"]
                          else "  timing check: DISAGREES with the reference model: "

@@ -17,11 +17,11 @@ from . import _native as nat
 from .isa import rv32
 
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
-CAUSE_MSI, CAUSE_MTI = 3, 7
+CAUSE_MSI, CAUSE_MTI, CAUSE_MEI = 3, 7, 11
 CAUSE_ECALL_M = 11
 QEMU_ECALL = 8  # QEMU raises every ecall as the U-mode cause and adds the privilege level when it traps
-_INTERRUPT_NAMES = {CAUSE_MSI: "machine-software", CAUSE_MTI: "machine-timer"}
-_PRIORITY = (CAUSE_MSI, CAUSE_MTI)  # the privileged spec's order: MSI before MTI
+_INTERRUPT_NAMES = {CAUSE_MSI: "machine-software", CAUSE_MTI: "machine-timer", CAUSE_MEI: "machine-external"}
+_PRIORITY = (CAUSE_MEI, CAUSE_MSI, CAUSE_MTI)  # the privileged spec's order: MEI, MSI, MTI
 _TRAPS = {0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",
           4: "load address misaligned", 5: "load access fault", 6: "store address misaligned",
           7: "store access fault"}
@@ -45,6 +45,7 @@ class RiscV:
         self.mtimecmp = (1 << 64) - 1
         self.mtime_offset = 0
         self.msip = 0
+        self.device_lines: set[int] = set()  # asserted device interrupt lines, seen as MEIP
         self.counter_offset = {"mcycle": 0, "minstret": 0}
         self.taken = Counter()
         on_read, on_write = self.m.device_callbacks(self._clint_read, self._clint_write)
@@ -184,7 +185,18 @@ class RiscV:
             v |= 1 << CAUSE_MSI
         if self.mtime() >= self.mtimecmp:
             v |= 1 << CAUSE_MTI
+        if self.device_lines:
+            v |= 1 << CAUSE_MEI
         return v
+
+    def set_irq(self, line: int, level: bool) -> None:
+        """A device interrupt line: any asserted line raises the machine external interrupt (a
+        minimal PLIC: the handler asks the devices which one), held until the device drops it."""
+        if level:
+            self.device_lines.add(line)
+            self.m.stop_soon()
+        else:
+            self.device_lines.discard(line)
 
     def next_event(self) -> int:
         now_ticks = self.mtime()

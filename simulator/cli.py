@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="write the per-function profile as CSV ('-' for stdout)")
     run.add_argument("--folded", metavar="FILE", default=None,
                      help="write folded call stacks weighted in cycles, for flame-graph tools ('-' for stdout)")
+    run.add_argument("--accel", action="append", default=[], metavar="NAME[:PARAM=VALUE,...]|FILE.toml",
+                     help="attach an accelerator model (repeatable; see `simmcu accels`)")
     run.add_argument("--exact-memory", action="store_true",
                      help="hook every data access: traffic by board region and wait states of the region really "
                           "accessed (slower)")
@@ -68,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     cores = sub.add_parser("cores", help="list the cores and their timing profiles")
     cores.add_argument("--timing", action="store_true",
                        help="also list each timing profile's options, sources and what it leaves out")
+    sub.add_parser("accels", help="list the accelerator models and their parameters")
     boards = sub.add_parser("boards", help="list the bundled boards")
     boards.add_argument("--params", action="store_true", help="list every board and region parameter")
     return p
@@ -103,7 +106,7 @@ def _run(a) -> int:
     sim = Simulator(elf, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
                     timeout=a.timeout, semihost_dir=a.semihost_dir, args=tuple(a.args),
                     console=None if a.quiet else lambda text: _write(text, human), check_timing=a.check_timing,
-                    exact_memory=a.exact_memory)
+                    exact_memory=a.exact_memory, accelerators=a.accel)
     result = sim.run()
     if result.console and not result.console.endswith("\n") and not a.quiet:
         _write("\n", human)
@@ -149,6 +152,17 @@ def _cores(a) -> int:
     return 0
 
 
+def _accels(a) -> int:
+    from simmcu.accelerators import COMMON_PARAMS, accelerator_class, available
+
+    for name, origin in sorted(available().items()):
+        cls = accelerator_class(name)
+        print(f"{name}: {cls.DESCRIPTION} ({origin})")
+        for row in describe({**COMMON_PARAMS, **cls.PARAMS}):
+            print("  {:20s} default {:12s} {:12s} {}".format(*row))
+    return 0
+
+
 def _boards(a) -> int:
     for name in bundled_boards():
         b = load_board(name)
@@ -167,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "run" and [a.json, a.profile_csv, a.folded].count("-") > 1:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
-        return {"run": _run, "build": _build, "cores": _cores, "boards": _boards}[a.command](a)
+        return {"run": _run, "build": _build, "cores": _cores, "accels": _accels, "boards": _boards}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)

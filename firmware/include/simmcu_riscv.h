@@ -16,6 +16,7 @@
 #define MSTATUS_MIE (1u << 3)
 #define MIE_MSIE (1u << 3)
 #define MIE_MTIE (1u << 7)
+#define MIE_MEIE (1u << 11)  /* device interrupt lines (accelerators) */
 
 #define csr_read(csr) ({ uint32_t v_; __asm__ volatile("csrr %0, " #csr : "=r"(v_)); v_; })
 #define csr_write(csr, v) __asm__ volatile("csrw " #csr ", %0" :: "r"((uint32_t)(v)))

@@ -5,7 +5,7 @@
 
 static volatile uint32_t ticks, soft_runs, ecalls;
 
-__attribute__((interrupt("machine"))) void trap_handler(void)
+__attribute__((interrupt("machine"), aligned(4))) void trap_handler(void) /* mtvec needs 4-byte alignment */
 {
     uint32_t cause = csr_read(mcause);
     if (cause == 0x80000007u) {

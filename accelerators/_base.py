@@ -1,0 +1,146 @@
+"""The accelerator plug-in interface: what a model implements and what the machine gives it.
+
+A model is a subclass of ``Accelerator``: it declares its parameters (``Param``: default, unit,
+description, check), the size of its register window, and answers register reads and writes.
+Through ``self.bus`` it reads and writes memory (DMA), learns the modeled cycle of the access it
+is answering, raises its interrupt line and asks to be woken at a future cycle. Time is integer
+cycles of the core clock; a model never looks at host time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from simmcu._errors import ConfigError
+from simmcu._params import Param, apply_params
+
+#: Parameters every memory-mapped accelerator has.
+COMMON_PARAMS = {
+    "base": Param(0x4000_0000, "address", "start of the register window (inside a board mmio region)", int,
+                  lambda v: 0 <= v < 1 << 32 and v % 0x1000 == 0),
+    "irq": Param(0, "line", "device interrupt line (Cortex-M: IRQn; RISC-V: a machine external interrupt)",
+                 int, lambda v: 0 <= v < 240),
+}
+
+
+class Bus(Protocol):
+    """What the machine offers a model (``simulator/_devices.py`` implements it)."""
+
+    def now(self) -> int:
+        """The cycle at which the register access being answered happens (else the current cycle)."""
+
+    def read(self, addr: int, size: int) -> bytes:
+        """DMA read; ``check`` first: an address outside RAM/flash raises."""
+
+    def write(self, addr: int, data: bytes) -> None: ...
+
+    def check(self, addr: int, size: int, writable: bool) -> bool:
+        """Whether [addr, addr + size) lies in one mapped memory region (writable if asked)."""
+
+    def set_irq(self, level: bool) -> None: ...
+
+    def wake_at(self, cycle: int) -> None:
+        """Ask for ``update`` at ``cycle`` (the run stops there if the CPU is still running)."""
+
+
+@dataclass
+class Invocation:
+    """One job of an accelerator: its busy interval and what it moved and computed."""
+
+    start: int
+    end: int
+    macs: int = 0
+    dma_read_bytes: int = 0
+    dma_write_bytes: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Accelerator:
+    """Base class: set NAME, DESCRIPTION, PARAMS (added to COMMON_PARAMS) and MMIO_SIZE; implement
+    ``read``, ``write`` and, for work that finishes later, ``update``."""
+
+    NAME = ""
+    DESCRIPTION = ""
+    PARAMS: dict[str, Param] = {}
+    MMIO_SIZE = 0x1000
+
+    def __init__(self, **values: Any):
+        self.params = apply_params({**COMMON_PARAMS, **self.PARAMS}, values, f"accelerator {self.NAME}")
+        self.validate()
+        self.bus: Bus | None = None
+        self.invocations: list[Invocation] = []
+        self.errors: list[str] = []
+        self._wait: list[tuple[int, int]] = []
+
+    def validate(self) -> None:
+        """Check parameter combinations; raise ConfigError with a clear message."""
+
+    def attach(self, bus: Bus) -> None:
+        self.bus = bus
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the power-on state (before each run)."""
+        self.invocations, self.errors, self._wait = [], [], []
+
+    # -- registers ---------------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        raise NotImplementedError
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        raise NotImplementedError
+
+    def update(self, now: int) -> None:
+        """Called at a cycle asked for with ``bus.wake_at`` (and whenever the machine updates)."""
+
+    # -- accounting helpers -------------------------------------------------------------------
+    def error(self, message: str) -> None:
+        """Bad programming: recorded for the run report; the model also sets its error status."""
+        self.errors.append(message)
+
+    def cpu_waited(self, start: int, end: int) -> None:
+        """The CPU spent [start, end) waiting for this accelerator (polling a busy status)."""
+        if end > start:
+            self._wait.append((start, end))
+
+    def report(self, total_cycles: int, sleeps: list[tuple[int, int]]) -> dict:
+        """The JSON ``accelerators`` entry: totals and the per-invocation list."""
+        busy = _union_length([(j.start, j.end) for j in self.invocations])
+        asleep = [(max(a, j.start), min(b, j.end)) for a, b in sleeps for j in self.invocations]
+        wait = _union_length(self._wait + [(a, b) for a, b in asleep if b > a])
+        return dict(
+            name=self.NAME, params=dict(self.params), invocations=len(self.invocations),
+            busy_cycles=busy, utilisation=round(busy / total_cycles, 4) if total_cycles else 0.0,
+            macs=sum(j.macs for j in self.invocations),
+            dma_read_bytes=sum(j.dma_read_bytes for j in self.invocations),
+            dma_write_bytes=sum(j.dma_write_bytes for j in self.invocations),
+            cpu_wait_cycles=wait, errors=list(self.errors),
+            runs=[dict(start=j.start, end=j.end, macs=j.macs, dma_read_bytes=j.dma_read_bytes,
+                       dma_write_bytes=j.dma_write_bytes, **j.info) for j in self.invocations])
+
+
+def _union_length(intervals: list[tuple[int, int]]) -> int:
+    total, reach = 0, None
+    for a, b in sorted(intervals):
+        if reach is None or a > reach:
+            total += b - a
+            reach = b
+        elif b > reach:
+            total += b - reach
+            reach = b
+    return total
+
+
+def parse_value(param: Param, text: str, where: str) -> Any:
+    """A command-line value (``pe_rows=8``, ``double_buffer=false``, ``buffer=32KiB``) as the param's type."""
+    if param.kind is bool:
+        if text.lower() not in ("true", "false", "1", "0", "on", "off", "yes", "no"):
+            raise ConfigError(f"{where}: {text!r} is not true or false")
+        return text.lower() in ("true", "1", "on", "yes")
+    if param.kind is int:
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise ConfigError(f"{where}: {text!r} is not a whole number") from None
+    return text

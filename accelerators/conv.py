@@ -1,0 +1,246 @@
+"""``conv``: a memory-mapped int8 convolution coprocessor with DMA (docs/accelerators.md).
+
+The CPU writes buffer addresses, shapes and quantisation parameters, then START. The unit
+reads its operands by DMA when it starts, computes TFLite's int8 convolution (per-channel
+requantisation with TFLite's rounding, so results are bit-exact with the reference kernels)
+on an output-stationary R x C array of multiply-accumulate units, and writes the output when
+it finishes. How long that takes follows from tiling (``job_cycles``); the CPU meanwhile runs
+on, and sees BUSY until the modeled end cycle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simmcu._errors import ConfigError
+from simmcu._params import Param
+
+from ._base import Accelerator, Invocation
+
+# Register offsets (firmware/include/simmcu_conv.h mirrors them).
+CTRL, STATUS, ERROR, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C
+IN_H, IN_W, IN_C, OUT_C, KERNEL, STRIDE, PAD, MODE = 0x20, 0x24, 0x28, 0x2C, 0x30, 0x34, 0x38, 0x3C
+IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX, OUT_H, OUT_W, LAST_CYCLES = 0x40, 0x44, 0x48, 0x4C, 0x50, 0x54, 0x58
+CTRL_START, CTRL_IRQ_EN = 1, 2
+STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1, 2, 4
+MODE_DEPTHWISE = 1
+#: ERROR register codes
+ERR_NONE, ERR_ALIGN, ERR_RANGE, ERR_SHAPE, ERR_TILING, ERR_BUSY = range(6)
+_WRITABLE = (CTRL, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT, IN_H, IN_W, IN_C, OUT_C, KERNEL, STRIDE, PAD, MODE,
+             IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
+_SIGNED = (IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
+
+
+def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """TFLite's MultiplyByQuantizedMultiplier on int32 accumulators, per channel (last axis)."""
+    acc = acc.astype(np.int64)
+    left = np.maximum(shift, 0).astype(np.int64)
+    right = np.maximum(-shift, 0).astype(np.int64)
+    x = np.clip(acc * (np.int64(1) << left), -2**31, 2**31 - 1)  # int32 wrap is undefined in C; TFLite keeps it in range
+    m = multiplier.astype(np.int64)
+    ab = x * m
+    nudge = np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
+    high = (ab + nudge)
+    high = np.where(high >= 0, high >> 31, -((-high) >> 31))        # C division: towards zero
+    high = np.where((x == -2**31) & (m == -2**31), 2**31 - 1, high)  # the one saturating case
+    mask = (np.int64(1) << right) - 1
+    remainder = high & mask
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + (remainder > threshold)
+
+
+class ConvAccelerator(Accelerator):
+    NAME = "conv"
+    DESCRIPTION = "memory-mapped int8 CNN coprocessor: conv / depthwise conv, TFLite requantisation, DMA"
+    PARAMS = {
+        "pe_rows": Param(8, "PEs", "rows of the MAC array: output pixels computed at once", int, lambda v: v >= 1),
+        "pe_cols": Param(8, "PEs", "columns of the MAC array: output channels computed at once", int, lambda v: v >= 1),
+        "buffer_kib": Param(32, "KiB", "local buffer for a tile's input patches and weights", int, lambda v: v >= 1),
+        "dma_bytes_per_cycle": Param(4, "bytes/cycle", "DMA bandwidth to memory", int, lambda v: v >= 1),
+        "dma_latency": Param(8, "cycles", "DMA latency per tile burst", int, lambda v: v >= 0),
+        "setup_cycles": Param(20, "cycles", "from START to the first tile (register decode, job set-up)", int,
+                              lambda v: v >= 0),
+        "double_buffer": Param(True, "", "overlap a tile's DMA with the previous tile's compute", bool),
+    }
+
+    def reset(self) -> None:
+        super().reset()
+        self.regs = dict.fromkeys(_WRITABLE, 0)
+        self.regs[KERNEL] = 0x0303
+        self.regs[STRIDE] = 0x0101
+        self.regs[ACT_MIN], self.regs[ACT_MAX] = -128, 127
+        self.error_code = ERR_NONE
+        self.done = False
+        self.busy_until = -1
+        self.pending_output: tuple[int, bytes] | None = None
+        self.poll_start: int | None = None
+        self.last_cycles = 0
+
+    # -- registers -------------------------------------------------------------------------
+    def read(self, offset: int, size: int) -> int:
+        now = self.bus.now()
+        self.update(now)
+        if offset == STATUS:
+            busy = now < self.busy_until
+            if busy and self.poll_start is None:
+                self.poll_start = now
+            elif not busy and self.poll_start is not None:
+                self.cpu_waited(self.poll_start, self.busy_until)
+                self.poll_start = None
+            return (STATUS_BUSY if busy else 0) | (STATUS_DONE if self.done else 0) | \
+                (STATUS_ERROR if self.error_code else 0)
+        if offset == ERROR:
+            return self.error_code
+        if offset in (OUT_H, OUT_W):
+            shape = self._shape()
+            return 0 if shape is None else shape[0 if offset == OUT_H else 1]
+        if offset == LAST_CYCLES:
+            return self.last_cycles
+        return self.regs.get(offset, 0) & 0xFFFF_FFFF
+
+    def write(self, offset: int, size: int, value: int) -> None:
+        now = self.bus.now()
+        self.update(now)
+        if offset == STATUS:
+            if value & STATUS_DONE:  # acknowledge: clears DONE, ERROR and the interrupt
+                self.done, self.error_code = False, ERR_NONE
+                self.bus.set_irq(False)
+            return
+        if offset not in _WRITABLE:
+            return
+        if offset in _SIGNED:
+            value = value - (1 << 32) if value & 0x8000_0000 else value
+        self.regs[offset] = value
+        if offset == CTRL and value & CTRL_START:
+            self._start(now)
+
+    def update(self, now: int) -> None:
+        if self.pending_output is not None and now >= self.busy_until:
+            addr, data = self.pending_output
+            self.bus.write(addr, data)
+            self.pending_output = None
+            self.done = True
+            if self.regs[CTRL] & CTRL_IRQ_EN:
+                self.bus.set_irq(True)
+
+    # -- a job -----------------------------------------------------------------------------
+    def _shape(self):
+        r = self.regs
+        kh, kw = r[KERNEL] & 0xFF, (r[KERNEL] >> 8) & 0xFF
+        sh, sw = r[STRIDE] & 0xFF, (r[STRIDE] >> 8) & 0xFF
+        pt, pl, pb, pr = (r[PAD] >> s & 0xFF for s in (0, 8, 16, 24))
+        h, w, c, oc = r[IN_H], r[IN_W], r[IN_C], r[OUT_C]
+        if min(h, w, c, oc, kh, kw, sh, sw) < 1 or max(h, w, c, oc) > 0xFFFF:
+            return None
+        oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+        if oh < 1 or ow < 1:
+            return None
+        return oh, ow, kh, kw, sh, sw, pt, pl
+
+    def _fail(self, code: int, message: str) -> None:
+        self.error_code = code
+        self.done = True
+        self.error(message)
+        if self.regs[CTRL] & CTRL_IRQ_EN:
+            self.bus.set_irq(True)
+
+    def _start(self, now: int) -> None:
+        r = self.regs
+        if now < self.busy_until:
+            self.error(f"START at cycle {now} while busy until {self.busy_until}: ignored")
+            self.error_code = ERR_BUSY
+            return
+        shape = self._shape()
+        depthwise = bool(r[MODE] & MODE_DEPTHWISE)
+        if shape is None or (depthwise and r[OUT_C] % r[IN_C]):
+            return self._fail(ERR_SHAPE, f"invalid shape: in {r[IN_H]}x{r[IN_W]}x{r[IN_C]}, out channels "
+                              f"{r[OUT_C]}, kernel {r[KERNEL]:#06x}, stride {r[STRIDE]:#06x}, pad {r[PAD]:#010x}"
+                              + (", depthwise needs out channels a multiple of in channels" if depthwise else ""))
+        oh, ow, kh, kw, sh, sw, pt, pl = shape
+        h, w, c, oc = r[IN_H], r[IN_W], r[IN_C], r[OUT_C]
+        taps = kh * kw * (1 if depthwise else c)
+        buffers = {INPUT: (h * w * c, False), WEIGHTS: (oc * taps, False), BIAS: (4 * oc, False),
+                   QUANT: (8 * oc, False), OUTPUT: (oh * ow * oc, True)}
+        names = {INPUT: "input", WEIGHTS: "weights", BIAS: "bias", QUANT: "quant", OUTPUT: "output"}
+        for reg, (nbytes, writable) in buffers.items():
+            if r[reg] % 4:
+                return self._fail(ERR_ALIGN, f"{names[reg]} address {r[reg]:#010x} is not 4-byte aligned")
+            if not self.bus.check(r[reg], nbytes, writable):
+                return self._fail(ERR_RANGE, f"{names[reg]} buffer [{r[reg]:#010x}, +{nbytes}) is outside "
+                                  + ("writable " if writable else "") + "memory")
+        plan = self.plan(oh * ow, oc, taps)
+        if plan is None:
+            return self._fail(ERR_TILING, f"no tiling fits: one output pixel's {taps} input bytes and weights of "
+                              f"{self.params['pe_cols']} channels exceed the {self.params['buffer_kib']} KiB buffer")
+        cycles, dma_read, dma_write, tiles = plan
+        x = np.frombuffer(self.bus.read(r[INPUT], h * w * c), np.int8).reshape(h, w, c)
+        wts = np.frombuffer(self.bus.read(r[WEIGHTS], oc * taps), np.int8)
+        bias = np.frombuffer(self.bus.read(r[BIAS], 4 * oc), "<i4")
+        quant = np.frombuffer(self.bus.read(r[QUANT], 8 * oc), "<i4").reshape(oc, 2)
+        out = conv_int8(x, wts, bias, quant[:, 0], quant[:, 1], (kh, kw), (sh, sw), (pt, pl), (oh, ow),
+                        depthwise, r[IN_ZP], r[OUT_ZP], r[ACT_MIN], r[ACT_MAX])
+        self.pending_output = (r[OUTPUT], out.tobytes())
+        self.busy_until = now + cycles
+        self.last_cycles = cycles
+        self.done, self.error_code, self.poll_start = False, ERR_NONE, None
+        self.invocations.append(Invocation(now, now + cycles, oh * ow * oc * taps, dma_read, dma_write,
+                                           dict(shape=[h, w, c, oc, kh, kw], stride=[sh, sw],
+                                                pad=[(r[PAD] >> k) & 0xFF for k in (0, 8, 16, 24)], output=[oh, ow],
+                                                depthwise=depthwise, tiles=tiles)))
+        self.bus.wake_at(self.busy_until)
+
+    def plan(self, pixels: int, channels: int, taps: int):
+        """(cycles, DMA bytes read, DMA bytes written, tiles) of a job, or None if no tile fits.
+
+        Tiles are rows x cols = output pixels x output channels, at most the array's size; rows
+        shrink until a tile's input patches and weights (twice, when double-buffered) fit the
+        buffer. Per tile: compute = 2 rows + cols + taps - 2 (an output-stationary array fills and
+        drains, as SCALE-Sim counts it); DMA = latency + ceil(bytes / bandwidth) with bytes = rows x
+        taps inputs + cols x (taps + 12) weights, bias and quantisation + rows x cols outputs; the
+        tile takes max(compute, DMA) double-buffered, else their sum."""
+        p = self.params
+        copies = 2 if p["double_buffer"] else 1
+        rows = p["pe_rows"]
+        cols = min(p["pe_cols"], channels)
+        while rows >= 1 and copies * (rows * taps + cols * taps) > p["buffer_kib"] * 1024:
+            rows -= 1
+        if rows < 1:
+            return None
+        cycles, dma_read, dma_write, tiles = p["setup_cycles"], 0, 0, 0
+        for r0 in range(0, pixels, rows):
+            tr = min(rows, pixels - r0)
+            for c0 in range(0, channels, cols):
+                tc = min(cols, channels - c0)
+                compute = 2 * tr + tc + taps - 2
+                read, written = tr * taps + tc * (taps + 12), tr * tc
+                dma = p["dma_latency"] + -(-(read + written) // p["dma_bytes_per_cycle"])
+                cycles += max(compute, dma) if p["double_buffer"] else compute + dma
+                dma_read, dma_write, tiles = dma_read + read, dma_write + written, tiles + 1
+        return cycles, dma_read, dma_write, tiles
+
+    def validate(self) -> None:
+        if self.params["pe_rows"] * self.params["pe_cols"] > 65536:
+            raise ConfigError("accelerator conv: pe_rows x pe_cols above 65536 PEs")
+
+
+def conv_int8(x, wts, bias, multiplier, shift, kernel, stride, pad, out_hw, depthwise, in_zp, out_zp,
+              act_min, act_max) -> np.ndarray:
+    """TFLite int8 CONV_2D / DEPTHWISE_CONV_2D on one HWC image; weights OHWI (depthwise: HWO)."""
+    (kh, kw), (sh, sw), (pt, pl), (oh, ow) = kernel, stride, pad, out_hw
+    h, w, c = x.shape
+    oc = bias.shape[0]
+    xp = np.zeros((h + kh + sh * oh, w + kw + sw * ow, c), np.int64)  # padding = the zero point
+    xp[pt:pt + h, pl:pl + w] = x.astype(np.int64) - in_zp
+    rows = (np.arange(oh) * sh)[:, None] + np.arange(kh)[None, :]
+    cols = (np.arange(ow) * sw)[:, None] + np.arange(kw)[None, :]
+    patches = xp[rows[:, None, :, None], cols[None, :, None, :]]      # oh, ow, kh, kw, c
+    if depthwise:
+        f = wts.reshape(kh, kw, oc).astype(np.int64)
+        src = patches[..., np.arange(oc) // (oc // c)]                   # oh, ow, kh, kw, oc
+        acc = np.einsum("yxijo,ijo->yxo", src, f)
+    else:
+        f = wts.reshape(oc, kh, kw, c).astype(np.int64)
+        acc = np.einsum("yxijc,oijc->yxo", patches, f)
+    acc = acc + bias.astype(np.int64)
+    out = requantize(acc, multiplier, shift) + out_zp
+    return np.clip(out, act_min, act_max).astype(np.int8)

@@ -1,0 +1,72 @@
+"""Accelerators attached to a run: their register windows, DMA, interrupts and events.
+
+``Devices`` maps each model's MMIO window, answers its ``Bus`` calls from the machine (the
+modeled cycle of the access, memory reads and writes, interrupt lines) and folds the cycles the
+models want to be woken at into the machine's next event.
+"""
+
+from __future__ import annotations
+
+from ._errors import ConfigError
+
+
+class _Bus:
+    def __init__(self, machine, devices: Devices, accel):
+        self.m, self.devices, self.accel = machine, devices, accel
+
+    def now(self) -> int:
+        m = self.m
+        return m.cycle_at(m._access_pc) if m._access_pc is not None else m.cycles
+
+    def check(self, addr: int, size: int, writable: bool) -> bool:
+        region = self.m.board.region_at(addr)
+        return (region is not None and region.kind != "mmio" and addr + size <= region.base + region.size
+                and (not writable or "w" in region.perms))
+
+    def read(self, addr: int, size: int) -> bytes:
+        return self.m.read(addr, size)
+
+    def write(self, addr: int, data: bytes) -> None:
+        self.m.write(addr, data)
+
+    def set_irq(self, level: bool) -> None:
+        self.m.platform.set_irq(self.accel.params["irq"], level)
+
+    def wake_at(self, cycle: int) -> None:
+        self.devices.wakes[id(self.accel)] = cycle
+        self.m.stop_soon()  # re-arm the run's next event
+
+
+class Devices:
+    def __init__(self, machine, accelerators):
+        self.m = machine
+        self.accels = list(accelerators)
+        self.wakes: dict[int, int] = {}
+        for a in self.accels:
+            base, size = a.params["base"], a.MMIO_SIZE
+            region = machine.board.region_at(base)
+            if region is None or region.kind != "mmio" or base + size > region.base + region.size:
+                raise ConfigError(f"accelerator {a.NAME}: registers at {base:#010x} (+{size:#x}) are not inside "
+                                  f"an mmio region of board {machine.board.name}")
+            for b in self.accels:
+                if b is not a and b.params["base"] < base + size and base < b.params["base"] + b.MMIO_SIZE:
+                    raise ConfigError(f"accelerators {a.NAME} and {b.NAME} overlap at {base:#010x}: set base=")
+            a.attach(_Bus(machine, self, a))
+            on_read, on_write = machine.device_callbacks(
+                lambda uc, off, size, user, a=a: a.read(off, size) & 0xFFFF_FFFF,
+                lambda uc, off, size, value, user, a=a: a.write(off, size, value & 0xFFFF_FFFF))
+            machine.uc.mmio_map(base, size, on_read, None, on_write, None)
+
+    def next_event(self) -> int | None:
+        pending = [c for c in self.wakes.values() if c > self.m.cycles]
+        return min(pending) if pending else None
+
+    def update(self) -> None:
+        now = self.m.cycles
+        for a in self.accels:
+            if self.wakes.get(id(a), now + 1) <= now:
+                del self.wakes[id(a)]
+            a.update(now)
+
+    def report(self, sleeps: list[tuple[int, int]]) -> list[dict]:
+        return [a.report(self.m.cycles, sleeps) for a in self.accels]

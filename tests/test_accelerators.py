@@ -1,0 +1,198 @@
+"""Accelerator plug-ins and the conv coprocessor: bit-exact results, cycles from the documented
+formula, concurrency with the CPU, bad programming, and a third-party model via entry points."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from simmcu import ConfigError, Simulator
+from simmcu.accelerators import make_accelerator
+from simmcu.accelerators.conv import conv_int8
+
+
+def _reference_conv(x, w, bias, mult, shift, k, s, pad, depthwise, in_zp, out_zp, lo, hi):
+    """TFLite's reference int8 convolution, one output value at a time, in plain Python integers."""
+    def requantize(acc, m, sh):
+        v = acc * (1 << max(sh, 0))
+        v = max(-2**31, min(2**31 - 1, v))
+        if v == m == -2**31:
+            high = 2**31 - 1
+        else:
+            ab = v * m
+            nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+            q = abs(ab + nudge) // 2**31  # C integer division truncates towards zero
+            high = q if ab + nudge >= 0 else -q
+        right = max(-sh, 0)
+        mask = (1 << right) - 1
+        rem, threshold = high & mask, (mask >> 1) + (high < 0)
+        return (high >> right) + (rem > threshold)
+
+    h, wd, c = x.shape
+    oc = len(bias)
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = k, s, pad
+    oh, ow = (h + pt + pb - kh) // sh + 1, (wd + pl + pr - kw) // sw + 1
+    out = np.zeros((oh, ow, oc), np.int8)
+    for y in range(oh):
+        for xx in range(ow):
+            for o in range(oc):
+                acc = int(bias[o])
+                for i in range(kh):
+                    for j in range(kw):
+                        iy, ix = y * sh + i - pt, xx * sw + j - pl
+                        if not (0 <= iy < h and 0 <= ix < wd):
+                            continue
+                        if depthwise:
+                            acc += (int(x[iy, ix, o // (oc // c)]) - in_zp) * int(w[(i * kw + j) * oc + o])
+                        else:
+                            for ci in range(c):
+                                acc += (int(x[iy, ix, ci]) - in_zp) * int(w[((o * kh + i) * kw + j) * c + ci])
+                v = requantize(acc, int(mult[o]), int(shift[o])) + out_zp
+                out[y, xx, o] = max(lo, min(hi, v))
+    return out
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_conv_model_is_bit_exact_with_tflite_reference(case):
+    rng = np.random.default_rng(case)
+    depthwise = case % 2 == 1
+    h, w, c = rng.integers(3, 9), rng.integers(3, 9), rng.integers(1, 6)
+    oc = c * rng.integers(1, 3) if depthwise else rng.integers(1, 7)
+    kh, kw = rng.integers(1, 4), rng.integers(1, 4)
+    sh, sw = rng.integers(1, 3), rng.integers(1, 3)
+    pad = tuple(int(v) for v in rng.integers(0, 2, 4))
+    x = rng.integers(-128, 128, (h, w, c)).astype(np.int8)
+    taps = kh * kw * (1 if depthwise else c)
+    wts = rng.integers(-128, 128, oc * taps).astype(np.int8)
+    bias = rng.integers(-5000, 5000, oc).astype(np.int32)
+    mult = rng.integers(1 << 30, (1 << 31) - 1, oc).astype(np.int32)
+    mult[0] = -2**31 if case == 4 else mult[0]
+    shift = rng.integers(-12, 3, oc).astype(np.int32)
+    in_zp, out_zp = int(rng.integers(-20, 20)), int(rng.integers(-20, 20))
+    lo, hi = (-128, 127) if case % 3 else (-60, 90)
+    oh, ow = (h + pad[0] + pad[2] - kh) // sh + 1, (w + pad[1] + pad[3] - kw) // sw + 1
+    got = conv_int8(x, wts, bias, mult, shift, (kh, kw), (sh, sw), pad[:2], (oh, ow), depthwise, in_zp, out_zp, lo, hi)
+    want = _reference_conv(x, wts, bias, mult, shift, (kh, kw), (sh, sw), pad, depthwise, in_zp, out_zp, lo, hi)
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4", "cortex-m0plus"])
+def test_conv_coprocessor_matches_the_c_kernel_on_the_cpu(elf, core):
+    """conv_accel.c computes every job in C too: equal outputs, interrupt and errors as programmed."""
+    r = Simulator(elf("conv_accel.c", core), core=core, accelerators=["conv"]).run()
+    assert r.exit_code == 0, r.message
+    lines = dict(line.split(" ", 1) for line in r.console.splitlines())
+    assert lines["conv"].split()[0] == "363e7949" and lines["conv"].endswith("overlapped 1")
+    assert lines["depthwise"] == "3d5dc627 err 0" and lines["irq"] == "44bb32a6 seen 1"
+    assert (lines["misaligned"], lines["busy"]) == ("err 1", "err 5")
+    (acc,) = r.accelerators
+    assert acc["invocations"] == 4 and len(acc["errors"]) == 2
+    assert "not 4-byte aligned" in acc["errors"][0] and "while busy" in acc["errors"][1]
+    assert sum(1 for n in r.interrupts if n in ("IRQ0", "machine-external")) == 1
+
+
+def _formula(shape, p):
+    """docs/accelerators.md, written out again: tiles of rows x cols, max(compute, DMA) or their sum."""
+    oh, ow, oc, taps = shape
+    pixels, copies = oh * ow, 2 if p["double_buffer"] else 1
+    cols = min(p["pe_cols"], oc)
+    rows = p["pe_rows"]
+    while copies * (rows + cols) * taps > p["buffer_kib"] * 1024:
+        rows -= 1
+    total = p["setup_cycles"]
+    for r0 in range(0, pixels, rows):
+        for c0 in range(0, oc, cols):
+            tr, tc = min(rows, pixels - r0), min(cols, oc - c0)
+            compute = 2 * tr + tc + taps - 2
+            dma = p["dma_latency"] + -(-(tr * taps + tc * (taps + 12) + tr * tc) // p["dma_bytes_per_cycle"])
+            total += max(compute, dma) if p["double_buffer"] else compute + dma
+    return total
+
+
+@pytest.mark.parametrize("spec", ["conv", "conv:pe_rows=16,pe_cols=4", "conv:double_buffer=false,dma_bytes_per_cycle=8",
+                                  "conv:pe_rows=32,pe_cols=32,buffer_kib=4", "conv:setup_cycles=0,dma_latency=0"])
+def test_conv_cycles_follow_the_documented_formula(elf, spec):
+    r = Simulator(elf("conv_accel.c", "cortex-m4"), core="cortex-m4", accelerators=[spec]).run()
+    (acc,) = r.accelerators
+    p = acc["params"]
+    assert len(acc["runs"]) == 4
+    for run in acc["runs"]:
+        h, w, c, oc, kh, kw = run["shape"]
+        (sh, sw), (pt, pl, pb, pr) = run["stride"], run["pad"]
+        oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
+        assert run["output"] == [oh, ow]
+        taps = kh * kw * (1 if run["depthwise"] else c)
+        assert run["end"] - run["start"] == _formula((oh, ow, oc, taps), p), run
+        assert run["macs"] == oh * ow * oc * taps
+
+
+def test_a_shape_no_tiling_fits_is_an_error_status(elf):
+    r = Simulator(elf("conv_accel.c", "cortex-m4"), core="cortex-m4", accelerators=["conv:buffer_kib=1"]).run()
+    lines = dict(line.split(" ", 1) for line in r.console.splitlines())
+    assert lines["depthwise"].endswith("err 0")  # 9 taps fit
+    assert any("no tiling fits" in e for e in r.accelerators[0]["errors"])
+
+
+def test_bad_accelerator_specs_are_clear_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown accelerator 'cnn' .available: conv"):
+        make_accelerator("cnn")
+    with pytest.raises(ConfigError, match="no parameter 'rows' .valid: base, irq, pe_rows"):
+        make_accelerator("conv:rows=4")
+    with pytest.raises(ConfigError, match="pe_rows: 'many' is not a whole number"):
+        make_accelerator("conv:pe_rows=many")
+    f = tmp_path / "big.toml"
+    f.write_text('name = "conv"\npe_rows = 16\npe_cols = 16\nbuffer_kib = 64\n')
+    assert make_accelerator(str(f)).params["pe_rows"] == 16
+    with pytest.raises(ConfigError, match="not inside an mmio region"):
+        Simulator(_hello(), core="cortex-m4", accelerators=["conv:base=0x20000000"]).run()
+
+
+def _hello():
+    from simmcu.firmware import firmware_dir
+
+    return firmware_dir() / "prebuilt" / "hello-cortex-m4.elf"
+
+
+def test_third_party_accelerator_through_entry_points(tmp_path):
+    """A package that declares an entry point in simmcu.accelerators is found, listed and attached."""
+    pkg = tmp_path / "site"
+    pkg.mkdir()
+    (pkg / "scratchpad_accel.py").write_text(textwrap.dedent('''
+        from simmcu._params import Param
+        from simmcu.accelerators import Accelerator, Invocation
+
+        class Scratchpad(Accelerator):
+            NAME = "scratchpad"
+            DESCRIPTION = "a register that counts the writes to it"
+            PARAMS = {"step": Param(1, "", "added per write", int)}
+
+            def reset(self):
+                super().reset()
+                self.count = 0
+
+            def read(self, offset, size):
+                return self.count
+
+            def write(self, offset, size, value):
+                now = self.bus.now()
+                self.count += self.params["step"]
+                self.invocations.append(Invocation(now, now + 1))
+    '''))
+    dist = pkg / "scratchpad_accel-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: scratchpad-accel\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[simmcu.accelerators]\nscratchpad = scratchpad_accel:Scratchpad\n")
+    env = {**os.environ, "PYTHONPATH": str(pkg)}
+    listing = subprocess.run([sys.executable, "-m", "simmcu", "accels"], capture_output=True, text=True, env=env)
+    assert "scratchpad: a register that counts the writes to it (scratchpad_accel:Scratchpad)" in listing.stdout
+    assert "step" in listing.stdout
+    run = subprocess.run([sys.executable, "-m", "simmcu", "run", str(_hello()), "--core", "cortex-m4", "--accel",
+                          "scratchpad:step=3,base=0x40001000", "--accel", "conv", "--json", "-", "--quiet"],
+                         capture_output=True, text=True, env=env)
+    d = json.loads(run.stdout)
+    assert [a["name"] for a in d["accelerators"]] == ["scratchpad", "conv"]
+    assert d["accelerators"][0]["params"]["step"] == 3
