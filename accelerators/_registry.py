@@ -17,7 +17,7 @@ from simmcu._params import load_toml
 from ._base import COMMON_PARAMS, Accelerator, parse_value
 
 GROUP = "simmcu.accelerators"
-_BUNDLED = {"conv": "simmcu.accelerators.conv:ConvAccelerator"}
+_BUNDLED = {"conv": "simmcu.accelerators.conv:ConvAccelerator", "cfu": "simmcu.accelerators.cfu:CfuAccelerator"}
 
 
 def _load(target: str, name: str) -> type[Accelerator]:

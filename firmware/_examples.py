@@ -13,11 +13,23 @@ EXAMPLES = {
     "hello": "prints a greeting and exits 0",
     "conv2d": "int8 3x3 convolution, 16x16x8 -> 16x16x8, checked against a checksum computed by the build",
     "fault": "reads an unmapped address (0x60000000) in read_sensor() and faults",
+    "conv2d_cfu": "conv2d with the cfu custom instructions (run with --accel cfu; ARMv7-M or RISC-V)",
+    "conv2d_conv": "conv2d on the conv coprocessor, polling its status (run with --accel conv)",
+    "conv2d_conv_irq": "conv2d on the conv coprocessor, sleeping until its interrupt (run with --accel conv)",
 }
+def supports(example: str, core) -> bool:
+    """Whether ``example`` builds for ``core`` (the cfu needs coprocessor instructions: not ARMv6-M)."""
+    return not (example == "conv2d_cfu" and core.isa == "armv6-m")
+
+
+#: Variants of an example: the same sources built with one more definition.
+VARIANTS = {"conv2d_cfu": ("conv2d", "CONV2D_CFU"), "conv2d_conv": ("conv2d", "CONV2D_CONV"),
+            "conv2d_conv_irq": ("conv2d", "CONV2D_CONV_IRQ")}
 
 
 def stage(name: str, core, board, work: Path) -> list[str]:
     """Copy example ``name`` into ``work`` (generating data where needed); return sources."""
+    name, variant = VARIANTS.get(name, (name, None))
     folder = Path(__file__).parent / "examples" / name
     sources = []
     for f in sorted(folder.iterdir()):
@@ -26,7 +38,7 @@ def stage(name: str, core, board, work: Path) -> list[str]:
             if f.suffix != ".h":
                 sources.append(f.name)
     if name == "conv2d":
-        (work / "conv2d_data.h").write_text(conv2d_header())
+        (work / "conv2d_data.h").write_text(conv2d_header() + (f"#define {variant} 1\n" if variant else ""))
     return sources
 
 
@@ -48,7 +60,8 @@ def conv2d_problem(seed: int = 2024) -> dict:
 def _c_array(ctype: str, name: str, values) -> str:
     vals = [int(v) for v in np.asarray(values).ravel()]
     rows = [", ".join(str(v) for v in vals[i:i + 16]) for i in range(0, len(vals), 16)]
-    return f"static const {ctype} {name}[{len(vals)}] = {{\n    " + ",\n    ".join(rows) + "\n};\n"
+    return (f"static const {ctype} {name}[{len(vals)}] __attribute__((aligned(4))) = {{\n    "
+            + ",\n    ".join(rows) + "\n};\n")
 
 
 def conv2d_header() -> str:

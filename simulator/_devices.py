@@ -7,6 +7,9 @@ models want to be woken at into the machine's next event.
 
 from __future__ import annotations
 
+from unicorn import arm_const, riscv_const
+from unicorn import unicorn_const as uc_const
+
 from ._errors import ConfigError
 
 
@@ -43,19 +46,41 @@ class Devices:
         self.accels = list(accelerators)
         self.wakes: dict[int, int] = {}
         for a in self.accels:
+            if not a.MMIO_SIZE:
+                a.attach(_Bus(machine, self, a))
+                continue
             base, size = a.params["base"], a.MMIO_SIZE
             region = machine.board.region_at(base)
             if region is None or region.kind != "mmio" or base + size > region.base + region.size:
                 raise ConfigError(f"accelerator {a.NAME}: registers at {base:#010x} (+{size:#x}) are not inside "
                                   f"an mmio region of board {machine.board.name}")
             for b in self.accels:
-                if b is not a and b.params["base"] < base + size and base < b.params["base"] + b.MMIO_SIZE:
+                if b is not a and b.MMIO_SIZE and b.params["base"] < base + size and base < b.params["base"] + b.MMIO_SIZE:
                     raise ConfigError(f"accelerators {a.NAME} and {b.NAME} overlap at {base:#010x}: set base=")
             a.attach(_Bus(machine, self, a))
             on_read, on_write = machine.device_callbacks(
                 lambda uc, off, size, user, a=a: a.read(off, size) & 0xFFFF_FFFF,
                 lambda uc, off, size, value, user, a=a: a.write(off, size, value & 0xFFFF_FFFF))
             machine.uc.mmio_map(base, size, on_read, None, on_write, None)
+
+    def install(self, native) -> None:
+        """Native hooks of custom-instruction units on every instruction each of them executes."""
+        from ._codemap import _word_at, register_ids
+
+        m = self.m
+        self.latency_at: dict[int, int] = {}
+        regs = register_ids(m.core.arch)
+        pc = arm_const.UC_ARM_REG_PC if m.core.arch == "arm" else riscv_const.UC_RISCV_REG_PC
+        for a in self.accels:
+            if a.MMIO_SIZE:
+                continue
+            sites = a.sites(m.code.insns, lambda addr: _word_at(m.image, addr), m.core.arch)
+            state = a.build_state(sites, regs, m.state, pc)
+            for addr, op, *_ in sites:
+                if addr in self.latency_at:
+                    raise ConfigError(f"accelerators: two units claim the instruction at {addr:#010x}")
+                self.latency_at[addr] = a.latency_at(op)
+                native.add(a.HOOK, state, uc_const.UC_HOOK_CODE, addr, addr)
 
     def next_event(self) -> int | None:
         pending = [c for c in self.wakes.values() if c > self.m.cycles]

@@ -351,6 +351,7 @@ class Machine:
     def _install_hooks(self) -> None:
         self.native = nat.NativeHooks(self.uc)
         self.native.add(nat.block_hook, self.state, uc_mod.UC_HOOK_BLOCK)
+        self.devices.install(self.native)
         if self.code.memory_hook:
             self.native.add(nat.memory_hook, self.state, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
             for addr in self.code.it_exits:

@@ -119,6 +119,8 @@ class ReferenceModel:
         dynamic = self._latency(insn) if ran else None
         if dynamic is not None:
             self._charge(dynamic - own, "muldiv", func)
+        if ran and insn.klass == "custom":
+            self._charge(self.m.devices.latency_at.get(address, 0), "accelerator", func)
         if self.icache is not None:
             for line in range(address // self.line_bytes, (address + insn.size - 1) // self.line_bytes + 1):
                 region = self.m.board.region_at(line * self.line_bytes)

@@ -50,6 +50,7 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)     #: where a profile is incomplete
     caches: dict = field(default_factory=dict)            #: instruction/data cache geometry, hits, misses
     accelerators: list[dict] = field(default_factory=list)  #: per accelerator: totals and invocations
+    baseline: dict | None = None  #: with --baseline: the baseline ELF's cycles and the speedup
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
 
     @property
@@ -59,8 +60,9 @@ class RunResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("stacks")
-        if d["timing_check"] is None:
-            d.pop("timing_check")
+        for key in ("timing_check", "baseline"):
+            if d[key] is None:
+                d.pop(key)
         d["seconds"] = self.cycles / self.clock_hz
         return d
 
@@ -100,6 +102,9 @@ class RunResult:
                          f"({100 * acc['utilisation']:.1f}%), {acc['macs']:,} MACs, DMA {acc['dma_read_bytes']:,} B "
                          f"in / {acc['dma_write_bytes']:,} B out, CPU waited {acc['cpu_wait_cycles']:,} cycles")
             lines += [f"  accelerator {acc['name']} error: {e}" for e in acc["errors"]]
+        if self.baseline is not None:
+            lines.append(f"  speedup {self.baseline['speedup']:.2f}x over the baseline {self.baseline['elf']} "
+                         f"({self.baseline['cycles']:,} cycles)")
         if self.timing_check is not None:
             lines.append("  timing check: native model agrees with the reference model" if self.timing_check["agree"]
                          else "  timing check: DISAGREES with the reference model: "

@@ -8,6 +8,7 @@ exit code of the process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -49,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="write folded call stacks weighted in cycles, for flame-graph tools ('-' for stdout)")
     run.add_argument("--accel", action="append", default=[], metavar="NAME[:PARAM=VALUE,...]|FILE.toml",
                      help="attach an accelerator model (repeatable; see `simmcu accels`)")
+    run.add_argument("--baseline", metavar="ELF", default=None,
+                     help="also run this ELF on the same core and board without accelerators; print the speedup")
     run.add_argument("--exact-memory", action="store_true",
                      help="hook every data access: traffic by board region and wait states of the region really "
                           "accessed (slower)")
@@ -108,6 +111,13 @@ def _run(a) -> int:
                     console=None if a.quiet else lambda text: _write(text, human), check_timing=a.check_timing,
                     exact_memory=a.exact_memory, accelerators=a.accel)
     result = sim.run()
+    if a.baseline:
+        base = Simulator(a.baseline, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
+                         timeout=a.timeout, exact_memory=a.exact_memory).run()
+        if base.exit_reason != "exit":
+            raise SimmcuError(f"baseline {a.baseline}: {base.message}")
+        result = dataclasses.replace(result, baseline=dict(elf=base.elf, cycles=base.cycles,
+                                                           speedup=round(base.cycles / result.cycles, 4)))
     if result.console and not result.console.endswith("\n") and not a.quiet:
         _write("\n", human)
     _write(result.summary(a.top) + "\n", human)

@@ -138,7 +138,7 @@ def test_a_shape_no_tiling_fits_is_an_error_status(elf):
 
 
 def test_bad_accelerator_specs_are_clear_errors(tmp_path):
-    with pytest.raises(ConfigError, match="unknown accelerator 'cnn' .available: conv"):
+    with pytest.raises(ConfigError, match="unknown accelerator 'cnn' .available: cfu, conv"):
         make_accelerator("cnn")
     with pytest.raises(ConfigError, match="no parameter 'rows' .valid: base, irq, pe_rows"):
         make_accelerator("conv:rows=4")
@@ -196,3 +196,71 @@ def test_third_party_accelerator_through_entry_points(tmp_path):
     d = json.loads(run.stdout)
     assert [a["name"] for a in d["accelerators"]] == ["scratchpad", "conv"]
     assert d["accelerators"][0]["params"]["step"] == 3
+
+
+VARIANTS = {"conv2d": [], "conv2d_cfu": ["cfu"], "conv2d_conv": ["conv"], "conv2d_conv_irq": ["conv"]}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+def test_conv2d_variants_equal_the_c_kernel_and_the_numpy_reference(elf, core, variant):
+    r = Simulator(elf(variant, core, CONV2D_CHECK_C="1"), core=core, accelerators=VARIANTS[variant],
+                  check_timing=True).run()
+    assert r.exit_code == 0 and "checksum 76d197bb (expected 76d197bb)," in r.console, r.console
+    assert r.timing_check["agree"], r.timing_check["differences"]
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+def test_cfu_latency_is_charged_per_instruction(elf, core):
+    program = elf("conv2d_cfu", core)
+    fast = Simulator(program, core=core, accelerators=["cfu:mac_latency=0"]).run()
+    slow = Simulator(program, core=core, accelerators=["cfu:mac_latency=3"]).run()
+    counts = fast.accelerators[0]["runs"][0]["instructions"]
+    # 3x3 taps inside a 16x16 image with padding 1: (3 * 16 - 2) rows x (3 * 16 - 2) columns of
+    # (pixel, tap) pairs; 8 output channels; 8 input channels = 2 mac4 each.
+    assert counts["mac4"] == (3 * 16 - 2) ** 2 * 8 * 2
+    assert slow.cycles - fast.cycles == 3 * counts["mac4"]
+    assert slow.stalls["accelerator"] - fast.stalls["accelerator"] == 3 * counts["mac4"]
+
+
+def test_a_custom_instruction_without_its_unit_is_an_illegal_instruction(elf):
+    r = Simulator(elf("conv2d_cfu", "rv32imc"), core="rv32imc").run()
+    assert r.exit_code == 121 and "illegal instruction" in r.message and "conv2d_3x3_cfu" in r.message
+
+
+def test_baseline_prints_the_speedup(elf):
+    accel, base = elf("conv2d_conv", "cortex-m4"), elf("conv2d", "cortex-m4")
+    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(accel), "--core", "cortex-m4", "--accel", "conv",
+                        "--baseline", str(base), "--json", "-", "--quiet"], capture_output=True, text=True)
+    d = json.loads(p.stdout)
+    assert d["baseline"]["cycles"] > d["cycles"] and d["baseline"]["speedup"] == round(d["baseline"]["cycles"] / d["cycles"], 4)
+    assert "speedup" in p.stderr
+
+
+def test_a_user_defined_custom_instruction_runs_natively(elf):
+    """docs/accelerators.md: a unit of one's own is an operation function and three class attributes."""
+    import numba
+
+    from simmcu.accelerators.cfu import HOOK_SIGNATURE, CustomInstructionUnit, make_hook
+
+    @numba.njit
+    def hamming(state, op, sel, a, b):
+        x, n = a ^ b, 0
+        while x:
+            n += x & 1
+            x >>= 1
+        return n
+
+    class Hamming(CustomInstructionUnit):
+        NAME = "hamming"
+        OPS = ("distance",)
+        HOOK = numba.cfunc(HOOK_SIGNATURE)(make_hook(hamming))
+
+        def latencies(self):
+            return [1] * 8
+
+    unit = Hamming()
+    r = Simulator(elf("cfu_user.c", "rv32imc"), core="rv32imc", accelerators=[unit], check_timing=True).run()
+    assert (r.exit_code, r.console) == (0, "wrong 0\n"), r.message
+    assert r.accelerators[0]["instructions"] == 1000 and r.stalls["accelerator"] == 1000
+    assert r.timing_check["agree"], r.timing_check["differences"]
