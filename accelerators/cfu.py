@@ -224,14 +224,19 @@ class CustomInstructionUnit(Accelerator):
     def latency_at(self, op: int) -> int:
         return self.latencies()[op]
 
+    def macs(self, counts: dict[str, int]) -> int:
+        """Multiply-accumulates done by instructions run ``counts`` times (by operation name)."""
+        return 0
+
     def report(self, total_cycles: int, sleeps) -> dict:
+        """One entry for the whole run: the instructions by operation, their stall cycles as busy time."""
         st = self.state
         if st is not None and st[COUNT]:
-            self.invocations = [Invocation(0, int(st[STALLS]), info=dict(
-                instructions={name: int(st[OFF_COUNTS + k]) for k, name in enumerate(self.OPS)}))]
+            counts = {name: int(st[OFF_COUNTS + k]) for k, name in enumerate(self.OPS)}
+            self.invocations = [Invocation(0, int(st[STALLS]), macs=self.macs(counts), info=dict(instructions=counts))]
         out = super().report(total_cycles, sleeps)
         out["busy_cycles"] = out["cpu_wait_cycles"] = int(st[STALLS]) if st is not None else 0
-        out["instructions"] = int(st[COUNT]) if st is not None else 0
+        out["instructions"] = out["invocations"] = int(st[COUNT]) if st is not None else 0
         return out
 
 
@@ -278,3 +283,6 @@ class CfuAccelerator(CustomInstructionUnit):
 
     def init_state(self, st: np.ndarray) -> None:
         st[MULT], st[ACT_MIN], st[ACT_MAX] = 1 << 30, -128, 127
+
+    def macs(self, counts: dict[str, int]) -> int:
+        return 4 * counts["mac4"]

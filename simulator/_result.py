@@ -98,7 +98,8 @@ class RunResult:
                 lines.append(f"  {f['name'][:28]:28s} {f['calls']:8,d} {f['cycles_exclusive']:13,d} "
                              f"{share:6.1f} {f['cycles_inclusive']:13,d}")
         for acc in self.accelerators:
-            lines.append(f"  accelerator {acc['name']}: {acc['invocations']} runs, busy {acc['busy_cycles']:,} cycles "
+            runs = f"{acc['instructions']:,} instructions" if "instructions" in acc else f"{acc['invocations']} runs"
+            lines.append(f"  accelerator {acc['name']}: {runs}, busy {acc['busy_cycles']:,} cycles "
                          f"({100 * acc['utilisation']:.1f}%), {acc['macs']:,} MACs, DMA {acc['dma_read_bytes']:,} B "
                          f"in / {acc['dma_write_bytes']:,} B out, CPU waited {acc['cpu_wait_cycles']:,} cycles")
             lines += [f"  accelerator {acc['name']} error: {e}" for e in acc["errors"]]

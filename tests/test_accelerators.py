@@ -264,3 +264,70 @@ def test_a_user_defined_custom_instruction_runs_natively(elf):
     assert (r.exit_code, r.console) == (0, "wrong 0\n"), r.message
     assert r.accelerators[0]["instructions"] == 1000 and r.stalls["accelerator"] == 1000
     assert r.timing_check["agree"], r.timing_check["differences"]
+
+
+class _FakeBus:
+    """The Bus protocol over a bytearray: enough to drive a model without a CPU."""
+
+    def __init__(self, size=1 << 16):
+        self.mem, self.cycle, self.irq, self.wakes = bytearray(size), 0, False, []
+
+    def now(self):
+        return self.cycle
+
+    def check(self, addr, size, writable):
+        return 0 <= addr and addr + size <= len(self.mem)
+
+    def read(self, addr, size):
+        return bytes(self.mem[addr:addr + size])
+
+    def write(self, addr, data):
+        self.mem[addr:addr + len(data)] = data
+
+    def set_irq(self, level):
+        self.irq = level
+
+    def wake_at(self, cycle):
+        self.wakes.append(cycle)
+
+
+@pytest.mark.parametrize("change, code, message", [
+    ({0x0C: 0x20000}, 2, "input buffer [0x00020000, +800) is outside memory"),
+    ({0x18: 0xFFFC}, 2, "output buffer"),
+    ({0x20: 0}, 3, "invalid shape"),
+    ({0x30: 0x0B0B}, 3, "invalid shape"),                 # an 11x11 kernel on a 10x10 image, no padding
+    ({0x3C: 1, 0x2C: 12}, 3, "multiple of in channels"),  # depthwise 8 -> 12 channels
+    ({0x10: 0x102}, 1, "weights address 0x00000102 is not 4-byte aligned"),
+])
+def test_bad_programming_sets_the_error_status_and_reports_it(change, code, message):
+    from simmcu.accelerators import conv as c
+
+    unit, bus = make_accelerator("conv:irq=3"), _FakeBus()
+    unit.attach(bus)
+    regs = {c.INPUT: 0x100, c.WEIGHTS: 0x1000, c.BIAS: 0x2000, c.QUANT: 0x3000, c.OUTPUT: 0x4000, c.IN_H: 10,
+            c.IN_W: 10, c.IN_C: 8, c.OUT_C: 16, c.KERNEL: 0x0303, c.STRIDE: 0x0101, **change}
+    for off, value in regs.items():
+        unit.write(off, 4, value)
+    unit.write(c.CTRL, 4, c.CTRL_START | c.CTRL_IRQ_EN)
+    assert unit.read(c.ERROR, 4) == code
+    assert unit.read(c.STATUS, 4) == c.STATUS_DONE | c.STATUS_ERROR and bus.irq
+    assert message in unit.errors[0] and not unit.invocations
+    unit.write(c.STATUS, 4, c.STATUS_DONE)  # acknowledge
+    assert (unit.read(c.STATUS, 4), unit.read(c.ERROR, 4), bus.irq) == (0, 0, False)
+
+
+def test_status_follows_the_modeled_cycle_and_polling_counts_as_waiting():
+    from simmcu.accelerators import conv as c
+
+    unit, bus = make_accelerator("conv"), _FakeBus()
+    unit.attach(bus)
+    for off, value in {c.INPUT: 0x100, c.WEIGHTS: 0x1000, c.BIAS: 0x2000, c.QUANT: 0x3000, c.OUTPUT: 0x4000,
+                       c.IN_H: 4, c.IN_W: 4, c.IN_C: 4, c.OUT_C: 4}.items():
+        unit.write(off, 4, value)
+    bus.cycle = 100
+    unit.write(c.CTRL, 4, c.CTRL_START)
+    end = bus.wakes[-1]
+    assert end == 100 + unit.read(c.LAST_CYCLES, 4)
+    for bus.cycle, busy in ((120, True), (end - 1, True), (end, False)):
+        assert bool(unit.read(c.STATUS, 4) & c.STATUS_BUSY) == busy
+    assert unit.report(1000, [])["cpu_wait_cycles"] == end - 120
