@@ -38,6 +38,9 @@ class Bus(Protocol):
     def check(self, addr: int, size: int, writable: bool) -> bool:
         """Whether [addr, addr + size) lies in one mapped memory region (writable if asked)."""
 
+    def ram_accesses(self) -> int:
+        """CPU data accesses to RAM so far (for a model of contention on the RAM port)."""
+
     def set_irq(self, level: bool) -> None: ...
 
     def wake_at(self, cycle: int) -> None:

@@ -61,6 +61,8 @@ class ConvAccelerator(Accelerator):
         "setup_cycles": Param(20, "cycles", "from START to the first tile (register decode, job set-up)", int,
                               lambda v: v >= 0),
         "double_buffer": Param(True, "", "overlap a tile's DMA with the previous tile's compute", bool),
+        "ram_arbitration": Param("cpu-first", "", "RAM port shared with the CPU: cpu-first (each CPU data access "
+                                 "to RAM during a job delays it a cycle) or none", ("cpu-first", "none")),
     }
 
     def reset(self) -> None:
@@ -75,6 +77,7 @@ class ConvAccelerator(Accelerator):
         self.pending_output: tuple[int, bytes] | None = None
         self.poll_start: int | None = None
         self.last_cycles = 0
+        self.ram_base = self.ram_delay = 0  # CPU RAM accesses at START; cycles the job was delayed by them
 
     # -- registers -------------------------------------------------------------------------
     def read(self, offset: int, size: int) -> int:
@@ -115,6 +118,8 @@ class ConvAccelerator(Accelerator):
             self._start(now)
 
     def update(self, now: int) -> None:
+        if self.pending_output is not None and now >= self.busy_until and self._delayed_by_cpu(now):
+            return
         if self.pending_output is not None and now >= self.busy_until:
             addr, data = self.pending_output
             self.bus.write(addr, data)
@@ -122,6 +127,24 @@ class ConvAccelerator(Accelerator):
             self.done = True
             if self.regs[CTRL] & CTRL_IRQ_EN:
                 self.bus.set_irq(True)
+
+    def _delayed_by_cpu(self, now: int) -> bool:
+        """cpu-first arbitration: the job ends one cycle later per CPU RAM access since START that it
+        has not yet yielded to; True when that moved the end past ``now``. Accesses are counted per
+        basic block, so an end found in the past (the CPU ran on in one block) is taken as it is."""
+        if self.params["ram_arbitration"] == "none":
+            return False
+        delay = self.bus.ram_accesses() - self.ram_base
+        if delay <= self.ram_delay:
+            return False
+        self.busy_until += delay - self.ram_delay
+        self.ram_delay = delay
+        job = self.invocations[-1]
+        job.end, job.info["ram_conflicts"] = self.busy_until, delay
+        if self.busy_until <= now:
+            return False
+        self.bus.wake_at(self.busy_until)
+        return True
 
     # -- a job -----------------------------------------------------------------------------
     def _shape(self):
@@ -181,12 +204,13 @@ class ConvAccelerator(Accelerator):
                         depthwise, r[IN_ZP], r[OUT_ZP], r[ACT_MIN], r[ACT_MAX])
         self.pending_output = (r[OUTPUT], out.tobytes())
         self.busy_until = now + cycles
-        self.last_cycles = cycles
+        self.last_cycles = cycles  # without RAM conflicts
         self.done, self.error_code, self.poll_start = False, ERR_NONE, None
+        self.ram_base, self.ram_delay = self.bus.ram_accesses(), 0
         self.invocations.append(Invocation(now, now + cycles, oh * ow * oc * taps, dma_read, dma_write,
                                            dict(shape=[h, w, c, oc, kh, kw], stride=[sh, sw],
                                                 pad=[(r[PAD] >> k) & 0xFF for k in (0, 8, 16, 24)], output=[oh, ow],
-                                                depthwise=depthwise, tiles=tiles)))
+                                                depthwise=depthwise, tiles=tiles, ram_conflicts=0)))
         self.bus.wake_at(self.busy_until)
 
     def plan(self, pixels: int, channels: int, taps: int):

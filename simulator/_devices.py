@@ -32,6 +32,9 @@ class _Bus:
     def write(self, addr: int, data: bytes) -> None:
         self.m.write(addr, data)
 
+    def ram_accesses(self) -> int:
+        return self.m.ram_accesses()
+
     def set_irq(self, level: bool) -> None:
         self.m.platform.set_irq(self.accel.params["irq"], level)
 

@@ -82,6 +82,7 @@ class Machine:
         self._replay: list = []       # results to give again while that instruction re-executes
         self._stop_after = False     # a device access asked to stop after its instruction
         self.sleep_cycles = 0
+        self.device_accesses = 0  # CPU loads and stores that reached a device (MMIO, system registers)
         self.heap_peak = 0
         self._heap_now = 0
         if max_instructions is not None:
@@ -240,6 +241,7 @@ class Machine:
         pc = self._locate_access(write, size)
         if self._replay:  # the instruction runs again after a stop: its device accesses already happened
             return self._replay.pop(0)
+        self.device_accesses += 1
         key = (pc, int(self.state[nat.BLOCK_START]))
         if key != self._access_key:
             self._access_key, self._access_log = key, []
@@ -621,6 +623,17 @@ class Machine:
                                  hits=int(st[nat.DC_HITS]), misses=int(st[nat.DC_MISSES]),
                                  writebacks=int(st[nat.DC_WRITEBACKS]))
         return out
+
+    def ram_accesses(self) -> int:
+        """CPU data accesses to RAM so far: the data region's, exactly with the memory hook; else the
+        static count of SP-relative and pointer accesses less those that reached devices."""
+        st = self.state
+        if self.code.memory_hook:
+            k = self.board.regions.index(self.board.data)
+            row = int(st[nat.OFF_REGION]) + k * nat.N_RFIELDS
+            return int(st[row + nat.R_READS] + st[row + nat.R_WRITES])
+        stack, other = nat.MEM0, nat.MEM0 + 8  # (reads, writes) of _profile._WHERE "stack", "unattributed"
+        return int(st[stack] + st[stack + 1] + st[other] + st[other + 1]) - self.device_accesses
 
     def region_traffic(self) -> dict[str, dict[str, int]]:
         """Data accesses by board region, as the memory hook counted them."""

@@ -114,7 +114,7 @@ def _formula(shape, p):
 
 
 @pytest.mark.parametrize("spec", ["conv", "conv:pe_rows=16,pe_cols=4", "conv:double_buffer=false,dma_bytes_per_cycle=8",
-                                  "conv:pe_rows=32,pe_cols=32,buffer_kib=4", "conv:setup_cycles=0,dma_latency=0"])
+                                  "conv:pe_rows=32,pe_cols=32,buffer_kib=4", "conv:setup_cycles=0,dma_latency=0,ram_arbitration=none"])
 def test_conv_cycles_follow_the_documented_formula(elf, spec):
     r = Simulator(elf("conv_accel.c", "cortex-m4"), core="cortex-m4", accelerators=[spec]).run()
     (acc,) = r.accelerators
@@ -126,7 +126,8 @@ def test_conv_cycles_follow_the_documented_formula(elf, spec):
         oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
         assert run["output"] == [oh, ow]
         taps = kh * kw * (1 if run["depthwise"] else c)
-        assert run["end"] - run["start"] == _formula((oh, ow, oc, taps), p), run
+        # cpu-first arbitration: one more cycle per CPU RAM access during the job
+        assert run["end"] - run["start"] == _formula((oh, ow, oc, taps), p) + run["ram_conflicts"], run
         assert run["macs"] == oh * ow * oc * taps
 
 
@@ -270,7 +271,10 @@ class _FakeBus:
     """The Bus protocol over a bytearray: enough to drive a model without a CPU."""
 
     def __init__(self, size=1 << 16):
-        self.mem, self.cycle, self.irq, self.wakes = bytearray(size), 0, False, []
+        self.mem, self.cycle, self.irq, self.wakes, self.accesses = bytearray(size), 0, False, [], 0
+
+    def ram_accesses(self):
+        return self.accesses
 
     def now(self):
         return self.cycle
@@ -328,6 +332,22 @@ def test_status_follows_the_modeled_cycle_and_polling_counts_as_waiting():
     unit.write(c.CTRL, 4, c.CTRL_START)
     end = bus.wakes[-1]
     assert end == 100 + unit.read(c.LAST_CYCLES, 4)
-    for bus.cycle, busy in ((120, True), (end - 1, True), (end, False)):
+    bus.accesses = 5  # the CPU touched RAM five times meanwhile: the job yields five cycles
+    for bus.cycle, busy in ((120, True), (end, True), (end + 4, True), (end + 5, False)):
         assert bool(unit.read(c.STATUS, 4) & c.STATUS_BUSY) == busy
-    assert unit.report(1000, [])["cpu_wait_cycles"] == end - 120
+    assert unit.report(1000, [])["cpu_wait_cycles"] == end + 5 - 120
+    assert unit.invocations[0].info["ram_conflicts"] == 5
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_the_cpu_working_during_a_job_delays_its_dma(elf, exact):
+    """conv_accel.c's first job runs while the CPU computes the C reference (RAM-heavy); the later
+    ones only poll or sleep. cpu-first arbitration delays the first by the CPU's RAM accesses."""
+    program = elf("conv_accel.c", "rv32imc")
+    shared = Simulator(program, core="rv32imc", accelerators=["conv"], exact_memory=exact).run()
+    alone = Simulator(program, core="rv32imc", accelerators=["conv:ram_arbitration=none"], exact_memory=exact).run()
+    busy, quiet = shared.accelerators[0]["runs"][0], shared.accelerators[0]["runs"][1]
+    assert busy["ram_conflicts"] > 1000 and quiet["ram_conflicts"] == 0
+    first = alone.accelerators[0]["runs"][0]
+    assert busy["end"] - busy["start"] == first["end"] - first["start"] + busy["ram_conflicts"]
+    assert shared.console == alone.console  # the same results, later
