@@ -95,7 +95,9 @@ def _prebuilt(name: str, core: str) -> Path | None:
     if name not in EXAMPLES:
         return None
     path = firmware_dir() / "prebuilt" / f"{name}-{get_core(parse_core_spec(core)[0]).firmware_as}.elf"
-    return path if path.is_file() else None
+    if not path.is_file():
+        raise SimmcuError(f"example {name} is not built for {core}: {EXAMPLES[name]}")
+    return path
 
 
 def _run(a) -> int:
