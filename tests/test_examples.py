@@ -51,8 +51,9 @@ def test_runs_are_deterministic(elf, core):
     assert (a.cycles, a.instructions, a.console, a.functions) == (b.cycles, b.instructions, b.console, b.functions)
 
 
-@pytest.mark.parametrize("example", ["hello", "conv2d", "fault"])
-@pytest.mark.parametrize("core", ALL_CORES)
+@pytest.mark.parametrize("example, core", [(e, c) for e in ("hello", "conv2d", "fault") for c in ALL_CORES]
+                         + [(e, c) for e in ("conv2d_cfu", "conv2d_conv", "conv2d_conv_irq")
+                            for c in ("rv32imc", "cortex-m4")])
 def test_prebuilt_elfs_are_reproducible(tmp_path, example, core):
     """Shipped ELFs are exactly what the pinned toolchain builds from the shipped sources."""
     fresh = build(example, core, tmp_path / "fresh.elf")
