@@ -63,13 +63,18 @@ class Accelerator:
     """Base class: set NAME, DESCRIPTION, PARAMS (added to COMMON_PARAMS) and MMIO_SIZE; implement
     ``read``, ``write`` and, for work that finishes later, ``update``."""
 
+    @classmethod
+    def all_params(cls) -> dict[str, Param]:
+        """Every parameter: the register window's (``base``, ``irq``) when it has one, then its own."""
+        return {**(COMMON_PARAMS if cls.MMIO_SIZE else {}), **cls.PARAMS}
+
     NAME = ""
     DESCRIPTION = ""
     PARAMS: dict[str, Param] = {}
     MMIO_SIZE = 0x1000
 
     def __init__(self, **values: Any):
-        self.params = apply_params({**COMMON_PARAMS, **self.PARAMS}, values, f"accelerator {self.NAME}")
+        self.params = apply_params(self.all_params(), values, f"accelerator {self.NAME}")
         self.validate()
         self.bus: Bus | None = None
         self.invocations: list[Invocation] = []

@@ -14,7 +14,7 @@ from pathlib import Path
 from simmcu._errors import ConfigError
 from simmcu._params import load_toml
 
-from ._base import COMMON_PARAMS, Accelerator, parse_value
+from ._base import Accelerator, parse_value
 
 GROUP = "simmcu.accelerators"
 _BUNDLED = {"conv": "simmcu.accelerators.conv:ConvAccelerator", "cfu": "simmcu.accelerators.cfu:CfuAccelerator"}
@@ -56,7 +56,7 @@ def make_accelerator(spec: str) -> Accelerator:
         return accelerator_class(name)(**values)
     name, _, rest = spec.partition(":")
     cls = accelerator_class(name)
-    params = {**COMMON_PARAMS, **cls.PARAMS}
+    params = cls.all_params()
     values = {}
     for item in filter(None, rest.split(",")):
         key, eq, text = item.partition("=")

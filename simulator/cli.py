@@ -165,12 +165,12 @@ def _cores(a) -> int:
 
 
 def _accels(a) -> int:
-    from simmcu.accelerators import COMMON_PARAMS, accelerator_class, available
+    from simmcu.accelerators import accelerator_class, available
 
     for name, origin in sorted(available().items()):
         cls = accelerator_class(name)
         print(f"{name}: {cls.DESCRIPTION} ({origin})")
-        for row in describe({**COMMON_PARAMS, **cls.PARAMS}):
+        for row in describe(cls.all_params()):
             print("  {:20s} default {:12s} {:12s} {}".format(*row))
     return 0
 
