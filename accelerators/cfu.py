@@ -61,19 +61,9 @@ def _wrap32(v):
 
 @numba.njit(cache=True)
 def requantize(x, mult, shift):
-    """TFLite MultiplyByQuantizedMultiplier on one int32 value."""
-    x = x * (1 << shift) if shift > 0 else x
-    x = max(-(1 << 31), min((1 << 31) - 1, x))
-    right = -shift if shift < 0 else 0
-    if x == -(1 << 31) and mult == -(1 << 31):
-        high = (1 << 31) - 1
-    else:
-        ab = x * mult
-        nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
-        t = ab + nudge
-        high = t >> 31 if t >= 0 else -((-t) >> 31)
-    mask = (1 << right) - 1
-    return (high >> right) + (1 if (high & mask) > (mask >> 1) + (1 if high < 0 else 0) else 0)
+    """TFLite MultiplyByQuantizedMultiplier on one int32 value, one rounding (as firmware/reference.py)."""
+    total = 31 - shift
+    return (x * mult + (np.int64(1) << (total - 1))) >> total
 
 
 @numba.njit(cache=True)

@@ -14,6 +14,7 @@ import numpy as np
 
 from simmcu._errors import ConfigError
 from simmcu._params import Param
+from simmcu.firmware.reference import multiply_by_quantized_multiplier
 
 from ._base import Accelerator, Invocation
 
@@ -29,24 +30,6 @@ ERR_NONE, ERR_ALIGN, ERR_RANGE, ERR_SHAPE, ERR_TILING, ERR_BUSY = range(6)
 _WRITABLE = (CTRL, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT, IN_H, IN_W, IN_C, OUT_C, KERNEL, STRIDE, PAD, MODE,
              IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
 _SIGNED = (IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
-
-
-def requantize(acc: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """TFLite's MultiplyByQuantizedMultiplier on int32 accumulators, per channel (last axis)."""
-    acc = acc.astype(np.int64)
-    left = np.maximum(shift, 0).astype(np.int64)
-    right = np.maximum(-shift, 0).astype(np.int64)
-    x = np.clip(acc * (np.int64(1) << left), -2**31, 2**31 - 1)  # int32 wrap is undefined in C; TFLite keeps it in range
-    m = multiplier.astype(np.int64)
-    ab = x * m
-    nudge = np.where(ab >= 0, np.int64(1 << 30), np.int64(1 - (1 << 30)))
-    high = (ab + nudge)
-    high = np.where(high >= 0, high >> 31, -((-high) >> 31))        # C division: towards zero
-    high = np.where((x == -2**31) & (m == -2**31), 2**31 - 1, high)  # the one saturating case
-    mask = (np.int64(1) << right) - 1
-    remainder = high & mask
-    threshold = (mask >> 1) + (high < 0)
-    return (high >> right) + (remainder > threshold)
 
 
 class ConvAccelerator(Accelerator):
@@ -266,5 +249,5 @@ def conv_int8(x, wts, bias, multiplier, shift, kernel, stride, pad, out_hw, dept
         f = wts.reshape(oc, kh, kw, c).astype(np.int64)
         acc = np.einsum("yxijc,oijc->yxo", patches, f)
     acc = acc + bias.astype(np.int64)
-    out = requantize(acc, multiplier, shift) + out_zp
+    out = multiply_by_quantized_multiplier(acc, multiplier, shift) + out_zp
     return np.clip(out, act_min, act_max).astype(np.int8)

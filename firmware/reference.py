@@ -1,16 +1,13 @@
 """Bit-exact numpy references of TFLite's int8 arithmetic (reference_integer_ops).
 
 These are the oracles firmware and accelerator models are checked against:
-fixed-point requantisation exactly as TFLite rounds, and the per-channel
-int8 convolution built on it.
+fixed-point requantisation exactly as TFLite's reference interpreter rounds,
+and the per-channel int8 convolution built on it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
-
 
 def quantize_multiplier(scale: float) -> tuple[int, int]:
     """TFLite's QuantizeMultiplier: a Q31 multiplier in [2^30, 2^31) and a power-of-two shift."""
@@ -26,33 +23,12 @@ def quantize_multiplier(scale: float) -> tuple[int, int]:
     return q, int(shift)
 
 
-def saturating_rounding_doubling_high_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.int64)
-    b = np.asarray(b, dtype=np.int64)
-    ab = a * b
-    nudge = np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
-    total = ab + nudge
-    # C integer division truncates toward zero.
-    q = np.where(total >= 0, total >> 31, -((-total) >> 31))
-    overflow = (a == INT32_MIN) & (b == INT32_MIN)
-    return np.where(overflow, INT32_MAX, q).astype(np.int64)
-
-
-def rounding_divide_by_pot(x: np.ndarray, exponent: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.int64)
-    exponent = np.asarray(exponent, dtype=np.int64)
-    mask = (np.int64(1) << exponent) - 1
-    remainder = x & mask
-    threshold = (mask >> 1) + (x < 0)
-    return (x >> exponent) + (remainder > threshold)
-
-
 def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    shift = np.asarray(shift, dtype=np.int64)
-    left = np.maximum(shift, 0)
-    right = np.maximum(-shift, 0)
-    scaled = np.asarray(x, dtype=np.int64) * (np.int64(1) << left)
-    return rounding_divide_by_pot(saturating_rounding_doubling_high_mul(scaled, multiplier), right)
+    """x * multiplier * 2^(shift - 31) with one rounding, half up: TFLite's MultiplyByQuantizedMultiplier
+    as the reference interpreter (ai-edge-litert) builds it (TFLITE_SINGLE_ROUNDING)."""
+    total = 31 - np.asarray(shift, dtype=np.int64)
+    product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
+    return (product + (np.int64(1) << (total - 1))) >> total
 
 
 def conv2d_int8(x: np.ndarray, w: np.ndarray, bias: np.ndarray, input_zero_point: int, output_zero_point: int,

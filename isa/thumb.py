@@ -217,7 +217,7 @@ def _decode_cs(ci, in_it: bool) -> Insn:
             insn.sp_delta = None
     if insn.klass == "div":
         insn.operands = tuple(int(ci.reg_name(r)[1:]) if ci.reg_name(r)[1:].isdigit() else
-                              {"sb": 9, "sl": 10, "fp": 11, "ip": 12, "sp": 13, "lr": 14}[ci.reg_name(r)]
+                              {"sb": 9, "sl": 10, "fp": 11, "ip": 12, "sp": 13, "lr": 14, "pc": 15}[ci.reg_name(r)]
                               for r in regs_listed[-2:])
         insn.signed = base == "sdiv"
     # control flow

@@ -51,6 +51,7 @@ class RunResult:
     caches: dict = field(default_factory=dict)            #: instruction/data cache geometry, hits, misses
     accelerators: list[dict] = field(default_factory=list)  #: per accelerator: totals and invocations
     baseline: dict | None = None  #: with --baseline: the baseline ELF's cycles and the speedup
+    layers: list[dict] | None = None  #: for a .tflite model: the per-layer profile
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
 
     @property
@@ -60,7 +61,7 @@ class RunResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("stacks")
-        for key in ("timing_check", "baseline"):
+        for key in ("timing_check", "baseline", "layers"):
             if d[key] is None:
                 d.pop(key)
         d["seconds"] = self.cycles / self.clock_hz
@@ -91,6 +92,12 @@ class RunResult:
         if self.interrupts:
             taken = ", ".join(f"{k} x{v}" for k, v in sorted(self.interrupts.items()))
             lines.append(f"  interrupts {taken}")
+        if self.layers:
+            lines.append(f"  {'layer':32s} {'output':>14s} {'MACs':>11s} {'cycles':>12s} {'MAC/cyc':>8s} {'%':>6s}")
+            for r in self.layers:
+                shape = "x".join(map(str, r["output_shape"]))
+                lines.append(f"  {r['name'][:32]:32s} {shape:>14s} {r['macs']:11,d} {r['cycles']:12,d} "
+                             f"{r['macs_per_cycle']:8.3f} {100 * r['share']:6.1f}")
         if self.functions and top > 0:
             lines.append(f"  {'function':28s} {'calls':>8s} {'cycles excl':>13s} {'%':>6s} {'cycles incl':>13s}")
             for f in self.functions[:top]:

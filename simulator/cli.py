@@ -31,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a firmware ELF (or a bundled example by name)")
-    run.add_argument("elf", help="firmware ELF file, or the name of a bundled example (hello, conv2d, fault)")
+    run.add_argument("elf", help="firmware ELF file, a bundled example (hello, conv2d, ...), or a .tflite model")
+    run.add_argument("--input", metavar="FILE", default=None,
+                     help="model input (.npy or raw int8 bytes); default: seeded random (--seed)")
+    run.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     run.add_argument("--core", default=None, help="core to run on (see `simmcu cores`; default rv32imc)")
     run.add_argument("--board", default=None, help="bundled board name or board TOML file (default: the core's)")
     run.add_argument("--json", metavar="FILE", default=None, help="write the result as JSON ('-' for stdout)")
@@ -100,11 +103,36 @@ def _prebuilt(name: str, core: str) -> Path | None:
     return path
 
 
+def _model_elf(model_path: Path, core: str, input_file: str | None, seed: int) -> tuple[Path, object]:
+    """Compile a model for ``core`` into the user cache (once per model, input and toolchain version)."""
+    import hashlib
+
+    from simmcu.firmware import _compile, firmware_dir
+    from simmcu.firmware._compile import compile_model, read_input
+    from simmcu.firmware._model import load_model
+
+    model = load_model(model_path)
+    data = read_input(input_file, model) if input_file else None
+    key = hashlib.sha256(model_path.read_bytes())
+    key.update(repr((get_core(parse_core_spec(core)[0]).firmware_as, seed, None if data is None else data.tobytes())).encode())
+    for f in [*sorted((firmware_dir() / "kernels").glob("*.c")), *sorted((firmware_dir() / "include").glob("*.h")),
+              Path(_compile.__file__)]:
+        key.update(f.read_bytes())  # a changed kernel or generator compiles anew
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "simmcu" / "models" / key.hexdigest()[:16]
+    elf = cache / "model.elf"
+    if not elf.exists():
+        compile_model(model_path, get_core(parse_core_spec(core)[0]).firmware_as, cache, data, seed)
+    return elf, model
+
+
 def _run(a) -> int:
     core = a.core or "rv32imc"
     get_core(parse_core_spec(core)[0])
     elf = Path(a.elf)
-    if not elf.exists():
+    model = None
+    if elf.suffix == ".tflite":
+        elf, model = _model_elf(elf, core, a.input, a.seed)
+    elif not elf.exists():
         elf = _prebuilt(a.elf, core) or elf
     outputs = [a.json, a.profile_csv, a.folded]
     human = sys.stderr if "-" in outputs else sys.stdout  # stdout is reserved for the machine-readable output
@@ -113,6 +141,10 @@ def _run(a) -> int:
                     console=None if a.quiet else lambda text: _write(text, human), check_timing=a.check_timing,
                     exact_memory=a.exact_memory, accelerators=a.accel)
     result = sim.run()
+    if model is not None:
+        from simmcu.firmware._compile import layer_report
+
+        result = dataclasses.replace(result, layers=layer_report(model, result.functions))
     if a.baseline:
         base = Simulator(a.baseline, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
                          timeout=a.timeout, exact_memory=a.exact_memory).run()
@@ -142,6 +174,16 @@ def _build(a) -> int:
     what = a.what[0] if len(a.what) == 1 else a.what
     out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines)
     print(f"simmcu: built {out} for {a.core}")
+    return 0
+
+
+def _compile(a) -> int:
+    from simmcu.firmware._compile import compile_model, read_input
+    from simmcu.firmware._model import load_model
+
+    data = read_input(a.input, load_model(a.model)) if a.input else None
+    elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain)
+    print(f"simmcu: compiled {a.model} into {Path(a.output)}/ and built {elf}")
     return 0
 
 
@@ -193,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "run" and [a.json, a.profile_csv, a.folded].count("-") > 1:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
-        return {"run": _run, "build": _build, "cores": _cores, "accels": _accels, "boards": _boards}[a.command](a)
+        return {"run": _run, "build": _build, "compile": _compile, "cores": _cores, "accels": _accels,
+                "boards": _boards}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)

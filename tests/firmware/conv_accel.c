@@ -3,6 +3,7 @@
  * the coprocessor runs, and START with bad programming. Prints one line per check. */
 #include "simmcu.h"
 #include "simmcu_conv.h"
+#include "simmcu_nn.h"
 #if defined(__riscv)
 #include "simmcu_riscv.h"
 #else
@@ -20,24 +21,6 @@ static int8_t out_hw[H * W * OC] __attribute__((aligned(4))), out_sw[H * W * OC]
 static uint32_t seed = 12345;
 
 static uint32_t next(void) { return seed = seed * 1664525u + 1013904223u; }
-
-/* TFLite MultiplyByQuantizedMultiplier (reference kernels), with x kept in int32 range. */
-static int32_t requantize(int64_t acc, int32_t mult, int32_t shift)
-{
-    int64_t x = acc * ((int64_t)1 << (shift > 0 ? shift : 0));
-    x = x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : x;
-    int right = shift > 0 ? 0 : -shift;
-    if (x == INT32_MIN && mult == INT32_MIN)
-        x = INT32_MAX;
-    else {
-        int64_t ab = x * (int64_t)mult;
-        int64_t nudge = ab >= 0 ? (1ll << 30) : 1 - (1ll << 30);
-        x = (ab + nudge) / (1ll << 31);
-    }
-    int32_t mask = (int32_t)((1ll << right) - 1);
-    int32_t rem = (int32_t)x & mask, threshold = (mask >> 1) + (x < 0);
-    return (int32_t)(x >> right) + (rem > threshold);
-}
 
 static void conv_c(const conv_job *j)
 {
@@ -59,7 +42,7 @@ static void conv_c(const conv_job *j)
                             for (uint32_t i = 0; i < j->c; i++)
                                 acc += (px[i] - j->in_zp) * j->weights[((o * j->kh + ky) * j->kw + kx) * j->c + i];
                     }
-                int32_t v = requantize(acc, j->quant[2 * o], j->quant[2 * o + 1]) + j->out_zp;
+                int32_t v = nn_requantize((int32_t)acc, j->quant[2 * o], j->quant[2 * o + 1]) + j->out_zp;
                 v = v < j->act_min ? j->act_min : v > j->act_max ? j->act_max : v;
                 out_sw[(y * ow + x) * j->oc + o] = (int8_t)v;
             }

@@ -4,6 +4,7 @@
  * conv2d_conv_irq) compute it on an accelerator and time that; built with -DCONV2D_CHECK_C they
  * also run this plain C kernel and require the same bytes. */
 #include "simmcu.h"
+#include "simmcu_nn.h"
 #include "conv2d_data.h"
 #if defined(CONV2D_CFU)
 #include "simmcu_cfu.h"
@@ -17,30 +18,6 @@
 #endif
 
 static int8_t output[CONV_H * CONV_W * CONV_COUT] __attribute__((aligned(4)));
-
-static int32_t srdhm(int32_t a, int32_t b)
-{
-    if (a == INT32_MIN && b == INT32_MIN)
-        return INT32_MAX;
-    int64_t ab = (int64_t)a * b;
-    int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    return (int32_t)((ab + nudge) / (1ll << 31));
-}
-
-static int32_t rounding_divide_by_pot(int32_t x, int exponent)
-{
-    int32_t mask = (int32_t)((1ll << exponent) - 1);
-    int32_t remainder = x & mask;
-    int32_t threshold = (mask >> 1) + (x < 0);
-    return (x >> exponent) + (remainder > threshold);
-}
-
-static int32_t requantize(int32_t acc, int32_t multiplier, int32_t shift)
-{
-    int left = shift > 0 ? shift : 0;
-    int right = shift > 0 ? 0 : -shift;
-    return rounding_divide_by_pot(srdhm(acc * (1 << left), multiplier), right);
-}
 
 __attribute__((noinline)) void conv2d_3x3(const int8_t *in, const int8_t *w, const int32_t *bias, int8_t *out)
 {
@@ -62,7 +39,7 @@ __attribute__((noinline)) void conv2d_3x3(const int8_t *in, const int8_t *w, con
                             acc += (px[ic] - CONV_INPUT_ZERO_POINT) * wk[ic];
                     }
                 }
-                acc = requantize(acc + bias[oc], conv_multiplier[oc], conv_shift[oc]) + CONV_OUTPUT_ZERO_POINT;
+                acc = nn_requantize(acc + bias[oc], conv_multiplier[oc], conv_shift[oc]) + CONV_OUTPUT_ZERO_POINT;
                 out[(y * CONV_W + x) * CONV_COUT + oc] = (int8_t)(acc < -128 ? -128 : acc > 127 ? 127 : acc);
             }
 }
