@@ -101,15 +101,14 @@ class ConvAccelerator(Accelerator):
             self._start(now)
 
     def update(self, now: int) -> None:
-        if self.pending_output is not None and now >= self.busy_until and self._delayed_by_cpu(now):
+        if self.pending_output is None or now < self.busy_until or self._delayed_by_cpu(now):
             return
-        if self.pending_output is not None and now >= self.busy_until:
-            addr, data = self.pending_output
-            self.bus.write(addr, data)
-            self.pending_output = None
-            self.done = True
-            if self.regs[CTRL] & CTRL_IRQ_EN:
-                self.bus.set_irq(True)
+        addr, data = self.pending_output
+        self.bus.write(addr, data)
+        self.pending_output = None
+        self.done = True
+        if self.regs[CTRL] & CTRL_IRQ_EN:
+            self.bus.set_irq(True)
 
     def _delayed_by_cpu(self, now: int) -> bool:
         """cpu-first arbitration: the job ends one cycle later per CPU RAM access since START that it

@@ -10,6 +10,7 @@ from __future__ import annotations
 from unicorn import arm_const, riscv_const
 from unicorn import unicorn_const as uc_const
 
+from ._codemap import _word_at, register_ids
 from ._errors import ConfigError
 
 
@@ -68,8 +69,6 @@ class Devices:
 
     def install(self, native) -> None:
         """Native hooks of custom-instruction units on every instruction each of them executes."""
-        from ._codemap import _word_at, register_ids
-
         m = self.m
         self.latency_at: dict[int, int] = {}
         regs = register_ids(m.core.arch)
