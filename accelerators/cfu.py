@@ -35,7 +35,7 @@ N_SFIELDS = 7
 OP_RESULT = N_OPS - 1     #: Cortex-M MRC: read the result of the last MCR/MCRR
 
 # Built-in operations (RISC-V funct3 / Arm opc1) and their state.
-ACC, IN_OFFSET, MULT, SHIFT, OUT_ZP, ACT_MIN, ACT_MAX = range(STATE0, STATE0 + 7)
+ACC, IN_OFFSET, MULT, SHIFT, OUT_ZP, ACT_MIN, ACT_MAX, SINGLE_ROUNDING = range(STATE0, STATE0 + 8)
 OP_MAC4, OP_READ, OP_RESET, OP_SET_OFFSET, OP_REQUANT, OP_SET = range(6)
 
 
@@ -60,10 +60,21 @@ def _wrap32(v):
 
 
 @numba.njit(cache=True)
-def requantize(x, mult, shift):
-    """TFLite MultiplyByQuantizedMultiplier on one int32 value, one rounding (as firmware/reference.py)."""
-    total = 31 - shift
-    return (x * mult + (np.int64(1) << (total - 1))) >> total
+def requantize(x, mult, shift, single_rounding):
+    """TFLite MultiplyByQuantizedMultiplier on one int32 value as firmware/reference.py computes it:
+    one rounding (fully connected) or gemmlowp's two (convolutions)."""
+    if single_rounding:
+        total = 31 - shift
+        return (x * mult + (np.int64(1) << (total - 1))) >> total
+    if shift > 0:
+        x = _wrap32(x << shift)
+    ab = x * mult
+    ab += (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    high = ab >> 31 if ab >= 0 else -((-ab) >> 31)
+    right = -shift if shift < 0 else 0
+    mask = (np.int64(1) << right) - 1
+    threshold = (mask >> 1) + (1 if high < 0 else 0)
+    return (high >> right) + (1 if (high & mask) > threshold else 0)
 
 
 @numba.njit(cache=True)
@@ -83,9 +94,9 @@ def builtin_op(st, op, sel, a, b):
         st[IN_OFFSET] = _wrap32(a)
         return 0
     if op == OP_REQUANT:
-        v = requantize(_wrap32(a), st[MULT], st[SHIFT]) + st[OUT_ZP]
+        v = requantize(_wrap32(a), st[MULT], st[SHIFT], st[SINGLE_ROUNDING]) + st[OUT_ZP]
         return max(st[ACT_MIN], min(st[ACT_MAX], v))
-    if op == OP_SET and 0 <= sel <= 4:
+    if op == OP_SET and 0 <= sel <= 5:
         st[MULT + sel] = _wrap32(a)
         return 0
     return 0

@@ -14,7 +14,7 @@ import numpy as np
 
 from simmcu._errors import ConfigError
 from simmcu._params import Param
-from simmcu.firmware.reference import multiply_by_quantized_multiplier
+from simmcu.firmware.reference import multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_gemmlowp
 
 from ._base import Accelerator, Invocation
 
@@ -24,7 +24,7 @@ IN_H, IN_W, IN_C, OUT_C, KERNEL, STRIDE, PAD, MODE = 0x20, 0x24, 0x28, 0x2C, 0x3
 IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX, OUT_H, OUT_W, LAST_CYCLES = 0x40, 0x44, 0x48, 0x4C, 0x50, 0x54, 0x58
 CTRL_START, CTRL_IRQ_EN = 1, 2
 STATUS_BUSY, STATUS_DONE, STATUS_ERROR = 1, 2, 4
-MODE_DEPTHWISE = 1
+MODE_DEPTHWISE, MODE_SINGLE_ROUNDING = 1, 2
 #: ERROR register codes
 ERR_NONE, ERR_ALIGN, ERR_RANGE, ERR_SHAPE, ERR_TILING, ERR_BUSY = range(6)
 _WRITABLE = (CTRL, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT, IN_H, IN_W, IN_C, OUT_C, KERNEL, STRIDE, PAD, MODE,
@@ -183,7 +183,7 @@ class ConvAccelerator(Accelerator):
         bias = np.frombuffer(self.bus.read(r[BIAS], 4 * oc), "<i4")
         quant = np.frombuffer(self.bus.read(r[QUANT], 8 * oc), "<i4").reshape(oc, 2)
         out = conv_int8(x, wts, bias, quant[:, 0], quant[:, 1], (kh, kw), (sh, sw), (pt, pl), (oh, ow),
-                        depthwise, r[IN_ZP], r[OUT_ZP], r[ACT_MIN], r[ACT_MAX])
+                        depthwise, r[IN_ZP], r[OUT_ZP], r[ACT_MIN], r[ACT_MAX], bool(r[MODE] & MODE_SINGLE_ROUNDING))
         self.pending_output = (r[OUTPUT], out.tobytes())
         self.busy_until = now + cycles
         self.last_cycles = cycles  # without RAM conflicts
@@ -230,8 +230,9 @@ class ConvAccelerator(Accelerator):
 
 
 def conv_int8(x, wts, bias, multiplier, shift, kernel, stride, pad, out_hw, depthwise, in_zp, out_zp,
-              act_min, act_max) -> np.ndarray:
-    """TFLite int8 CONV_2D / DEPTHWISE_CONV_2D on one HWC image; weights OHWI (depthwise: HWO)."""
+              act_min, act_max, single_rounding=False) -> np.ndarray:
+    """TFLite int8 CONV_2D / DEPTHWISE_CONV_2D on one HWC image; weights OHWI (depthwise: HWO).
+    ``single_rounding`` requantises as TFLite's FULLY_CONNECTED (a 1x1 convolution) does."""
     (kh, kw), (sh, sw), (pt, pl), (oh, ow) = kernel, stride, pad, out_hw
     h, w, c = x.shape
     oc = bias.shape[0]
@@ -248,5 +249,6 @@ def conv_int8(x, wts, bias, multiplier, shift, kernel, stride, pad, out_hw, dept
         f = wts.reshape(oc, kh, kw, c).astype(np.int64)
         acc = np.einsum("yxijc,oijc->yxo", patches, f)
     acc = acc + bias.astype(np.int64)
-    out = multiply_by_quantized_multiplier(acc, multiplier, shift) + out_zp
+    requantize = multiply_by_quantized_multiplier if single_rounding else multiply_by_quantized_multiplier_gemmlowp
+    out = requantize(acc, multiplier, shift) + out_zp
     return np.clip(out, act_min, act_max).astype(np.int8)

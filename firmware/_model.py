@@ -19,9 +19,32 @@ class ModelError(SimmcuError):
     exit_code = ExitCode.UNSUPPORTED
 
 
-SUPPORTED = ("FULLY_CONNECTED",)
+#: operator -> (its options table in the schema, option name -> accessor)
+_OPTIONS = {
+    "CONV_2D": ("Conv2DOptions", dict(padding="Padding", stride_h="StrideH", stride_w="StrideW",
+                                      dilation_h="DilationHFactor", dilation_w="DilationWFactor",
+                                      activation="FusedActivationFunction")),
+    "DEPTHWISE_CONV_2D": ("DepthwiseConv2DOptions", dict(padding="Padding", stride_h="StrideH", stride_w="StrideW",
+                                                         dilation_h="DilationHFactor", dilation_w="DilationWFactor",
+                                                         depth_multiplier="DepthMultiplier",
+                                                         activation="FusedActivationFunction")),
+    "FULLY_CONNECTED": ("FullyConnectedOptions", dict(activation="FusedActivationFunction",
+                                                      weights_format="WeightsFormat")),
+    "AVERAGE_POOL_2D": ("Pool2DOptions", dict(padding="Padding", stride_h="StrideH", stride_w="StrideW",
+                                              filter_h="FilterHeight", filter_w="FilterWidth",
+                                              activation="FusedActivationFunction")),
+    "MAX_POOL_2D": ("Pool2DOptions", dict(padding="Padding", stride_h="StrideH", stride_w="StrideW",
+                                          filter_h="FilterHeight", filter_w="FilterWidth",
+                                          activation="FusedActivationFunction")),
+    "ADD": ("AddOptions", dict(activation="FusedActivationFunction")),
+    "RESHAPE": (None, {}),
+    "SOFTMAX": ("SoftmaxOptions", dict(beta="Beta")),
+}
+SUPPORTED = tuple(_OPTIONS)
+#: how many leading inputs of each operator are activations (int8 tensors in the arena)
+_ACTIVATION_INPUTS = {"ADD": 2}
 _DTYPES = {9: np.int8, 2: np.int32, 0: np.float32, 3: np.uint8, 7: np.int16, 4: np.int64}
-_ACTIVATIONS = {0: "none", 1: "relu", 3: "relu6"}
+_ACTIVATIONS = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6"}
 
 
 @dataclass
@@ -98,21 +121,66 @@ def load_model(path: str | Path) -> Model:
             raise ModelError(f"{path}: operator {i} is {name}, which simmcu's int8 kernels do not implement "
                              f"(supported: {', '.join(SUPPORTED)})")
         op = Operator(i, name, [int(v) for v in o.InputsAsNumpy()], [int(v) for v in o.OutputsAsNumpy()])
-        if name == "FULLY_CONNECTED":
-            opt = tflite.FullyConnectedOptions()
-            table = o.BuiltinOptions()
-            opt.Init(table.Bytes, table.Pos)
-            op.options["activation"] = _activation(path, i, opt.FusedActivationFunction())
-        for k in (*op.inputs[:1], *op.outputs):
-            if tensors[k].dtype is not np.int8:
+        op.options = _options(path, i, name, o)
+        for k in (*op.inputs[:_ACTIVATION_INPUTS.get(name, 1)], *op.outputs):
+            if k < 0 or tensors[k].dtype is not np.int8 or tensors[k].data is not None:
                 raise ModelError(f"{path}: operator {i} ({name}) has a non-int8 activation tensor "
-                                 f"{tensors[k].name}; only fully int8 models are supported")
+                                 f"{tensors[k].name if k >= 0 else '(absent)'}; only fully int8 models are supported")
+        _check(path, op, tensors)
         operators.append(op)
     return Model(path, tensors, operators, [int(v) for v in graph.InputsAsNumpy()],
                  [int(v) for v in graph.OutputsAsNumpy()])
 
 
-def _activation(path: Path, index: int, code: int) -> str:
-    if code not in _ACTIVATIONS:
-        raise ModelError(f"{path}: operator {index} has fused activation {code}; supported: none, relu, relu6")
-    return _ACTIVATIONS[code]
+def _options(path: Path, index: int, name: str, o) -> dict:
+    import tflite
+
+    table_name, fields = _OPTIONS[name]
+    if not fields:
+        return {}
+    table = o.BuiltinOptions()
+    if table is None:
+        raise ModelError(f"{path}: operator {index} ({name}) has no options table")
+    opt = getattr(tflite, table_name)()
+    opt.Init(table.Bytes, table.Pos)
+    options = {key: getattr(opt, accessor)() for key, accessor in fields.items()}
+    if "activation" in options:
+        code = options["activation"]
+        if code not in _ACTIVATIONS:
+            raise ModelError(f"{path}: operator {index} ({name}) has fused activation {code}; "
+                             f"supported: {', '.join(_ACTIVATIONS.values())}")
+        options["activation"] = _ACTIVATIONS[code]
+    if "padding" in options:
+        options["padding"] = "same" if options["padding"] == 0 else "valid"
+    return options
+
+
+def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
+    """What the kernels assume of an operator, as a one-line error naming it when it does not hold."""
+    def fail(what: str):
+        raise ModelError(f"{path}: operator {op.index} ({op.op}): {what}")
+
+    x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        w = tensors[op.inputs[1]]
+        if w.dtype is not np.int8 or w.data is None:
+            fail(f"weights {w.name} are not constant int8")
+        if len(op.inputs) > 2 and op.inputs[2] >= 0 and (tensors[op.inputs[2]].dtype is not np.int32
+                                                         or tensors[op.inputs[2]].data is None):
+            fail(f"bias {tensors[op.inputs[2]].name} is not constant int32")
+        if np.any(w.zero_point != 0):
+            fail("weights with a non-zero zero point (TFLite int8 weights are symmetric)")
+    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        if len(x.shape) != 4 or x.shape[0] != 1:
+            fail(f"input shape {list(x.shape)}; spatial operators take one NHWC image (batch 1)")
+    if op.op == "CONV_2D" and tensors[op.inputs[1]].shape[3] != x.shape[3]:
+        fail("grouped convolution (filter depth differs from input channels)")
+    if op.op == "FULLY_CONNECTED" and op.options["weights_format"] != 0:
+        fail("shuffled weights format")
+    if op.op == "ADD" and tensors[op.inputs[1]].shape != x.shape:
+        fail(f"broadcasting {list(x.shape)} + {list(tensors[op.inputs[1]].shape)}; ADD needs equal shapes")
+    if op.op == "SOFTMAX" and (int(y.zero_point[0]) != -128 or abs(float(y.scale[0]) * 256 - 1) > 1e-3):
+        fail("output quantisation is not scale 1/256, zero point -128")
+    if op.op in ("RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D") and (
+            not np.array_equal(x.scale, y.scale) or not np.array_equal(x.zero_point, y.zero_point)):
+        fail("input and output quantisation differ")

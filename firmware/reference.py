@@ -24,11 +24,26 @@ def quantize_multiplier(scale: float) -> tuple[int, int]:
 
 
 def multiply_by_quantized_multiplier(x: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """x * multiplier * 2^(shift - 31) with one rounding, half up: TFLite's MultiplyByQuantizedMultiplier
-    as the reference interpreter (ai-edge-litert) builds it (TFLITE_SINGLE_ROUNDING)."""
+    """x * multiplier * 2^(shift - 31) with one rounding, half up: how the reference interpreter
+    (ai-edge-litert) requantises FULLY_CONNECTED (TFLITE_SINGLE_ROUNDING)."""
     total = 31 - np.asarray(shift, dtype=np.int64)
     product = np.asarray(x, dtype=np.int64) * np.asarray(multiplier, dtype=np.int64)
     return (product + (np.int64(1) << (total - 1))) >> total
+
+
+def multiply_by_quantized_multiplier_gemmlowp(x: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """The same with gemmlowp's two roundings (the doubling high multiply, then the shift, each half
+    away from zero): how the reference interpreter requantises CONV_2D, DEPTHWISE_CONV_2D and ADD.
+    The two differ by one where the exact value is just below a half."""
+    shift = np.asarray(shift, dtype=np.int64)
+    x = np.asarray(x, dtype=np.int64) << np.maximum(shift, 0)
+    ab = x * np.asarray(multiplier, dtype=np.int64)
+    ab = ab + np.where(ab >= 0, 1 << 30, 1 - (1 << 30))
+    high = np.where(ab >= 0, ab >> 31, -((-ab) >> 31))
+    right = np.maximum(-shift, 0)
+    mask = (np.int64(1) << right) - 1
+    threshold = (mask >> 1) + (high < 0)
+    return (high >> right) + ((high & mask) > threshold)
 
 
 def conv2d_int8(x: np.ndarray, w: np.ndarray, bias: np.ndarray, input_zero_point: int, output_zero_point: int,
@@ -48,7 +63,7 @@ def conv2d_int8(x: np.ndarray, w: np.ndarray, bias: np.ndarray, input_zero_point
             patch = padded[dy:dy + stride * ho:stride, dx:dx + stride * wo:stride]
             acc += np.einsum("hwc,oc->hwo", patch, w[:, dy, dx, :].astype(np.int64))
     acc += bias.astype(np.int64)
-    out = multiply_by_quantized_multiplier(acc, multiplier, shift) + output_zero_point
+    out = multiply_by_quantized_multiplier_gemmlowp(acc, multiplier, shift) + output_zero_point
     return np.clip(out, act_min, act_max).astype(np.int8)
 
 

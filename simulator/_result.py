@@ -52,6 +52,7 @@ class RunResult:
     accelerators: list[dict] = field(default_factory=list)  #: per accelerator: totals and invocations
     baseline: dict | None = None  #: with --baseline: the baseline ELF's cycles and the speedup
     layers: list[dict] | None = None  #: for a .tflite model: the per-layer profile
+    model: dict | None = None   #: for a .tflite model: MACs, cycles per inference and MAC, arena and weights
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
 
     @property
@@ -61,7 +62,7 @@ class RunResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("stacks")
-        for key in ("timing_check", "baseline", "layers"):
+        for key in ("timing_check", "baseline", "layers", "model"):
             if d[key] is None:
                 d.pop(key)
         d["seconds"] = self.cycles / self.clock_hz
@@ -92,6 +93,11 @@ class RunResult:
         if self.interrupts:
             taken = ", ".join(f"{k} x{v}" for k, v in sorted(self.interrupts.items()))
             lines.append(f"  interrupts {taken}")
+        if self.model:
+            mo = self.model
+            lines.append(f"  model {mo['name']}: {mo['operators']} operators, {mo['macs']:,} MACs in "
+                         f"{mo['cycles']:,} cycles ({mo['cycles_per_mac']:.2f} cycles/MAC), arena "
+                         f"{mo['arena_bytes']:,} B, weights {mo['weights_bytes']:,} B")
         if self.layers:
             lines.append(f"  {'layer':32s} {'output':>14s} {'MACs':>11s} {'cycles':>12s} {'MAC/cyc':>8s} {'%':>6s}")
             for r in self.layers:

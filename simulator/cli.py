@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--input", metavar="FILE", default=None,
                      help="model input (.npy or raw int8 bytes); default: seeded random (--seed)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
+    run.add_argument("--portable-kernels", action="store_true",
+                     help="compile a model with portable C kernels even where the core has the DSP extension")
     run.add_argument("--core", default=None, help="core to run on (see `simmcu cores`; default rv32imc)")
     run.add_argument("--board", default=None, help="bundled board name or board TOML file (default: the core's)")
     run.add_argument("--json", metavar="FILE", default=None, help="write the result as JSON ('-' for stdout)")
@@ -73,6 +75,19 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
                        help="preprocessor definition")
 
+    comp = sub.add_parser("compile", help="compile a .tflite model into C sources and a firmware ELF")
+    comp.add_argument("model", help="quantised int8 .tflite model")
+    comp.add_argument("--core", required=True, help="core to build for")
+    comp.add_argument("-o", "--output", required=True, help="directory for the sources and model.elf")
+    comp.add_argument("--accel", action="append", default=[], metavar="NAME",
+                      help="kernels for this accelerator: conv (convolutions and fully connected layers on the "
+                           "coprocessor) or cfu (its custom instructions in the CPU kernels); repeatable")
+    comp.add_argument("--portable-kernels", action="store_true",
+                      help="portable C kernels even where the core has the DSP extension")
+    comp.add_argument("--input", metavar="FILE", default=None, help="model input (.npy or raw int8 bytes)")
+    comp.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
+    comp.add_argument("--toolchain", default="zig", choices=("zig", "gnu"), help="compiler (default zig)")
+
     cores = sub.add_parser("cores", help="list the cores and their timing profiles")
     cores.add_argument("--timing", action="store_true",
                        help="also list each timing profile's options, sources and what it leaves out")
@@ -103,25 +118,29 @@ def _prebuilt(name: str, core: str) -> Path | None:
     return path
 
 
-def _model_elf(model_path: Path, core: str, input_file: str | None, seed: int) -> tuple[Path, object]:
-    """Compile a model for ``core`` into the user cache (once per model, input and toolchain version)."""
+def _model_elf(model_path: Path, core: str, input_file: str | None, seed: int, accels: list[str],
+               portable: bool) -> tuple[Path, object]:
+    """Compile a model for ``core`` and the kernels of ``accels`` into the user cache (once per
+    model, input, variant and kernel sources)."""
     import hashlib
 
     from simmcu.firmware import _compile, firmware_dir
-    from simmcu.firmware._compile import compile_model, read_input
+    from simmcu.firmware._compile import ACCELERATORS, compile_model, read_input
     from simmcu.firmware._model import load_model
 
     model = load_model(model_path)
+    variant = sorted({name for name in accels if name in ACCELERATORS})
     data = read_input(input_file, model) if input_file else None
     key = hashlib.sha256(model_path.read_bytes())
-    key.update(repr((get_core(parse_core_spec(core)[0]).firmware_as, seed, None if data is None else data.tobytes())).encode())
-    for f in [*sorted((firmware_dir() / "kernels").glob("*.c")), *sorted((firmware_dir() / "include").glob("*.h")),
+    firmware_as = get_core(parse_core_spec(core)[0]).firmware_as
+    key.update(repr((firmware_as, seed, variant, portable, None if data is None else data.tobytes())).encode())
+    for f in [*sorted((firmware_dir() / "kernels").iterdir()), *sorted((firmware_dir() / "include").glob("*.h")),
               Path(_compile.__file__)]:
         key.update(f.read_bytes())  # a changed kernel or generator compiles anew
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "simmcu" / "models" / key.hexdigest()[:16]
     elf = cache / "model.elf"
     if not elf.exists():
-        compile_model(model_path, get_core(parse_core_spec(core)[0]).firmware_as, cache, data, seed)
+        compile_model(model_path, firmware_as, cache, data, seed, accels=variant, portable=portable)
     return elf, model
 
 
@@ -131,7 +150,10 @@ def _run(a) -> int:
     elf = Path(a.elf)
     model = None
     if elf.suffix == ".tflite":
-        elf, model = _model_elf(elf, core, a.input, a.seed)
+        from simmcu.accelerators import make_accelerator
+
+        names = [make_accelerator(spec).NAME for spec in a.accel]  # also checks every spec before compiling
+        elf, model = _model_elf(elf, core, a.input, a.seed, names, a.portable_kernels)
     elif not elf.exists():
         elf = _prebuilt(a.elf, core) or elf
     outputs = [a.json, a.profile_csv, a.folded]
@@ -142,9 +164,10 @@ def _run(a) -> int:
                     exact_memory=a.exact_memory, accelerators=a.accel)
     result = sim.run()
     if model is not None:
-        from simmcu.firmware._compile import layer_report
+        from simmcu.firmware._compile import layer_report, model_report
 
-        result = dataclasses.replace(result, layers=layer_report(model, result.functions))
+        layers = layer_report(model, result.functions)
+        result = dataclasses.replace(result, layers=layers, model=model_report(model, layers))
     if a.baseline:
         base = Simulator(a.baseline, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
                          timeout=a.timeout, exact_memory=a.exact_memory).run()
@@ -182,7 +205,7 @@ def _compile(a) -> int:
     from simmcu.firmware._model import load_model
 
     data = read_input(a.input, load_model(a.model)) if a.input else None
-    elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain)
+    elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels)
     print(f"simmcu: compiled {a.model} into {Path(a.output)}/ and built {elf}")
     return 0
 

@@ -1,5 +1,6 @@
-"""A .tflite model compiled to firmware: bit-exact with TFLite's reference interpreter (ai-edge-litert),
-per-layer profile, arena planning, and clear errors for what is not supported yet."""
+""".tflite models compiled to firmware: bit-exact with TFLite's reference interpreter
+(ai-edge-litert, BUILTIN_REF kernels) for every operator, core and kernel variant; the per-layer
+profile; arena planning; clear errors for what is not supported."""
 
 import json
 import os
@@ -10,13 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simmcu import Simulator
+import tflite_models
+from simmcu import ConfigError, Simulator
 from simmcu.firmware._compile import compile_model, plan_arena, random_input
 from simmcu.firmware._model import ModelError, load_model
 
 MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
-AD01 = MODELS / "ad01_int8.tflite"
-needs_models = pytest.mark.skipif(not AD01.exists(), reason="../shared/models is absent")
+MLPERF = {"ad": MODELS / "ad01_int8.tflite", "kws": MODELS / "kws_ref_model.tflite",
+          "resnet": MODELS / "pretrainedResnet_quant.tflite"}
+needs_models = pytest.mark.skipif(not MODELS.is_dir(), reason="../shared/models is absent")
+VARIANTS = {"cpu": [], "cfu": ["cfu"], "conv": ["conv"]}
 
 
 def _litert(model: Path, x: np.ndarray) -> np.ndarray:
@@ -30,35 +34,91 @@ def _litert(model: Path, x: np.ndarray) -> np.ndarray:
     return it.get_tensor(it.get_output_details()[0]["index"]).ravel()
 
 
-@needs_models
-@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
-@pytest.mark.parametrize("seed", [0, 7])
-def test_compiled_autoencoder_is_bit_exact_with_the_reference_interpreter(tmp_path, core, seed):
-    elf = compile_model(AD01, core, tmp_path / "out", seed=seed)
-    r = Simulator(elf, core=core).run()
+def _run_compiled(model: Path, core: str, accels: list[str], out: Path, seed: int = 0, **options):
+    elf = compile_model(model, core, out, seed=seed, accels=accels, **options)
+    r = Simulator(elf, core=core, accelerators=accels).run()
     assert r.exit_code == 0, r.message
-    got = np.array([int(v) for v in r.console.split()[1:]], np.int8)
-    assert np.array_equal(got, _litert(AD01, random_input(load_model(AD01), seed)))
+    for acc in r.accelerators:
+        assert not acc["errors"], acc["errors"]
+    return r, np.array([int(v) for v in r.console.split()[1:]], np.int8)
+
+
+@pytest.fixture(scope="module")
+def small_models(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("models")
+    paths = {}
+    for name, write in tflite_models.MODELS.items():
+        paths[name] = folder / f"{name}.tflite"
+        paths[name].write_bytes(write())
+    return paths
+
+
+CASES = [(core, variant) for core in ("rv32imc", "cortex-m4") for variant in VARIANTS] + [("cortex-m0plus", "cpu")]
+
+
+@pytest.mark.parametrize("core,variant", CASES)
+@pytest.mark.parametrize("name", list(tflite_models.MODELS))
+def test_every_operator_is_bit_exact_with_the_reference_interpreter(small_models, tmp_path, name, core, variant):
+    """Portable C (rv32imc, cortex-m0plus), the DSP path (cortex-m4), the cfu and the conv coprocessor."""
+    model = small_models[name]
+    r, got = _run_compiled(model, core, VARIANTS[variant], tmp_path, seed=3)
+    assert np.array_equal(got, _litert(model, random_input(load_model(model), 3)))
+    if variant != "cpu":
+        (acc,) = r.accelerators
+        assert acc["invocations"] > 0 or acc.get("instructions", 0) > 0
+
+
+def test_portable_kernels_equal_the_dsp_path_and_take_more_cycles(small_models, tmp_path):
+    model = small_models["convolutions"]
+    dsp, a = _run_compiled(model, "cortex-m4", [], tmp_path / "dsp")
+    portable, b = _run_compiled(model, "cortex-m4", [], tmp_path / "portable", portable=True)
+    assert np.array_equal(a, b)
+    conv = {f["name"]: f["cycles_inclusive"] for f in dsp.functions}["nn_conv2d"]
+    assert conv < {f["name"]: f["cycles_inclusive"] for f in portable.functions}["nn_conv2d"]
+
+
+@needs_models
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+@pytest.mark.parametrize("name", list(MLPERF))
+def test_mlperf_tiny_models_are_bit_exact_with_the_reference_interpreter(tmp_path, name, core, variant):
+    seed = len(name) + len(variant)  # different inputs across the cases, the same on every run
+    r, got = _run_compiled(MLPERF[name], core, VARIANTS[variant], tmp_path, seed=seed)
+    assert np.array_equal(got, _litert(MLPERF[name], random_input(load_model(MLPERF[name]), seed)))
 
 
 @needs_models
 def test_run_model_prints_a_per_layer_profile(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(AD01), "--core", "cortex-m4", "--json", "-",
-                        "--quiet"], capture_output=True, text=True, env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(MLPERF["kws"]), "--core", "cortex-m4",
+                        "--json", "-", "--quiet"], capture_output=True, text=True,
+                       env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
     d = json.loads(p.stdout)
     layers = d["layers"]
-    assert [l["name"] for l in layers] == [f"layer_{i}_fully_connected" for i in range(10)]
-    assert sum(l["macs"] for l in layers) == 264_192  # 640x128 + 3 x 128x128 + 128x8 + 8x128 + 3 x 128x128 + 128x640
-    assert all(l["cycles"] > l["macs"] for l in layers) and abs(sum(l["share"] for l in layers) - 1) < 1e-3
-    assert "layer_9_fully_connected" in p.stderr and "MAC/cyc" in p.stderr
+    assert [l["op"] for l in layers] == ["CONV_2D", *["DEPTHWISE_CONV_2D", "CONV_2D"] * 4, "AVERAGE_POOL_2D",
+                                         "RESHAPE", "FULLY_CONNECTED", "SOFTMAX"]
+    # 25x5x64 x 10x4 + 4 x (25x5x64 x 3x3 + 25x5x64 x 64) + 12 x 64
+    assert sum(l["macs"] for l in layers) == d["model"]["macs"] == 2_656_768
+    assert all(l["cycles"] > 0 for l in layers) and abs(sum(l["share"] for l in layers) - 1) < 1e-3
+    assert d["model"]["cycles"] == sum(l["cycles"] for l in layers) < d["cycles"]
+    assert d["model"]["arena_bytes"] == plan_arena(load_model(MLPERF["kws"])).size
+    assert "layer_12_softmax" in p.stderr and "MAC/cyc" in p.stderr and "cycles/MAC" in p.stderr
 
 
-@needs_models
-def test_arena_reuses_memory_of_dead_tensors_and_never_overlaps_live_ones():
-    model = load_model(AD01)
+@pytest.mark.parametrize("name", list(tflite_models.MODELS) + [f"mlperf:{n}" for n in MLPERF])
+def test_arena_reuses_memory_of_dead_tensors_and_never_overlaps_live_ones(small_models, name):
+    if name.startswith("mlperf:"):
+        if not MODELS.is_dir():
+            pytest.skip("../shared/models is absent")
+        model = load_model(MLPERF[name.split(":")[1]])
+    else:
+        model = load_model(small_models[name])
     plan = plan_arena(model)
     activations = list(plan.offsets)
-    assert plan.size < sum(model.tensors[t].nbytes for t in activations)
+    live_sets = [[t for t in activations if plan.lifetimes[t][0] <= i <= plan.lifetimes[t][1]]
+                 for i in range(len(model.operators) + 1)]
+    assert plan.size <= sum(model.tensors[t].nbytes for t in activations)
+    # no larger than the largest set of simultaneously live tensors needs, plus alignment
+    assert plan.size <= max(sum(-(-model.tensors[t].nbytes // 16) * 16 for t in s) for s in live_sets)
     for a in activations:
         for b in activations:
             la, lb = plan.lifetimes[a], plan.lifetimes[b]
@@ -68,14 +128,25 @@ def test_arena_reuses_memory_of_dead_tensors_and_never_overlaps_live_ones():
                 assert not set(ra) & set(rb), (a, b)
 
 
-@needs_models
-def test_unsupported_operators_and_bad_files_are_clear_errors(tmp_path):
-    with pytest.raises(ModelError, match="operator 0 is CONV_2D, which simmcu's int8 kernels do not implement"):
-        load_model(MODELS / "kws_ref_model.tflite")
+def test_unsupported_models_are_one_line_errors(tmp_path):
+    tanh = tmp_path / "tanh.tflite"
+    tanh.write_bytes(tflite_models.unsupported_op())
+    with pytest.raises(ModelError, match=r"operator 0 is TANH, which simmcu's int8 kernels do not implement"):
+        load_model(tanh)
+    broadcast = tmp_path / "broadcast.tflite"
+    broadcast.write_bytes(tflite_models.broadcast_add())
+    with pytest.raises(ModelError, match=r"operator 0 \(ADD\)"):
+        load_model(broadcast)
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="is not a TensorFlow Lite flatbuffer"):
         load_model(bad)
-    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(MODELS / "kws_ref_model.tflite")],
-                       capture_output=True, text=True)
-    assert p.returncode == 124 and p.stderr.count("\n") == 1 and "CONV_2D" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(tanh)], capture_output=True, text=True)
+    assert p.returncode == 124 and p.stderr.count("\n") == 1 and "TANH" in p.stderr
+
+
+def test_accelerated_variants_the_core_cannot_run_are_config_errors(small_models, tmp_path):
+    with pytest.raises(ConfigError, match="cortex-m0plus"):
+        compile_model(small_models["classifier"], "cortex-m0plus", tmp_path, accels=["cfu"])
+    with pytest.raises(ConfigError, match="no kernels for accelerator npu"):
+        compile_model(small_models["classifier"], "rv32imc", tmp_path, accels=["npu"])

@@ -11,7 +11,8 @@
 #define CFU_RESET 2      /* acc = a */
 #define CFU_SET_OFFSET 3 /* input offset = a */
 #define CFU_REQUANT 4    /* returns clamp(requantise(a) + out_zp) with the parameters set by CFU_SET */
-#define CFU_SET 5        /* parameter[sel] = a: 0 multiplier, 1 shift, 2 out_zp, 3 act_min, 4 act_max */
+#define CFU_SET 5        /* parameter[sel] = a: 0 multiplier, 1 shift, 2 out_zp, 3 act_min, 4 act_max,
+                          * 5 rounding (0: gemmlowp's two, as TFLite convolutions; 1: one, as FULLY_CONNECTED) */
 
 #if defined(__riscv)
 #define CFU_OP(op, sel, a, b) ({ int32_t r_; \

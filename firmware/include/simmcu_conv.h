@@ -23,7 +23,7 @@
 #define CONV_KERNEL CONV_REG(0x30)    /* KH | KW << 8 */
 #define CONV_STRIDE CONV_REG(0x34)    /* SH | SW << 8 */
 #define CONV_PAD CONV_REG(0x38)       /* top | left << 8 | bottom << 16 | right << 24 */
-#define CONV_MODE CONV_REG(0x3C)      /* bit 0 depthwise */
+#define CONV_MODE CONV_REG(0x3C)      /* bit 0 depthwise, bit 1 single rounding (as FULLY_CONNECTED) */
 #define CONV_IN_ZP CONV_REG(0x40)
 #define CONV_OUT_ZP CONV_REG(0x44)
 #define CONV_ACT_MIN CONV_REG(0x48)
@@ -37,12 +37,14 @@
 #define CONV_BUSY 1u
 #define CONV_DONE 2u
 #define CONV_ERR 4u
+#define CONV_MODE_DEPTHWISE 1u
+#define CONV_MODE_SINGLE_ROUNDING 2u
 
 typedef struct {
     const int8_t *input, *weights;
     const int32_t *bias, *quant;
     int8_t *output;
-    uint32_t h, w, c, oc, kh, kw, sh, sw, pad_t, pad_l, pad_b, pad_r, depthwise;
+    uint32_t h, w, c, oc, kh, kw, sh, sw, pad_t, pad_l, pad_b, pad_r, mode;
     int32_t in_zp, out_zp, act_min, act_max;
 } conv_job;
 
@@ -60,7 +62,7 @@ static inline void conv_program(const conv_job *j)
     CONV_KERNEL = j->kh | j->kw << 8;
     CONV_STRIDE = j->sh | j->sw << 8;
     CONV_PAD = j->pad_t | j->pad_l << 8 | j->pad_b << 16 | j->pad_r << 24;
-    CONV_MODE = j->depthwise;
+    CONV_MODE = j->mode;
     CONV_IN_ZP = (uint32_t)j->in_zp;
     CONV_OUT_ZP = (uint32_t)j->out_zp;
     CONV_ACT_MIN = (uint32_t)j->act_min;

@@ -1,15 +1,42 @@
 /* simmcu's int8 kernel library (firmware/kernels/): TFLite int8 semantics, the reference kernels'
- * rounding. Shapes are NHWC; weights as TFLite stores them. */
+ * rounding. Tensors are NHWC with batch 1 for the spatial operators; weights as TFLite stores them.
+ * Each operator takes a constant parameter block the code generator writes into flash. */
 #ifndef SIMMCU_NN_H
 #define SIMMCU_NN_H
 #include <stdint.h>
 
-/* TFLite MultiplyByQuantizedMultiplier as the reference interpreter builds it (TFLITE_SINGLE_ROUNDING):
- * x * multiplier * 2^(shift - 31), rounded once, half up. multiplier >= 0, -31 <= shift <= 30. */
+/* The reference interpreter (ai-edge-litert's BUILTIN_REF kernels) requantises with two roundings:
+ * FULLY_CONNECTED rounds x * multiplier * 2^(shift - 31) once, half up (TFLITE_SINGLE_ROUNDING);
+ * the convolutions, ADD and SOFTMAX round twice, as gemmlowp: the doubling high multiply, then the
+ * shift, each half away from zero. multiplier >= 0, -31 <= shift <= 30. */
 static inline int32_t nn_requantize(int32_t x, int32_t multiplier, int32_t shift)
 {
     int total = 31 - shift;
     return (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << (total - 1))) >> total);
+}
+
+/* gemmlowp SaturatingRoundingDoublingHighMul: a * b / 2^31 rounded, saturating the one overflow. */
+static inline int32_t nn_mul_high(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN)
+        return INT32_MAX;
+    int64_t ab = (int64_t)a * b;
+    ab += ab >= 0 ? (1 << 30) : 1 - (1 << 30);
+    return (int32_t)(ab >= 0 ? ab >> 31 : -(-ab >> 31)); /* division rounding towards zero */
+}
+
+/* gemmlowp RoundingDivideByPOT: x / 2^e rounded half away from zero. */
+static inline int32_t nn_div_pot(int32_t x, int e)
+{
+    int32_t mask = (int32_t)((1u << e) - 1), remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0);
+    return (x >> e) + (remainder > threshold);
+}
+
+static inline int32_t nn_requantize_gemmlowp(int32_t x, int32_t multiplier, int32_t shift)
+{
+    return shift > 0 ? nn_mul_high((int32_t)((uint32_t)x << shift), multiplier)
+                     : nn_div_pot(nn_mul_high(x, multiplier), -shift);
 }
 
 static inline int8_t nn_clamp(int32_t v, int32_t lo, int32_t hi)
@@ -17,9 +44,55 @@ static inline int8_t nn_clamp(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-/* FULLY_CONNECTED: out[b][o] = clamp(requant(sum_d (in[b][d] + in_offset) * w[o][d] + bias[o]) + out_zp).
- * multiplier/shift per output channel. */
-void nn_fully_connected(const int8_t *in, const int8_t *w, const int32_t *bias, int8_t *out, int batches,
-                        int depth, int channels, int32_t in_offset, const int32_t *multiplier,
-                        const int32_t *shift, int32_t out_zp, int32_t act_min, int32_t act_max);
+/* CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (a 1x1 convolution over in_w = batches pixels).
+ * out = clamp(requant(bias + sum (in + in_offset) * w, multiplier[o], shift[o]) + out_zp). */
+typedef struct {
+    const int8_t *weights;     /* conv: [out_c][taps] (OHWI, zero-padded to taps); depthwise: [kh][kw][out_c] */
+    const int32_t *bias;       /* [out_c] or 0 */
+    const int32_t *multiplier; /* [out_c] */
+    const int32_t *shift;      /* [out_c] */
+    const int32_t *quant;      /* conv coprocessor: [out_c][2] multiplier, shift; 0 when not offloaded */
+    int8_t *scratch;           /* conv: one output pixel's input patch, taps bytes, 4-byte aligned */
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right;
+    int32_t taps;              /* conv: a weight row's length, kh * kw * in_c rounded up for aligned word access */
+    int32_t single_rounding;   /* requantise with nn_requantize (FULLY_CONNECTED), else nn_requantize_gemmlowp */
+    int32_t in_offset, out_zp, act_min, act_max;
+} nn_conv_params;
+
+void nn_conv2d(const nn_conv_params *p, const int8_t *in, int8_t *out);
+void nn_depthwise_conv2d(const nn_conv_params *p, const int8_t *in, int8_t *out);
+/* Either on the conv coprocessor (simmcu_conv.h), polling; 0 on success, else its ERROR register. */
+uint32_t nn_conv2d_offload(const nn_conv_params *p, const int8_t *in, int8_t *out, int depthwise);
+
+/* AVERAGE_POOL_2D and MAX_POOL_2D: windows clipped at the border, TFLite's rounding of the mean. */
+typedef struct {
+    int32_t *scratch;          /* channels accumulators, 4-byte aligned */
+    int32_t in_h, in_w, channels, out_h, out_w;
+    int32_t kh, kw, stride_h, stride_w, pad_top, pad_left;
+    int32_t act_min, act_max;
+} nn_pool_params;
+
+void nn_average_pool(const nn_pool_params *p, const int8_t *in, int8_t *out);
+void nn_max_pool(const nn_pool_params *p, const int8_t *in, int8_t *out);
+
+/* ADD of two same-shape tensors: both rescaled to twice the larger input scale with 20 bits of
+ * headroom (TFLite's left_shift), summed, requantised to the output. */
+typedef struct {
+    int32_t size;
+    int32_t in1_offset, in1_multiplier, in1_shift;
+    int32_t in2_offset, in2_multiplier, in2_shift;
+    int32_t out_multiplier, out_shift, out_zp, act_min, act_max;
+} nn_add_params;
+
+void nn_add(const nn_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* SOFTMAX int8 -> int8 (output scale 1/256, zero point -128) over the last dimension, in
+ * gemmlowp fixed point: exp of the scaled difference to the row maximum, one reciprocal per row. */
+typedef struct {
+    int32_t rows, depth;
+    int32_t input_multiplier, input_left_shift, diff_min;
+} nn_softmax_params;
+
+void nn_softmax(const nn_softmax_params *p, const int8_t *in, int8_t *out);
 #endif

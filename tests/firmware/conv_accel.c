@@ -42,7 +42,7 @@ static void conv_c(const conv_job *j)
                             for (uint32_t i = 0; i < j->c; i++)
                                 acc += (px[i] - j->in_zp) * j->weights[((o * j->kh + ky) * j->kw + kx) * j->c + i];
                     }
-                int32_t v = nn_requantize((int32_t)acc, j->quant[2 * o], j->quant[2 * o + 1]) + j->out_zp;
+                int32_t v = nn_requantize_gemmlowp((int32_t)acc, j->quant[2 * o], j->quant[2 * o + 1]) + j->out_zp;
                 v = v < j->act_min ? j->act_min : v > j->act_max ? j->act_max : v;
                 out_sw[(y * ow + x) * j->oc + o] = (int8_t)v;
             }

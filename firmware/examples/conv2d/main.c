@@ -39,7 +39,7 @@ __attribute__((noinline)) void conv2d_3x3(const int8_t *in, const int8_t *w, con
                             acc += (px[ic] - CONV_INPUT_ZERO_POINT) * wk[ic];
                     }
                 }
-                acc = nn_requantize(acc + bias[oc], conv_multiplier[oc], conv_shift[oc]) + CONV_OUTPUT_ZERO_POINT;
+                acc = nn_requantize_gemmlowp(acc + bias[oc], conv_multiplier[oc], conv_shift[oc]) + CONV_OUTPUT_ZERO_POINT;
                 out[(y * CONV_W + x) * CONV_COUT + oc] = (int8_t)(acc < -128 ? -128 : acc > 127 ? 127 : acc);
             }
 }

@@ -1,0 +1,80 @@
+/* CONV_2D (and FULLY_CONNECTED, a 1x1 convolution) and DEPTHWISE_CONV_2D, int8, TFLite
+ * reference_integer_ops semantics.
+ *
+ * nn_conv2d gathers one output pixel's input patch (im2col; taps outside the image hold the
+ * input zero point, so they add nothing) and takes its inner product with each output channel's
+ * weight row: the same contiguous dot product CMSIS-NN reduces convolution to, so the DSP and
+ * cfu paths of nn_dot speed up every layer shape. A 1x1 unpadded patch is the input pixel itself. */
+#include "nn_dot.h"
+
+static inline const int8_t *patch(const nn_conv_params *p, const int8_t *in, int y, int x)
+{
+    int iy0 = y * p->stride_h - p->pad_top, ix0 = x * p->stride_w - p->pad_left;
+    if (p->kh == 1 && p->kw == 1 && p->taps == p->in_c && iy0 >= 0 && ix0 >= 0)
+        return in + (iy0 * p->in_w + ix0) * p->in_c;
+    int8_t *dst = p->scratch;
+    int8_t zp = (int8_t)-p->in_offset;
+    for (int ky = 0; ky < p->kh; ky++) {
+        int iy = iy0 + ky * p->dilation_h;
+        for (int kx = 0; kx < p->kw; kx++, dst += p->in_c) {
+            int ix = ix0 + kx * p->dilation_w;
+            if (iy < 0 || iy >= p->in_h || ix < 0 || ix >= p->in_w)
+                memset(dst, zp, p->in_c);
+            else
+                memcpy(dst, in + (iy * p->in_w + ix) * p->in_c, p->in_c);
+        }
+    }
+    memset(dst, zp, p->scratch + p->taps - dst);
+    return p->scratch;
+}
+
+/* The kernels work on a local copy of the parameters: the int8 output stores could alias the
+ * caller's block, which would make the compiler reload every field in the inner loops. */
+void nn_conv2d(const nn_conv_params *params, const int8_t *in, int8_t *out)
+{
+    const nn_conv_params local = *params, *p = &local;
+    nn_layer_begin(p);
+    for (int y = 0; y < p->out_h; y++)
+        for (int x = 0; x < p->out_w; x++) {
+            const int8_t *px = patch(p, in, y, x);
+            const int8_t *w = p->weights;
+            for (int o = 0; o < p->out_c; o++, w += p->taps)
+                *out++ = nn_output(p, nn_dot(px, w, p->taps, p->in_offset, p->bias ? p->bias[o] : 0), o);
+        }
+}
+
+/* Per output pixel: accumulators for all channels (in scratch) are swept once per kernel tap, so
+ * the inner loop runs over contiguous channels of the input pixel and of the weight row. */
+void nn_depthwise_conv2d(const nn_conv_params *params, const int8_t *in, int8_t *out)
+{
+    const nn_conv_params local = *params, *p = &local;
+    int32_t *acc = (int32_t *)(void *)p->scratch;
+    int multiplier = p->out_c / p->in_c;
+    for (int y = 0; y < p->out_h; y++)
+        for (int x = 0; x < p->out_w; x++) {
+            int iy0 = y * p->stride_h - p->pad_top, ix0 = x * p->stride_w - p->pad_left;
+            for (int o = 0; o < p->out_c; o++)
+                acc[o] = p->bias ? p->bias[o] : 0;
+            for (int ky = 0; ky < p->kh; ky++) {
+                int iy = iy0 + ky * p->dilation_h;
+                if (iy < 0 || iy >= p->in_h)
+                    continue;
+                for (int kx = 0; kx < p->kw; kx++) {
+                    int ix = ix0 + kx * p->dilation_w;
+                    if (ix < 0 || ix >= p->in_w)
+                        continue;
+                    const int8_t *px = in + (iy * p->in_w + ix) * p->in_c;
+                    const int8_t *w = p->weights + (ky * p->kw + kx) * p->out_c;
+                    if (multiplier == 1)
+                        for (int o = 0; o < p->out_c; o++)
+                            acc[o] += (px[o] + p->in_offset) * w[o];
+                    else
+                        for (int o = 0; o < p->out_c; o++)
+                            acc[o] += (px[o / multiplier] + p->in_offset) * w[o];
+                }
+            }
+            for (int o = 0; o < p->out_c; o++)
+                *out++ = nn_clamp(nn_requantize_gemmlowp(acc[o], p->multiplier[o], p->shift[o]) + p->out_zp,
+                                  p->act_min, p->act_max);
+        }
+}

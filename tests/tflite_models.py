@@ -1,0 +1,243 @@
+"""Small int8 .tflite models written from Python (flatbuffers through the `tflite` package's
+schema builders), so the kernel tests need no model files: each covers operators and
+quantisation cases (per-channel and per-tensor weights, padding, strides, dilation, depth
+multipliers, fused activations, zero points) the MLPerf models do not."""
+
+from __future__ import annotations
+
+import flatbuffers
+import numpy as np
+import tflite
+
+_TYPES = {np.int8: 9, np.int32: 2, np.float32: 0}
+_OPTIONS = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
+            "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
+            "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "SOFTMAX": "SoftmaxOptions",
+            "RESHAPE": "ReshapeOptions", "MUL": "MulOptions", "TANH": None}
+SAME, VALID = 0, 1
+NONE, RELU, RELU_N1_TO_1, RELU6 = 0, 1, 2, 3
+
+
+class ModelWriter:
+    """Tensors and operators in one subgraph; ``bytes()`` serialises the model."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.tensors: list[dict] = []
+        self.ops: list[tuple] = []
+
+    def tensor(self, shape, scale=None, zero_point=None, data=None, dtype=np.int8, axis=0) -> int:
+        self.tensors.append(dict(shape=list(shape), scale=scale, zero_point=zero_point, data=data, dtype=dtype,
+                                 axis=axis))
+        return len(self.tensors) - 1
+
+    def activation(self, shape, scale: float, zero_point: int) -> int:
+        return self.tensor(shape, [scale], [zero_point])
+
+    def weights(self, shape, per_channel: bool, axis: int = 0) -> int:
+        n = shape[axis] if per_channel else 1
+        scales = list(self.rng.uniform(0.002, 0.02, n))
+        return self.tensor(shape, scales, [0] * n, self.rng.integers(-127, 128, shape).astype(np.int8), axis=axis)
+
+    def bias(self, n: int, input_scale: float, weight_tensor: int) -> int:
+        scales = [s * input_scale for s in self.tensors[weight_tensor]["scale"]]
+        return self.tensor([n], scales, [0] * len(scales), self.rng.integers(-3000, 3000, n).astype(np.int32),
+                           dtype=np.int32)
+
+    def op(self, name: str, inputs, outputs, **options) -> None:
+        self.ops.append((name, list(inputs), list(outputs), options))
+
+    def bytes(self, inputs, outputs) -> bytes:
+        b = flatbuffers.Builder(4096)
+        names = sorted({name for name, *_ in self.ops})
+        codes = [self._opcode(b, n) for n in names]
+        buffers = [self._buffer(b, None)] + [self._buffer(b, t["data"]) for t in self.tensors]
+        tensors = [self._tensor(b, i, t) for i, t in enumerate(self.tensors)]
+        ops = [self._operator(b, names.index(n), i, o, opt, n) for n, i, o, opt in self.ops]
+        graph_tensors = self._vector(b, tflite.SubGraphStartTensorsVector, tensors)
+        graph_ops = self._vector(b, tflite.SubGraphStartOperatorsVector, ops)
+        graph_in, graph_out = (b.CreateNumpyVector(np.array(v, np.int32)) for v in (inputs, outputs))
+        tflite.SubGraphStart(b)
+        tflite.SubGraphAddTensors(b, graph_tensors)
+        tflite.SubGraphAddOperators(b, graph_ops)
+        tflite.SubGraphAddInputs(b, graph_in)
+        tflite.SubGraphAddOutputs(b, graph_out)
+        graph = tflite.SubGraphEnd(b)
+        op_codes = self._vector(b, tflite.ModelStartOperatorCodesVector, codes)
+        subgraphs = self._vector(b, tflite.ModelStartSubgraphsVector, [graph])
+        all_buffers = self._vector(b, tflite.ModelStartBuffersVector, buffers)
+        tflite.ModelStart(b)
+        tflite.ModelAddVersion(b, 3)
+        tflite.ModelAddOperatorCodes(b, op_codes)
+        tflite.ModelAddSubgraphs(b, subgraphs)
+        tflite.ModelAddBuffers(b, all_buffers)
+        b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+    @staticmethod
+    def _vector(b, start, offsets) -> int:
+        start(b, len(offsets))
+        for off in reversed(offsets):
+            b.PrependUOffsetTRelative(off)
+        return b.EndVector()
+
+    @staticmethod
+    def _opcode(b, name: str) -> int:
+        code = getattr(tflite.BuiltinOperator, name)
+        tflite.OperatorCodeStart(b)
+        tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+        tflite.OperatorCodeAddBuiltinCode(b, code)
+        tflite.OperatorCodeAddVersion(b, 1)
+        return tflite.OperatorCodeEnd(b)
+
+    @staticmethod
+    def _buffer(b, data) -> int:
+        vec = None
+        if data is not None:
+            raw = np.ascontiguousarray(data).tobytes()
+            b.StartVector(1, len(raw), 16)
+            for byte in reversed(raw):
+                b.PrependByte(byte)
+            vec = b.EndVector()
+        tflite.BufferStart(b)
+        if vec is not None:
+            tflite.BufferAddData(b, vec)
+        return tflite.BufferEnd(b)
+
+    @staticmethod
+    def _tensor(b, index: int, t: dict) -> int:
+        shape = b.CreateNumpyVector(np.array(t["shape"], np.int32))
+        name = b.CreateString(f"t{index}")
+        quant = None
+        if t["scale"] is not None:
+            scale = b.CreateNumpyVector(np.array(t["scale"], np.float32))
+            zp = b.CreateNumpyVector(np.array(t["zero_point"], np.int64))
+            tflite.QuantizationParametersStart(b)
+            tflite.QuantizationParametersAddScale(b, scale)
+            tflite.QuantizationParametersAddZeroPoint(b, zp)
+            tflite.QuantizationParametersAddQuantizedDimension(b, t["axis"])
+            quant = tflite.QuantizationParametersEnd(b)
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, shape)
+        tflite.TensorAddType(b, _TYPES[t["dtype"]])
+        tflite.TensorAddBuffer(b, index + 1 if t["data"] is not None else 0)
+        tflite.TensorAddName(b, name)
+        if quant is not None:
+            tflite.TensorAddQuantization(b, quant)
+        return tflite.TensorEnd(b)
+
+    @staticmethod
+    def _operator(b, opcode: int, inputs, outputs, options: dict, name: str) -> int:
+        table = _OPTIONS[name]
+        opts = None
+        if table is not None:
+            getattr(tflite, f"{table}Start")(b)
+            for key, value in options.items():
+                getattr(tflite, f"{table}Add{key}")(b, value)
+            opts = getattr(tflite, f"{table}End")(b)
+        ins, outs = (b.CreateNumpyVector(np.array(v, np.int32)) for v in (inputs, outputs))
+        tflite.OperatorStart(b)
+        tflite.OperatorAddOpcodeIndex(b, opcode)
+        tflite.OperatorAddInputs(b, ins)
+        tflite.OperatorAddOutputs(b, outs)
+        if opts is not None:
+            tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, table))
+            tflite.OperatorAddBuiltinOptions(b, opts)
+        return tflite.OperatorEnd(b)
+
+
+def _conv(m: ModelWriter, x: int, x_scale: float, shape_out, k, cin, cout, per_channel, out_scale, out_zp, **opt):
+    w = m.weights([cout, k[0], k[1], cin], per_channel)
+    y = m.activation(shape_out, out_scale, out_zp)
+    m.op("CONV_2D", [x, w, m.bias(cout, x_scale, w)], [y], **opt)
+    return y
+
+
+def convolutions() -> bytes:
+    """CONV_2D: 3 input channels (weight rows padded to words), SAME with stride 2 and relu6,
+    per-channel weights; then VALID with dilation 2, per-tensor weights, relu."""
+    m = ModelWriter(1)
+    x = m.activation([1, 9, 7, 3], 0.05, -3)
+    y = _conv(m, x, 0.05, [1, 5, 4, 8], (3, 3), 3, 8, True, 0.04, -20, Padding=SAME, StrideH=2, StrideW=2,
+              FusedActivationFunction=RELU6, DilationHFactor=1, DilationWFactor=1)
+    w = m.weights([6, 2, 2, 8], False)
+    z = m.activation([1, 3, 2, 6], 0.1, 7)
+    m.op("CONV_2D", [y, w, m.bias(6, 0.04, w)], [z], Padding=VALID, StrideH=1, StrideW=1, FusedActivationFunction=RELU,
+         DilationHFactor=2, DilationWFactor=2)
+    return m.bytes([x], [z])
+
+
+def depthwise() -> bytes:
+    """DEPTHWISE_CONV_2D with depth multiplier 2, stride 2, SAME on an odd image; then a 1x1 CONV_2D
+    (the direct, copy-free patch path) and a per-tensor depthwise with relu_n1_to_1."""
+    m = ModelWriter(2)
+    x = m.activation([1, 7, 6, 4], 0.03, 5)
+    w = m.weights([1, 3, 3, 8], True, axis=3)
+    y = m.activation([1, 4, 3, 8], 0.02, -10)
+    m.op("DEPTHWISE_CONV_2D", [x, w, m.bias(8, 0.03, w)], [y], Padding=SAME, StrideH=2, StrideW=2,
+         DepthMultiplier=2, FusedActivationFunction=NONE, DilationHFactor=1, DilationWFactor=1)
+    z = _conv(m, y, 0.02, [1, 4, 3, 8], (1, 1), 8, 8, True, 0.05, 2, Padding=VALID, StrideH=1, StrideW=1,
+              FusedActivationFunction=NONE, DilationHFactor=1, DilationWFactor=1)
+    w2 = m.weights([1, 2, 2, 8], False, axis=3)
+    out = m.activation([1, 3, 2, 8], 0.01, 0)
+    m.op("DEPTHWISE_CONV_2D", [z, w2, m.bias(8, 0.05, w2)], [out], Padding=VALID, StrideH=1, StrideW=1,
+         DepthMultiplier=1, FusedActivationFunction=RELU_N1_TO_1, DilationHFactor=1, DilationWFactor=1)
+    return m.bytes([x], [out])
+
+
+def pooling_and_add() -> bytes:
+    """AVERAGE_POOL_2D 3x3 stride 2 SAME (windows clipped at the border), MAX_POOL_2D 2x2 VALID with
+    relu, and a residual ADD of two differently quantised tensors with relu."""
+    m = ModelWriter(3)
+    x = m.activation([1, 8, 7, 5], 0.06, -7)
+    a = m.activation([1, 4, 4, 5], 0.06, -7)
+    m.op("AVERAGE_POOL_2D", [x], [a], Padding=SAME, StrideH=2, StrideW=2, FilterHeight=3, FilterWidth=3,
+         FusedActivationFunction=NONE)
+    mx = m.activation([1, 4, 3, 5], 0.06, -7)
+    m.op("MAX_POOL_2D", [x], [mx], Padding=VALID, StrideH=2, StrideW=2, FilterHeight=2, FilterWidth=2,
+         FusedActivationFunction=RELU)
+    c = _conv(m, a, 0.06, [1, 4, 3, 5], (1, 2), 5, 5, True, 0.09, 11, Padding=VALID, StrideH=1, StrideW=1,
+              FusedActivationFunction=NONE, DilationHFactor=1, DilationWFactor=1)
+    out = m.activation([1, 4, 3, 5], 0.11, -30)
+    m.op("ADD", [mx, c], [out], FusedActivationFunction=RELU)
+    return m.bytes([x], [out])
+
+
+def classifier() -> bytes:
+    """RESHAPE, FULLY_CONNECTED over two batches of 10 (a depth that is not a multiple of 4,
+    per-tensor weights), FULLY_CONNECTED with per-channel weights and no bias, SOFTMAX with beta 0.7."""
+    m = ModelWriter(4)
+    x = m.activation([1, 2, 10], 0.08, 4)
+    r = m.activation([2, 10], 0.08, 4)
+    shape = m.tensor([2], data=np.array([2, 10], np.int32), dtype=np.int32)
+    m.op("RESHAPE", [x, shape], [r])
+    w = m.weights([6, 10], False)
+    h = m.activation([2, 6], 0.03, -12)
+    m.op("FULLY_CONNECTED", [r, w, m.bias(6, 0.08, w)], [h], FusedActivationFunction=RELU)
+    w2 = m.weights([9, 6], True)
+    logits = m.activation([2, 9], 0.12, 3)
+    m.op("FULLY_CONNECTED", [h, w2, -1], [logits], FusedActivationFunction=NONE)
+    out = m.activation([2, 9], 1 / 256, -128)
+    m.op("SOFTMAX", [logits], [out], Beta=0.7)
+    return m.bytes([x], [out])
+
+
+MODELS = {"convolutions": convolutions, "depthwise": depthwise, "pooling_and_add": pooling_and_add,
+          "classifier": classifier}
+
+
+def unsupported_op() -> bytes:
+    m = ModelWriter(5)
+    x = m.activation([1, 8], 0.1, 0)
+    y = m.activation([1, 8], 1 / 128, 0)
+    m.op("TANH", [x], [y])
+    return m.bytes([x], [y])
+
+
+def broadcast_add() -> bytes:
+    m = ModelWriter(6)
+    x = m.activation([1, 4, 4, 2], 0.1, 0)
+    c = m.tensor([1, 1, 1, 2], [0.1], [0], np.array([1, 2], np.int8).reshape(1, 1, 1, 2))
+    y = m.activation([1, 4, 4, 2], 0.1, 0)
+    m.op("ADD", [x, c], [y], FusedActivationFunction=NONE)
+    return m.bytes([x], [y])
