@@ -366,8 +366,8 @@ def model_report(model: Model, layers: list[dict]) -> dict:
                 weights_bytes=sum(t.data.nbytes for t in model.tensors if t.data is not None))
 
 
-def read_input(path: str | Path, model: Model) -> np.ndarray:
-    """An input tensor from a .npy file or raw int8 bytes."""
+def read_input(path: str | Path) -> np.ndarray:
+    """A model input from a .npy file or raw int8 bytes (its size is checked when compiling)."""
     path = Path(path)
     try:
         data = np.load(path) if path.suffix == ".npy" else np.frombuffer(path.read_bytes(), np.int8)

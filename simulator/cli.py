@@ -118,56 +118,25 @@ def _prebuilt(name: str, core: str) -> Path | None:
     return path
 
 
-def _model_elf(model_path: Path, core: str, input_file: str | None, seed: int, accels: list[str],
-               portable: bool) -> tuple[Path, object]:
-    """Compile a model for ``core`` and the kernels of ``accels`` into the user cache (once per
-    model, input, variant and kernel sources)."""
-    import hashlib
-
-    from simmcu.firmware import _compile, firmware_dir
-    from simmcu.firmware._compile import ACCELERATORS, compile_model, read_input
-    from simmcu.firmware._model import load_model
-
-    model = load_model(model_path)
-    variant = sorted({name for name in accels if name in ACCELERATORS})
-    data = read_input(input_file, model) if input_file else None
-    key = hashlib.sha256(model_path.read_bytes())
-    firmware_as = get_core(parse_core_spec(core)[0]).firmware_as
-    key.update(repr((firmware_as, seed, variant, portable, None if data is None else data.tobytes())).encode())
-    for f in [*sorted((firmware_dir() / "kernels").iterdir()), *sorted((firmware_dir() / "include").glob("*.h")),
-              Path(_compile.__file__)]:
-        key.update(f.read_bytes())  # a changed kernel or generator compiles anew
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "simmcu" / "models" / key.hexdigest()[:16]
-    elf = cache / "model.elf"
-    if not elf.exists():
-        compile_model(model_path, firmware_as, cache, data, seed, accels=variant, portable=portable)
-    return elf, model
-
-
 def _run(a) -> int:
     core = a.core or "rv32imc"
     get_core(parse_core_spec(core)[0])
     elf = Path(a.elf)
-    model = None
-    if elf.suffix == ".tflite":
-        from simmcu.accelerators import make_accelerator
-
-        names = [make_accelerator(spec).NAME for spec in a.accel]  # also checks every spec before compiling
-        elf, model = _model_elf(elf, core, a.input, a.seed, names, a.portable_kernels)
-    elif not elf.exists():
-        elf = _prebuilt(a.elf, core) or elf
     outputs = [a.json, a.profile_csv, a.folded]
     human = sys.stderr if "-" in outputs else sys.stdout  # stdout is reserved for the machine-readable output
-    sim = Simulator(elf, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
-                    timeout=a.timeout, semihost_dir=a.semihost_dir, args=tuple(a.args),
-                    console=None if a.quiet else lambda text: _write(text, human), check_timing=a.check_timing,
-                    exact_memory=a.exact_memory, accelerators=a.accel)
-    result = sim.run()
-    if model is not None:
-        from simmcu.firmware._compile import layer_report, model_report
+    options = dict(board=a.board, timing=a.timing, max_instructions=a.max_instructions, timeout=a.timeout,
+                   semihost_dir=a.semihost_dir, args=tuple(a.args), check_timing=a.check_timing,
+                   console=None if a.quiet else lambda text: _write(text, human), exact_memory=a.exact_memory,
+                   accelerators=a.accel)
+    if elf.suffix == ".tflite":
+        from simmcu.firmware import read_input, run_model
 
-        layers = layer_report(model, result.functions)
-        result = dataclasses.replace(result, layers=layers, model=model_report(model, layers))
+        data = read_input(a.input) if a.input else None
+        result = run_model(elf, core, input_data=data, seed=a.seed, portable=a.portable_kernels, **options)
+    else:
+        if not elf.exists():
+            elf = _prebuilt(a.elf, core) or elf
+        result = Simulator(elf, core=core, **options).run()
     if a.baseline:
         base = Simulator(a.baseline, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
                          timeout=a.timeout, exact_memory=a.exact_memory).run()
@@ -201,10 +170,9 @@ def _build(a) -> int:
 
 
 def _compile(a) -> int:
-    from simmcu.firmware._compile import compile_model, read_input
-    from simmcu.firmware._model import load_model
+    from simmcu.firmware import compile_model, read_input
 
-    data = read_input(a.input, load_model(a.model)) if a.input else None
+    data = read_input(a.input) if a.input else None
     elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels)
     print(f"simmcu: compiled {a.model} into {Path(a.output)}/ and built {elf}")
     return 0

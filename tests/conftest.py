@@ -9,6 +9,8 @@ import pytest
 from simmcu import Simulator
 from simmcu.firmware import build
 
+pytest_plugins = ["pytester"]  # tests/test_golden.py runs pytest sessions with simmcu's plugin
+
 FIRMWARE = Path(__file__).parent / "firmware"
 ARM_CORES = ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"]
 ALL_CORES = ["rv32imc", *ARM_CORES]

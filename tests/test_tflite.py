@@ -3,7 +3,6 @@
 profile; arena planning; clear errors for what is not supported."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,8 @@ import numpy as np
 import pytest
 
 import tflite_models
-from simmcu import ConfigError, Simulator
+from simmcu import ConfigError
+from simmcu.firmware import run_model
 from simmcu.firmware._compile import compile_model, plan_arena, random_input
 from simmcu.firmware._model import ModelError, load_model
 
@@ -34,9 +34,19 @@ def _litert(model: Path, x: np.ndarray) -> np.ndarray:
     return it.get_tensor(it.get_output_details()[0]["index"]).ravel()
 
 
-def _run_compiled(model: Path, core: str, accels: list[str], out: Path, seed: int = 0, **options):
-    elf = compile_model(model, core, out, seed=seed, accels=accels, **options)
-    r = Simulator(elf, core=core, accelerators=accels).run()
+@pytest.fixture(scope="session")
+def _session_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def _model_cache(_session_cache, monkeypatch):
+    """Compiled models (and the compiler's own cache) go to this session's cache, not the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
+
+
+def _run_compiled(model: Path, core: str, accels: list[str], seed: int = 0, **options):
+    r = run_model(model, core, accelerators=accels, seed=seed, **options)
     assert r.exit_code == 0, r.message
     for acc in r.accelerators:
         assert not acc["errors"], acc["errors"]
@@ -58,20 +68,23 @@ CASES = [(core, variant) for core in ("rv32imc", "cortex-m4") for variant in VAR
 
 @pytest.mark.parametrize("core,variant", CASES)
 @pytest.mark.parametrize("name", list(tflite_models.MODELS))
-def test_every_operator_is_bit_exact_with_the_reference_interpreter(small_models, tmp_path, name, core, variant):
-    """Portable C (rv32imc, cortex-m0plus), the DSP path (cortex-m4), the cfu and the conv coprocessor."""
+def test_every_operator_is_bit_exact_with_the_reference_interpreter(small_models, simmcu_golden, name, core,
+                                                                    variant):
+    """Portable C (rv32imc, cortex-m0plus), the DSP path (cortex-m4), the cfu and the conv coprocessor;
+    each layer's cycles are held exactly to tests/golden (same toolchain, same bytes)."""
     model = small_models[name]
-    r, got = _run_compiled(model, core, VARIANTS[variant], tmp_path, seed=3)
+    r, got = _run_compiled(model, core, VARIANTS[variant], seed=3)
     assert np.array_equal(got, _litert(model, random_input(load_model(model), 3)))
     if variant != "cpu":
         (acc,) = r.accelerators
         assert acc["invocations"] > 0 or acc.get("instructions", 0) > 0
+    simmcu_golden.check(r, f"golden/{name}-{core}-{variant}.json")
 
 
-def test_portable_kernels_equal_the_dsp_path_and_take_more_cycles(small_models, tmp_path):
+def test_portable_kernels_equal_the_dsp_path_and_take_more_cycles(small_models):
     model = small_models["convolutions"]
-    dsp, a = _run_compiled(model, "cortex-m4", [], tmp_path / "dsp")
-    portable, b = _run_compiled(model, "cortex-m4", [], tmp_path / "portable", portable=True)
+    dsp, a = _run_compiled(model, "cortex-m4", [])
+    portable, b = _run_compiled(model, "cortex-m4", [], portable=True)
     assert np.array_equal(a, b)
     conv = {f["name"]: f["cycles_inclusive"] for f in dsp.functions}["nn_conv2d"]
     assert conv < {f["name"]: f["cycles_inclusive"] for f in portable.functions}["nn_conv2d"]
@@ -81,17 +94,17 @@ def test_portable_kernels_equal_the_dsp_path_and_take_more_cycles(small_models, 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
 @pytest.mark.parametrize("name", list(MLPERF))
-def test_mlperf_tiny_models_are_bit_exact_with_the_reference_interpreter(tmp_path, name, core, variant):
+def test_mlperf_tiny_models_are_bit_exact_with_the_reference_interpreter(simmcu_golden, name, core, variant):
     seed = len(name) + len(variant)  # different inputs across the cases, the same on every run
-    r, got = _run_compiled(MLPERF[name], core, VARIANTS[variant], tmp_path, seed=seed)
+    r, got = _run_compiled(MLPERF[name], core, VARIANTS[variant], seed=seed)
     assert np.array_equal(got, _litert(MLPERF[name], random_input(load_model(MLPERF[name]), seed)))
+    simmcu_golden.check(r, f"golden/mlperf-{name}-{core}-{variant}.json")
 
 
 @needs_models
-def test_run_model_prints_a_per_layer_profile(tmp_path):
+def test_run_model_prints_a_per_layer_profile():
     p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(MLPERF["kws"]), "--core", "cortex-m4",
-                        "--json", "-", "--quiet"], capture_output=True, text=True,
-                       env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+                        "--json", "-", "--quiet"], capture_output=True, text=True)  # the session's cache
     d = json.loads(p.stdout)
     layers = d["layers"]
     assert [l["op"] for l in layers] == ["CONV_2D", *["DEPTHWISE_CONV_2D", "CONV_2D"] * 4, "AVERAGE_POOL_2D",

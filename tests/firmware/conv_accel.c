@@ -36,7 +36,7 @@ static void conv_c(const conv_job *j)
                         if (iy < 0 || ix < 0 || iy >= (int32_t)j->h || ix >= (int32_t)j->w)
                             continue;
                         const int8_t *px = j->input + (iy * j->w + ix) * j->c;
-                        if (j->depthwise)
+                        if (j->mode & CONV_MODE_DEPTHWISE)
                             acc += (px[o / (j->oc / j->c)] - j->in_zp) * j->weights[(ky * j->kw + kx) * j->oc + o];
                         else
                             for (uint32_t i = 0; i < j->c; i++)
