@@ -38,7 +38,14 @@ void nn_conv2d(const nn_conv_params *params, const int8_t *in, int8_t *out)
         for (int x = 0; x < p->out_w; x++) {
             const int8_t *px = patch(p, in, y, x);
             const int8_t *w = p->weights;
-            for (int o = 0; o < p->out_c; o++, w += p->taps)
+            int o = 0;
+            for (; o + 2 <= p->out_c; o += 2, w += 2 * p->taps) {
+                int32_t acc0 = p->bias ? p->bias[o] : 0, acc1 = p->bias ? p->bias[o + 1] : 0;
+                nn_dot2(px, w, w + p->taps, p->taps, p->in_offset, &acc0, &acc1);
+                *out++ = nn_output(p, acc0, o);
+                *out++ = nn_output(p, acc1, o + 1);
+            }
+            if (o < p->out_c)
                 *out++ = nn_output(p, nn_dot(px, w, p->taps, p->in_offset, p->bias ? p->bias[o] : 0), o);
         }
 }
