@@ -126,11 +126,10 @@ def _struct(ctype: str, name: str, fields: dict) -> str:
 
 @dataclass
 class _Layer:
-    """One operator's generated C: constants, the kernel call, and where its tensors live."""
+    """One operator's generated C: its constants and the body of its layer function."""
     consts: list[str]
     call: str
-    scratch: int = 0        #: im2col bytes the call needs
-    offloaded: bool = False
+    scratch: int = 0        #: bytes of nn_scratch the kernel needs (patch or accumulators)
 
 
 class _Generator:
@@ -167,7 +166,7 @@ class _Generator:
         taps = kh * kw * (1 if depthwise else c)
         row = taps if offload or depthwise else -(-taps // 4) * 4
         weights = w.data.reshape(-1) if depthwise else np.pad(w.data.reshape(channels, taps), ((0, 0), (0, row - taps)))
-        mult, shift = _multipliers(x, w, y, channels, float32_product=w.scale.size == 1)
+        mult, shift = _multipliers(x, w, y, channels, float32_product=fc and w.scale.size == 1)
         lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
         consts = [_array("int8_t", f"{name}_weights", weights), _array("int32_t", f"{name}_multiplier", mult),
                   _array("int32_t", f"{name}_shift", shift)]
@@ -185,8 +184,8 @@ class _Generator:
                       quant=f"{name}_quant" if offload else 0, scratch="nn_scratch" if scratch else 0,
                       in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=channels, kh=kh, kw=kw, stride_h=sh,
                       stride_w=sw, dilation_h=dh, dilation_w=dw, pad_top=pt, pad_left=pl, pad_bottom=pb,
-                      pad_right=pr, taps=row, single_rounding=int(fc), in_offset=-int(x.zero_point[0]), out_zp=int(y.zero_point[0]),
-                      act_min=lo, act_max=hi)
+                      pad_right=pr, taps=row, single_rounding=int(fc), in_offset=-int(x.zero_point[0]),
+                      out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
         consts.append(_struct("nn_conv_params", f"{name}_params", fields))
         args = f"&{name}_params, {self.at(op.inputs[0])}, {self.at(op.outputs[0])}"
         if offload:
@@ -194,7 +193,7 @@ class _Generator:
                     f'        printf("{name}: conv coprocessor error %u\\n", (unsigned)err);\n        _exit(3);\n    }}\n')
         else:
             call = f"    nn_{'depthwise_conv2d' if depthwise else 'conv2d'}({args});\n"
-        return _Layer(consts, call, scratch, offload)
+        return _Layer(consts, call, scratch)
 
     def _conv_2d(self, op, name):
         return self._conv(op, name, depthwise=False, fc=False)
@@ -211,8 +210,8 @@ class _Generator:
         (_, h, w, c), (_, oh, ow, _) = x.shape, y.shape
         kh, kw, sh, sw = o["filter_h"], o["filter_w"], o["stride_h"], o["stride_w"]
         lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
-        fields = dict(scratch="(int32_t *)(void *)nn_scratch", in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow, kh=kh, kw=kw, stride_h=sh, stride_w=sw,
-                      pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0],
+        fields = dict(scratch="(int32_t *)(void *)nn_scratch", in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow,
+                      kh=kh, kw=kw, stride_h=sh, stride_w=sw, pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0],
                       act_min=lo, act_max=hi)
         return _Layer([_struct("nn_pool_params", f"{name}_params", fields)],
                       f"    {kernel}(&{name}_params, {self.at(op.inputs[0])}, {self.at(op.outputs[0])});\n", 4 * c)
@@ -244,8 +243,8 @@ class _Generator:
         return _Layer([], f"    memcpy({self.at(op.outputs[0])}, {self.at(op.inputs[0])}, {n});\n")
 
     def _softmax(self, op, name: str) -> _Layer:
-        """TFLite softmax Prepare (reference kernel): beta x input scale as Q5.26 multiplier, capped
-        at 2^30 - 1 under single rounding; differences below -radius give exp = 0."""
+        """TFLite softmax Prepare (reference kernel): beta x input scale as a Q5.26 multiplier, capped
+        at 2^31 - 1 (the interpreter's double-rounding build); differences below -radius give exp = 0."""
         x = self.model.tensors[op.inputs[0]]
         real = min(float(np.float32(op.options["beta"])) * float(x.scale[0]) * (1 << 26), (1 << 31) - 1.0)
         mult, left_shift = quantize_multiplier(real)

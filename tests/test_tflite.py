@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import tflite_models
-from simmcu import ConfigError
+from simmcu import ConfigError, Simulator
 from simmcu.firmware import run_model
 from simmcu.firmware._compile import compile_model, plan_arena, random_input
 from simmcu.firmware._model import ModelError, load_model
@@ -163,3 +163,16 @@ def test_accelerated_variants_the_core_cannot_run_are_config_errors(small_models
         compile_model(small_models["classifier"], "cortex-m0plus", tmp_path, accels=["cfu"])
     with pytest.raises(ConfigError, match="no kernels for accelerator npu"):
         compile_model(small_models["classifier"], "rv32imc", tmp_path, accels=["npu"])
+
+
+def test_compile_command_writes_sources_and_an_elf_that_runs(small_models, tmp_path):
+    out = tmp_path / "build"
+    p = subprocess.run([sys.executable, "-m", "simmcu", "compile", str(small_models["depthwise"]), "--core", "rv32imc",
+                        "--accel", "cfu", "--seed", "3", "-o", str(out)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    model_c = (out / "model.c").read_text()
+    assert all(f"void layer_{i}_{op}(void)" in model_c
+               for i, op in enumerate(["depthwise_conv_2d", "conv_2d", "depthwise_conv_2d"]))
+    r = Simulator(out / "model.elf", core="rv32imc", accelerators=["cfu"]).run()
+    got = np.array([int(v) for v in r.console.split()[1:]], np.int8)
+    assert np.array_equal(got, _litert(small_models["depthwise"], random_input(load_model(small_models["depthwise"]), 3)))
