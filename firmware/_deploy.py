@@ -40,7 +40,8 @@ def model_elf(model_path: str | Path, core: str, *, input_data: np.ndarray | Non
 
 def run_model(model_path: str | Path, core: str, *, accelerators=(), input_data: np.ndarray | None = None,
               seed: int = 0, portable: bool = False, **simulator_options):
-    """Compile (cached) and run ``model_path`` once; the result carries ``layers`` and ``model``.
+    """Compile (cached) and run ``model_path`` once; the result carries ``layers`` and ``model``
+    when the inference completes.
     ``accelerators`` are specs as ``Simulator`` takes them (``conv:pe_rows=16``); their names pick
     the kernel variant."""
     from simmcu import Simulator
@@ -49,6 +50,9 @@ def run_model(model_path: str | Path, core: str, *, accelerators=(), input_data:
     names = [make_accelerator(spec).NAME for spec in accelerators]  # checks every spec before compiling
     elf = model_elf(model_path, core, input_data=input_data, seed=seed, accels=names, portable=portable)
     result = Simulator(elf, core=core, accelerators=accelerators, **simulator_options).run()
+    if not result.ok:  # layers that never ran (or ran in part) would read as fast ones
+        return dataclasses.replace(result, warnings=[*result.warnings, "no per-layer profile: the inference did "
+                                                     "not run to completion"])
     model = load_model(model_path)
     layers = layer_report(model, result.functions)
     return dataclasses.replace(result, layers=layers, model=model_report(model, layers))

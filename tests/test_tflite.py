@@ -176,3 +176,13 @@ def test_compile_command_writes_sources_and_an_elf_that_runs(small_models, tmp_p
     r = Simulator(out / "model.elf", core="rv32imc", accelerators=["cfu"]).run()
     got = np.array([int(v) for v in r.console.split()[1:]], np.int8)
     assert np.array_equal(got, _litert(small_models["depthwise"], random_input(load_model(small_models["depthwise"]), 3)))
+
+
+@needs_models
+def test_a_layer_the_coprocessor_refuses_stops_the_model_with_its_error():
+    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(MLPERF["resnet"]), "--core", "rv32imc",
+                        "--accel", "conv:buffer_kib=1"], capture_output=True, text=True)
+    assert p.returncode == 3
+    assert "layer_1_conv_2d: conv coprocessor error 4" in p.stdout  # 4: no tiling fits
+    assert "no tiling fits: one output pixel's 144 input bytes" in p.stdout
+    assert "no per-layer profile: the inference did not run to completion" in p.stdout
