@@ -15,22 +15,20 @@ static inline int32_t nn_requantize(int32_t x, int32_t multiplier, int32_t shift
     return (int32_t)(((int64_t)x * multiplier + ((int64_t)1 << (total - 1))) >> total);
 }
 
-/* gemmlowp SaturatingRoundingDoublingHighMul: a * b / 2^31 rounded, saturating the one overflow. */
+/* gemmlowp SaturatingRoundingDoublingHighMul: a * b / 2^31 rounded, saturating the one overflow.
+ * gemmlowp nudges by +-2^30 and divides towards zero; for integers that is the same as adding
+ * 2^30 and shifting (rounding half up), without the branches. */
 static inline int32_t nn_mul_high(int32_t a, int32_t b)
 {
     if (a == b && a == INT32_MIN)
         return INT32_MAX;
-    int64_t ab = (int64_t)a * b;
-    ab += ab >= 0 ? (1 << 30) : 1 - (1 << 30);
-    return (int32_t)(ab >= 0 ? ab >> 31 : -(-ab >> 31)); /* division rounding towards zero */
+    return (int32_t)(((int64_t)a * b + (1 << 30)) >> 31);
 }
 
-/* gemmlowp RoundingDivideByPOT: x / 2^e rounded half away from zero. */
+/* gemmlowp RoundingDivideByPOT: x / 2^e rounded half away from zero (in 64 bits, so no x overflows). */
 static inline int32_t nn_div_pot(int32_t x, int e)
 {
-    int32_t mask = (int32_t)((1u << e) - 1), remainder = x & mask;
-    int32_t threshold = (mask >> 1) + (x < 0);
-    return (x >> e) + (remainder > threshold);
+    return e == 0 ? x : (int32_t)(((int64_t)x + ((int64_t)1 << (e - 1)) - (x < 0)) >> e);
 }
 
 static inline int32_t nn_requantize_gemmlowp(int32_t x, int32_t multiplier, int32_t shift)
