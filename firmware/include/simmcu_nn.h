@@ -25,10 +25,12 @@ static inline int32_t nn_mul_high(int32_t a, int32_t b)
     return (int32_t)(((int64_t)a * b + (1 << 30)) >> 31);
 }
 
-/* gemmlowp RoundingDivideByPOT: x / 2^e rounded half away from zero (in 64 bits, so no x overflows). */
+/* gemmlowp RoundingDivideByPOT: x / 2^e rounded half away from zero. */
 static inline int32_t nn_div_pot(int32_t x, int e)
 {
-    return e == 0 ? x : (int32_t)(((int64_t)x + ((int64_t)1 << (e - 1)) - (x < 0)) >> e);
+    int32_t mask = (int32_t)((1u << e) - 1), remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0);
+    return (x >> e) + (remainder > threshold);
 }
 
 static inline int32_t nn_requantize_gemmlowp(int32_t x, int32_t multiplier, int32_t shift)
