@@ -57,15 +57,21 @@ static inline int32_t nn_dot(const int8_t *x, const int8_t *w, int n, int32_t of
 #endif
 }
 
-/* Two output channels at once: each input word is widened once for both weight rows (CMSIS-NN's
- * 2-channel blocking), three loads per eight MACs. Without the DSP extension, two nn_dot calls. */
+/* Two output channels at once: each input value is loaded (and, on the DSP path, each input word
+ * widened) once for both weight rows, as CMSIS-NN blocks channels. The cfu keeps one accumulator,
+ * and ARMv6-M's eight low registers cannot hold both rows' state (the blocked loop spills and is
+ * slower there): two nn_dot calls. */
 static inline void nn_dot2(const int8_t *x, const int8_t *w0, const int8_t *w1, int n, int32_t offset,
                            int32_t *acc0, int32_t *acc1)
 {
-#if defined(NN_DSP)
-    uint32_t offset2 = (uint16_t)offset * 0x00010001u;
+#if defined(NN_CFU) || defined(__ARM_ARCH_6M__)
+    *acc0 = nn_dot(x, w0, n, offset, *acc0);
+    *acc1 = nn_dot(x, w1, n, offset, *acc1);
+#else
     int32_t s0 = *acc0, s1 = *acc1;
     int i = 0;
+#if defined(NN_DSP)
+    uint32_t offset2 = (uint16_t)offset * 0x00010001u;
     for (; i + 4 <= n; i += 4) {
         uint32_t xv, v0, v1;
         __builtin_memcpy(&xv, x + i, 4);
@@ -77,15 +83,14 @@ static inline void nn_dot2(const int8_t *x, const int8_t *w0, const int8_t *w1, 
         s1 = __smlad(lo, __sxtb16(v1), s1);
         s1 = __smlad(hi, __sxtb16(__ror(v1, 8)), s1);
     }
+#endif
     for (; i < n; i++) {
-        s0 += (x[i] + offset) * w0[i];
-        s1 += (x[i] + offset) * w1[i];
+        int32_t xi = x[i] + offset;
+        s0 += xi * w0[i];
+        s1 += xi * w1[i];
     }
     *acc0 = s0;
     *acc1 = s1;
-#else
-    *acc0 = nn_dot(x, w0, n, offset, *acc0);
-    *acc1 = nn_dot(x, w1, n, offset, *acc1);
 #endif
 }
 
