@@ -210,11 +210,11 @@ class _Generator:
         (_, h, w, c), (_, oh, ow, _) = x.shape, y.shape
         kh, kw, sh, sw = o["filter_h"], o["filter_w"], o["stride_h"], o["stride_w"]
         lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
-        fields = dict(scratch="(int32_t *)(void *)nn_scratch", in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow,
-                      kh=kh, kw=kw, stride_h=sh, stride_w=sw, pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0],
+        fields = dict(in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow, kh=kh, kw=kw, stride_h=sh, stride_w=sw,
+                      pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0],
                       act_min=lo, act_max=hi)
         return _Layer([_struct("nn_pool_params", f"{name}_params", fields)],
-                      f"    {kernel}(&{name}_params, {self.at(op.inputs[0])}, {self.at(op.outputs[0])});\n", 4 * c)
+                      f"    {kernel}(&{name}_params, {self.at(op.inputs[0])}, {self.at(op.outputs[0])});\n")
 
     def _average_pool_2d(self, op, name):
         return self._pool(op, name, "nn_average_pool")

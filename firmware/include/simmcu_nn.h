@@ -67,7 +67,6 @@ uint32_t nn_conv2d_offload(const nn_conv_params *p, const int8_t *in, int8_t *ou
 
 /* AVERAGE_POOL_2D and MAX_POOL_2D: windows clipped at the border, TFLite's rounding of the mean. */
 typedef struct {
-    int32_t *scratch;          /* channels accumulators, 4-byte aligned */
     int32_t in_h, in_w, channels, out_h, out_w;
     int32_t kh, kw, stride_h, stride_w, pad_top, pad_left;
     int32_t act_min, act_max;
