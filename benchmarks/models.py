@@ -15,7 +15,9 @@ import argparse
 import time
 from pathlib import Path
 
+from simmcu import get_core
 from simmcu.firmware import run_model
+from simmcu.firmware._examples import cfu_capable
 
 MODELS = {"kws": "kws_ref_model.tflite", "resnet": "pretrainedResnet_quant.tflite", "ad": "ad01_int8.tflite"}
 #: published latency (ms) x clock (MHz) / MACs, from ../shared/models/README.md
@@ -40,8 +42,8 @@ def main() -> None:
     for short, file in MODELS.items():
         for core in a.cores.split(","):
             for variant, accels in VARIANTS.items():
-                if variant == "cfu" and core == "cortex-m0plus":
-                    continue  # no coprocessor instructions on ARMv6-M
+                if variant == "cfu" and not cfu_capable(get_core(core)):
+                    continue
                 run_model(a.models / file, core, accelerators=accels)  # compiled (cached) and warmed up once
                 start = time.perf_counter()
                 r = run_model(a.models / file, core, accelerators=accels)

@@ -20,6 +20,7 @@ from simmcu._cores import get_core
 from simmcu._errors import ConfigError
 
 from ._build import build, firmware_dir
+from ._examples import cfu_capable
 from ._model import Model, ModelError, load_model
 from .reference import quantize_multiplier
 
@@ -311,7 +312,7 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     if accels - set(ACCELERATORS):
         raise ConfigError(f"no kernels for accelerator {', '.join(sorted(accels - set(ACCELERATORS)))} "
                           f"(models compile for: {', '.join(ACCELERATORS)})")
-    if "cfu" in accels and get_core(core).isa == "armv6-m":
+    if "cfu" in accels and not cfu_capable(get_core(core)):
         raise ConfigError(f"the cfu needs coprocessor instructions, which {core} (ARMv6-M) lacks")
     if input_data is None:
         input_data = random_input(model, seed)

@@ -52,7 +52,8 @@ typedef struct {
     const int32_t *multiplier; /* [out_c] */
     const int32_t *shift;      /* [out_c] */
     const int32_t *quant;      /* conv coprocessor: [out_c][2] multiplier, shift; 0 when not offloaded */
-    int8_t *scratch;           /* conv: one output pixel's input patch, taps bytes, 4-byte aligned */
+    int8_t *scratch;           /* 4-byte aligned; conv: one output pixel's input patch (taps bytes);
+                                * depthwise: out_c int32 accumulators, unless the multiplier is 1 and out_c % 4 == 0 */
     int32_t in_h, in_w, in_c, out_h, out_w, out_c;
     int32_t kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, pad_bottom, pad_right;
     int32_t taps;              /* conv: a weight row's length, kh * kw * in_c rounded up for aligned word access */

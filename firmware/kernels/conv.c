@@ -85,8 +85,7 @@ static inline void depthwise_by_four(const nn_conv_params *p, const int8_t *in, 
         }
         int32_t acc[4] = {a0, a1, a2, a3};
         for (int k = 0; k < 4; k++)
-            *out++ = nn_clamp(nn_requantize_gemmlowp(acc[k], p->multiplier[c + k], p->shift[c + k]) + p->out_zp,
-                              p->act_min, p->act_max);
+            *out++ = nn_output_gemmlowp(p, acc[k], c + k);
     }
 }
 
@@ -105,8 +104,7 @@ static inline void depthwise_any(const nn_conv_params *p, const int8_t *in, int8
             acc[o] += (px[o / multiplier] + p->in_offset) * w[o];
     }
     for (int o = 0; o < p->out_c; o++)
-        *out++ = nn_clamp(nn_requantize_gemmlowp(acc[o], p->multiplier[o], p->shift[o]) + p->out_zp, p->act_min,
-                          p->act_max);
+        *out++ = nn_output_gemmlowp(p, acc[o], o);
 }
 
 void nn_depthwise_conv2d(const nn_conv_params *params, const int8_t *in, int8_t *out)

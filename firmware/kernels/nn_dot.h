@@ -94,6 +94,14 @@ static inline void nn_dot2(const int8_t *x, const int8_t *w0, const int8_t *w1, 
 #endif
 }
 
+/* Output channel o of a convolution on the CPU, rounded as TFLite's convolutions round. */
+static inline int8_t nn_output_gemmlowp(const nn_conv_params *p, int32_t acc, int o)
+{
+    return nn_clamp(nn_requantize_gemmlowp(acc, p->multiplier[o], p->shift[o]) + p->out_zp, p->act_min, p->act_max);
+}
+
+/* Output channel o of nn_conv2d: in the cfu (parameters from nn_layer_begin), else on the CPU with
+ * the layer's rounding. */
 static inline int8_t nn_output(const nn_conv_params *p, int32_t acc, int o)
 {
 #if defined(NN_CFU)
@@ -101,9 +109,9 @@ static inline int8_t nn_output(const nn_conv_params *p, int32_t acc, int o)
     cfu_set_param(1, p->shift[o]);
     return (int8_t)cfu_requant(acc);
 #else
-    int32_t v = p->single_rounding ? nn_requantize(acc, p->multiplier[o], p->shift[o])
-                                   : nn_requantize_gemmlowp(acc, p->multiplier[o], p->shift[o]);
-    return nn_clamp(v + p->out_zp, p->act_min, p->act_max);
+    if (p->single_rounding)
+        return nn_clamp(nn_requantize(acc, p->multiplier[o], p->shift[o]) + p->out_zp, p->act_min, p->act_max);
+    return nn_output_gemmlowp(p, acc, o);
 #endif
 }
 #endif
