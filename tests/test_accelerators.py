@@ -341,3 +341,26 @@ def test_the_cpu_working_during_a_job_delays_its_dma(elf, exact):
     first = alone.accelerators[0]["runs"][0]
     assert busy["end"] - busy["start"] == first["end"] - first["start"] + busy["ram_conflicts"]
     assert shared.console == alone.console  # the same results, later
+
+
+# acc, multiplier, shift where TFLite's two requantisations differ by one (single rounding, gemmlowp)
+ROUNDING_EDGES = [(735312, 1330993740, -1, 227870, 227871), (-221986, 1703080316, -5, -5501, -5502),
+                  (1042724, 1329098341, -4, 40334, 40335)]
+
+
+@pytest.mark.parametrize("acc,mult,shift,single,gemmlowp", ROUNDING_EDGES)
+def test_units_round_as_the_layer_asks(acc, mult, shift, single, gemmlowp):
+    """conv MODE bit 1 and cfu parameter 5 select FULLY_CONNECTED's single rounding; by default
+    both units round as TFLite's convolutions (gemmlowp), which differs on these values. The
+    output zero point brings the result into int8 range: single rounding gives 0, gemmlowp 1."""
+    from simmcu.accelerators import cfu
+
+    x, w, out_zp = np.zeros((1, 1, 1), np.int8), np.ones(1, np.int8), -single  # the bias carries the accumulator
+    for single_rounding, want in ((True, single), (False, gemmlowp)):
+        out = conv_int8(x, w, np.array([acc]), np.array([mult]), np.array([shift]), (1, 1), (1, 1), (0, 0), (1, 1),
+                        False, 0, out_zp, -128, 127, single_rounding)
+        assert int(out.ravel()[0]) == want + out_zp
+        st = np.zeros(cfu.HEADER + 16, np.int64)
+        for sel, value in enumerate((mult, shift, out_zp, -128, 127, int(single_rounding))):
+            cfu.builtin_op(st, cfu.OP_SET, sel, value, 0)
+        assert cfu.builtin_op(st, cfu.OP_REQUANT, 0, acc, 0) == want + out_zp

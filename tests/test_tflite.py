@@ -186,3 +186,18 @@ def test_a_layer_the_coprocessor_refuses_stops_the_model_with_its_error():
     assert "layer_1_conv_2d: conv coprocessor error 4" in p.stdout  # 4: no tiling fits
     assert "no tiling fits: one output pixel's 144 input bytes" in p.stdout
     assert "no per-layer profile: the inference did not run to completion" in p.stdout
+
+
+def test_weights_are_data_never_decoded_as_instructions(small_models, tmp_path):
+    """Constants go to .rodata, a non-executable section: weight bytes that happen to look like
+    custom instructions must not reach the decoders (the cfu rejected them before)."""
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    elf = compile_model(small_models["convolutions"], "rv32imc", tmp_path, accels=["cfu"])
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        rodata = e.get_section_by_name(".rodata")
+        weights = e.get_section_by_name(".symtab").get_symbol_by_name("layer_0_conv_2d_weights")[0]
+        assert not rodata["sh_flags"] & SH_FLAGS.SHF_EXECINSTR
+        assert rodata["sh_addr"] <= weights["st_value"] < rodata["sh_addr"] + rodata["sh_size"]
