@@ -15,7 +15,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 from numba import carray, types
-from numba.extending import intrinsic
 
 from simmcu import _native as nat
 from simmcu._errors import ConfigError
@@ -37,14 +36,6 @@ OP_RESULT = N_OPS - 1     #: Cortex-M MRC: read the result of the last MCR/MCRR
 # Built-in operations (RISC-V funct3 / Arm opc1) and their state.
 ACC, IN_OFFSET, MULT, SHIFT, OUT_ZP, ACT_MIN, ACT_MAX, SINGLE_ROUNDING = range(STATE0, STATE0 + 8)
 OP_MAC4, OP_READ, OP_RESET, OP_SET_OFFSET, OP_REQUANT, OP_SET = range(6)
-
-
-@intrinsic
-def _as_pointer(typingctx, address):
-    """An int64 holding an address, as a pointer to int64 (to reach the machine's state array)."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
-    return types.CPointer(types.int64)(types.int64), codegen
 
 
 @numba.njit(cache=True)
@@ -104,8 +95,6 @@ def builtin_op(st, op, sel, a, b):
 
 #: Signature of a unit's instruction hook: ``numba.cfunc(HOOK_SIGNATURE)(make_hook(op))``.
 HOOK_SIGNATURE = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
-_reg_read = nat._uc_reg_read
-_reg_write = nat._uc_reg_write
 
 
 def make_hook(op):
@@ -128,19 +117,12 @@ def make_hook(op):
                 hi = mid - 1
         if site < 0:
             return
-        m = carray(_as_pointer(st[MACHINE]), nat.NHEADER)
-        if m[nat.STOPPED] != 0:
-            return  # the block was stopped before this instruction: it does not run now
-        m = carray(_as_pointer(st[MACHINE]), m[nat.TOTAL])
-        a = b = np.int64(0)
-        if st[site + S_RA] >= 0:
-            m[nat.SCRATCH] = 0
-            _reg_read(uc, st[site + S_RA], _as_pointer(st[MACHINE]))
-            a = m[nat.SCRATCH] & 0xFFFFFFFF
-        if st[site + S_RB] >= 0:
-            m[nat.SCRATCH] = 0
-            _reg_read(uc, st[site + S_RB], _as_pointer(st[MACHINE]))
-            b = m[nat.SCRATCH] & 0xFFFFFFFF
+        machine = st[MACHINE]
+        m = nat.machine_state(machine)
+        if nat.stopped_before(m):
+            return
+        a = nat.read_register(uc, machine, st[site + S_RA]) if st[site + S_RA] >= 0 else np.int64(0)
+        b = nat.read_register(uc, machine, st[site + S_RB]) if st[site + S_RB] >= 0 else np.int64(0)
         k = st[site + S_OP]
         if k == OP_RESULT:
             result = st[RESULT]
@@ -148,18 +130,14 @@ def make_hook(op):
             result = op(st, k, st[site + S_SEL], a, b)
             st[RESULT] = result
         if st[site + S_RD] >= 0:
-            m[nat.SCRATCH] = result & 0xFFFFFFFF
-            _reg_write(uc, st[site + S_RD], _as_pointer(st[MACHINE]))
-        m[nat.SCRATCH] = st[site + S_NEXT]
-        _reg_write(uc, st[PC_REG], _as_pointer(st[MACHINE]))  # skip the instruction Unicorn would trap on
+            nat.write_register(uc, machine, st[site + S_RD], result & 0xFFFFFFFF)
+        nat.write_register(uc, machine, st[PC_REG], st[site + S_NEXT])  # skip the instruction Unicorn would trap on
         latency = st[OFF_LATENCY + k]
         st[COUNT] += 1
         st[OFF_COUNTS + k] += 1
         if latency:
             st[STALLS] += latency
-            m[nat.CYCLES] += latency
-            m[nat.STALL0 + 4] += latency  # accelerator
-            m[m[nat.OFF_NODE] + nat.N_CYC * m[nat.MAX_NODES] + m[nat.CUR_NODE]] += latency
+            nat.charge_accelerator(m, latency)
     return hook
 
 

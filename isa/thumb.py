@@ -34,30 +34,6 @@ def wfi_before(halfwords: tuple[int, int]) -> int:
     return 0
 
 
-def it_sites(code: bytes, base: int) -> list[tuple[int, int, int]]:
-    """(address, instructions covered, bytes from the IT to its block's end) of each IT in ``code``.
-
-    Unicorn runs the code hook of an IT-predicated instruction only when its condition
-    passes, yet a failed one still issues; the counting hook uses these to add them back.
-    Every halfword is tried (as for RISC-V counter CSRs): a false match is never an
-    instruction start, so it is never consulted.
-    """
-    out = []
-    for off in range(0, len(code) - 1, 2):
-        hw = int.from_bytes(code[off:off + 2], "little")
-        mask = hw & 0xF
-        if hw & 0xFF00 != 0xBF00 or mask == 0:
-            continue
-        covered = 5 - (mask & -mask).bit_length()
-        end = off + 2
-        for _ in range(covered):
-            if end + 2 > len(code):
-                break
-            end += length(int.from_bytes(code[end:end + 2], "little"))
-        out.append((base + off, covered, end - off))
-    return out
-
-
 # -- full decoder for timing (Capstone does the Thumb-2/DSP/FPU encodings) --------------
 # Register masks: bit n for rn (13 sp, 14 lr, 15 pc), 16 + n for sn (dn covers two),
 # FLAGS for the APSR condition flags, FPSCR for the FP status register.

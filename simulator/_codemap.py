@@ -57,13 +57,13 @@ def _watches(insn: Insn, arch: str, code_word: int) -> bool:
 
 @dataclass
 class CodeMap:
-    """Decoded code, its function table and the native state array built from them."""
+    """Decoded code, its function table and the native state built from them."""
 
     insns: list[Insn]
     functions: list[str]
     func_of: list[int]
     base: int
-    state: np.ndarray
+    state: nat.NativeState
     latency_sites: list[int]
     watch_sites: list[int]
     mem: MemoryCosts          #: the wait states the static costs include
@@ -77,16 +77,20 @@ class CodeMap:
     def index(self, addr: int) -> int:
         """Index of the instruction starting at ``addr``, or -1."""
         off = addr - self.base
-        if off < 0 or off > int(self.state[nat.CODE_BYTES]):
+        if off < 0 or off > self.state.code_bytes:
             return -1
-        return int(self.state[int(self.state[nat.OFF_IDX]) + (off >> 1)]) - 1
+        return int(self.state.index[off >> 1]) - 1
 
-    def prefix(self, row: int, i: int) -> int:
-        n1 = len(self.insns) + 1
-        return int(self.state[int(self.state[nat.OFF_PREFIX]) + row * n1 + i])
+    def prefix(self, row: str, i: int) -> int:
+        """What instructions [0, i) add up to in prefix row ``row`` (``cycles``, ``dynamic_sp``)."""
+        return int(self.state.prefix[row][i])
 
-    def field(self, row: int, i: int) -> int:
-        return int(self.state[int(self.state[nat.OFF_INSN]) + row * len(self.insns) + i])
+    def prefix_rows(self, row: str, i: int) -> np.ndarray:
+        """The same for a multi-slot row (``stalls``, ``traffic``): one value per slot."""
+        return self.state.prefix[row][:, i]
+
+    def field(self, name: str, i: int) -> int:
+        return int(self.state.insn[name][i])
 
 
 def build(image, arch: str, profile: Profile, board, exact_memory: bool = False) -> CodeMap:
@@ -98,7 +102,6 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False)
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
     n = len(insns)
-    halfwords = code_bytes // 2 + 1
 
     names: dict[str, int] = {}
     func_of = []
@@ -108,57 +111,34 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False)
         func_of.append(names.setdefault(name, len(names)))
     functions = list(names)
 
-    hash_slots = 1
-    while hash_slots < 2 * MAX_NODES:
-        hash_slots <<= 1
-    off_idx = nat.NHEADER
-    off_insn = off_idx + halfwords
-    off_prefix = off_insn + nat.N_IFIELDS * n
-    off_node = off_prefix + nat.N_PREFIX * (n + 1)
-    off_hash = off_node + 5 * MAX_NODES
-    off_stack = off_hash + 2 * hash_slots
     cache = profile.cache or {}
     line = cache.get("line_bytes", 32)
     ic_ways, dc_ways = cache.get("icache_ways", 1), cache.get("dcache_ways", 1)
-    ic_sets = cache.get("icache_bytes", 0) // (line * ic_ways)
-    dc_sets = cache.get("dcache_bytes", 0) // (line * dc_ways)
-    off_ic = off_stack + 2 * MAX_DEPTH
-    off_dc = off_ic + 3 * ic_sets * ic_ways   # tags, LRU stamps, dirty bits
-    off_region = off_dc + 3 * dc_sets * dc_ways
-    total = off_region + nat.N_RFIELDS * len(board.regions)
-    st = np.zeros(total, dtype=np.int64)
-    st[nat.TOTAL] = total
-    st[nat.LINE_SHIFT] = line.bit_length() - 1
-    st[nat.IC_SETS], st[nat.IC_WAYS], st[nat.OFF_IC] = ic_sets, ic_ways, off_ic
-    st[nat.DC_SETS], st[nat.DC_WAYS], st[nat.OFF_DC] = dc_sets, dc_ways, off_dc
-    st[nat.N_REGIONS], st[nat.OFF_REGION] = len(board.regions), off_region
-    st[nat.XPSR_REG] = arm_const.UC_ARM_REG_XPSR if arch == "arm" else 0
+    state = nat.NativeState.allocate(
+        instructions=n, code_bytes=code_bytes, regions=len(board.regions), max_nodes=MAX_NODES, max_depth=MAX_DEPTH,
+        icache=(cache.get("icache_bytes", 0) // (line * ic_ways), ic_ways),
+        dcache=(cache.get("dcache_bytes", 0) // (line * dc_ways), dc_ways))
+    state.line_shift = line.bit_length() - 1
+    state.xpsr_register = arm_const.UC_ARM_REG_XPSR if arch == "arm" else 0
     for k, r in enumerate(board.regions):
-        row = off_region + k * nat.N_RFIELDS
+        region = state.region(k)
         beats = line // cache.get("bus_bytes", line)
-        st[row + nat.R_BASE], st[row + nat.R_END] = r.base, r.base + r.size
-        st[row + nat.R_CACHEABLE] = r.kind in CACHEABLE_KINDS
-        st[row + nat.R_READ_WAIT], st[row + nat.R_WRITE_WAIT] = r.read_wait_states, r.write_wait_states
-        st[row + nat.R_FILL] = cache.get("miss_cycles", 0) + beats * r.read_wait_states
-    st[nat.OFF_IDX], st[nat.OFF_INSN], st[nat.OFF_PREFIX] = off_idx, off_insn, off_prefix
-    st[nat.OFF_NODE], st[nat.OFF_HASH], st[nat.OFF_STACK] = off_node, off_hash, off_stack
-    st[nat.HASH_MASK] = hash_slots - 1
-    st[nat.MAX_NODES], st[nat.MAX_DEPTH], st[nat.N_FUNCS] = MAX_NODES, MAX_DEPTH, len(functions)
-    st[nat.N_NODES] = 1
-    st[off_node + nat.N_FUNC * MAX_NODES] = -1  # node 0: the root, above reset
-    st[nat.CODE_BASE], st[nat.CODE_BYTES], st[nat.N_INSNS] = base, code_bytes, n
-    st[nat.STOP_AT_CYCLE] = st[nat.STOP_AT_INSTRET] = nat.NEVER
-    st[nat.SKIP_STOP_AT] = -1
-    st[nat.LAST] = -1
-    st[nat.MIN_SP] = nat.NEVER
-    st[nat.STACK_LO], st[nat.STACK_HI] = board.data.base, board.data.end
-    h = profile.hazards
-    st[nat.H_LOAD_USE], st[nat.H_ADDR_DEP], st[nat.H_B2B_LOAD] = h["load_use"], h["address_dependency"], h["back_to_back_load"]
-    st[nat.H_JR_USE], st[nat.H_MISALIGNED] = h["jump_reg_use"], h["misaligned_target"]
-    st[nat.FETCH_WAIT], st[nat.FETCH_SHIFT], st[nat.PREFETCH] = mem.fetch_wait, mem.fetch_shift, mem.prefetch
-    st[nat.SP_REG] = arm_const.UC_ARM_REG_SP if arch == "arm" else riscv_const.UC_RISCV_REG_SP
+        region.base, region.end = r.base, r.base + r.size
+        region.cacheable = r.kind in CACHEABLE_KINDS
+        region.read_wait, region.write_wait = r.read_wait_states, r.write_wait_states
+        region.fill = cache.get("miss_cycles", 0) + beats * r.read_wait_states
+    state.n_nodes, state.n_functions = 1, len(functions)
+    state.nodes.function[0] = -1  # node 0: the root, above reset
+    state.code_base = base
+    state.stop_at_cycle = state.stop_at_instruction = state.min_sp = nat.NEVER
+    state.skip_stop_at = state.last = -1
+    state.stack_low, state.stack_high = board.data.base, board.data.end
+    for hazard in ("load_use", "address_dependency", "back_to_back_load", "jump_reg_use", "misaligned_target"):
+        setattr(state, hazard, profile.hazards[hazard])
+    state.fetch_wait, state.fetch_shift, state.prefetch = mem.fetch_wait, mem.fetch_shift, mem.prefetch
+    state.sp_register = arm_const.UC_ARM_REG_SP if arch == "arm" else riscv_const.UC_RISCV_REG_SP
 
-    idx = st[off_idx:off_insn]
+    idx = state.index
     for i, insn in enumerate(insns):
         idx[(insn.addr - base) >> 1] = i + 1
     for i, insn in enumerate(insns):  # a block may end where data (a literal pool) follows
@@ -166,21 +146,17 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False)
         if idx[end] == 0:
             idx[end] = i + 2
 
-    rows = st[off_insn:off_prefix].reshape(nat.N_IFIELDS, n)
-    prefix = st[off_prefix:off_node].reshape(nat.N_PREFIX, n + 1)
+    rows, prefix = state.insn, state.prefix
+    cycles, stalls, traffic, dynamic_sp = prefix.cycles, prefix.stalls, prefix.traffic, prefix.dynamic_sp
     regs = register_ids(arch)
-    code_bytes_of = {}
-    for sec in image.code:
-        code_bytes_of[sec.addr] = sec.data
     latency_sites, watch_sites = [], []
-    causes = {c: k for k, c in enumerate(STALL_CAUSES)}
     spmin_next = 0
     for i in range(n - 1, -1, -1):  # backwards: stack depth reached before the block ends
         insn = insns[i]
         nxt_same_block = i + 1 < n and not insn.ctrl and insns[i + 1].addr == insn.fallthrough
         delta = insn.sp_delta or 0
         spmin = min(0, delta + (spmin_next if nxt_same_block else 0))
-        rows[nat.I_SPMIN, i] = spmin
+        rows.sp_min[i] = spmin
         spmin_next = spmin
     for i, insn in enumerate(insns):
         prev = insns[i - 1] if i and insns[i - 1].fallthrough == insn.addr else None
@@ -204,28 +180,26 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False)
             else:
                 watch_sites.append(insn.fallthrough)
         model = latency_model_of(profile, insn)
-        if model:
-            rows[nat.I_LAT, i] = model
-            rows[nat.I_OPA, i] = regs[insn.operands[0]]
-            rows[nat.I_OPB, i] = regs[insn.operands[1]]
+        if model is not None:
+            rows.latency_function[i] = nat.latency_function(model)
+            rows.operand_a[i] = regs[insn.operands[0]]
+            rows.operand_b[i] = regs[insn.operands[1]]
             latency_sites.append(insn.addr)
-        rows[nat.I_ADDR, i], rows[nat.I_FALL, i], rows[nat.I_FLAGS, i] = insn.addr, insn.fallthrough, flags
-        rows[nat.I_READS, i], rows[nat.I_WRITES, i] = insn.reads, insn.writes
-        rows[nat.I_LDEST, i], rows[nat.I_AREGS, i] = insn.load_dests, insn.addr_regs
-        rows[nat.I_ENTRY_LU, i], rows[nat.I_ENTRY_MEM, i] = lu, mc
-        rows[nat.I_TAKEN, i] = profile.taken[insn.klass] if insn.ctrl else 0
-        rows[nat.I_FUNC, i] = func_of[i]
-        total = 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc
-        prefix[nat.P_CYC, i + 1] = prefix[nat.P_CYC, i] + total
-        for c, k in causes.items():
-            extra = cost[c] + (lu if c == "load_use" else mc if c == "memory" else 0)
-            prefix[nat.P_STALL0 + k, i + 1] = prefix[nat.P_STALL0 + k, i] + extra
-        traffic = (insn.mem_reads, insn.mem_writes, insn.read_bytes, insn.write_bytes)
-        for k in range(12):
-            where, what = divmod(k, 4)
-            prefix[nat.P_MEM0 + k, i + 1] = prefix[nat.P_MEM0 + k, i] + (traffic[what] if where == insn.mem_where else 0)
-        prefix[nat.P_DYN_SP, i + 1] = prefix[nat.P_DYN_SP, i] + (insn.sp_delta is None)
-    return CodeMap(insns, functions, func_of, base, st, latency_sites, watch_sites, mem, hooked, _it_exits(insns))
+        rows.address[i], rows.fallthrough[i], rows.flags[i] = insn.addr, insn.fallthrough, flags
+        rows.reads[i], rows.writes[i] = insn.reads, insn.writes
+        rows.load_dests[i], rows.addr_regs[i] = insn.load_dests, insn.addr_regs
+        rows.entry_load_use[i], rows.entry_memory[i] = lu, mc
+        rows.taken[i] = profile.taken[insn.klass] if insn.ctrl else 0
+        rows.function[i] = func_of[i]
+        cycles[i + 1] = cycles[i] + 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc
+        for k, c in enumerate(STALL_CAUSES):
+            stalls[k, i + 1] = stalls[k, i] + cost[c] + (lu if c == "load_use" else mc if c == "memory" else 0)
+        counts = (insn.mem_reads, insn.mem_writes, insn.read_bytes, insn.write_bytes)
+        for k in range(len(nat.TRAFFIC_PLACES) * len(nat.TRAFFIC_KINDS)):
+            where, what = divmod(k, len(nat.TRAFFIC_KINDS))
+            traffic[k, i + 1] = traffic[k, i] + (counts[what] if where == insn.mem_where else 0)
+        dynamic_sp[i + 1] = dynamic_sp[i] + (insn.sp_delta is None)
+    return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns))
 
 
 def _it_exits(insns: list[Insn]) -> list[int]:

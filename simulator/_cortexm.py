@@ -15,7 +15,7 @@ from collections import Counter
 
 from unicorn import arm_const as A
 
-from . import _native as nat
+from ._timing import NEVER_CYCLE
 from .isa import thumb
 
 PPB_BASE, PPB_SIZE = 0xE000_0000, 0x10_0000
@@ -111,10 +111,10 @@ class SysTick:
 
     def next_event(self) -> int:
         if not (self.enabled and self.ctrl & 2):
-            return int(nat.NEVER)
+            return NEVER_CYCLE
         first = self._first_wrap()
         if first is None or (self.wraps_seen and not self.reload):
-            return int(nat.NEVER)
+            return NEVER_CYCLE
         tick = first + self.wraps_seen * (self.reload + 1)
         return self.origin + tick * self.divider
 
@@ -169,12 +169,12 @@ class CortexM:
         self.cyccnt_base = 0
         self.cyccnt_since = 0
         self.taken = Counter()
-        on_read, on_write = self.m.device_callbacks(self._mmio_read, self._mmio_write)
+        on_read, on_write = self.m.bus.device_callbacks(self._mmio_read, self._mmio_write)
         self.uc.mmio_map(PPB_BASE, PPB_SIZE, on_read, None, on_write, None)
 
     # -- reset and PC ------------------------------------------------------------------
     def reset(self) -> int:
-        sp, pc = struct.unpack("<II", self.m.read(self.vtor, 8))
+        sp, pc = struct.unpack("<II", self.m.bus.read(self.vtor, 8))
         if not pc & 1 or self.m.board.region_at(pc & ~1) is None:
             raise self.m.fault("bad-vector-table", self.vtor,
                                f"no Cortex-M vector table at {self.vtor:#010x}: reset vector is {pc:#010x}")
@@ -199,7 +199,7 @@ class CortexM:
     def stopped_in_wfi(self, pc: int) -> int | None:
         """Address of the WFI that made emulation return at ``pc``, if it was one."""
         try:
-            before = struct.unpack("<2H", self.m.read(pc - 4, 4))
+            before = struct.unpack("<2H", self.m.bus.read(pc - 4, 4))
         except Exception:
             return None
         n = thumb.wfi_before(before)
@@ -211,7 +211,7 @@ class CortexM:
         if intno in (3, 8) and self.is_exception_return(pc):
             self.m.act("exception-return", self.m.pc, pc)
         elif intno == 7:
-            imm = thumb.bkpt_imm(struct.unpack("<H", self.m.read(pc, 2))[0])
+            imm = thumb.bkpt_imm(struct.unpack("<H", self.m.bus.read(pc, 2))[0])
             if imm == thumb.SEMIHOSTING_BKPT:
                 r0 = self.uc.reg_read(A.UC_ARM_REG_R0)
                 r1 = self.uc.reg_read(A.UC_ARM_REG_R1)
@@ -238,9 +238,9 @@ class CortexM:
         pc = self.read_pc()
         if self.wrong_state_fault(pc):
             return
-        hw = struct.unpack("<H", self.m.read(pc, 2))[0]
+        hw = struct.unpack("<H", self.m.bus.read(pc, 2))[0]
         if thumb.is_32bit(hw):
-            word = (hw << 16) | struct.unpack("<H", self.m.read(pc + 2, 2))[0]
+            word = (hw << 16) | struct.unpack("<H", self.m.bus.read(pc + 2, 2))[0]
             text = f"{word:08x}"
         else:
             text = f"{hw:04x}"
@@ -301,7 +301,7 @@ class CortexM:
     def pend(self, n: int) -> None:
         """Make exception ``n`` pending; it is considered before the next instruction."""
         self.pending.add(n)
-        self.m.stop_soon()
+        self.m.bus.stop_soon()
 
     # -- events, delivery ------------------------------------------------------------------
     def next_event(self) -> int:
@@ -335,7 +335,7 @@ class CortexM:
     # -- exception entry and return ---------------------------------------------------------
     def _enter(self, n: int, return_pc: int) -> int:
         uc = self.uc
-        vector = self.m.read32(self.vtor + 4 * n)
+        vector = self.m.bus.read32(self.vtor + 4 * n)
         if not vector & 1 or self.m.board.region_at(vector & ~1) is None:
             raise self.m.fault("bad-vector", return_pc, f"{exception_name(n)} vector at "
                                f"{self.vtor + 4 * n:#010x} holds {vector:#010x}, not a Thumb handler address, when taken")
@@ -356,7 +356,7 @@ class CortexM:
         frame = (sp - size) & ~4 if realign else sp - size
         words.append(xpsr | (_XPSR_ALIGN if realign else 0))
         try:
-            self.m.write(frame, struct.pack(f"<{8 + len(fp)}I", *words, *fp))
+            self.m.bus.write(frame, struct.pack(f"<{8 + len(fp)}I", *words, *fp))
         except Exception:
             raise self.m.fault("stacking-fault", return_pc, f"stack overflow: {exception_name(n)} entry "
                                "pushes its frame to", address=frame, access="write", size=size) from None
@@ -386,7 +386,7 @@ class CortexM:
         sp_reg = A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP
         frame = uc.reg_read(sp_reg)
         count = 26 if with_fp else 8
-        words = struct.unpack(f"<{count}I", self.m.read(frame, 4 * count))
+        words = struct.unpack(f"<{count}I", self.m.bus.read(frame, 4 * count))
         for reg, value in zip(_BASE_FRAME, words):
             uc.reg_write(reg, value)
         if with_fp:
@@ -416,10 +416,10 @@ class CortexM:
         self._write_word(addr & ~3, (value << shift) & mask, mask, size)
 
     def _unmodelled(self, addr: int, access: str, size: int) -> None:
-        self.m.act("fault", self.m.access_pc(access == "write", size), (access, "unmodelled", addr, size))
+        self.m.act("fault", self.m.bus.access_pc(access == "write", size), (access, "unmodelled", addr, size))
 
     def _read_word(self, a: int, size: int) -> int:
-        issue, now = self.m.access_time(False, size)
+        issue, now = self.m.bus.access_time(False, size)
         if 0xE000_E400 <= a < 0xE000_E400 + ((self.n_exceptions - FIRST_IRQ + 3) & ~3):
             n = FIRST_IRQ + (a - 0xE000_E400)
             return int.from_bytes(bytes(self.priority[n + i] & self.prio_mask if n + i < self.n_exceptions else 0
@@ -483,13 +483,13 @@ class CortexM:
         return (self.cyccnt_base + (now - self.cyccnt_since if counting else 0)) & 0xFFFF_FFFF
 
     def _write_word(self, a: int, value: int, mask: int, size: int) -> None:
-        now = self.m.access_time(True, size)[1]
+        now = self.m.bus.access_time(True, size)[1]
         if 0xE000_E400 <= a < 0xE000_E400 + ((self.n_exceptions - FIRST_IRQ + 3) & ~3) or 0xE000_ED18 <= a <= 0xE000_ED20:
             n = FIRST_IRQ + (a - 0xE000_E400) if a >= 0xE000_E400 else 4 + (a - 0xE000_ED18)
             for i in range(4):
                 if mask >> (8 * i) & 0xFF and n + i < self.n_exceptions:
                     self.priority[n + i] = (value >> (8 * i)) & 0xFF
-            self.m.stop_soon()
+            self.m.bus.stop_soon()
             return
         for base, bits, add in ((0xE000_E100, self.enabled, True), (0xE000_E180, self.enabled, False),
                                 (0xE000_E200, self.pending, True), (0xE000_E280, self.pending, False)):
@@ -498,7 +498,7 @@ class CortexM:
                 for i in range(32):
                     if value >> i & 1 and first + i < self.n_exceptions:
                         (bits.add if add else bits.discard)(first + i)
-                self.m.stop_soon()
+                self.m.bus.stop_soon()
                 return
         if a == 0xE000_EF00:  # STIR
             n = FIRST_IRQ + (value & 0x1FF)
@@ -531,7 +531,7 @@ class CortexM:
         else:
             self._unmodelled(a, "write", size)
             return
-        self.m.stop_soon()
+        self.m.bus.stop_soon()
 
     def _rebase_cyccnt(self, now: int) -> None:
         self.cyccnt_base, self.cyccnt_since = self._cyccnt(now), now

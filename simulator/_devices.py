@@ -19,8 +19,8 @@ class _Bus:
         self.m, self.devices, self.accel = machine, devices, accel
 
     def now(self) -> int:
-        m = self.m
-        return m.cycle_at(m._access_pc) if m._access_pc is not None else m.cycles
+        pc = self.m.bus.accessing
+        return self.m.blocks.cycle_at(pc) if pc is not None else self.m.cycles
 
     def check(self, addr: int, size: int, writable: bool) -> bool:
         region = self.m.board.region_at(addr)
@@ -28,20 +28,20 @@ class _Bus:
                 and (not writable or "w" in region.perms))
 
     def read(self, addr: int, size: int) -> bytes:
-        return self.m.read(addr, size)
+        return self.m.bus.read(addr, size)
 
     def write(self, addr: int, data: bytes) -> None:
-        self.m.write(addr, data)
+        self.m.bus.write(addr, data)
 
     def ram_accesses(self) -> int:
-        return self.m.ram_accesses()
+        return self.m.bus.ram_accesses()
 
     def set_irq(self, level: bool) -> None:
         self.m.platform.set_irq(self.accel.params["irq"], level)
 
     def wake_at(self, cycle: int) -> None:
         self.devices.wakes[id(self.accel)] = cycle
-        self.m.stop_soon()  # re-arm the run's next event
+        self.m.bus.stop_soon()  # re-arm the run's next event
 
 
 class Devices:
@@ -62,7 +62,7 @@ class Devices:
                 if b is not a and b.MMIO_SIZE and b.params["base"] < base + size and base < b.params["base"] + b.MMIO_SIZE:
                     raise ConfigError(f"accelerators {a.NAME} and {b.NAME} overlap at {base:#010x}: set base=")
             a.attach(_Bus(machine, self, a))
-            on_read, on_write = machine.device_callbacks(
+            on_read, on_write = machine.bus.device_callbacks(
                 lambda uc, off, size, user, a=a: a.read(off, size) & 0xFFFF_FFFF,
                 lambda uc, off, size, value, user, a=a: a.write(off, size, value & 0xFFFF_FFFF))
             machine.uc.mmio_map(base, size, on_read, None, on_write, None)
@@ -77,7 +77,7 @@ class Devices:
             if a.MMIO_SIZE:
                 continue
             sites = a.sites(m.code.insns, lambda addr: _word_at(m.image, addr), m.core.arch)
-            state = a.build_state(sites, regs, m.state, pc)
+            state = a.build_state(sites, regs, m.state.array, pc)
             for addr, op, *_ in sites:
                 if addr in self.latency_at:
                     raise ConfigError(f"accelerators: two units claim the instruction at {addr:#010x}")

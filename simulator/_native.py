@@ -26,8 +26,13 @@ import ctypes
 import llvmlite.binding as llvm
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import carray, types
+from numba.extending import intrinsic
 from unicorn.unicorn_py3 import unicorn as _ucmod
+
+from ._latency import LatencyModel
+from ._timing import NEVER_CYCLE, STALL_CAUSES
 
 _LIB = _ucmod.uclib
 llvm.load_library_permanently(_LIB._name)
@@ -38,115 +43,186 @@ _uc_reg_read = types.ExternalFunction(
 _uc_reg_write = types.ExternalFunction(
     "uc_reg_write", types.int32(types.voidptr, types.int64, types.CPointer(types.int64)))
 
-# -- header slots ----------------------------------------------------------------------
-SCRATCH = 0          #: buffer for uc_reg_read
-INSTRET = 1          #: instructions executed
-CYCLES = 2           #: modeled cycles at the end of the block being executed
-STOP_AT_CYCLE = 3    #: stop before the instruction that would start at or after this cycle
-STOP_AT_INSTRET = 4  #: stop before the instruction numbered this (--max-instructions)
-STOPPED = 5          #: why the hook stopped emulation (STOP_* below), 0 if it did not
-STOP_ADDR = 6        #: block start where it stopped
-SKIP_STOP_AT = 7     #: block start allowed to run once without stop checks (after a split)
-WATCH = 8            #: nonzero: registers whose change must stop emulation
-WATCH_REG0 = 9
-WATCH_VAL0 = 10
-WATCH_REG1 = 11
-WATCH_VAL1 = 12
-CODE_BASE = 13       #: address of halfword 0 of the index table
-CODE_BYTES = 14
-N_INSNS = 15
-LAST = 16            #: index of the last instruction executed, -1 after a trap or at reset
-BLOCK_S = 17         #: instruction range [BLOCK_S, BLOCK_E) the current block accounted
-BLOCK_E = 18
-BLOCK_START = 19     #: cycle at which instruction BLOCK_S started
-BLOCK_ADJ = 20       #: entry cost of BLOCK_S minus the static one already in the prefix sums
-BLOCK_PREV = 21      #: LAST before the current block
-BLOCK_DYN = 22       #: data-dependent cycles added inside the current block so far
-ACCOUNTED = 23       #: 1 while a block's accounting may need truncating on a stop
-STALL0 = 24          #: 6 slots: branch, load_use, muldiv, memory, accelerator, other
-MEM0 = 30            #: 12 slots: (stack, code, other) x (reads, writes, read bytes, write bytes)
-H_LOAD_USE = 42      #: hazard cycles from the profile (see _timing.HAZARDS)
-H_ADDR_DEP = 43
-H_B2B_LOAD = 44
-H_JR_USE = 45
-H_MISALIGNED = 46
-FETCH_WAIT = 47
-FETCH_SHIFT = 48
-PREFETCH = 49
-SP_REG = 50          #: Unicorn register id of SP
-MIN_SP = 51          #: lowest SP seen (stack high-water mark)
-SP_RECHECK = 52      #: a run-time SP write happened in the last block: read SP at the next one
-CUR_NODE = 53        #: call-tree node being executed
-N_NODES = 54
-MAX_NODES = 55
-DEPTH = 56           #: shadow call stack depth
-MAX_DEPTH = 57
-N_FUNCS = 58
-LOST_FRAMES = 59     #: calls not followed because the shadow stack was full
-PUSH_RET = 60        #: nonzero: treat the next block as called, returning here (exception entry)
-OFF_IDX = 61         #: table offsets
-OFF_INSN = 62
-OFF_PREFIX = 63
-OFF_NODE = 64
-OFF_HASH = 65
-OFF_STACK = 66
-HASH_MASK = 67
-STACK_LO = 68        #: SP values outside [STACK_LO, STACK_HI] (before start-up sets SP) are ignored
-STACK_HI = 69
-TAKEN_PAID = 70      #: the refill after the last transfer is already in CYCLES (charged at a stop before the block)
-BLOCK_TAKEN = 71     #: refill cycles charged on entering the current block (taken back if it is cut at its start)
-BLOCK_NODE0 = 72     #: call-tree state before the current block: node, depth, node whose calls it counted
-BLOCK_DEPTH0 = 73
-BLOCK_CALLED = 74
-BLOCK_PUSH_RET = 75
-BLOCK_ADJ_LU = 76    #: the load-use part of BLOCK_ADJ (the rest is memory)
-TOTAL = 77           #: length of the whole state array
-LINE_SHIFT = 78      #: log2 of the cache line size
-IC_SETS = 79         #: instruction cache geometry (0 sets: no I-cache)
-IC_WAYS = 80
-DC_SETS = 81         #: data cache geometry (0 sets: no D-cache)
-DC_WAYS = 82
-OFF_IC = 83          #: I-cache tags then LRU stamps; D-cache tags, stamps, dirty bits
-OFF_DC = 84
-CACHE_CLOCK = 85     #: LRU time stamp source
-IC_PEND_S = 86       #: instructions [IC_PEND_S, IC_PEND_E) ran but their lines are not looked up yet
-IC_PEND_E = 87
-IC_NODE = 88         #: call-tree node that ran them
-IC_MISSES = 89
-DC_HITS = 90
-DC_MISSES = 91
-DC_WRITEBACKS = 92
-N_REGIONS = 93       #: board regions in the region table (for the memory hook)
-OFF_REGION = 94
-XPSR_REG = 95        #: Unicorn register id of XPSR (Cortex-M)
-NHEADER = 96
+@intrinsic
+def _call_latency(typingctx, function, a, b):
+    """Call the native latency function at address ``function`` (``latency_function``) on a, b."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        target = builder.inttoptr(args[0], ir.FunctionType(i64, [i64, i64]).as_pointer())
+        return builder.call(target, [args[1], args[2]])
+    return types.int64(types.int64, types.int64, types.int64), codegen
+
+
+# -- the state array's layout ------------------------------------------------------------
+class Layout:
+    """Named fields of one table of the state array, numbered in the order they are declared.
+
+    The module-level constants the hooks use are the offsets ``add`` returns (Numba folds
+    them); ``fields`` keeps each one's name, width and description for ``NativeState`` and
+    ``describe_layout``.
+    """
+
+    def __init__(self, what: str):
+        self.what = what
+        self.size = 0
+        self.fields: dict[str, tuple[int, int, str]] = {}
+
+    def add(self, name: str, doc: str, count: int = 1) -> int:
+        at = self.size
+        self.fields[name] = (at, count, doc)
+        self.size += count
+        return at
+
+
+#: Where a static memory access goes (isa.insn MEM_STACK, MEM_CODE, MEM_OTHER), and what is counted.
+TRAFFIC_PLACES = ("stack", "code", "unattributed")
+TRAFFIC_KINDS = ("reads", "writes", "read_bytes", "write_bytes")
+_N_TRAFFIC = len(TRAFFIC_PLACES) * len(TRAFFIC_KINDS)
+
+HEADER = Layout("header")
+SCRATCH = HEADER.add("scratch", "buffer for uc_reg_read / uc_reg_write")
+TOTAL = HEADER.add("total", "length of the whole state array")
+INSTRET = HEADER.add("instructions", "instructions executed")
+CYCLES = HEADER.add("cycles", "modeled cycles at the end of the block being executed")
+STOP_AT_CYCLE = HEADER.add("stop_at_cycle", "stop before the instruction that would start at or after this cycle")
+STOP_AT_INSTRET = HEADER.add("stop_at_instruction", "stop before the instruction numbered this (--max-instructions)")
+STOPPED = HEADER.add("stopped", "why the hook stopped emulation (STOP_* below), 0 if it did not")
+STOP_ADDR = HEADER.add("stop_address", "block start where it stopped")
+SKIP_STOP_AT = HEADER.add("skip_stop_at", "block start allowed to run once without stop checks (after a split)")
+WATCH = HEADER.add("watching", "nonzero: registers whose change must stop emulation")
+WATCH_REG = HEADER.add("watch_registers", "Unicorn ids of the watched registers", 2)
+WATCH_VAL = HEADER.add("watch_values", "their values when emulation started", 2)
+CODE_BASE = HEADER.add("code_base", "address of halfword 0 of the index table")
+CODE_BYTES = HEADER.add("code_bytes", "bytes of code the index table covers")
+N_INSNS = HEADER.add("n_instructions", "decoded instructions")
+LAST = HEADER.add("last", "index of the last instruction executed, -1 after a trap or at reset")
+BLOCK_S = HEADER.add("block_start", "instruction range [block_start, block_end) the current block accounted")
+BLOCK_E = HEADER.add("block_end", "end of that range")
+BLOCK_START = HEADER.add("block_start_cycle", "cycle at which instruction block_start started")
+BLOCK_ADJ = HEADER.add("block_adjust", "entry cost of block_start minus the static one already in the prefix sums")
+BLOCK_ADJ_LU = HEADER.add("block_adjust_load_use", "the load-use part of block_adjust (the rest is memory)")
+BLOCK_PREV = HEADER.add("block_previous", "last before the current block")
+BLOCK_DYN = HEADER.add("block_dynamic", "data-dependent cycles added inside the current block so far")
+BLOCK_TAKEN = HEADER.add("block_taken", "refill cycles charged on entering the current block")
+BLOCK_NODE0 = HEADER.add("block_node", "call-tree node before the current block")
+BLOCK_DEPTH0 = HEADER.add("block_depth", "shadow-stack depth before the current block")
+BLOCK_CALLED = HEADER.add("block_called", "node whose calls the current block counted, -1 if none")
+BLOCK_PUSH_RET = HEADER.add("block_push_return", "push_return before the current block")
+ACCOUNTED = HEADER.add("accounted", "1 while a block's accounting may need truncating on a stop")
+TAKEN_PAID = HEADER.add("taken_paid", "the refill after the last transfer is already in cycles (charged at a stop)")
+STALLS = HEADER.add("stalls", "cycles beyond one per instruction, by cause (STALL_CAUSES order)", len(STALL_CAUSES))
+TRAFFIC = HEADER.add("traffic", "static data traffic: TRAFFIC_PLACES x TRAFFIC_KINDS", _N_TRAFFIC)
+H_LOAD_USE = HEADER.add("load_use", "hazard cycles from the profile (_timing.HAZARDS)")
+H_ADDR_DEP = HEADER.add("address_dependency", "hazard cycles")
+H_B2B_LOAD = HEADER.add("back_to_back_load", "hazard cycles")
+H_JR_USE = HEADER.add("jump_reg_use", "hazard cycles")
+H_MISALIGNED = HEADER.add("misaligned_target", "hazard cycles")
+FETCH_WAIT = HEADER.add("fetch_wait", "wait states per instruction fetch line of the code region")
+FETCH_SHIFT = HEADER.add("fetch_shift", "log2 of the fetch line width")
+PREFETCH = HEADER.add("prefetch", "a prefetch buffer hides fetch wait states on sequential code")
+SP_REG = HEADER.add("sp_register", "Unicorn register id of SP")
+XPSR_REG = HEADER.add("xpsr_register", "Unicorn register id of XPSR (Cortex-M)")
+MIN_SP = HEADER.add("min_sp", "lowest SP seen (stack high-water mark)")
+SP_RECHECK = HEADER.add("sp_recheck", "a run-time SP write happened in the last block: read SP at the next one")
+STACK_LO = HEADER.add("stack_low", "SP values outside [stack_low, stack_high] (before start-up sets SP) are ignored")
+STACK_HI = HEADER.add("stack_high", "top of that range")
+CUR_NODE = HEADER.add("node", "call-tree node being executed")
+N_NODES = HEADER.add("n_nodes", "call-tree nodes in use")
+MAX_NODES = HEADER.add("max_nodes", "call-tree capacity")
+DEPTH = HEADER.add("depth", "shadow call stack depth")
+MAX_DEPTH = HEADER.add("max_depth", "shadow call stack capacity")
+N_FUNCS = HEADER.add("n_functions", "functions in the function table")
+LOST_FRAMES = HEADER.add("lost_frames", "calls not followed because the shadow stack was full")
+PUSH_RET = HEADER.add("push_return", "nonzero: treat the next block as called, returning here (exception entry)")
+HASH_MASK = HEADER.add("hash_mask", "call-tree hash table slots - 1")
+LINE_SHIFT = HEADER.add("line_shift", "log2 of the cache line size")
+IC_SETS = HEADER.add("icache_sets", "instruction cache sets (0: no I-cache)")
+IC_WAYS = HEADER.add("icache_ways", "instruction cache ways")
+DC_SETS = HEADER.add("dcache_sets", "data cache sets (0: no D-cache)")
+DC_WAYS = HEADER.add("dcache_ways", "data cache ways")
+CACHE_CLOCK = HEADER.add("cache_clock", "LRU time stamp source")
+IC_PEND_S = HEADER.add("icache_pending_start", "instructions [start, end) ran but their lines are not looked up yet")
+IC_PEND_E = HEADER.add("icache_pending_end", "end of that range")
+IC_NODE = HEADER.add("icache_node", "call-tree node that ran them")
+IC_MISSES = HEADER.add("icache_misses", "instruction cache misses")
+DC_HITS = HEADER.add("dcache_hits", "data cache hits")
+DC_MISSES = HEADER.add("dcache_misses", "data cache misses")
+DC_WRITEBACKS = HEADER.add("dcache_writebacks", "dirty lines written back")
+N_REGIONS = HEADER.add("n_regions", "board regions in the region table (for the memory hook)")
+OFF_IDX = HEADER.add("index_table", "offset of the table: halfword of code -> instruction index + 1")
+OFF_INSN = HEADER.add("instruction_table", "offset of the per-instruction rows (INSN)")
+OFF_PREFIX = HEADER.add("prefix_table", "offset of the prefix-sum rows (PREFIX)")
+OFF_NODE = HEADER.add("node_table", "offset of the call-tree rows (NODE)")
+OFF_HASH = HEADER.add("hash_table", "offset of the call-tree hash table (key + 1, node) pairs")
+OFF_STACK = HEADER.add("stack_table", "offset of the shadow call stack rows (FRAME)")
+OFF_IC = HEADER.add("icache_table", "offset of the I-cache: tags, LRU stamps, dirty bits")
+OFF_DC = HEADER.add("dcache_table", "offset of the D-cache: tags, LRU stamps, dirty bits")
+OFF_REGION = HEADER.add("region_table", "offset of the region records (REGION)")
+NHEADER = HEADER.size
+
+#: Named stall slots the hooks charge directly.
+STALL_BRANCH, STALL_LOAD_USE, STALL_MULDIV, STALL_MEMORY, STALL_ACCELERATOR = (
+    STALLS + STALL_CAUSES.index(c) for c in ("branch", "load_use", "muldiv", "memory", "accelerator"))
 
 STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN = 1, 2, 3, 4, 5
 _XPSR_IT = 0x0600FC00  #: IT[1:0] in bits 26:25, IT[7:2] in bits 15:10
 
-# Per-instruction fields (rows of the OFF_INSN table, each N_INSNS long).
-I_ADDR, I_FALL, I_FLAGS, I_READS, I_WRITES, I_LDEST, I_AREGS, I_ENTRY_LU, I_ENTRY_MEM, I_TAKEN, \
-    I_SPMIN, I_FUNC, I_LAT, I_OPA, I_OPB = range(15)  # I_OPA/B: Unicorn register ids
-N_IFIELDS = 15
+#: Per-instruction rows, each N_INSNS long.
+INSN = Layout("instruction")
+I_ADDR = INSN.add("address", "start address")
+I_FALL = INSN.add("fallthrough", "address after it")
+I_FLAGS = INSN.add("flags", "F_* bits")
+I_READS = INSN.add("reads", "registers read (decoder bit mask)")
+I_WRITES = INSN.add("writes", "registers written")
+I_LDEST = INSN.add("load_dests", "registers written from memory")
+I_AREGS = INSN.add("addr_regs", "registers forming a memory address")
+I_ENTRY_LU = INSN.add("entry_load_use", "load-use cycles it pays after its linear predecessor (in the prefix sums)")
+I_ENTRY_MEM = INSN.add("entry_memory", "memory cycles it pays after its linear predecessor (in the prefix sums)")
+I_TAKEN = INSN.add("taken", "refill cycles when it transfers control elsewhere than its fall-through")
+I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
+I_FUNC = INSN.add("function", "index in the function table")
+I_LAT = INSN.add("latency_function", "address of its native latency function (0: static cost)")
+I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first operand")
+I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
+N_IFIELDS = INSN.size
 F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED = (1 << i for i in range(9))
 
-# Prefix-sum rows (each N_INSNS + 1 long): cycles, the six stall causes, then MEM0's twelve.
-P_CYC = 0
-P_STALL0 = 1
-P_MEM0 = 7
-P_DYN_SP = 19        #: instructions that set SP to a run-time value
-N_PREFIX = 20
+#: Prefix-sum rows, each N_INSNS + 1 long: what instructions [0, i) add up to.
+PREFIX = Layout("prefix")
+P_CYC = PREFIX.add("cycles", "cycles of the static model")
+P_STALLS = PREFIX.add("stalls", "stall cycles by cause", len(STALL_CAUSES))
+P_TRAFFIC = PREFIX.add("traffic", "static traffic, as TRAFFIC", _N_TRAFFIC)
+P_DYN_SP = PREFIX.add("dynamic_sp", "instructions that set SP to a run-time value")
+N_PREFIX = PREFIX.size
 
-# Region table fields (one row of N_RFIELDS per board region).
-R_BASE, R_END, R_CACHEABLE, R_READ_WAIT, R_WRITE_WAIT, R_FILL, R_READS, R_WRITES, R_READ_BYTES, \
-    R_WRITE_BYTES = range(10)
-N_RFIELDS = 10
+#: Board region records, one of N_RFIELDS per region.
+REGION = Layout("region")
+R_BASE = REGION.add("base", "first address")
+R_END = REGION.add("end", "address after the last")
+R_CACHEABLE = REGION.add("cacheable", "the caches sit in front of it")
+R_READ_WAIT = REGION.add("read_wait", "wait states per data read")
+R_WRITE_WAIT = REGION.add("write_wait", "wait states per data write")
+R_FILL = REGION.add("fill", "cycles of a cache line fill from it")
+R_READS = REGION.add("reads", "data reads that reached it")
+R_WRITES = REGION.add("writes", "data writes")
+R_READ_BYTES = REGION.add("read_bytes", "bytes read")
+R_WRITE_BYTES = REGION.add("write_bytes", "bytes written")
+N_RFIELDS = REGION.size
 
-# Call-tree node rows (each MAX_NODES long) and shadow-stack rows (each MAX_DEPTH long).
-N_FUNC, N_PARENT, N_CYC, N_INS, N_CALLS = range(5)
-S_NODE, S_RET = range(2)
+#: Call-tree node rows (each max_nodes long) and shadow-stack rows (each max_depth long).
+NODE = Layout("node")
+N_FUNC = NODE.add("function", "function index, -1 for the root")
+N_PARENT = NODE.add("parent", "caller's node")
+N_CYC = NODE.add("cycles", "exclusive cycles")
+N_INS = NODE.add("instructions", "exclusive instructions")
+N_CALLS = NODE.add("calls", "times it was called")
+N_NODE_ROWS = NODE.size
+FRAME = Layout("frame")
+S_NODE = FRAME.add("node", "caller's node")
+S_RET = FRAME.add("return", "return address")
+N_FRAME_ROWS = FRAME.size
 
-NEVER = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+NEVER = np.int64(NEVER_CYCLE)
 
 _HOOK_SIG = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
 _MEM_HOOK_SIG = types.void(types.voidptr, types.int32, types.uint64, types.int32, types.int64,
@@ -231,8 +307,8 @@ def _watched_changed(uc, st, st_ptr):
         return False
     for k in range(2):
         st[SCRATCH] = 0
-        _uc_reg_read(uc, st[WATCH_REG0 + 2 * k], st_ptr)
-        if (st[SCRATCH] & 0xFFFFFFFF) != st[WATCH_VAL0 + 2 * k]:
+        _uc_reg_read(uc, st[WATCH_REG + k], st_ptr)
+        if (st[SCRATCH] & 0xFFFFFFFF) != st[WATCH_VAL + k]:
             return True
     return False
 
@@ -241,7 +317,7 @@ def _watched_changed(uc, st, st_ptr):
 def _charge_memory(st, node, cycles):
     """Add memory-stall cycles found at run time (cache misses, wait states) to the totals and ``node``."""
     st[CYCLES] += cycles
-    st[STALL0 + 3] += cycles
+    st[STALL_MEMORY] += cycles
     st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + node] += cycles
 
 
@@ -383,7 +459,7 @@ def block_hook(uc, address, size, st_ptr):
             # The event falls due during the refill: the boundary it is taken at is after it.
             if taken:
                 st[CYCLES] = start
-                st[STALL0] += taken
+                st[STALL_BRANCH] += taken
                 st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + st[CUR_NODE]] += taken
                 st[TAKEN_PAID] = 1
             _stop(uc, st, STOP_EVENT, addr)
@@ -410,15 +486,15 @@ def block_hook(uc, address, size, st_ptr):
     st[ACCOUNTED] = 1
     st[INSTRET] += e - s
     st[LAST] = e - 1
-    st[STALL0] += taken
-    st[STALL0 + 1] += lu - st[ib + I_ENTRY_LU * n + s]
-    st[STALL0 + 3] += mem - st[ib + I_ENTRY_MEM * n + s]
-    for k in range(6):
-        row = pb + (P_STALL0 + k) * n1
-        st[STALL0 + k] += st[row + e] - st[row + s]
-    for k in range(12):
-        row = pb + (P_MEM0 + k) * n1
-        st[MEM0 + k] += st[row + e] - st[row + s]
+    st[STALL_BRANCH] += taken
+    st[STALL_LOAD_USE] += lu - st[ib + I_ENTRY_LU * n + s]
+    st[STALL_MEMORY] += mem - st[ib + I_ENTRY_MEM * n + s]
+    for k in range(len(STALL_CAUSES)):
+        row = pb + (P_STALLS + k) * n1
+        st[STALLS + k] += st[row + e] - st[row + s]
+    for k in range(_N_TRAFFIC):
+        row = pb + (P_TRAFFIC + k) * n1
+        st[TRAFFIC + k] += st[row + e] - st[row + s]
     # -- call tree: calls seen from the previous block, returns by return address ---------
     m = st[MAX_NODES]
     nb = st[OFF_NODE]
@@ -497,31 +573,7 @@ def latency_hook(uc, address, size, st_ptr):
             a = (1 << 32) - a
         if b >> 31:
             b = (1 << 32) - b
-    model = st[ib + I_LAT * n + i]
-    if model == 1:
-        if b == 0:
-            cyc = 2
-        else:
-            q = a // b if a >= b else 0
-            bits = 0
-            while q:
-                bits += 1
-                q >>= 1
-            cyc = min(12, 2 + (bits + 3) // 4)
-    elif model == 2:
-        if b == 0:
-            cyc = 3
-        else:
-            lz = 32
-            while b:
-                lz -= 1
-                b >>= 1
-            cyc = 4 + lz
-    elif model == 3:
-        cyc = 2 if b == 0 else 38
-    else:
-        sh = b & 31
-        cyc = 4 + sh // 4 + sh % 4
+    cyc = _call_latency(st[ib + I_LAT * n + i], a, b)
     # The prefix sums priced the instruction at its static cost: add the difference.
     pb = st[OFF_PREFIX]
     n1 = n + 1
@@ -530,7 +582,7 @@ def latency_hook(uc, address, size, st_ptr):
     extra = cyc - static
     st[CYCLES] += extra
     st[BLOCK_DYN] += extra
-    st[STALL0 + 2] += extra
+    st[STALL_MULDIV] += extra
     m = st[MAX_NODES]
     st[st[OFF_NODE] + N_CYC * m + st[CUR_NODE]] += extra
 
@@ -554,6 +606,206 @@ def it_exit_hook(uc, address, size, st_ptr):
     if st[SCRATCH] & _XPSR_IT:
         st[SCRATCH] &= ~_XPSR_IT
         _uc_reg_write(uc, st[XPSR_REG], st_ptr)
+
+
+_LATENCY_SIG = types.int64(types.int64, types.int64)
+_latency_functions: dict[str, object] = {}
+
+
+def latency_function(model: LatencyModel) -> int:
+    """Address of ``model``'s native rule, compiled once per process (and cached on disk by Numba);
+    the latency hook calls it through the address a site's instruction row holds."""
+    fn = _latency_functions.get(model.name)
+    if fn is None:
+        fn = _latency_functions[model.name] = numba.cfunc(_LATENCY_SIG, nopython=True, cache=True)(model.native)
+    return fn.address
+
+
+# -- what a unit's native hook may do to the machine (accelerators/cfu.py) ------------------
+@intrinsic
+def as_pointer(typingctx, address):
+    """An int64 holding an address, as a pointer to int64 (to reach a state array from its address)."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
+    return types.CPointer(types.int64)(types.int64), codegen
+
+
+@numba.njit(cache=True)
+def machine_state(address):
+    """The machine's state array from its address (a unit's state holds it)."""
+    hdr = carray(as_pointer(address), NHEADER)
+    return carray(as_pointer(address), hdr[TOTAL])
+
+
+@numba.njit(cache=True)
+def stopped_before(m):
+    """The block hook stopped emulation before this instruction: it does not run now."""
+    return m[STOPPED] != 0
+
+
+@numba.njit(cache=True)
+def read_register(uc, address, reg):
+    """32-bit value of Unicorn register ``reg`` (through the scratch slot of the state at ``address``)."""
+    m = carray(as_pointer(address), NHEADER)
+    m[SCRATCH] = 0
+    _uc_reg_read(uc, reg, as_pointer(address))
+    return m[SCRATCH] & 0xFFFFFFFF
+
+
+@numba.njit(cache=True)
+def write_register(uc, address, reg, value):
+    m = carray(as_pointer(address), NHEADER)
+    m[SCRATCH] = value
+    _uc_reg_write(uc, reg, as_pointer(address))
+
+
+@numba.njit(cache=True)
+def charge_accelerator(m, cycles):
+    """An instruction waited ``cycles`` for a unit: the run, the accelerator stall, the function."""
+    m[CYCLES] += cycles
+    m[STALL_ACCELERATOR] += cycles
+    m[m[OFF_NODE] + N_CYC * m[MAX_NODES] + m[CUR_NODE]] += cycles
+
+
+# -- the state seen from Python ----------------------------------------------------------------
+class _Slot:
+    """A header field as an attribute: an int (one slot) or a writable numpy view (several)."""
+
+    def __init__(self, at: int, count: int, doc: str):
+        self.at, self.count, self.__doc__ = at, count, doc
+
+    def __get__(self, state, owner=None):
+        if state is None:
+            return self
+        if self.count == 1:
+            return int(state.array[self.at])
+        return state.array[self.at:self.at + self.count]
+
+    def __set__(self, state, value) -> None:
+        if self.count == 1:
+            state.array[self.at] = value
+        else:
+            state.array[self.at:self.at + self.count] = value
+
+
+class Rows:
+    """Named rows of one table (each ``length`` long): ``rows.cycles[i]``, ``rows["cycles"]``."""
+
+    def __init__(self, array: np.ndarray, offset: int, length: int, layout: Layout):
+        self._array, self._offset, self._length, self._layout = array, offset, length, layout
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        at, count, _ = self._layout.fields[name]
+        lo = self._offset + at * self._length
+        view = self._array[lo:lo + count * self._length]
+        return view if count == 1 else view.reshape(count, self._length)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"no {self._layout.what} field {name!r}") from None
+
+
+class Record:
+    """One record of a table stored record by record (a board region): fields as int attributes."""
+
+    def __init__(self, array: np.ndarray, offset: int, layout: Layout):
+        object.__setattr__(self, "_array", array)
+        object.__setattr__(self, "_offset", offset)
+        object.__setattr__(self, "_layout", layout)
+
+    def __getattr__(self, name: str) -> int:
+        return int(self._array[self._offset + self._layout.fields[name][0]])
+
+    def __setattr__(self, name: str, value: int) -> None:
+        self._array[self._offset + self._layout.fields[name][0]] = value
+
+
+class NativeState:
+    """A run's state array seen from Python: the header's fields as attributes (``state.cycles``,
+    ``state.stalls``), the tables as named views. The hooks and this view are the only code that
+    knows the layout; ``array`` is what the hooks get as user data."""
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    @classmethod
+    def allocate(cls, *, instructions: int, code_bytes: int, regions: int, icache: tuple[int, int],
+                 dcache: tuple[int, int], max_nodes: int, max_depth: int) -> NativeState:
+        """A zeroed state with room for the tables; ``icache``/``dcache`` are (sets, ways)."""
+        hash_slots = 1
+        while hash_slots < 2 * max_nodes:
+            hash_slots <<= 1
+        sizes = ((OFF_IDX, code_bytes // 2 + 1), (OFF_INSN, N_IFIELDS * instructions),
+                 (OFF_PREFIX, N_PREFIX * (instructions + 1)), (OFF_NODE, N_NODE_ROWS * max_nodes),
+                 (OFF_HASH, 2 * hash_slots), (OFF_STACK, N_FRAME_ROWS * max_depth),
+                 (OFF_IC, 3 * icache[0] * icache[1]), (OFF_DC, 3 * dcache[0] * dcache[1]),
+                 (OFF_REGION, N_RFIELDS * regions))
+        at, offsets = NHEADER, {}
+        for slot, size in sizes:
+            offsets[slot], at = at, at + size
+        state = cls(np.zeros(at, dtype=np.int64))
+        for slot, offset in offsets.items():
+            state.array[slot] = offset
+        state.total, state.hash_mask = at, hash_slots - 1
+        state.code_bytes, state.n_instructions, state.n_regions = code_bytes, instructions, regions
+        state.max_nodes, state.max_depth = max_nodes, max_depth
+        state.icache_sets, state.icache_ways = icache
+        state.dcache_sets, state.dcache_ways = dcache
+        return state
+
+    def copy(self) -> NativeState:
+        return NativeState(self.array.copy())
+
+    # -- tables ---------------------------------------------------------------------------------
+    @property
+    def index(self) -> np.ndarray:
+        """Halfword of code -> instruction index + 1 (0: no instruction starts there)."""
+        return self.array[self.index_table:self.index_table + self.code_bytes // 2 + 1]
+
+    @property
+    def insn(self) -> Rows:
+        return Rows(self.array, self.instruction_table, self.n_instructions, INSN)
+
+    @property
+    def prefix(self) -> Rows:
+        return Rows(self.array, self.prefix_table, self.n_instructions + 1, PREFIX)
+
+    @property
+    def nodes(self) -> Rows:
+        return Rows(self.array, self.node_table, self.max_nodes, NODE)
+
+    def region(self, k: int) -> Record:
+        return Record(self.array, self.region_table + k * N_RFIELDS, REGION)
+
+    def static_traffic(self) -> dict[str, dict[str, int]]:
+        """The decoded loads' and stores' traffic so far, by TRAFFIC_PLACES and TRAFFIC_KINDS."""
+        t = self.traffic.reshape(len(TRAFFIC_PLACES), len(TRAFFIC_KINDS))
+        return {place: {kind: int(t[i, j]) for j, kind in enumerate(TRAFFIC_KINDS)}
+                for i, place in enumerate(TRAFFIC_PLACES)}
+
+    def charge(self, cycles: int, cause: str) -> None:
+        """Add ``cycles`` spent outside instructions to the run, a stall cause and the current function."""
+        self.cycles += cycles
+        self.stalls[STALL_CAUSES.index(cause)] += cycles
+        self.nodes.cycles[self.node] += cycles
+
+
+for _name, (_at, _count, _doc) in HEADER.fields.items():
+    setattr(NativeState, _name, _Slot(_at, _count, _doc))
+
+
+def describe_layout() -> str:
+    """The state array's layout as text (docs/architecture.md quotes it)."""
+    lines = []
+    for layout in (HEADER, INSN, PREFIX, REGION, NODE, FRAME):
+        lines.append(f"{layout.what}:")
+        for name, (at, count, doc) in layout.fields.items():
+            lines.append(f"  {at:3d}{'+' + str(count) if count > 1 else '':4s} {name:24s} {doc}")
+    return "\n".join(lines)
 
 
 class NativeHooks:

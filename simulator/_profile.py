@@ -1,4 +1,4 @@
-"""Turn the native state after a run into the report: stalls, functions, memory.
+"""Turn the native state after a run into the report: stalls, functions, caches, memory.
 
 Per-function numbers come from the call tree the block hook grows (one node
 per distinct call path): exclusive cycles are a node's own, inclusive ones add
@@ -8,11 +8,10 @@ its subtree, counted once per function even under recursion.
 from __future__ import annotations
 
 from . import _codemap
-from . import _native as nat
-from ._timing import STALL_CAUSES
+from ._timing import NEVER_CYCLE, STALL_CAUSES
 
 _STACK_TOP_SYMBOLS = ("_stack_top", "__stack_top", "__StackTop", "_estack", "__stack")
-_WHERE = ("stack", "code", "unattributed")
+_TRAFFIC_FIELDS = ("reads", "writes", "read_bytes", "write_bytes")
 
 
 class Profiler:
@@ -23,41 +22,50 @@ class Profiler:
 
     def report(self) -> dict:
         st = self.st
-        stalls = {c: int(st[nat.STALL0 + k]) for k, c in enumerate(STALL_CAUSES)}
-        instructions = int(st[nat.INSTRET])
-        cycles = int(st[nat.CYCLES])
-        functions, stacks = self._functions()
-        return dict(warnings=self._warnings(), caches=self.m.cache_report(),
-            cpi=round(cycles / instructions, 4) if instructions else 0.0,
-            stalls=stalls, sleep_cycles=self.m.sleep_cycles,
-            functions=functions, stacks=stacks, memory=self._memory(),
-            timing_check=self.m.reference.compare(functions) if self.m.reference is not None else None,
-        )
+        instructions, cycles = st.instructions, st.cycles
+        functions, stacks = self.functions()
+        return dict(warnings=self._warnings(), caches=self.caches(),
+                    cpi=round(cycles / instructions, 4) if instructions else 0.0,
+                    stalls={c: int(v) for c, v in zip(STALL_CAUSES, st.stalls)}, sleep_cycles=self.m.sleep_cycles,
+                    functions=functions, stacks=stacks, memory=self._memory())
 
     def _warnings(self) -> list[str]:
         """Where the per-function profile is incomplete (its totals stay exact)."""
         st, out = self.st, []
-        if st[nat.LOST_FRAMES]:
-            out.append(f"{int(st[nat.LOST_FRAMES]):,} calls deeper than {_codemap.MAX_DEPTH} frames were charged "
+        if st.lost_frames:
+            out.append(f"{st.lost_frames:,} calls deeper than {_codemap.MAX_DEPTH} frames were charged "
                        "to their caller in the function profile")
-        if st[nat.N_NODES] >= _codemap.MAX_NODES:
+        if st.n_nodes >= _codemap.MAX_NODES:
             out.append(f"more than {_codemap.MAX_NODES:,} distinct call paths: further paths were charged "
                        "to their caller in the function profile")
         return out
 
+    def caches(self) -> dict:
+        """Hits and misses of the caches the timing profile has (empty without caches)."""
+        st, c = self.st, self.m.timing.cache
+        out = {}
+        if st.icache_sets:
+            out["icache"] = dict(bytes=c["icache_bytes"], ways=c["icache_ways"], line_bytes=c["line_bytes"],
+                                 misses=st.icache_misses)  # lookups are per block, so no hit count
+        if st.dcache_sets:
+            out["dcache"] = dict(bytes=c["dcache_bytes"], ways=c["dcache_ways"], line_bytes=c["line_bytes"],
+                                 hits=st.dcache_hits, misses=st.dcache_misses, writebacks=st.dcache_writebacks)
+        return out
+
+    def region_traffic(self) -> dict[str, dict[str, int]]:
+        """Data accesses by board region, as the memory hook counted them."""
+        out = {}
+        for k, r in enumerate(self.m.board.regions):
+            region = self.st.region(k)
+            out[r.name] = {f: getattr(region, f) for f in _TRAFFIC_FIELDS}
+        return out
+
     # -- call tree -----------------------------------------------------------------------
-    def _nodes(self):
-        st, m = self.st, _codemap.MAX_NODES
-        base = int(st[nat.OFF_NODE])
-        count = int(st[nat.N_NODES])
-
-        def row(r):
-            return [int(v) for v in st[base + r * m: base + r * m + count]]
-
-        return row(nat.N_FUNC), row(nat.N_PARENT), row(nat.N_CYC), row(nat.N_INS), row(nat.N_CALLS)
-
-    def _functions(self) -> tuple[list[dict], list[tuple[str, int]]]:
-        func, parent, cyc, ins, calls = self._nodes()
+    def functions(self) -> tuple[list[dict], list[tuple[str, int]]]:
+        """Per-function rows (most exclusive cycles first) and the folded call paths with their cycles."""
+        nodes, count = self.st.nodes, self.st.n_nodes
+        func, parent, cyc, ins, calls = ([int(v) for v in nodes[row][:count]]
+                                         for row in ("function", "parent", "cycles", "instructions", "calls"))
         n = len(func)
         sub_c, sub_i = cyc[:], ins[:]
         for k in range(n - 1, 0, -1):  # children are created after their parents
@@ -94,13 +102,13 @@ class Profiler:
     def _static_traffic(self) -> dict[str, dict[str, int]]:
         """Traffic from the decoded loads and stores: SP-relative ones go to the data region, literal
         loads to the code region, the rest is unattributed (pointers unknown before running)."""
-        st, board = self.st, self.m.board
+        board = self.m.board
+        names = {"stack": board.data.name, "code": board.code.name}
         regions: dict[str, dict[str, int]] = {}
-        for w, where in enumerate(_WHERE):
-            key = board.data.name if where == "stack" else board.code.name if where == "code" else where
-            entry = regions.setdefault(key, dict(reads=0, writes=0, read_bytes=0, write_bytes=0))
-            for k, field in enumerate(("reads", "writes", "read_bytes", "write_bytes")):
-                entry[field] += int(st[nat.MEM0 + 4 * w + k])
+        for place, counts in self.st.static_traffic().items():
+            entry = regions.setdefault(names.get(place, place), dict.fromkeys(_TRAFFIC_FIELDS, 0))
+            for field in _TRAFFIC_FIELDS:
+                entry[field] += counts[field]
         return regions
 
     def _stack_top(self) -> int:
@@ -111,7 +119,7 @@ class Profiler:
         return self.m.board.data.end
 
     def _memory(self) -> dict:
-        st, board, image = self.st, self.m.board, self.m.image
+        board, image = self.m.board, self.m.image
         flash = sum(len(s.data) for s in image.segments if board.code.contains(s.load_addr))
         ram = sum(s.mem_size for s in image.segments if board.data.contains(s.addr))
         sections = []
@@ -119,12 +127,11 @@ class Profiler:
             region = board.region_at(addr)
             sections.append(dict(name=name, address=addr, bytes=size,
                                  region=region.name if region is not None else None, writable=writable))
-        low = int(st[nat.MIN_SP])
+        low = self.st.min_sp
         top = self._stack_top()
         exact = self.code.memory_hook
-        regions = self.m.region_traffic() if exact else self._static_traffic()
+        regions = self.region_traffic() if exact else self._static_traffic()
         return dict(traffic="exact" if exact else "static",
-            flash_bytes=flash, ram_static_bytes=ram, sections=sections,
-            stack_peak_bytes=max(0, top - low) if low != int(nat.NEVER) else 0,
-            heap_peak_bytes=self.m.heap_peak, regions=regions,
-        )
+                    flash_bytes=flash, ram_static_bytes=ram, sections=sections,
+                    stack_peak_bytes=max(0, top - low) if low != NEVER_CYCLE else 0,
+                    heap_peak_bytes=self.m.heap_peak, regions=regions)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import unicorn.unicorn_const as uc_const
-
-from . import _native as nat
 from ._codemap import register_ids
-from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, entry_cost, instruction_cost, latency, latency_model_of,
-                      taken_cost)
+from ._latency import latency
+from ._observe import Observer
+from ._profile import Profiler
+from ._timing import CACHEABLE_KINDS, STALL_CAUSES, entry_cost, instruction_cost, latency_model_of, taken_cost
 
 
 class _Cache:
@@ -56,12 +55,16 @@ def _restore(undo: list) -> None:
         cache.hits, cache.misses, cache.writebacks = hits, misses, writebacks
 
 
-class ReferenceModel:
-    def __init__(self, machine):
+class ReferenceModel(Observer):
+    """An observer that prices every instruction as it executes; its report is ``timing_check``."""
+
+    NAME = "timing_check"
+
+    def attach(self, machine) -> None:
         self.m = machine
         self.code = machine.code
         self.profile = machine.timing
-        self.mem = machine.code_mem
+        self.mem = machine.code.mem
         self.regs = register_ids(machine.core.arch)
         self.cycles = 0
         self.instructions = 0
@@ -79,8 +82,8 @@ class ReferenceModel:
         self.regions = {r.name: dict(reads=0, writes=0, read_bytes=0, write_bytes=0) for r in machine.board.regions}
 
     # -- hooks from the machine -----------------------------------------------------------
-    def on_instruction(self, uc, address: int, size: int, _user) -> None:
-        if self.m.state[nat.STOPPED]:
+    def instruction(self, address: int, size: int) -> None:
+        if self.m.state.stopped:
             return  # the native side stopped before this instruction: it does not run now
         i = self.code.index(address)
         if i < 0:
@@ -133,12 +136,11 @@ class ReferenceModel:
     def _fill(self, region) -> int:
         return self.m.timing.cache["miss_cycles"] + self.beats * region.read_wait_states
 
-    def on_memory(self, uc, access: int, address: int, size: int, value: int, _user) -> None:
-        """A data access (installed with the native memory hook): traffic, wait states or the data cache."""
+    def _memory(self, write: bool, address: int, size: int, value: int) -> None:
+        """A data access (the native memory hook sees them too): traffic, wait states or the data cache."""
         region = self.m.board.region_at(address)
         if region is None:
             return
-        write = access == uc_const.UC_MEM_WRITE
         traffic = self.regions[region.name]
         traffic["writes" if write else "reads"] += 1
         traffic["write_bytes" if write else "read_bytes"] += size
@@ -168,11 +170,11 @@ class ReferenceModel:
         if func is not None:
             self.function_cycles[func] += n
 
-    def add_cycles(self, n: int, cause: str) -> None:
+    def cycles_added(self, n: int, cause: str) -> None:
         self._charge(n, cause, self.func)
 
-    def sleep(self, n: int) -> None:
-        self.cycles += n
+    def slept(self, start: int, end: int) -> None:
+        self.cycles += end - start
 
     def exception_entered(self, return_pc: int) -> None:
         self._skipped(return_pc)
@@ -186,7 +188,7 @@ class ReferenceModel:
     def exception_returned(self) -> None:
         self.prev = None
 
-    def truncate(self, address: int) -> None:
+    def taken_back(self, address: int) -> None:
         """The instruction at ``address`` did not complete (a fault, a stop mid-instruction): take it back."""
         if self._undo is not None and self._undo[0] == address:
             _, self.cycles, self.instructions, self.stalls, self.function_cycles, self.prev, self.func = self._undo
@@ -195,15 +197,16 @@ class ReferenceModel:
             self._cache_undo = []
 
     # -- the verdict -----------------------------------------------------------------------
-    def compare(self, native_functions: list[dict]) -> dict:
+    def report(self) -> dict:
         """Reference and native totals side by side, with the quantities that differ."""
+        profile = Profiler(self.m)
         st = self.m.state
-        native = dict(cycles=int(st[nat.CYCLES]), instructions=int(st[nat.INSTRET]),
-                      stalls={c: int(st[nat.STALL0 + k]) for k, c in enumerate(STALL_CAUSES)})
+        native = dict(cycles=st.cycles, instructions=st.instructions,
+                      stalls={c: int(v) for c, v in zip(STALL_CAUSES, st.stalls)})
         reference = dict(cycles=self.cycles, instructions=self.instructions, stalls=dict(self.stalls))
         differences = [k for k in ("cycles", "instructions") if native[k] != reference[k]]
         differences += [f"stalls.{c}" for c in STALL_CAUSES if native["stalls"][c] != reference["stalls"][c]]
-        by_name = {row["name"]: row["cycles_exclusive"] for row in native_functions}
+        by_name = {row["name"]: row["cycles_exclusive"] for row in profile.functions()[0]}
         for name in sorted(set(by_name) | set(self.function_cycles)):
             if by_name.get(name, 0) != self.function_cycles.get(name, 0):
                 differences.append(f"functions.{name}")
@@ -214,11 +217,23 @@ class ReferenceModel:
                 mine = dict(misses=cache.misses)
                 if name == "dcache":
                     mine.update(hits=cache.hits, writebacks=cache.writebacks)
-                theirs = {k: v for k, v in self.m.cache_report()[name].items() if k in mine}
+                theirs = {k: v for k, v in profile.caches()[name].items() if k in mine}
                 native[name], reference[name] = theirs, mine
                 differences += [f"{name}.{k}" for k in mine if mine[k] != theirs[k]]
         if self.m.code.memory_hook:
-            native["regions"] = self.m.region_traffic()
+            native["regions"] = profile.region_traffic()
             reference["regions"] = self.regions
             differences += [f"regions.{r}" for r in self.regions if self.regions[r] != native["regions"][r]]
         return dict(agree=not differences, native=native, reference=reference, differences=differences)
+
+
+class ExactMemoryReference(ReferenceModel):
+    """The reference model when every data access is priced by its region (exact memory, a data cache)."""
+
+    memory = ReferenceModel._memory
+
+
+def reference_model(exact_memory: bool) -> type[ReferenceModel]:
+    """The reference model class for a run: per-access pricing only where the native model does it
+    (a memory hook changes how Unicorn translates code, so none is installed otherwise)."""
+    return ExactMemoryReference if exact_memory else ReferenceModel

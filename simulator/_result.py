@@ -46,7 +46,6 @@ class RunResult:
     sleep_cycles: int = 0      #: cycles spent in WFI waiting for an interrupt
     functions: list[dict] = field(default_factory=list)   #: per-function profile, most exclusive cycles first
     memory: dict = field(default_factory=dict)            #: static sizes, stack/heap peaks, traffic per region
-    timing_check: dict | None = None  #: reference-model comparison when check_timing was asked for
     warnings: list[str] = field(default_factory=list)     #: where a profile is incomplete
     caches: dict = field(default_factory=dict)            #: instruction/data cache geometry, hits, misses
     accelerators: list[dict] = field(default_factory=list)  #: per accelerator: totals and invocations
@@ -54,6 +53,12 @@ class RunResult:
     layers: list[dict] | None = None  #: for a .tflite model: the per-layer profile
     model: dict | None = None   #: for a .tflite model: MACs, cycles per inference and MAC, arena and weights
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
+    reports: dict[str, dict] = field(default_factory=dict)  #: observers' reports by name (JSON: top-level keys)
+
+    @property
+    def timing_check(self) -> dict | None:
+        """The reference-model comparison when check_timing was asked for."""
+        return self.reports.get("timing_check")
 
     @property
     def ok(self) -> bool:
@@ -62,7 +67,8 @@ class RunResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("stacks")
-        for key in ("timing_check", "baseline", "layers", "model"):
+        d.update(d.pop("reports"))
+        for key in ("baseline", "layers", "model"):
             if d[key] is None:
                 d.pop(key)
         d["seconds"] = self.cycles / self.clock_hz

@@ -13,7 +13,7 @@ from collections import Counter
 import unicorn as uc_mod
 from unicorn import riscv_const as R
 
-from . import _native as nat
+from ._timing import NEVER_CYCLE
 from .isa import rv32
 
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
@@ -48,7 +48,7 @@ class RiscV:
         self.device_lines: set[int] = set()  # asserted device interrupt lines, seen as MEIP
         self.counter_offset = {"mcycle": 0, "minstret": 0}
         self.taken = Counter()
-        on_read, on_write = self.m.device_callbacks(self._clint_read, self._clint_write)
+        on_read, on_write = self.m.bus.device_callbacks(self._clint_read, self._clint_write)
         self.uc.mmio_map(self.clint, _CLINT_SIZE, on_read, None, on_write, None)
         for seg in machine.image.segments:
             if seg.executable:
@@ -80,7 +80,7 @@ class RiscV:
 
     def stopped_in_wfi(self, pc: int) -> int | None:
         try:
-            return pc - 4 if self.m.read32(pc - 4) == rv32.WFI else None
+            return pc - 4 if self.m.bus.read32(pc - 4) == rv32.WFI else None
         except Exception:
             return None
 
@@ -96,20 +96,20 @@ class RiscV:
         Reads see the count when the reading instruction started; writes are relative to
         its end (``at_issue=False``), so a written value is what the next instruction reads.
         """
-        cycle = self.m.cycle_at(pc) if at_issue else self.m.cycle_after(pc)
+        cycle = self.m.blocks.cycle_at(pc) if at_issue else self.m.blocks.cycle_after(pc)
         if name in ("time", "timeh"):
             return self.mtime(cycle)
         base = "mcycle" if "cycle" in name else "minstret"
         if base == "mcycle":
             raw = cycle
         else:
-            raw = self.m.instructions_at(pc) + (0 if at_issue else 1)
+            raw = self.m.blocks.instructions_at(pc) + (0 if at_issue else 1)
         return (raw + self.counter_offset[base]) & ((1 << 64) - 1)
 
     def _on_csr(self, uc, address: int, size: int, _user) -> None:
-        if self.m.state[nat.STOPPED]:
+        if self.m.state.stopped:
             return  # the counting hook stopped before this instruction; it runs again on resume
-        word = self.m.read32(address)
+        word = self.m.bus.read32(address)
         csr, rd, funct3, src = rv32.decode_csr(word)
         name = rv32.SIMULATED_CSRS[csr]
         if name == "mip":
@@ -141,19 +141,19 @@ class RiscV:
     def on_intr(self, intno: int) -> None:
         pc = self.m.pc
         if intno == QEMU_ECALL:
-            if self.m.read32(pc) != rv32.ECALL:  # Unicorn has already stepped past it
+            if self.m.bus.read32(pc) != rv32.ECALL:  # Unicorn has already stepped past it
                 pc -= 4
             self.m.act("ecall", pc, pc)
         elif intno == 2:
-            self.m.act("trap", pc, f"illegal instruction {self.m.read32(pc):08x}")
+            self.m.act("trap", pc, f"illegal instruction {self.m.bus.read32(pc):08x}")
         else:
             self.m.act("trap", pc, _TRAPS.get(intno, f"exception {intno}"))
 
     def on_invalid(self) -> None:
         pc = self.read_pc()
-        word = self.m.read32(pc)
+        word = self.m.bus.read32(pc)
         if word == rv32.EBREAK:
-            if self.m.read32(pc - 4) == rv32.SEMIHOSTING_ENTRY and self.m.read32(pc + 4) == rv32.SEMIHOSTING_EXIT:
+            if self.m.bus.read32(pc - 4) == rv32.SEMIHOSTING_ENTRY and self.m.bus.read32(pc + 4) == rv32.SEMIHOSTING_EXIT:
                 a0 = self.uc.reg_read(R.UC_RISCV_REG_A0)
                 a1 = self.uc.reg_read(R.UC_RISCV_REG_A1)
                 self.m.act("semihost", pc, (a0, a1, pc + 8))
@@ -194,16 +194,16 @@ class RiscV:
         minimal PLIC: the handler asks the devices which one), held until the device drops it."""
         if level:
             self.device_lines.add(line)
-            self.m.stop_soon()
+            self.m.bus.stop_soon()
         else:
             self.device_lines.discard(line)
 
     def next_event(self) -> int:
         now_ticks = self.mtime()
         if now_ticks >= self.mtimecmp:
-            return int(nat.NEVER)
+            return NEVER_CYCLE
         when = self.m.cycles + (self.mtimecmp - now_ticks) * self.divider - self.m.cycles % self.divider
-        return min(when, int(nat.NEVER))  # mtimecmp's reset value (all ones) is never reached
+        return min(when, NEVER_CYCLE)  # mtimecmp's reset value (all ones) is never reached
 
     def update(self) -> None:
         pass  # msip and mtime >= mtimecmp are levels, read when needed
@@ -258,8 +258,8 @@ class RiscV:
         if offset in (0x4000, 0x4004):
             return (self.mtimecmp >> (8 * (offset - 0x4000))) & _WORD
         if offset in (0xBFF8, 0xBFFC):
-            return (self.mtime(self.m.access_time(False, size)[0]) >> (8 * (offset - 0xBFF8))) & _WORD
-        self.m.act("fault", self.m.access_pc(False, size), ("read", "unmodelled", self.clint + offset, size))
+            return (self.mtime(self.m.bus.access_time(False, size)[0]) >> (8 * (offset - 0xBFF8))) & _WORD
+        self.m.act("fault", self.m.bus.access_pc(False, size), ("read", "unmodelled", self.clint + offset, size))
         return 0
 
     def _clint_write(self, uc, offset: int, size: int, value: int, _user) -> None:
@@ -273,7 +273,7 @@ class RiscV:
             wanted = (self.mtime() & ~(_WORD << shift)) | ((value & _WORD) << shift)
             self.mtime_offset += wanted - self.mtime()
         else:
-            self.m.act("fault", self.m.access_pc(True, size), ("write", "unmodelled", self.clint + offset, size))
+            self.m.act("fault", self.m.bus.access_pc(True, size), ("write", "unmodelled", self.clint + offset, size))
             return
-        self.m.stop_soon()
+        self.m.bus.stop_soon()
 

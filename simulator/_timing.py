@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ._errors import ConfigError
 from ._params import REQUIRED, Param, apply_params, load_toml
+from ._latency import LATENCY_MODELS, LatencyModel
 from .isa.insn import CLASSES, Insn
 
 HAZARDS = {
@@ -32,15 +33,9 @@ HAZARDS = {
     "misaligned_fetch": "cycles added to every 32-bit instruction at a 2-mod-4 address (a second fetch transfer)",
 }
 
-#: Data-dependent latency models a profile can name under [latency]; ids match ``_native``.
-LATENCY_MODELS = {
-    "arm-early-termination": (1, "SDIV/UDIV: 2 + one cycle per 4 bits of quotient length, at most 12"),
-    "cv32e40p-serial": (2, "DIV/REM: 3 cycles for a zero divisor, else 4 + leading zeros of the divisor"),
-    "ibex-long": (3, "DIV/REM: 38 cycles, 2 for a zero divisor"),
-    "picorv32-serial-shift": (4, "register shifts: 4 + amount // 4 + amount % 4 cycles"),
-}
-
 STALL_CAUSES = ("branch", "load_use", "muldiv", "memory", "accelerator", "other")
+#: The cycle that never comes: an event that is not scheduled (the largest int64).
+NEVER_CYCLE = (1 << 63) - 1
 _CAUSE_OF = {
     **{k: "memory" for k in ("load", "store", "load_multi", "store_multi", "fp_load", "fp_store", "table_branch")},
     **{k: "muldiv" for k in ("mul", "mul_long", "div", "fp_div", "fp_sqrt")},
@@ -83,9 +78,9 @@ class Profile:
     options: dict[str, Option] = field(default_factory=dict)
     chosen: dict[str, bool] = field(default_factory=dict)
 
-    def latency_model(self, klass: str) -> int:
+    def latency_model(self, klass: str) -> LatencyModel | None:
         name = self.latency.get(klass)
-        return LATENCY_MODELS[name][0] if name else 0
+        return LATENCY_MODELS[name] if name else None
 
 
 def _int_table(raw: dict, key: str, valid, where: str, default: int) -> dict[str, int]:
@@ -271,8 +266,9 @@ def instruction_cost(p: Profile, mem: MemoryCosts, insn: Insn) -> dict[str, int]
     """Cycles of ``insn`` alone, split into 1 (issue) + stall causes; control transfers not taken."""
     k = insn.klass
     total = p.cycles[k] + p.per_register[k] * insn.nregs
-    if k == "shift" and insn.shamt is not None and p.latency.get("shift") == "picorv32-serial-shift":
-        total = shift_cycles(insn.shamt)
+    model = p.latency_model(k)
+    if model is not None and k == "shift" and insn.shamt is not None:
+        total = model.reference(0, insn.shamt)  # the amount is in the encoding: priced statically
     if insn.sources >= 2:
         total += p.hazards["second_source"]
     cost = dict.fromkeys(STALL_CAUSES, 0)
@@ -284,17 +280,12 @@ def instruction_cost(p: Profile, mem: MemoryCosts, insn: Insn) -> dict[str, int]
     return cost
 
 
-def latency_model_of(p: Profile, insn: Insn) -> int:
-    """Id of the data-dependent latency model ``insn`` runs under (0: its cost is static)."""
+def latency_model_of(p: Profile, insn: Insn) -> LatencyModel | None:
+    """The data-dependent latency model ``insn`` runs under (None: its cost is static)."""
     model = p.latency_model(insn.klass)
-    if not model or len(insn.operands) != 2 or (insn.klass == "shift" and insn.shamt is not None):
-        return 0  # an immediate shift's cost is known from its encoding
+    if model is None or len(insn.operands) != 2 or (insn.klass == "shift" and insn.shamt is not None):
+        return None  # an immediate shift's cost is known from its encoding
     return model
-
-
-def shift_cycles(amount: int) -> int:
-    """PicoRV32 without barrel shifter: 4 bits per cycle, then single bits (README: 4-14)."""
-    return 4 + amount // 4 + amount % 4
 
 
 def _lines(mem: MemoryCosts, insn: Insn) -> tuple[int, int]:
@@ -337,22 +328,3 @@ def taken_cost(p: Profile, branch: Insn, target: Insn | None) -> int:
     if target is not None and target.size == 4 and target.addr & 2:
         extra += p.hazards["misaligned_target"]
     return extra
-
-
-def latency(model: int, a: int, b: int, signed: bool = False) -> int:
-    """Cycles of a data-dependent instruction (ids of ``LATENCY_MODELS``); ``a``, ``b`` 32-bit operands."""
-    if signed:  # dividers work on magnitudes
-        a = (1 << 32) - a if a >> 31 else a
-        b = (1 << 32) - b if b >> 31 else b
-    if model == 1:      # Arm early termination: quotient length in 4-bit steps
-        if b == 0:
-            return 2
-        q = a // b if a >= b else 0
-        return min(12, 2 + (q.bit_length() + 3) // 4)
-    if model == 2:
-        return 3 if b == 0 else 4 + (32 - b.bit_length())
-    if model == 3:
-        return 2 if b == 0 else 38
-    if model == 4:
-        return shift_cycles(b & 31)
-    raise ValueError(model)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from simmcu import ConfigError, Simulator, bundled_profiles, load_profile
-from simmcu._timing import latency
+from simmcu._latency import LATENCY_MODELS, latency
 
 # Cycles of one body of tests/firmware/microbench.c, from each core's published timing
 # (../shared/reference/core-timing.md and the documents each profile cites):
@@ -112,7 +112,25 @@ def test_unknown_timing_option_is_a_clear_error():
 @pytest.mark.parametrize("a, b, signed, cycles", [(1000, 3, False, 5), (7, 0, False, 2), (5, 7, False, 2),
                                                   (0xFFFFFFFF, 1, False, 10), ((1 << 32) - 1000, 3, True, 5)])
 def test_arm_divide_early_termination(a, b, signed, cycles):
-    assert latency(1, a, b, signed) == cycles
+    assert latency(LATENCY_MODELS["arm-early-termination"], a, b, signed) == cycles
+
+
+@pytest.mark.parametrize("name", list(LATENCY_MODELS))
+def test_native_latency_rule_equals_its_reference(name):
+    """Each latency model's compiled rule (what the latency hook calls through its address) gives the
+    reference's cycles on edge operands and 20,000 generated ones of every magnitude."""
+    import ctypes
+    import random
+
+    from simmcu._native import latency_function
+
+    model = LATENCY_MODELS[name]
+    native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(latency_function(model))
+    rng = random.Random(name)
+    edges = [0, 1, 2, 3, 31, 32, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF]
+    pairs = [(a, b) for a in edges for b in edges]
+    pairs += [(rng.getrandbits(rng.randint(0, 32)), rng.getrandbits(rng.randint(0, 32))) for _ in range(20_000)]
+    assert [native(a, b) for a, b in pairs] == [model.reference(a, b) for a, b in pairs]
 
 
 @pytest.mark.parametrize("text, message", [

@@ -1,0 +1,153 @@
+"""Block accounting: what the native block hook charged for the block running now, read and undone.
+
+The block hook prices a whole basic block when it starts (``_native.block_hook``). Between
+``emu_start`` calls the loop needs three things from that accounting, all here:
+- the cycle and instruction count *inside* the block at a given instruction (``cycle_at``,
+  ``cycle_after``, ``instructions_at``): what a counter read or a device access sees;
+- taking back the part of a block that did not run when emulation stopped early (``truncate``):
+  a fault, a semihosting call, an interrupt due mid-block;
+- where to stop inside the next block so an event due in it is taken at the exact instruction
+  boundary (``split_point``).
+Time spent outside instructions (exception entry and return) is charged here too.
+"""
+
+from __future__ import annotations
+
+from ._codemap import CodeMap
+from ._timing import STALL_CAUSES, Profile, entry_cost, taken_cost
+
+_BRANCH, _LOAD_USE, _MEMORY = (STALL_CAUSES.index(c) for c in ("branch", "load_use", "memory"))
+
+
+class BlockAccounting:
+    def __init__(self, code: CodeMap, timing: Profile):
+        self.code, self.timing = code, timing
+        self.state = code.state
+
+    @property
+    def cycles(self) -> int:
+        """Cycles at the end of the block executing now (between runs: now)."""
+        return self.state.cycles
+
+    @property
+    def instructions(self) -> int:
+        return self.state.instructions
+
+    def in_block(self, pc: int) -> int:
+        """Index of ``pc`` if it lies in the block accounted last, else -1."""
+        i = self.code.index(pc)
+        st = self.state
+        if st.accounted and st.block_start <= i < st.block_end:
+            return i
+        return -1
+
+    def _cycle_at_index(self, i: int) -> int:
+        """Cycle at which instruction ``i`` of the current block is reached, before its own interlocks."""
+        st = self.state
+        s = st.block_start
+        if i <= s:
+            return st.block_start_cycle
+        return st.block_start_cycle + st.block_adjust + st.block_dynamic + \
+            self.code.prefix("cycles", i) - self.code.prefix("cycles", s)
+
+    def cycle_at(self, pc: int) -> int:
+        """Cycle at which the instruction at ``pc`` (in the current block) issues, after the interlock and
+        fetch stalls it waits for: what a counter read sees."""
+        i = self.in_block(pc)
+        if i < 0:
+            return self.cycles
+        entry = self.code.field("entry_load_use", i) + self.code.field("entry_memory", i)
+        if i == self.state.block_start:
+            entry += self.state.block_adjust
+        return self._cycle_at_index(i) + entry
+
+    def cycle_after(self, pc: int) -> int:
+        """Cycle at which the instruction at ``pc`` completes: when its writes take effect."""
+        i = self.in_block(pc)
+        return self.cycles if i < 0 else self._cycle_at_index(i + 1)
+
+    def instructions_at(self, pc: int) -> int:
+        """Instructions retired before the one at ``pc``."""
+        i = self.in_block(pc)
+        return self.instructions if i < 0 else self.instructions - (self.state.block_end - i)
+
+    def charge(self, cycles: int, cause: str) -> None:
+        """Cycles spent outside instructions (exception entry and return)."""
+        self.state.charge(cycles, cause)
+
+    def exception_entered(self, return_pc: int, sp: int | None) -> None:
+        """The next block is a handler, entered as if called from ``return_pc``."""
+        st = self.state
+        st.last = -1
+        st.taken_paid = 0
+        st.push_return = return_pc
+        if sp is not None:
+            st.min_sp = min(st.min_sp, sp)
+
+    def exception_returned(self) -> None:
+        self.state.last = -1
+
+    def truncate(self, upto: int) -> bool:
+        """The block accounted last stopped before ``upto``: take back what did not run. False when
+        ``upto`` is not in it (nothing to take back)."""
+        i = self.in_block(upto)
+        if i < 0:
+            return False
+        st, code = self.state, self.code
+        e = st.block_end
+        cyc = code.prefix("cycles", e) - code.prefix("cycles", i)
+        at_start = i == st.block_start
+        if at_start:
+            cyc += st.block_adjust
+            st.last = st.block_previous
+        else:
+            st.last = i - 1
+        st.cycles -= cyc
+        st.instructions -= e - i
+        st.stalls[:] -= code.prefix_rows("stalls", e) - code.prefix_rows("stalls", i)
+        st.traffic[:] -= code.prefix_rows("traffic", e) - code.prefix_rows("traffic", i)
+        nodes = st.nodes
+        nodes.cycles[st.node] -= cyc
+        nodes.instructions[st.node] -= e - i
+        if at_start:  # as if the block had not been entered: refill, call-tree step
+            taken = st.block_taken
+            st.cycles -= taken
+            st.stalls[_BRANCH] -= taken
+            st.stalls[_LOAD_USE] -= st.block_adjust_load_use
+            st.stalls[_MEMORY] -= st.block_adjust - st.block_adjust_load_use
+            nodes.cycles[st.block_node] -= taken
+            st.node, st.depth, st.push_return = st.block_node, st.block_depth, st.block_push_return
+            if st.block_called >= 0:
+                nodes.calls[st.block_called] -= 1
+        st.block_end = i
+        st.icache_pending_end = max(i, st.icache_pending_start)  # the I-cache sees only what ran
+        st.accounted = 0
+        return True
+
+    def split_point(self, start: int) -> int | None:
+        """Address of the instruction in the block at ``start`` before which the next event is due."""
+        code, st = self.code, self.state
+        s = code.index(start)
+        when, limit = st.stop_at_cycle, st.stop_at_instruction
+        taken, adjust = self._entry_adjust(st.last, s)
+        cycle = self.cycles + taken
+        for k in range(s + 1, len(code.insns)):
+            insn = code.insns[k]
+            before = code.insns[k - 1]
+            if before.ctrl or before.fallthrough != insn.addr:
+                return None
+            at = cycle + adjust + code.prefix("cycles", k) - code.prefix("cycles", s)
+            if (at >= when or self.instructions + (k - s) >= limit) and not insn.in_it:
+                return insn.addr
+        return None
+
+    def _entry_adjust(self, prev: int, s: int) -> tuple[int, int]:
+        """(taken penalty, entry adjustment) the block hook computes for block start ``s`` after ``prev``."""
+        code = self.code
+        insn = code.insns[s]
+        p = code.insns[prev] if prev >= 0 else None
+        seq = p is not None and p.fallthrough == insn.addr
+        taken = taken_cost(self.timing, p, insn) if p is not None and p.ctrl and not seq and not self.state.taken_paid \
+            else 0
+        lu, mem = entry_cost(self.timing, code.mem, p, insn)
+        return taken, lu + mem - code.field("entry_load_use", s) - code.field("entry_memory", s)

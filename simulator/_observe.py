@@ -1,0 +1,67 @@
+"""Observers: what watches a run without being part of its model.
+
+The plain-Python reference timing model (``_reference``) is one; trace writers and a debugger
+attach the same way. An observer overrides only the events it needs. The machine installs a
+per-instruction or per-access Unicorn hook only for an observer that overrides ``instruction``
+or ``memory`` (those take Unicorn off its fast path), and calls the other events from the
+loop's rare paths through ``Events``, which holds, per event, the bound methods of the observers
+that override it: with no observer attached nothing is installed and every event is a loop over
+an empty tuple, so the model runs as fast as without the interface.
+
+Events are in modeled time (integer cycles); an observer reads the run through ``attach``'s
+argument (``cycles``, ``instructions``, ``pc``, ``read``, ``uc``, ``image``, ``board``, ``core``)
+and never changes the model.
+"""
+
+from __future__ import annotations
+
+#: Events called from the loop (not per instruction); ``Events`` has one tuple per name.
+EVENTS = ("cycles_added", "exception_entered", "exception_returned", "taken_back", "slept")
+
+
+class Observer:
+    """Base of run observers; every method is optional."""
+
+    #: Key of ``report()`` in ``RunResult.reports`` and the JSON (e.g. ``timing_check``); "" for none.
+    NAME = ""
+
+    def attach(self, run) -> None:
+        """Called once before the first instruction, with the machine running this run."""
+
+    def instruction(self, address: int, size: int) -> None:
+        """Before each instruction executes (a Python hook per instruction: slow)."""
+
+    def memory(self, write: bool, address: int, size: int, value: int) -> None:
+        """Each data access (a Python hook per access: slow)."""
+
+    def cycles_added(self, cycles: int, cause: str) -> None:
+        """Cycles spent outside instructions were charged (exception entry and return)."""
+
+    def exception_entered(self, return_pc: int) -> None:
+        """The core vectored to a handler; its return resumes at ``return_pc``."""
+
+    def exception_returned(self) -> None:
+        """A handler returned."""
+
+    def taken_back(self, address: int) -> None:
+        """The instruction at ``address`` did not complete after all (a fault, a stop mid-block):
+        what the native model charged for it and the rest of its block was taken back."""
+
+    def slept(self, start: int, end: int) -> None:
+        """The core slept in WFI over cycles [start, end)."""
+
+    def report(self) -> dict | None:
+        """What the run's result carries under ``NAME`` (called once at the end)."""
+        return None
+
+
+def overrides(observer: Observer, event: str) -> bool:
+    return getattr(type(observer), event) is not getattr(Observer, event)
+
+
+class Events:
+    """Per event, the bound methods of the observers that override it."""
+
+    def __init__(self, observers: list[Observer]):
+        for event in EVENTS:
+            setattr(self, event, tuple(getattr(o, event) for o in observers if overrides(o, event)))
