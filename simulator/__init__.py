@@ -7,6 +7,7 @@ from ._board import Board, Region, bundled_boards, load_board
 from ._cores import Core, core_names, get_core
 from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, ToolchainError
 from ._machine import Simulator
+from ._observe import Observer
 from ._result import Fault, RunResult
 from ._timing import Profile, bundled_profiles, load_profile
 
@@ -16,6 +17,6 @@ __all__ = [
     "Board", "Region", "bundled_boards", "load_board",
     "Core", "core_names", "get_core",
     "ConfigError", "ElfError", "ExitCode", "SimmcuError", "ToolchainError",
-    "Simulator", "Fault", "RunResult",
+    "Simulator", "Observer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
 ]

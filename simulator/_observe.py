@@ -41,7 +41,8 @@ class Observer:
         """The core vectored to a handler; its return resumes at ``return_pc``."""
 
     def exception_returned(self) -> None:
-        """A handler returned."""
+        """A handler returned (Cortex-M, where the machine performs the return; a RISC-V ``mret`` is
+        Unicorn's own instruction and is not reported)."""
 
     def taken_back(self, address: int) -> None:
         """The instruction at ``address`` did not complete after all (a fault, a stop mid-block):
