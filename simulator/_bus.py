@@ -16,6 +16,15 @@ import struct
 from .isa.insn import MEM_OTHER
 
 
+class GuestAccessError(Exception):
+    """The simulator was asked to touch guest memory the firmware may not: outside every memory region,
+    in an MMIO window, or against the region's permissions (a write to flash)."""
+
+    def __init__(self, address: int, size: int, access: str):
+        super().__init__(f"{access} of {size} bytes at {address:#010x}")
+        self.address, self.size, self.access = address, size, access
+
+
 class SystemBus:
     def __init__(self, machine):
         self.m = machine
@@ -31,14 +40,41 @@ class SystemBus:
         self.stop_after = False       # a device access asked to stop after its instruction
 
     # -- guest memory ---------------------------------------------------------------------
+    def span(self, addr: int, access: str = "read") -> int:
+        """Bytes from ``addr`` to the end of its memory region if ``access`` (read or write) is allowed
+        there, else 0: the most a simulator-side access at ``addr`` may touch."""
+        region = self.m.board.region_at(addr) if 0 <= addr < 1 << 32 else None
+        if region is None or region.kind == "mmio" or ("w" if access == "write" else "r") not in region.perms:
+            return 0
+        return region.end - addr
+
+    def _check(self, addr: int, size: int, access: str) -> None:
+        if size < 0 or (size and self.span(addr, access) < size):
+            raise GuestAccessError(addr, size, access)
+
     def read(self, addr: int, size: int) -> bytes:
-        return bytes(self.uc.mem_read(addr, size))
+        """Guest memory as the simulator reads it for the firmware (semihosting arguments, vector
+        tables, DMA): within one readable region, else ``GuestAccessError``."""
+        self._check(addr, size, "read")
+        return bytes(self.uc.mem_read(addr, size)) if size else b""
 
     def write(self, addr: int, data: bytes) -> None:
-        self.uc.mem_write(addr, bytes(data))
+        """Within one writable region (never flash), else ``GuestAccessError``."""
+        self._check(addr, len(data), "write")
+        if data:
+            self.uc.mem_write(addr, bytes(data))
 
     def read32(self, addr: int) -> int:
         return struct.unpack("<I", self.read(addr, 4))[0]
+
+    def code_word(self, addr: int) -> int:
+        """The 32 bits at ``addr`` as instruction bytes (any permissions; zeros past the end of the
+        region, so a 16-bit instruction in its last halfword reads), for decoding a trapped instruction."""
+        region = self.m.board.region_at(addr) if 0 <= addr < 1 << 32 else None
+        if region is None or region.kind == "mmio":
+            raise GuestAccessError(addr, 4, "fetch")
+        data = bytes(self.uc.mem_read(addr, min(4, region.end - addr)))
+        return int.from_bytes(data.ljust(4, b"\0"), "little")
 
     # -- device accesses --------------------------------------------------------------------
     @property

@@ -16,6 +16,7 @@ from collections import Counter
 from unicorn import arm_const as A
 
 from ._timing import NEVER_CYCLE
+from ._bus import GuestAccessError
 from .isa import thumb
 
 PPB_BASE, PPB_SIZE = 0xE000_0000, 0x10_0000
@@ -174,7 +175,11 @@ class CortexM:
 
     # -- reset and PC ------------------------------------------------------------------
     def reset(self) -> int:
-        sp, pc = struct.unpack("<II", self.m.bus.read(self.vtor, 8))
+        try:
+            sp, pc = struct.unpack("<II", self.m.bus.read(self.vtor, 8))
+        except GuestAccessError:
+            raise self.m.fault("bad-vector-table", self.vtor, f"no Cortex-M vector table at {self.vtor:#010x}: "
+                               "it is not in readable memory") from None
         if not pc & 1 or self.m.board.region_at(pc & ~1) is None:
             raise self.m.fault("bad-vector-table", self.vtor,
                                f"no Cortex-M vector table at {self.vtor:#010x}: reset vector is {pc:#010x}")
@@ -199,10 +204,10 @@ class CortexM:
     def stopped_in_wfi(self, pc: int) -> int | None:
         """Address of the WFI that made emulation return at ``pc``, if it was one."""
         try:
-            before = struct.unpack("<2H", self.m.bus.read(pc - 4, 4))
-        except Exception:
+            word = self.m.bus.code_word(pc - 4)
+        except GuestAccessError:
             return None
-        n = thumb.wfi_before(before)
+        n = thumb.wfi_before((word & 0xFFFF, word >> 16))
         return pc - n if n else None
 
     # -- traps from Unicorn --------------------------------------------------------------
@@ -211,7 +216,7 @@ class CortexM:
         if intno in (3, 8) and self.is_exception_return(pc):
             self.m.act("exception-return", self.m.pc, pc)
         elif intno == 7:
-            imm = thumb.bkpt_imm(struct.unpack("<H", self.m.bus.read(pc, 2))[0])
+            imm = thumb.bkpt_imm(self.m.bus.code_word(pc) & 0xFFFF)
             if imm == thumb.SEMIHOSTING_BKPT:
                 r0 = self.uc.reg_read(A.UC_ARM_REG_R0)
                 r1 = self.uc.reg_read(A.UC_ARM_REG_R1)
@@ -238,10 +243,10 @@ class CortexM:
         pc = self.read_pc()
         if self.wrong_state_fault(pc):
             return
-        hw = struct.unpack("<H", self.m.bus.read(pc, 2))[0]
+        code = self.m.bus.code_word(pc)
+        hw = code & 0xFFFF
         if thumb.is_32bit(hw):
-            word = (hw << 16) | struct.unpack("<H", self.m.bus.read(pc + 2, 2))[0]
-            text = f"{word:08x}"
+            text = f"{hw << 16 | code >> 16:08x}"
         else:
             text = f"{hw:04x}"
         self.m.act("trap", pc, f"UsageFault (UNDEFINSTR): instruction {text} is undefined on {self.m.core.name}")
@@ -335,7 +340,11 @@ class CortexM:
     # -- exception entry and return ---------------------------------------------------------
     def _enter(self, n: int, return_pc: int) -> int:
         uc = self.uc
-        vector = self.m.bus.read32(self.vtor + 4 * n)
+        try:
+            vector = self.m.bus.read32(self.vtor + 4 * n)
+        except GuestAccessError:
+            raise self.m.fault("bad-vector", return_pc, f"{exception_name(n)} vector at {self.vtor + 4 * n:#010x} "
+                               f"(VTOR {self.vtor:#010x}) is not in readable memory when taken") from None
         if not vector & 1 or self.m.board.region_at(vector & ~1) is None:
             raise self.m.fault("bad-vector", return_pc, f"{exception_name(n)} vector at "
                                f"{self.vtor + 4 * n:#010x} holds {vector:#010x}, not a Thumb handler address, when taken")
@@ -357,7 +366,7 @@ class CortexM:
         words.append(xpsr | (_XPSR_ALIGN if realign else 0))
         try:
             self.m.bus.write(frame, struct.pack(f"<{8 + len(fp)}I", *words, *fp))
-        except Exception:
+        except GuestAccessError:
             raise self.m.fault("stacking-fault", return_pc, f"stack overflow: {exception_name(n)} entry "
                                "pushes its frame to", address=frame, access="write", size=size) from None
         exc_return = 0xFFFF_FFF1 if handler_mode else 0xFFFF_FFFD if use_psp else 0xFFFF_FFF9
@@ -386,7 +395,11 @@ class CortexM:
         sp_reg = A.UC_ARM_REG_PSP if use_psp else A.UC_ARM_REG_MSP
         frame = uc.reg_read(sp_reg)
         count = 26 if with_fp else 8
-        words = struct.unpack(f"<{count}I", self.m.bus.read(frame, 4 * count))
+        try:
+            words = struct.unpack(f"<{count}I", self.m.bus.read(frame, 4 * count))
+        except GuestAccessError:
+            raise self.m.fault("unstacking-fault", pc, "exception return pops its frame from",
+                               address=frame, access="read", size=4 * count) from None
         for reg, value in zip(_BASE_FRAME, words):
             uc.reg_write(reg, value)
         if with_fp:

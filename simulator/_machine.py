@@ -25,7 +25,7 @@ from . import _codemap
 from . import _native as nat
 from ._blocks import BlockAccounting
 from ._board import Board, load_board
-from ._bus import SystemBus
+from ._bus import GuestAccessError, SystemBus
 from ._cores import Core, get_core, parse_core_spec
 from ._devices import Devices
 from ._elf import ElfImage, load_elf
@@ -34,7 +34,7 @@ from ._observe import Events, Observer, overrides
 from ._profile import Profiler
 from ._reference import reference_model
 from ._result import Fault, RunResult
-from ._semihosting import Exit, Semihosting, SemihostingRefused
+from ._semihosting import OPS, Exit, Semihosting, SemihostingRefused
 from ._timing import NEVER_CYCLE, Profile, load_profile
 from simmcu.accelerators import make_accelerator
 
@@ -277,13 +277,17 @@ class Machine:
     def run(self) -> RunResult:
         started = time.monotonic()
         deadline = None if self.timeout is None else started + self.timeout
-        pc = self.platform.reset()
         try:
+            pc = self.platform.reset()
             while True:
                 self._arm()
                 error = self._emulate(pc, deadline)
                 pc = self._after_stop(error, deadline)
         except Stop as stop:
+            result = self._result(stop, time.monotonic() - started)
+        except GuestAccessError as e:  # a platform access the firmware's state made impossible
+            stop = self.fault("bad-access", self.pc, f"the core's {e.access} of {e.size} bytes", address=e.address,
+                              access=e.access, size=e.size)
             result = self._result(stop, time.monotonic() - started)
         finally:
             self.semihosting.close()
@@ -391,6 +395,10 @@ class Machine:
             result = self.semihosting.call(op, arg)
         except SemihostingRefused as e:
             raise Stop("unsupported", ExitCode.UNSUPPORTED, f"{e} at {self.where(action.pc)}") from None
+        except GuestAccessError as e:
+            name = OPS.get(op, f"semihosting call {op:#x}")
+            raise self.fault("semihosting-bad-pointer", action.pc, f"{name} passes a bad pointer: {e.access} of "
+                             f"{e.size} bytes at", address=e.address, access=e.access, size=e.size) from None
         if isinstance(result, Exit):
             raise Stop("exit", result.code & 0xFF, f"firmware exited with code {result.code} ({result.detail})")
         self.platform.set_return_value(result & 0xFFFFFFFF)

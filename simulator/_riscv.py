@@ -14,6 +14,7 @@ import unicorn as uc_mod
 from unicorn import riscv_const as R
 
 from ._timing import NEVER_CYCLE
+from ._bus import GuestAccessError
 from .isa import rv32
 
 MSTATUS_MIE, MSTATUS_MPIE, MSTATUS_MPP = 1 << 3, 1 << 7, 3 << 11
@@ -80,8 +81,8 @@ class RiscV:
 
     def stopped_in_wfi(self, pc: int) -> int | None:
         try:
-            return pc - 4 if self.m.bus.read32(pc - 4) == rv32.WFI else None
-        except Exception:
+            return pc - 4 if self.m.bus.code_word(pc - 4) == rv32.WFI else None
+        except GuestAccessError:
             return None
 
     # -- counters ----------------------------------------------------------------------
@@ -109,7 +110,7 @@ class RiscV:
     def _on_csr(self, uc, address: int, size: int, _user) -> None:
         if self.m.state.stopped:
             return  # the counting hook stopped before this instruction; it runs again on resume
-        word = self.m.bus.read32(address)
+        word = self.m.bus.code_word(address)
         csr, rd, funct3, src = rv32.decode_csr(word)
         name = rv32.SIMULATED_CSRS[csr]
         if name == "mip":
@@ -141,19 +142,19 @@ class RiscV:
     def on_intr(self, intno: int) -> None:
         pc = self.m.pc
         if intno == QEMU_ECALL:
-            if self.m.bus.read32(pc) != rv32.ECALL:  # Unicorn has already stepped past it
+            if self.m.bus.code_word(pc) != rv32.ECALL:  # Unicorn has already stepped past it
                 pc -= 4
             self.m.act("ecall", pc, pc)
         elif intno == 2:
-            self.m.act("trap", pc, f"illegal instruction {self.m.bus.read32(pc):08x}")
+            self.m.act("trap", pc, f"illegal instruction {self.m.bus.code_word(pc):08x}")
         else:
             self.m.act("trap", pc, _TRAPS.get(intno, f"exception {intno}"))
 
     def on_invalid(self) -> None:
         pc = self.read_pc()
-        word = self.m.bus.read32(pc)
+        word = self.m.bus.code_word(pc)
         if word == rv32.EBREAK:
-            if self.m.bus.read32(pc - 4) == rv32.SEMIHOSTING_ENTRY and self.m.bus.read32(pc + 4) == rv32.SEMIHOSTING_EXIT:
+            if self.m.bus.code_word(pc - 4) == rv32.SEMIHOSTING_ENTRY and self.m.bus.code_word(pc + 4) == rv32.SEMIHOSTING_EXIT:
                 a0 = self.uc.reg_read(R.UC_RISCV_REG_A0)
                 a1 = self.uc.reg_read(R.UC_RISCV_REG_A1)
                 self.m.act("semihost", pc, (a0, a1, pc + 8))
