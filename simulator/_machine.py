@@ -198,6 +198,8 @@ class Machine:
             self.native.add(nat.latency_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
         for addr in self.code.watch_sites:
             self.native.add(nat.watch_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
+        for addr in self.code.alignment_sites:
+            self.native.add(nat.alignment_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
         if self.code.memory_hook or any(overrides(o, "memory") for o in self.observers):
             for addr in self.code.it_exits:  # any memory hook needs this (Unicorn #2309)
                 self.native.add(nat.it_exit_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
@@ -336,6 +338,10 @@ class Machine:
             self._until = self.blocks.split_point(pc)
             self.state.skip_stop_at = pc
             return pc
+        elif stopped == nat.STOP_UNALIGNED:
+            pc = self.state.stop_address
+            self._take_back(pc)
+            raise self.platform.unaligned_fault(pc)
         elif stopped == nat.STOP_OUTSIDE:
             pc = self.state.stop_address
             if self.platform.wrong_state_fault(pc):
@@ -485,7 +491,8 @@ class Simulator:
             raise ConfigError(f"semihosting directory {semihost_dir} does not exist")
         self.image = load_elf(elf, self.core, self.board)
         try:
-            self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board, exact_memory)
+            self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board, exact_memory,
+                                       strict_alignment=self.core.arch == "arm" and self.core.isa != "armv6-m")
         except ValueError:
             raise ConfigError(f"{self.image.path} has no executable code") from None
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,
