@@ -259,11 +259,12 @@ def data_access(code: bytes, addr: int, register) -> tuple[int, int, bool] | Non
     return address & 0xFFFF_FFFF, nbytes, base.startswith(("str", "stl", "vstr"))
 
 
-def decode_all(code: bytes, base: int, data_ranges: list[tuple[int, int]] = ()) -> list[Insn]:
+def decode_all(code: bytes, base: int, data_ranges: list[tuple[int, int]] = (), progress=None) -> list[Insn]:
     """Decode Thumb code at ``base``, skipping literal pools given as [start, end) ``data_ranges``.
 
     Mapping symbols ($t/$d) give the data ranges; without them a pool decodes as
-    instructions, which costs nothing because execution never reaches it.
+    instructions, which costs nothing because execution never reaches it. ``progress()`` is
+    called every 4096 instructions (it may raise to give up: a wall-clock limit).
     """
     import capstone
 
@@ -283,6 +284,8 @@ def decode_all(code: bytes, base: int, data_ranges: list[tuple[int, int]] = ()) 
         while addr + 2 <= hi:
             it_left = 0
             for ci in md.disasm(code[addr - base:hi - base], addr):
+                if progress is not None and len(out) % 4096 == 4095:
+                    progress()
                 insn = _decode_cs(ci, it_left > 0)
                 it_left = max(0, it_left - 1)
                 if insn.klass == "it":

@@ -5,7 +5,7 @@ The public API is what ``__all__`` lists; modules starting with ``_`` are privat
 
 from ._board import Board, Region, bundled_boards, load_board
 from ._cores import Core, core_names, get_core
-from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, ToolchainError
+from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, TimeLimitError, ToolchainError
 from ._machine import Simulator
 from ._observe import Observer
 from ._result import Fault, RunResult
@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Board", "Region", "bundled_boards", "load_board",
     "Core", "core_names", "get_core",
-    "ConfigError", "ElfError", "ExitCode", "SimmcuError", "ToolchainError",
+    "ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError",
     "Simulator", "Observer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
 ]

@@ -34,13 +34,14 @@ def register_ids(arch: str) -> list[int]:
     return _ARM_REGS if arch == "arm" else _RV_REGS
 
 
-def decode_image(image, arch: str) -> list[Insn]:
+def decode_image(image, arch: str, progress=None) -> list[Insn]:
+    """Every instruction of the image's executable sections; ``progress`` as the decoders take it."""
     out: list[Insn] = []
     for sec in sorted(image.code, key=lambda c: c.addr):
         if arch == "arm":
-            out += thumb.decode_all(sec.data, sec.addr, image.data_in_code)
+            out += thumb.decode_all(sec.data, sec.addr, image.data_in_code, progress)
         else:
-            out += rv32.decode_all(sec.data, sec.addr)
+            out += rv32.decode_all(sec.data, sec.addr, progress)
     return out
 
 
@@ -95,10 +96,11 @@ class CodeMap:
 
 
 def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
-          strict_alignment: bool = False) -> CodeMap:
+          strict_alignment: bool = False, progress=None) -> CodeMap:
     """``strict_alignment``: the core faults on LDRD/STRD, LDM/STM and FP loads/stores to addresses that
-    are not word-aligned, which Unicorn does not check (ARMv7-M and later)."""
-    insns = decode_image(image, arch)
+    are not word-aligned, which Unicorn does not check (ARMv7-M and later). ``progress()`` is called
+    while decoding (to enforce a wall-clock limit)."""
+    insns = decode_image(image, arch, progress)
     if not insns:
         raise ValueError("no code")
     hooked = memory_hooked(profile, exact_memory)
