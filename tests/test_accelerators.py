@@ -291,6 +291,39 @@ def test_a_third_party_unit_takes_a_model_layer(eltwise, tmp_path, core):
     assert np.array_equal(got, _litert(model, random_input(load_model(model), 0)))
 
 
+def test_everything_a_unit_needs_is_public_and_the_docs_import_nothing_private():
+    import simmcu.accelerators as api
+
+    for name in ("Accelerator", "Param", "Bus", "Invocation", "ConfigError", "CustomInstructionUnit", "HOOK_SIGNATURE",
+                 "make_hook", "STATE0", "Layer", "LayerTensor", "LayerCode", "FirmwareSupport", "c_array", "c_struct"):
+        assert name in api.__all__ and hasattr(api, name), name
+    assert set(api.__all__) <= set(vars(api))
+    imports = re.findall(r"^\s*(?:from|import) (simmcu[\w.]*)", DOCS.read_text(), re.M)
+    assert imports and not [m for m in imports if any(part.startswith("_") for part in m.split("."))]
+
+
+def test_the_bundled_units_register_through_the_entry_point_group():
+    from importlib.metadata import entry_points
+
+    from simmcu.accelerators import GROUP, available
+
+    eps = {ep.name: ep for ep in entry_points(group=GROUP)}
+    assert eps["conv"].value == "simmcu.accelerators.conv:ConvAccelerator" and eps["conv"].dist.name == "simmcu"
+    assert eps["cfu"].value == "simmcu.accelerators.cfu:CfuAccelerator" and eps["cfu"].dist.name == "simmcu"
+    assert list(available()) == sorted(available()) and {"cfu", "conv"} <= set(available())
+
+
+def test_param_units_are_checked_and_values_print_as_users_write_them():
+    from simmcu.accelerators import Param
+
+    with pytest.raises(ConfigError, match="parameter unit 'kib' is not one of"):
+        Param(32, "kib", "a unit with a typo")
+    listing = subprocess.run([sys.executable, "-m", "simmcu", "accels"], capture_output=True, text=True).stdout
+    rows = {line.split()[0]: line.split()[2] for line in listing.splitlines() if line.startswith("  ")}
+    assert (rows["base"], rows["double_buffer"], rows["ram_arbitration"], rows["opcode"]) == \
+        ("0x40000000", "true", "cpu-first", "custom-0")
+
+
 VARIANTS = {"conv2d": [], "conv2d_cfu": ["cfu"], "conv2d_conv": ["conv"], "conv2d_conv_irq": ["conv"]}
 
 
