@@ -50,12 +50,13 @@ class ConvAccelerator(Accelerator):
         "ram_arbitration": Param("cpu-first", "", "RAM port shared with the CPU: cpu-first (each CPU data access "
                                  "to RAM during a job delays it a cycle) or none", ("cpu-first", "none")),
     }
-    COMPILE_PARAMS = ("pe_cols", "buffer_kib", "double_buffer")  # whether a layer's tiling fits (plan)
+    COMPILE_PARAMS = ("base", "pe_cols", "buffer_kib", "double_buffer")  # the driver's address; what fits (plan)
     LAYERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
     # -- model compiler ----------------------------------------------------------------------
     def firmware(self, core: str) -> FirmwareSupport:
-        return FirmwareSupport(sources=(Path(__file__).with_name("conv_offload.c"),))
+        return FirmwareSupport(sources=(Path(__file__).with_name("conv_offload.c"),),
+                               defines={"SIMMCU_CONV_BASE": f"{self.params['base']:#x}u"})  # simmcu_conv.h
 
     def compile_layer(self, layer: Layer) -> LayerCode | str | None:
         """A convolution or fully connected layer (as a 1x1 convolution, single rounding) as one job

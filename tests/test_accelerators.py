@@ -277,8 +277,8 @@ def test_a_third_party_unit_takes_a_model_layer(eltwise, tmp_path, core):
     model = tmp_path / "pooling_and_add.tflite"
     model.write_bytes(tflite_models.pooling_and_add())
     run = subprocess.run([sys.executable, "-m", "simmcu", "run", str(model), "--core", core, "--accel",
-                          "eltwise:base=0x40001000",  # beside conv; the driver is compiled for it
-                          "--accel", "conv", "--json", "-", "--quiet"], capture_output=True, text=True, env=env)
+                          "eltwise:base=0x40001000", "--accel", "conv:base=0x40002000",  # drivers follow their base
+                          "--json", "-", "--quiet"], capture_output=True, text=True, env=env)
     assert run.returncode == 0, run.stderr
     d = json.loads(run.stdout)
     assert [(layer["op"], layer["offload"]) for layer in d["layers"]] == [
