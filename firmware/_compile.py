@@ -241,17 +241,20 @@ def _cpu_conv(layer: Layer) -> LayerCode:
     return LayerCode(tuple(consts), call, scratch)
 
 
-def place(layer: Layer, units) -> tuple[LayerCode, str]:
+def place(layer: Layer, attached) -> tuple[LayerCode, str]:
     """The layer's code and where it runs: the first unit that takes it, else the CPU (with the
     reasons of the units that refused it)."""
     refusals = []
-    for unit in units:
+    for unit in attached:
         answer = unit.compile_layer(layer)
         if isinstance(answer, LayerCode):
             return answer, unit.NAME
-        if answer is not None:
+        if isinstance(answer, str):
             refusals.append(f"{unit.NAME}: {answer}")
-    return cpu_code(layer), "; ".join(["cpu: " + refusals[0], *refusals[1:]]) if refusals else "cpu"
+        elif answer is not None:
+            raise ConfigError(f"accelerator {unit.NAME}: compile_layer answered {type(answer).__name__} for "
+                              f"{layer.name}, not LayerCode, a reason (str) or None")
+    return cpu_code(layer), "cpu: " + "; ".join(refusals) if refusals else "cpu"
 
 
 def generate(model: Model, input_data: np.ndarray, attached=(), headers=()) -> tuple[dict[str, str], list[str]]:

@@ -12,6 +12,7 @@ import pytest
 
 import tflite_models
 from simmcu import ConfigError, Simulator
+from simmcu.accelerators import make_accelerator
 from simmcu.firmware import model_elf, run_model
 from simmcu.firmware._compile import compile_model, plan_arena, random_input
 from simmcu.firmware._model import ModelError, load_model
@@ -208,6 +209,31 @@ def test_the_compile_cache_follows_what_changes_the_code(small_models):
     default = model_elf(model, "rv32imc", accels=["conv"])
     assert model_elf(model, "rv32imc", accels=["conv:dma_latency=30,setup_cycles=0"]) == default
     assert model_elf(model, "rv32imc", accels=["conv:buffer_kib=4"]) != default
+
+
+def test_each_layer_goes_to_the_first_unit_that_takes_it_else_to_the_cpu_with_the_reasons(small_models):
+    from simmcu.accelerators import Accelerator
+    from simmcu.firmware._compile import describe_layer, place
+
+    class Picky(Accelerator):
+        NAME, MMIO_SIZE = "picky", 0
+
+        def compile_layer(self, layer):
+            return f"{layer.op.lower()} is not for me" if layer.op in ("CONV_2D", "ADD") else None
+
+    class Broken(Accelerator):
+        NAME, MMIO_SIZE = "broken", 0
+
+        def compile_layer(self, layer):
+            return 42
+
+    model = load_model(small_models["pooling_and_add"])
+    layers = [describe_layer(model, plan_arena(model), op) for op in model.operators]
+    assert [place(layer, [Picky(), make_accelerator("conv")])[1] for layer in layers] == [
+        "cpu", "cpu", "conv", "cpu: picky: add is not for me"]
+    assert place(layers[2], [Picky(), Picky()])[1] == "cpu: picky: conv_2d is not for me; picky: conv_2d is not for me"
+    with pytest.raises(ConfigError, match="broken: compile_layer answered int for layer_0_average_pool_2d"):
+        place(layers[0], [Broken()])
 
 
 def test_weights_are_data_never_decoded_as_instructions(small_models, tmp_path):
