@@ -17,8 +17,11 @@ import numpy as np
 from numba import carray, types
 
 from simmcu import _native as nat
+from simmcu._cores import get_core
 from simmcu._errors import ConfigError
 from simmcu._params import Param
+from simmcu.firmware._examples import cfu_capable
+from simmcu.firmware._layer import FirmwareSupport
 
 from ._base import Accelerator, Invocation
 
@@ -160,6 +163,12 @@ class CustomInstructionUnit(Accelerator):
         """Cycles each operation adds beyond its instruction's own (index: operation id)."""
         return [0] * N_OPS
 
+    def firmware(self, core: str) -> FirmwareSupport:
+        """Custom instructions need a RISC-V core or coprocessor instructions (not ARMv6-M)."""
+        if not cfu_capable(get_core(core)):
+            raise ConfigError(f"the {self.NAME} needs coprocessor instructions, which {core} (ARMv6-M) lacks")
+        return FirmwareSupport()
+
     def reset(self) -> None:
         super().reset()
         self.state = None
@@ -253,6 +262,11 @@ class CfuAccelerator(CustomInstructionUnit):
         "requant_latency": Param(2, "cycles", "added to a requant", int, lambda v: v >= 0),
         "other_latency": Param(0, "cycles", "added to read, reset, set_offset and set", int, lambda v: v >= 0),
     }
+    COMPILE_PARAMS = ()  # the kernels' instructions are fixed (simmcu_cfu.h: custom-0, coprocessor 0)
+
+    def firmware(self, core: str) -> FirmwareSupport:
+        """The CPU kernels use its instructions (NN_CFU: mac4 over word-padded weight rows, fused requantise)."""
+        return FirmwareSupport(defines={**super().firmware(core).defines, "NN_CFU": "1"})
 
     def latencies(self) -> list[int]:
         p = self.params

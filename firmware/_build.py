@@ -84,6 +84,9 @@ def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) 
             shutil.copy(f, work / f.name)
             if f.suffix != ".h":
                 user.append(f.name)
+        for header in sorted({h for f in files for h in f.parent.glob("*.h")}):
+            if not (work / header.name).exists():  # headers beside the sources (a driver), unless staged already
+                shutil.copy(header, work / header.name)
     defs = {"SIMMCU_CORE": f'"{core.name}"', **defines}
     if core.arch == "riscv":
         defs.setdefault("SIMMCU_CLINT_BASE", f"{board.clint_base:#x}u")

@@ -79,9 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("model", help="quantised int8 .tflite model")
     comp.add_argument("--core", required=True, help="core to build for")
     comp.add_argument("-o", "--output", required=True, help="directory for the sources and model.elf")
-    comp.add_argument("--accel", action="append", default=[], metavar="NAME",
-                      help="kernels for this accelerator: conv (convolutions and fully connected layers on the "
-                           "coprocessor) or cfu (its custom instructions in the CPU kernels); repeatable")
+    comp.add_argument("--accel", action="append", default=[], metavar="NAME[:PARAM=VALUE,...]|FILE.toml",
+                      help="compile for this accelerator, as `simmcu run --accel` attaches it: the layers it takes "
+                           "run on it (see `simmcu accels`); repeatable")
     comp.add_argument("--portable-kernels", action="store_true",
                       help="portable C kernels even where the core has the DSP extension")
     comp.add_argument("--input", metavar="FILE", default=None, help="model input (.npy or raw int8 bytes)")

@@ -66,6 +66,23 @@ def test_docs_list_every_board_parameter():
         assert f"`{name}`" in text
 
 
+def test_docs_tables_show_board_defaults_and_units_as_the_listing_prints_them():
+    """`simmcu boards --params` and docs/boards.md: the same default (hex addresses, KiB sizes, bare strings)."""
+    import re
+    from pathlib import Path
+
+    from simmcu._board import BOARD_PARAMS, REGION_PARAMS
+    from simmcu._params import describe
+
+    text = (Path(__file__).parent.parent / "docs" / "boards.md").read_text()
+    rows = {name: (default.strip().strip("`"), unit.strip()) for name, default, unit in
+            re.findall(r"^\| `(\w+)` \|([^|]*)\|([^|]*)\|", text, re.M)}
+    for name, default, unit, _ in (*describe(BOARD_PARAMS), *describe(REGION_PARAMS)):
+        assert rows[name] == (default, unit), name
+    _, out, _ = cli("boards", "--params")
+    assert re.search(r"stack_bytes +default 8 KiB +bytes", out) and re.search(r"clint_base +default 0x2000000 ", out)
+
+
 def test_closed_stdout_keeps_the_run_and_its_exit_code():
     """`simmcu run ... | head -c 1`: no traceback, and simmcu still returns the firmware's code."""
     p = subprocess.run(["bash", "-c", f"set -o pipefail; '{sys.executable}' -m simmcu run fault --core rv32imc"
