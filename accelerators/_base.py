@@ -114,9 +114,12 @@ class Accelerator:
         default: not an operator this unit handles."""
         return None
 
+    def check_core(self, core) -> None:
+        """Raise ConfigError when the unit cannot work with ``core`` (a ``simmcu.Core``); called when a
+        run attaches it and when a model firmware is compiled for it."""
+
     def firmware(self, core: str) -> FirmwareSupport:
-        """The C sources and preprocessor definitions a model firmware for this unit compiles in;
-        raise ConfigError when the unit cannot work with ``core``."""
+        """The C sources and preprocessor definitions a model firmware for this unit compiles in."""
         return FirmwareSupport()
 
     # -- accounting helpers -------------------------------------------------------------------

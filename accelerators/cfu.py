@@ -17,7 +17,6 @@ import numpy as np
 from numba import carray, types
 
 from simmcu import _native as nat
-from simmcu._cores import get_core
 from simmcu._errors import ConfigError
 from simmcu._params import Param
 from simmcu.firmware._examples import cfu_capable
@@ -163,11 +162,11 @@ class CustomInstructionUnit(Accelerator):
         """Cycles each operation adds beyond its instruction's own (index: operation id)."""
         return [0] * N_OPS
 
-    def firmware(self, core: str) -> FirmwareSupport:
+    def check_core(self, core) -> None:
         """Custom instructions need a RISC-V core or coprocessor instructions (not ARMv6-M)."""
-        if not cfu_capable(get_core(core)):
-            raise ConfigError(f"the {self.NAME} needs coprocessor instructions, which {core} (ARMv6-M) lacks")
-        return FirmwareSupport()
+        if not cfu_capable(core):
+            raise ConfigError(f"accelerator {self.NAME}: custom instructions need coprocessor instructions, "
+                              f"which {core.name} (ARMv6-M) lacks")
 
     def reset(self) -> None:
         super().reset()
@@ -266,7 +265,7 @@ class CfuAccelerator(CustomInstructionUnit):
 
     def firmware(self, core: str) -> FirmwareSupport:
         """The CPU kernels use its instructions (NN_CFU: mac4 over word-padded weight rows, fused requantise)."""
-        return FirmwareSupport(defines={**super().firmware(core).defines, "NN_CFU": "1"})
+        return FirmwareSupport(defines={"NN_CFU": "1"})
 
     def latencies(self) -> list[int]:
         p = self.params

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
 from ._build import build, firmware_dir
@@ -322,6 +323,8 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     model = load_model(path)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(f"{path}: {len(model.inputs)} inputs and {len(model.outputs)} outputs; one of each is supported")
+    for unit in attached:
+        unit.check_core(get_core(parse_core_spec(core)[0]))
     support = [unit.firmware(core) for unit in attached]
     if input_data is None:
         input_data = random_input(model, seed)

@@ -50,10 +50,8 @@ class Devices:
         self.accels = list(accelerators)
         self.wakes: dict[int, int] = {}
         for a in self.accels:
+            a.check_core(machine.core)
             if not a.MMIO_SIZE:
-                if machine.core.isa == "armv6-m":
-                    raise ConfigError(f"accelerator {a.NAME}: custom instructions need coprocessor instructions, "
-                                      f"which {machine.core.name} (ARMv6-M) lacks")
                 a.attach(_Bus(machine, self, a))
                 continue
             base, size = a.params["base"], a.MMIO_SIZE
