@@ -99,51 +99,80 @@ def builtin_op(st, op, sel, a, b):
 HOOK_SIGNATURE = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
 
 
-def make_hook(op):
-    """The native instruction hook of a unit whose operations ``op(state, op, sel, a, b)`` runs."""
-    def hook(uc, address, size, st_ptr):
-        hdr = carray(st_ptr, HEADER)
-        st = carray(st_ptr, hdr[OFF_SITES] + N_SFIELDS * hdr[N_SITES])
-        lo, hi = 0, st[N_SITES] - 1
-        addr = np.int64(address)
-        site = -1
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            at = st[OFF_SITES] + N_SFIELDS * mid
-            if st[at + S_ADDR] == addr:
-                site = at
-                break
-            if st[at + S_ADDR] < addr:
-                lo = mid + 1
-            else:
-                hi = mid - 1
-        if site < 0:
-            return
-        machine = st[MACHINE]
-        m = nat.machine_state(machine)
-        if nat.stopped_before(m):
-            return
-        a = nat.read_register(uc, machine, st[site + S_RA]) if st[site + S_RA] >= 0 else np.int64(0)
-        b = nat.read_register(uc, machine, st[site + S_RB]) if st[site + S_RB] >= 0 else np.int64(0)
-        k = st[site + S_OP]
-        if k == OP_RESULT:
-            result = st[RESULT]
+@numba.njit(cache=True)
+def _site(st_ptr, address):
+    """The unit's state and the site row of its instruction at ``address`` (-1: none, or it does not
+    run now because the block hook stopped before it), with the instruction's two operands."""
+    hdr = carray(st_ptr, HEADER)
+    st = carray(st_ptr, hdr[OFF_SITES] + N_SFIELDS * hdr[N_SITES])
+    lo, hi = 0, st[N_SITES] - 1
+    site = -1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        at = st[OFF_SITES] + N_SFIELDS * mid
+        if st[at + S_ADDR] == address:
+            site = at
+            break
+        if st[at + S_ADDR] < address:
+            lo = mid + 1
         else:
-            result = op(st, k, st[site + S_SEL], a, b)
-            st[RESULT] = result
-        if st[site + S_RD] >= 0:
-            nat.write_register(uc, machine, st[site + S_RD], result & 0xFFFFFFFF)
-        nat.write_register(uc, machine, st[PC_REG], st[site + S_NEXT])  # skip the instruction Unicorn would trap on
-        latency = st[OFF_LATENCY + k]
-        st[COUNT] += 1
-        st[OFF_COUNTS + k] += 1
-        if latency:
-            st[STALLS] += latency
-            nat.charge_accelerator(m, latency)
+            hi = mid - 1
+    return st, site
+
+
+@numba.njit(cache=True)
+def _operands(uc, st, site):
+    machine = st[MACHINE]
+    a = nat.read_register(uc, machine, st[site + S_RA]) if st[site + S_RA] >= 0 else np.int64(0)
+    b = nat.read_register(uc, machine, st[site + S_RB]) if st[site + S_RB] >= 0 else np.int64(0)
+    return a, b
+
+
+@numba.njit(cache=True)
+def _complete(uc, st, site, op, result):
+    """Write the result, skip the instruction Unicorn would trap on, count it and charge its latency."""
+    machine = st[MACHINE]
+    if op != OP_RESULT:
+        st[RESULT] = result
+    if st[site + S_RD] >= 0:
+        nat.write_register(uc, machine, st[site + S_RD], result & 0xFFFFFFFF)
+    nat.write_register(uc, machine, st[PC_REG], st[site + S_NEXT])
+    latency = st[OFF_LATENCY + op]
+    st[COUNT] += 1
+    st[OFF_COUNTS + op] += 1
+    if latency:
+        st[STALLS] += latency
+        nat.charge_accelerator(nat.machine_state(machine), latency)
+
+
+@numba.njit(cache=True)
+def _runs_now(st, site):
+    return site >= 0 and not nat.stopped_before(nat.machine_state(st[MACHINE]))
+
+
+def make_hook(op):
+    """The native instruction hook of a unit whose operations ``op(state, op, sel, a, b)`` runs. A closure
+    over ``op``: Numba compiles it in every process (about a second); the bundled unit's
+    ``builtin_hook`` is written out so that its compiled code is cached on disk."""
+    def hook(uc, address, size, st_ptr):
+        st, site = _site(st_ptr, np.int64(address))
+        if not _runs_now(st, site):
+            return
+        k = st[site + S_OP]
+        a, b = _operands(uc, st, site)
+        _complete(uc, st, site, k, st[RESULT] if k == OP_RESULT else op(st, k, st[site + S_SEL], a, b))
     return hook
 
 
-builtin_hook = numba.cfunc(HOOK_SIGNATURE, nopython=True, cache=True)(make_hook(builtin_op))
+@numba.cfunc(HOOK_SIGNATURE, nopython=True, cache=True)
+def builtin_hook(uc, address, size, st_ptr):
+    """``make_hook(builtin_op)``, written out (see make_hook)."""
+    st, site = _site(st_ptr, np.int64(address))
+    if not _runs_now(st, site):
+        return
+    k = st[site + S_OP]
+    a, b = _operands(uc, st, site)
+    _complete(uc, st, site, k, st[RESULT] if k == OP_RESULT else builtin_op(st, k, st[site + S_SEL], a, b))
 
 
 class CustomInstructionUnit(Accelerator):
