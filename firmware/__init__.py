@@ -5,10 +5,10 @@ through which an accelerator takes layers (``Layer``, ``LayerCode``, ``FirmwareS
 from ._build import build, firmware_dir, strip_debug
 from ._compile import compile_model, read_input
 from ._deploy import model_elf, run_model
-from ._examples import EXAMPLES
+from ._examples import EXAMPLES, example_elf
 from ._layer import FirmwareSupport, Layer, LayerCode, LayerTensor, c_array, c_struct
 from ._model import ModelError, load_model
 
-__all__ = ["EXAMPLES", "build", "compile_model", "firmware_dir", "load_model", "model_elf", "ModelError",
+__all__ = ["EXAMPLES", "build", "compile_model", "example_elf", "firmware_dir", "load_model", "model_elf", "ModelError",
            "read_input", "run_model", "strip_debug", "FirmwareSupport", "Layer", "LayerCode", "LayerTensor",
            "c_array", "c_struct"]

@@ -496,6 +496,9 @@ class Simulator:
             if timeout is not None and time.monotonic() > self._created + timeout:
                 raise TimeLimitError(f"wall-clock timeout of {timeout:g} s reached while decoding {elf}")
 
+        from simmcu.firmware import example_elf  # here: the firmware package imports this one
+
+        elf = example_elf(elf, self.core)  # a bundled example by name
         self.image = load_elf(elf, self.core, self.board)
         try:
             self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board, exact_memory,
