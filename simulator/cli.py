@@ -11,7 +11,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shlex
 import sys
 from pathlib import Path
 
@@ -171,7 +170,8 @@ def _build(a) -> int:
 
     defines = dict((d.split("=", 1) + ["1"])[:2] for d in a.defines)
     what = a.what[0] if len(a.what) == 1 else a.what
-    out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines)
+    out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines,
+                include_dirs=a.include_dirs, optimize=a.optimize, cflags=a.cflags)
     print(f"simmcu: built {out} for {a.core}")
     return 0
 
@@ -252,6 +252,11 @@ def _boards(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(argv[:-1]):  # argparse would take `--cflags "-O3 -g"`'s value for an option
+        if arg == "--cflags":
+            argv[i:i + 2] = [f"--cflags={argv[i + 1]}"]
+            break
     a = parser.parse_args(argv)
     if a.command == "run" and [a.json, a.profile_csv, a.folded].count("-") > 1:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
