@@ -52,13 +52,19 @@ uint64_t simmcu_cycles(void)
 int main(int argc, char **argv);
 
 /* Split the semihosting command line (the ELF's name, then its arguments) at spaces into
- * argv; argc is 0 when the host has none. */
+ * argv; argc is 0 when the host has none, or with SIMMCU_NO_CMDLINE defined, which makes no
+ * semihosting call before main (for hosts that stop at the first one, e.g. an RTL testbench). */
 static int arguments(char *line, size_t size, char **argv, int max)
 {
     uint32_t block[2] = {(uint32_t)(uintptr_t)line, size};
     int argc = 0;
+#ifdef SIMMCU_NO_CMDLINE
+    (void)block;
+    line[0] = '\0';
+#else
     if (simmcu_semihost(SYS_GET_CMDLINE, block) != 0)
         line[0] = '\0';
+#endif
     for (char *p = line; *p && argc < max;) {
         while (*p == ' ')
             *p++ = '\0';
