@@ -35,7 +35,7 @@ TOOLCHAINS = ("zig", "gnu")
 OPT_LEVELS = ("0", "1", "2", "3", "s", "z")
 COMMON_FLAGS = ("-g", "-std=gnu11", "-ffreestanding", "-fno-common", "-ffunction-sections",
                 "-fdata-sections", "-fno-unwind-tables", "-fno-asynchronous-unwind-tables", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration")
-RUNTIME = ("runtime.c", "printf.c", "string.c")
+RUNTIME = ("string.c", "runtime.c", "printf.c")  # memcpy and friends, which kernels call, first
 
 
 def firmware_dir() -> Path:
@@ -126,7 +126,7 @@ def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) 
     if core.arch == "riscv":
         defs.setdefault("SIMMCU_CLINT_BASE", f"{board.clint_base:#x}u")
     (work / "simmcu_build.h").write_text("".join(f"#define {k} {v}\n" for k, v in sorted(defs.items())))
-    return names + user, origins
+    return user + names, origins
 
 
 def _linker_script(core: Core, board: Board) -> str:
