@@ -94,3 +94,19 @@ def test_sources_with_the_same_name_are_refused(project):
     (project / "lib" / "main.c").write_text("int helper(void) { return 1; }\n")
     rc, _, err = cli("build", "app/main.c", "lib/main.c", "-o", "x.elf", cwd=project)
     assert rc == 120 and "lib/main.c and app/main.c have the same name" in err
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+def test_the_runtimes_size_does_not_move_user_code(tmp_path, core):
+    """User code links first, and the memcpy family first in the runtime: a runtime of another
+    size (here without the command-line fetch) leaves kernels and what they call where they were."""
+    (tmp_path / "k.c").write_text("""#include "simmcu.h"
+static char a[64], b[64];
+__attribute__((noinline)) void kernel(void) { memset(a, 1, sizeof a); memcpy(b, a, sizeof b); }
+int main(void) { kernel(); return b[3] - 1; }
+""")
+    symbols = [Simulator(build(tmp_path / "k.c", core, tmp_path / f"{n}.elf", defines=d), core=core).image.symbols
+               for n, d in (("with", None), ("without", {"SIMMCU_NO_CMDLINE": "1"}))]
+    assert symbols[0]["__simmcu_start_c"].size != symbols[1]["__simmcu_start_c"].size
+    where = [{n: s[n].addr for n in ("main", "kernel", "memcpy", "memset")} for s in symbols]
+    assert where[0] == where[1]
