@@ -60,15 +60,13 @@ def build(what: str | Path | list, core: str, out: str | Path, *, board: str | P
     if str(optimize) not in OPT_LEVELS:
         raise ConfigError(f"unknown optimisation level {optimize!r} (valid: {', '.join(OPT_LEVELS)})")
     dirs: dict[str, str] = {}
-    flags = [f"-O{optimize}", *_dir_flags("-I", include_dirs, dirs),
+    flags = [f"-O{optimize}", *_include_flags(include_dirs, dirs),
              *(shlex.split(cflags) if isinstance(cflags, str) else cflags)]
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="simmcu-build-") as tmp:
         work = Path(tmp)
         sources, origins = _stage(what, c, b, work, defines or {})
         (work / "link.ld").write_text(_linker_script(c, b))
-        # Quoted includes find headers beside the user's sources, as if compiled in place.
-        flags += _dir_flags("-iquote", (Path(o).parent for o in origins.values()), dirs)
         _run(_command(toolchain, c, sources, flags), work, _user_paths(work, origins, dirs))
         data = strip_debug((work / "firmware.elf").read_bytes())
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -76,23 +74,23 @@ def build(what: str | Path | list, core: str, out: str | Path, *, board: str | P
     return out
 
 
-def _dir_flags(option: str, dirs, resolved: dict[str, str]) -> list[str]:
-    """``option`` (-I, -iquote) with absolute paths, as builds run in a scratch directory, each
-    mapped back to the spelling the user gave so that ``__FILE__`` in a header does not carry
-    the host's directories into the ELF; ``resolved`` collects absolute path -> spelling."""
+def _include_flags(dirs, resolved: dict[str, str]) -> list[str]:
+    """-I with absolute paths, as builds run in a scratch directory, each mapped back to the
+    spelling the user gave so that ``__FILE__`` in a header does not carry the host's
+    directories into the ELF; ``resolved`` collects absolute path -> spelling."""
     flags = []
     for d in dict.fromkeys(str(d) for d in dirs):
         path = Path(d).resolve()
         if not path.is_dir():
             raise ConfigError(f"include directory {d} does not exist")
         resolved.setdefault(str(path), d)
-        flags += [option, str(path), f"-ffile-prefix-map={path}={d}"]
+        flags += ["-I", str(path), f"-ffile-prefix-map={path}={d}"]
     return flags
 
 
 def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """Copy runtime, start-up and user sources into ``work``; return their relative names and,
-    for each user file, the path it was given as (for messages)."""
+    """Copy runtime, start-up and user sources (and the headers beside them) into ``work``; return
+    their relative names and, for each user file copied, the path it came from (for messages)."""
     fw = firmware_dir()
     for header in (fw / "include").iterdir():
         shutil.copy(header, work / header.name)
@@ -122,6 +120,7 @@ def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) 
         for header in sorted({h for f in files for h in f.parent.glob("*.h")}):
             if not (work / header.name).exists():  # headers beside the sources (a driver), unless staged already
                 shutil.copy(header, work / header.name)
+                origins[header.name] = str(header)
     defs = {"SIMMCU_CORE": f'"{core.name}"', **defines}
     if core.arch == "riscv":
         defs.setdefault("SIMMCU_CLINT_BASE", f"{board.clint_base:#x}u")
