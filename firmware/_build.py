@@ -194,7 +194,7 @@ def _user_paths(work: Path, origins: dict[str, str], dirs: dict[str, str]) -> Ca
     was copied from, a resolved include or source directory to the directory as given."""
 
     def user_path(name: str) -> str:
-        name = name.removeprefix(f"{work}/")
+        name = name.removeprefix(f"{work}/").removeprefix("./")
         if name in origins:
             return origins[name]
         for resolved, given in dirs.items():

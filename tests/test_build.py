@@ -80,6 +80,10 @@ def test_compiler_errors_name_the_users_file_and_line(project):
     assert str(e.value) == f"compiler failed: {project}/lib/lib.h:1:34: error: use of undeclared identifier 'y'"
     rc, _, err = cli("build", "app/main.c", "-I", "lib", "-o", "x.elf", cwd=project)
     assert rc == 126 and "compiler failed: lib/lib.h:1:34: error:" in err
+    (project / "lib" / "lib.h").write_text("static inline const char *lib_file(void) { return __FILE__; }\n")
+    (project / "app" / "local.h").write_text('static int broken(void) { return w; }\n#define LOCAL "l"\n')
+    rc, _, err = cli("build", "app/main.c", "-I", "lib", "-o", "x.elf", cwd=project)  # beside the source
+    assert rc == 126 and "compiler failed: app/local.h:1:34: error: use of undeclared identifier 'w'" in err
 
 
 def test_linker_errors_name_the_symbol_and_where_it_is_used(project):
