@@ -9,6 +9,7 @@ from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, TimeLimitErro
 from ._machine import Simulator
 from ._observe import Observer
 from ._result import Fault, RunResult
+from ._sweep import sweep
 from ._timing import Profile, bundled_profiles, load_profile
 
 __version__ = "0.1.0"
@@ -19,4 +20,5 @@ __all__ = [
     "ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError",
     "Simulator", "Observer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
+    "sweep",
 ]
