@@ -12,6 +12,10 @@ from typing import Any
 
 from ._sweep import Expression
 
+#: Axes that name the workload, not the design: each of their values has its own front (the
+#: cycles of different models do not compete).
+GROUP_AXES = ("model", "elf")
+
 
 def pareto_mask(values: list[tuple[float, ...]], directions: list[str]) -> list[bool]:
     """For each vector, whether no other vector is at least as good everywhere and better somewhere."""
@@ -36,28 +40,29 @@ def default_objectives(rows: list[dict], axes: dict[str, list]) -> list[tuple[Ex
 
 def mark_front(rows: list[dict], objectives: list[tuple[Expression, str]], axes: dict[str, list],
                names: dict[int, dict[str, Any]] | None = None) -> list[tuple[Expression, str]]:
-    """Set ``pareto`` on every row (failed runs and rows missing an objective are never on it) and
-    return the objectives used. ``names``: per point index, the values constraints see, for
+    """Set ``pareto`` on every row (failed runs and rows missing an objective are never on it; one
+    front per model or ELF) and return the objectives used. ``names``: per point index, the values constraints see, for
     objectives over parameters that are not axes."""
     objectives = objectives or default_objectives(rows, axes)
-    vectors, members = [], []
+    groups: dict[tuple, list[tuple[dict, tuple]]] = {}
     for r in rows:
         values = {**(names or {}).get(r["point"], {}), **r}
         vec = tuple(e(values) for e, _ in objectives)
         r["pareto"] = False
         if r.get("exit_code") == 0 and all(isinstance(v, (int, float)) for v in vec):
-            vectors.append(vec)
-            members.append(r)
-    for r, on in zip(members, pareto_mask(vectors, [d for _, d in objectives])):
-        r["pareto"] = on
+            groups.setdefault(tuple(r.get(a) for a in GROUP_AXES if a in axes), []).append((r, vec))
+    for members in groups.values():
+        for (r, _), on in zip(members, pareto_mask([vec for _, vec in members], [d for _, d in objectives])):
+            r["pareto"] = on
     return objectives
 
 
 def front_table(rows: list[dict], objectives: list[tuple[Expression, str]], axes: dict[str, list],
                 names: dict[int, dict[str, Any]] | None = None) -> str:
-    """The front as a text table: point, axis values, objectives and speedup, best first objective first."""
-    front = sorted((r for r in rows if r.get("pareto")),
-                   key=lambda r: objectives[0][0]({**(names or {}).get(r["point"], {}), **r}))
+    """The front as a text table: point, axis values, objectives and speedup; per model, best first
+    objective first."""
+    front = sorted((r for r in rows if r.get("pareto")), key=lambda r: (
+        [str(r.get(a)) for a in GROUP_AXES], objectives[0][0]({**(names or {}).get(r["point"], {}), **r})))
     columns = ["point", *axes, *(f"{e.text} ({d})" for e, d in objectives), "speedup"]
     table = [columns]
     for r in front:

@@ -52,7 +52,8 @@ SWEEP_PARAMS = {
     "mode": Param("grid", "", "grid: every combination; random: `samples` of them, seeded", ("grid", "random")),
     "samples": Param(None, "", "points drawn in random mode", int, lambda v: v > 0),
     "seed": Param(0, "", "seed of random mode", int),
-    "constraints": Param([], "", "expressions over point parameters; points where one is false are skipped", list),
+    "constraints": Param([], "", "expressions over point parameters; points where one is false are skipped "
+                         "(one naming a value unknown before the run does not skip)", list),
     "objectives": Param({}, "", "Pareto objectives: expression = \"min\" or \"max\" (default: cycles, area, energy)",
                         dict),
     "baseline": Param(True, "", "run each core/model once without accelerators for the speedup", bool),
@@ -262,7 +263,7 @@ def load_sweep(spec: str | Path | dict, models_dir: str | Path | None = None) ->
         config, names_at, applied = resolver.resolve(values)
         for c in constraints:
             c.check_names(names_at)
-        if not all(c(names_at) for c in constraints):
+        if any(result is not None and not result for result in (c(names_at) for c in constraints)):
             skipped += 1
             continue
         key = config_key(config)
@@ -535,11 +536,15 @@ def _board_data(given: str) -> dict:
 def _model_facts(path: Path) -> dict:
     """What a model costs before it runs: MACs, operators, arena and weight bytes (``model_report``)."""
     from simmcu.firmware._compile import macs, model_report
-    from simmcu.firmware._model import load_model
+    from simmcu.firmware._model import ModelError, load_model
 
-    model = load_model(path)
+    names = ("macs", "operators", "arena_bytes", "weights_bytes")
+    try:
+        model = load_model(path)
+    except ModelError:  # unknown until it runs: its compile error is that point's row
+        return dict.fromkeys(names)
     facts = model_report(model, [dict(macs=macs(model, op), cycles=0) for op in model.operators])
-    return {k: v for k, v in facts.items() if k in ("macs", "operators", "arena_bytes", "weights_bytes")}
+    return {k: facts[k] for k in names}
 
 
 def config_key(config: dict) -> str:
@@ -884,7 +889,7 @@ class _DaskExecutor:
             f = self.client.submit(run_point, c, files[c["file"]["sha256"]], key=f"simmcu-point-{k}", pure=False)
             keys[f.key] = k
             self.futures.append(f)
-        for f in as_completed(self.futures):
+        for f in as_completed(self.futures, loop=self.client.loop):
             yield keys[f.key], _collect(f)
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ import io
 import sys
 from pathlib import Path
 
-from ._pareto import _cell
+from ._pareto import GROUP_AXES, _cell
 
 _NON_NUMERIC_AXES = ("core", "model", "elf", "board")
 
@@ -22,13 +22,13 @@ def _values(row: dict, names: dict) -> dict:
     return {**names.get(row["point"], {}), **row}
 
 
-def pareto_figure(rows: list[dict], objectives, names: dict | None = None):
+def pareto_figure(rows: list[dict], objectives, names: dict | None = None, axes: dict | None = None):
     """Every successful design as a point (the first two objectives; one objective: against the point
-    index), the front highlighted and joined in order of the first objective."""
+    index), the front highlighted and joined in order of the first objective; one panel per model."""
     from matplotlib.figure import Figure
 
-    names = names or {}
-    drawn = []
+    names, axes = names or {}, axes or {}
+    groups: dict[tuple, list[tuple]] = {}
     for r in rows:
         if r.get("exit_code") != 0:
             continue
@@ -36,19 +36,24 @@ def pareto_figure(rows: list[dict], objectives, names: dict | None = None):
         x = objectives[0][0](v)
         y = objectives[1][0](v) if len(objectives) > 1 else r["point"]
         if isinstance(x, (int, float)) and isinstance(y, (int, float)):
-            drawn.append((x, y, r.get("pareto", False)))
-    if not drawn:
+            group = tuple(Path(str(r.get(a))).name for a in GROUP_AXES if a in axes)
+            groups.setdefault(group, []).append((x, y, r.get("pareto", False)))
+    if not groups:
         return None
-    fig = Figure(figsize=(7, 4.5))
-    ax = fig.add_subplot()
-    ax.scatter([d[0] for d in drawn], [d[1] for d in drawn], s=18, color="#9aa7b8", label="designs")
-    front = sorted((d for d in drawn if d[2]), key=lambda d: (d[0], d[1]))
-    ax.scatter([d[0] for d in front], [d[1] for d in front], s=40, color="#d1495b", label="Pareto front", zorder=3)
-    ax.plot([d[0] for d in front], [d[1] for d in front], color="#d1495b", linewidth=1)
-    ax.set_xlabel(f"{objectives[0][0].text} ({objectives[0][1]})")
-    ax.set_ylabel(f"{objectives[1][0].text} ({objectives[1][1]})" if len(objectives) > 1 else "point")
-    ax.legend()
-    ax.grid(alpha=0.3)
+    fig = Figure(figsize=(7, 4 * len(groups)))
+    for i, (group, drawn) in enumerate(groups.items()):
+        ax = fig.add_subplot(len(groups), 1, i + 1)
+        ax.scatter([d[0] for d in drawn], [d[1] for d in drawn], s=18, color="#9aa7b8", label="designs")
+        front = sorted((d for d in drawn if d[2]), key=lambda d: (d[0], d[1]))
+        ax.scatter([d[0] for d in front], [d[1] for d in front], s=40, color="#d1495b", label="Pareto front",
+                   zorder=3)
+        ax.plot([d[0] for d in front], [d[1] for d in front], color="#d1495b", linewidth=1)
+        ax.set_xlabel(f"{objectives[0][0].text} ({objectives[0][1]})")
+        ax.set_ylabel(f"{objectives[1][0].text} ({objectives[1][1]})" if len(objectives) > 1 else "point")
+        if group:
+            ax.set_title(" ".join(group), fontsize=9)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -123,7 +128,7 @@ def speedup_figure(rows: list[dict], axes: dict[str, list]):
 
 def figures(rows) -> dict:
     """The report's figures by file stem (only those the rows can fill)."""
-    made = {"pareto": pareto_figure(rows, rows.objectives, rows.names), "layers": layer_figure(rows),
+    made = {"pareto": pareto_figure(rows, rows.objectives, rows.names, rows.sweep.axes), "layers": layer_figure(rows),
             "speedup": speedup_figure(rows, rows.sweep.axes)}
     return {k: f for k, f in made.items() if f is not None}
 
