@@ -788,7 +788,7 @@ def _read_runs(out: Path | None) -> dict[str, dict]:
 def _append_run(out: Path | None, key: str, metrics: dict) -> None:
     if out is not None:
         with open(out / RUNS_FILE, "a") as f:
-            f.write(json.dumps({"key": key, "metrics": metrics}, sort_keys=True) + "\n")
+            f.write(json.dumps({"key": key, "metrics": metrics}) + "\n")  # in run order: rows keep their columns
 
 
 def _write_rows(out: Path | None, s: Sweep, done: dict, rows: list[dict] | None = None) -> None:

@@ -62,6 +62,7 @@ def layer_figure(rows: list[dict]):
     """Per front design with a per-layer profile, one bar stacked from its layers' cycles (one
     segment per layer, hatched where the layer ran on the CPU); one panel per set of layers (model)."""
     from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -78,14 +79,15 @@ def layer_figure(rows: list[dict]):
         for layer, color in zip(layers, colors):
             heights = [d[f"layer.{layer}.cycles"] for d in designs]
             hatches = ["//" if str(d.get(f"layer.{layer}.offload", "")).startswith("cpu") else "" for d in designs]
-            bars = ax.bar(range(len(designs)), heights, bottom=bottom, color=color, label=layer)
+            bars = ax.bar(range(len(designs)), heights, bottom=bottom, color=color)
             for bar, hatch in zip(bars, hatches):
                 bar.set_hatch(hatch)
             bottom = [b + h for b, h in zip(bottom, heights)]
         ax.set_xticks(range(len(designs)), [f"#{d['point']}" for d in designs])
         ax.set_ylabel("cycles per inference")
         ax.set_title(f"front designs, {len(layers)} layers (hatched: on the CPU)", fontsize=9)
-        ax.legend(fontsize=6, ncol=2, loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.legend([Patch(color=c) for c in colors], layers, fontsize=6, ncol=2, loc="upper left",
+                  bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 
