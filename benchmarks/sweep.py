@@ -51,7 +51,7 @@ def main() -> None:
         one, rows = timed(spec=s, out_dir=Path(tmp) / "one", jobs=1)
         from dask.distributed import LocalCluster
 
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
             dask, _ = timed(spec=s, out_dir=Path(tmp) / "dask", scheduler=cluster)
     bare = []
     for pe_rows in (2, 2 + a.points - 1):

@@ -248,7 +248,7 @@ def test_dask_cluster_rows_equal_local_rows(dask_cluster, local, models, tmp_pat
 def test_dask_local_cluster_from_the_api(local, models):
     from dask.distributed import LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         rows = simmcu.sweep(grid_spec(models), scheduler=cluster)
     assert comparable(rows) == comparable(local[0])
 
@@ -347,3 +347,52 @@ def test_bundled_spec_resolves_against_the_mlperf_models():
                                                                                                (16, 16)}
     with pytest.raises(ConfigError, match="cannot read model"):
         load_sweep("conv-mlperf", models_dir=os.devnull)
+
+
+def test_energy_and_area_become_columns_and_default_objectives_when_reported():
+    """Runs that report RunResult.energy and .area (where the simulator models them) get their
+    fields, and the default front weighs cycles against them."""
+    import types
+
+    from simmcu import Simulator
+    from simmcu._sweep import _metrics
+
+    result = Simulator(firmware_dir() / "prebuilt" / "hello-rv32imc.elf", core="rv32imc").run()
+    plain = _metrics(result)
+    assert not [k for k in plain if k.startswith(("energy.", "area."))]
+    reported = types.SimpleNamespace(**{f: getattr(result, f) for f in result.__dataclass_fields__}, ok=result.ok,
+                                     energy={"total_uj": 1.5, "components": {"cpu": 1.0, "sram": 0.5}},
+                                     area={"total_mm2": 0.25})
+    m = _metrics(reported)
+    assert (m["energy.total_uj"], m["energy.components.cpu"], m["area.total_mm2"]) == (1.5, 1.0, 0.25)
+    used = mark_front([dict(point=0, **m)], [], {})
+    assert [e.text for e, _ in used] == ["cycles", "area.total_mm2", "energy.total_uj"]
+
+
+def test_a_killed_cli_sweep_resumes(models, tmp_path):
+    """Ctrl-C (SIGINT to the process group) in the middle of `simmcu sweep`; the rerun runs the rest."""
+    import json
+    import signal
+
+    text = (f'[base]\ncore = "cortex-m4"\nmodel = "{models["depthwise"].as_posix()}"\n[base.accel.conv]\n'
+            '[axes]\n"accel.conv.pe_rows" = [1, 2, 3, 4, 5, 6]\n')
+    path = _spec_file(tmp_path, text)
+    out = tmp_path / "out"
+    p = subprocess.Popen([str(Path(sys.executable).with_name("simmcu")), "sweep", str(path), "-o", str(out),
+                          "--jobs", "1", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    runs = out / "runs.jsonl"
+    deadline = time.monotonic() + 120
+    while not (runs.exists() and len(runs.read_text().splitlines()) >= 2):
+        assert p.poll() is None and time.monotonic() < deadline, "the sweep ended before it could be interrupted"
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGINT)
+    assert p.wait(timeout=60) == 130
+    assert p.stderr.read().decode().strip().endswith("simmcu: interrupted")
+    finished = {json.loads(line)["key"] for line in runs.read_text().splitlines()}
+    assert 2 <= len(finished) < 7  # 6 points and the CPU-only baseline
+    again = []
+    rows = simmcu.sweep(path, out, jobs=2, on_row=lambda r: again.append(r["key"]))
+    assert len(rows) == 6 and all(r["exit_code"] == 0 for r in rows)
+    assert sorted(again) == sorted({r["key"] for r in rows} - finished)
+    assert len(runs.read_text().splitlines()) == 7
