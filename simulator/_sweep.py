@@ -14,7 +14,6 @@ import ast
 import csv
 import hashlib
 import io
-import itertools
 import json
 import math
 import operator
@@ -23,15 +22,16 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from ._board import BOARD_PARAMS, REGION_PARAMS, _from_dict
 from ._cores import get_core, parse_core_spec
-from ._errors import ConfigError, ExitCode, SimmcuError
+from ._errors import ConfigError, SimmcuError
 from ._params import Param, apply_params, load_toml
+from ._timing import load_profile
 
 BASE_PARAMS = {
     "model": Param("", "", ".tflite model to compile and run (a path, relative to the working directory)", str),
@@ -212,7 +212,6 @@ class Sweep:
     objectives: list[tuple[Expression, str]]
     skipped: int = 0                             #: points a constraint ruled out
     duplicates: int = 0                          #: points that resolve to a run already in the sweep
-    settings: dict = field(default_factory=dict)
 
 
 def bundled_specs() -> list[str]:
@@ -267,7 +266,7 @@ def load_sweep(spec: str | Path | dict, models_dir: str | Path | None = None) ->
             skipped += 1
             continue
         key = config_key(config)
-        if key in runs:
+        if key in runs and any(p.key == key for p in points):
             duplicates += 1
             continue
         runs[key] = config
@@ -291,7 +290,7 @@ def load_sweep(spec: str | Path | dict, models_dir: str | Path | None = None) ->
         if direction not in ("min", "max"):
             raise ConfigError(f"{where}: objective {text!r}: direction {direction!r} is not \"min\" or \"max\"")
         objectives.append((e, direction))
-    return Sweep(where, axes, points, runs, resolver.files, objectives, skipped, duplicates, settings)
+    return Sweep(where, axes, points, runs, resolver.files, objectives, skipped, duplicates)
 
 
 def _sampled(total: int, samples: int, seed: int) -> Iterator[int]:
@@ -397,8 +396,6 @@ def _axis_param(name: str, base: dict, where: str) -> Param:
 
 
 def _profile_options(core: str) -> dict:
-    from ._timing import load_profile
-
     return load_profile(get_core(core).timing).options
 
 
@@ -428,10 +425,9 @@ class _Resolver:
                 applied[axis] = target == name
                 if target == name:
                     options[option] = v
-        core_spec = name + "".join(f"{',' if i else ':'}{k}={'true' if v else 'false'}"
-                                   for i, (k, v) in enumerate(sorted(options.items())))
-        from ._timing import load_profile
         load_profile(core.timing, options)  # unknown options of a core given in [base]
+        chosen = ",".join(f"{k}={'true' if v else 'false'}" for k, v in sorted(options.items()))
+        core_spec = f"{name}:{chosen}" if chosen else name
         board, board_names = self._board(b["board"] or core.board, values, core, where)
         units, names = [], {"core": name, self.kind: b[self.kind]}
         accel = {u: dict(p) for u, p in b["accel"].items()}
@@ -727,17 +723,19 @@ def sweep(spec: str | Path | dict, out_dir: str | Path | None = None, *, jobs: i
             if p.key in done:
                 progress.count(done[p.key])
         _write_rows(out, s, done)
-        for key, metrics in executor.run(todo, s.files):
-            retry = metrics.pop("_retry", False)  # the worker died: not cached, rerun next time
-            done[key] = metrics
-            if not retry:
-                _append_run(out, key, metrics)
-            _write_rows(out, s, done)
-            if key in point_keys:
-                progress.count(metrics, new=True)
-                if on_row is not None:
-                    on_row(next(r for r in rows_of(s, done) if r["key"] == key))
-        progress.close()
+        try:
+            for key, metrics in executor.run(todo, s.files):
+                retry = metrics.pop("_retry", False)  # the worker died: not cached, rerun next time
+                done[key] = metrics
+                if not retry:
+                    _append_run(out, key, metrics)
+                _write_rows(out, s, done)
+                if key in point_keys:
+                    progress.count(metrics, new=True)
+                    if on_row is not None:
+                        on_row(next(r for r in rows_of(s, done) if r["key"] == key))
+        finally:
+            progress.close()
     finally:
         executor.close()
     rows = Rows(rows_of(s, done))
