@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import sys
+import textwrap
 from pathlib import Path
 
 from ._pareto import GROUP_AXES, _cell
@@ -48,14 +49,21 @@ def pareto_figure(rows: list[dict], objectives, names: dict | None = None, axes:
         ax.scatter([d[0] for d in front], [d[1] for d in front], s=40, color="#d1495b", label="Pareto front",
                    zorder=3)
         ax.plot([d[0] for d in front], [d[1] for d in front], color="#d1495b", linewidth=1)
-        ax.set_xlabel(f"{objectives[0][0].text} ({objectives[0][1]})")
-        ax.set_ylabel(f"{objectives[1][0].text} ({objectives[1][1]})" if len(objectives) > 1 else "point")
+        ax.set_xlabel(_label(*objectives[0]), fontsize=8)
+        ax.set_ylabel(_label(*objectives[1]) if len(objectives) > 1 else "point", fontsize=8)
+        for values, set_scale in (([d[0] for d in drawn], ax.set_xscale), ([d[1] for d in drawn], ax.set_yscale)):
+            if min(values) > 0 and max(values) > 20 * min(values):  # designs spread over decades
+                set_scale("log")
         if group:
             ax.set_title(" ".join(group), fontsize=9)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _label(expression, direction: str) -> str:
+    return textwrap.fill(f"{expression.text} ({direction})", 45)
 
 
 def layer_figure(rows: list[dict]):

@@ -396,3 +396,10 @@ def test_a_killed_cli_sweep_resumes(models, tmp_path):
     assert len(rows) == 6 and all(r["exit_code"] == 0 for r in rows)
     assert sorted(again) == sorted({r["key"] for r in rows} - finished)
     assert len(runs.read_text().splitlines()) == 7
+
+
+def test_docs_list_every_row_field_and_axis_kind():
+    text = (Path(__file__).parent.parent / "docs" / "sweep.md").read_text()
+    from simmcu._sweep import METRICS, SWEEP_PARAMS, _SCALAR_AXES
+
+    assert [f for f in (*METRICS, *SWEEP_PARAMS, *_SCALAR_AXES, "point", "key") if f"`{f}`" not in text] == []
