@@ -403,3 +403,19 @@ def test_docs_list_every_row_field_and_axis_kind():
     from simmcu._sweep import METRICS, SWEEP_PARAMS, _SCALAR_AXES
 
     assert [f for f in (*METRICS, *SWEEP_PARAMS, *_SCALAR_AXES, "point", "key") if f"`{f}`" not in text] == []
+
+
+def test_swept_board_keys_reach_the_run_and_match_a_bare_run(tmp_path):
+    """A board key axis is applied through a board file the worker writes; the point's cycles are
+    those of `Simulator` on the same board."""
+    from simmcu import Simulator
+
+    elf = firmware_dir() / "prebuilt" / "hello-rv32imc.elf"
+    rows = simmcu.sweep({"base": {"elf": str(elf), "core": "rv32imc"},
+                         "axes": {"board.flash.fetch_wait_states": [0, 3], "board.clock_hz": [50_000_000]}}, jobs=1)
+    assert [r["board.flash.fetch_wait_states"] for r in rows] == [0, 3]
+    assert rows[1]["cycles"] > rows[0]["cycles"] and rows[0]["speedup"] == 1.0
+    board = tmp_path / "slow.toml"
+    text = (Path(simmcu.__file__).parent / "boards" / "generic-rv32.toml").read_text()
+    board.write_text(text.replace('kind = "flash"', 'kind = "flash"\nfetch_wait_states = 3'))
+    assert Simulator(elf, core="rv32imc", board=board).run().cycles == rows[1]["cycles"]
