@@ -10,6 +10,7 @@ from ._cores import Core, core_names, get_core
 from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, TimeLimitError, ToolchainError
 from ._observe import Observer
 from ._result import Fault, RunResult
+from ._sweep import sweep
 from ._timing import Profile, bundled_profiles, load_profile
 
 __version__ = "0.1.0"
@@ -20,6 +21,7 @@ __all__ = [
     "ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError",
     "Simulator", "Observer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
+    "sweep",
 ]
 
 

@@ -100,6 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     comp.add_argument("--toolchain", default="zig", choices=("zig", "gnu"), help="compiler (default zig)")
 
+    sw = sub.add_parser("sweep", help="run a design-space sweep from a spec (docs/sweep.md)")
+    sw.add_argument("spec", help="sweep spec TOML file, or a bundled spec's name (conv-mlperf)")
+    sw.add_argument("-o", "--output", default=None, metavar="DIR",
+                    help="directory for rows.csv, rows.jsonl, plots and report.html (default: SPEC-NAME.sweep/); "
+                         "rerun into the same one to finish an interrupted sweep")
+    sw.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: the CPU count)")
+    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the points on a Dask cluster (tcp://host:8786; needs simmcu[cluster])")
+    sw.add_argument("--models-dir", default=None, metavar="DIR", help="look the spec's models and ELFs up by file "
+                    "name in DIR")
+    sw.add_argument("--quiet", action="store_true", help="no progress line")
+
     cores = sub.add_parser("cores", help="list the cores and their timing profiles")
     cores.add_argument("--timing", action="store_true",
                        help="also list each timing profile's options, sources and what it leaves out")
@@ -196,6 +208,17 @@ def _params_json(params) -> dict:
             for name, p in params.items()}
 
 
+def _sweep(a) -> int:
+    from ._sweep import sweep
+
+    out = Path(a.output) if a.output else Path(f"{Path(a.spec).stem}.sweep")
+    rows = sweep(a.spec, out, jobs=a.jobs, scheduler=a.scheduler, models_dir=a.models_dir, quiet=a.quiet)
+    failed = sum(r["exit_code"] != 0 for r in rows)
+    _write(rows.front_table() + "\n")
+    _write(f"simmcu: {len(rows)} points ({failed} failed) in {out}/: rows.csv, rows.jsonl, report.html\n")
+    return 0
+
+
 def _cores(a) -> int:
     cores = [get_core(name) for name in core_names()]
     if a.json:
@@ -261,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "run" and [a.json, a.profile_csv, a.folded].count("-") > 1:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
-        return {"run": _run, "build": _build, "compile": _compile, "cores": _cores, "accels": _accels,
-                "boards": _boards}[a.command](a)
+        return {"run": _run, "build": _build, "compile": _compile, "sweep": _sweep, "cores": _cores,
+                "accels": _accels, "boards": _boards}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)
