@@ -18,7 +18,6 @@ from . import __version__
 from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
 from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ExitCode, SimmcuError
-from ._machine import Simulator
 from ._params import REQUIRED, describe
 from ._timing import bundled_profiles, load_profile
 
@@ -139,6 +138,8 @@ def _write(text: str, stream=None) -> None:
 
 
 def _run(a) -> int:
+    from ._machine import Simulator  # Unicorn and the native hooks: only runs need them
+
     core = a.core
     get_core(parse_core_spec(core)[0])  # a bad --core fails before a model is compiled
     elf = Path(a.elf)
