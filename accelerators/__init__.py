@@ -14,7 +14,7 @@ from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode, LayerTenso
 
 from ._base import COMMON_PARAMS, Accelerator, Bus, Invocation
 from ._registry import GROUP, accelerator_class, available, make_accelerator
-from .cfu import HOOK_SIGNATURE, STATE0, CustomInstructionUnit, make_hook
+from .cfu import STATE0, CustomInstructionUnit
 
 __all__ = [
     # a model and what the machine gives it
@@ -26,3 +26,13 @@ __all__ = [
     # finding and attaching models
     "GROUP", "available", "accelerator_class", "make_accelerator",
 ]
+
+
+def __getattr__(name: str):
+    """``HOOK_SIGNATURE`` and ``make_hook`` bring in Numba: imported on first use."""
+    if name in ("HOOK_SIGNATURE", "make_hook"):
+        from . import _cfu_native
+
+        globals()[name] = value = getattr(_cfu_native, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,11 +12,8 @@ instruction's own cycle is charged as an accelerator stall.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba import carray, types
 
-from simmcu import _native as nat
 from simmcu._errors import ConfigError
 from simmcu._params import Param
 from simmcu.firmware._examples import cfu_capable
@@ -40,141 +37,6 @@ ACC, IN_OFFSET, MULT, SHIFT, OUT_ZP, ACT_MIN, ACT_MAX, SINGLE_ROUNDING = range(S
 OP_MAC4, OP_READ, OP_RESET, OP_SET_OFFSET, OP_REQUANT, OP_SET = range(6)
 
 
-@numba.njit(cache=True)
-def _s8(v, lane):
-    b = (v >> (8 * lane)) & 0xFF
-    return b - 256 if b >= 128 else b
-
-
-@numba.njit(cache=True)
-def _wrap32(v):
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >= 1 << 31 else v
-
-
-@numba.njit(cache=True)
-def requantize(x, mult, shift, single_rounding):
-    """TFLite MultiplyByQuantizedMultiplier on one int32 value as firmware/reference.py computes it:
-    one rounding (fully connected) or gemmlowp's two (convolutions)."""
-    if single_rounding:
-        total = 31 - shift
-        return (x * mult + (np.int64(1) << (total - 1))) >> total
-    if shift > 0:
-        x = _wrap32(x << shift)
-    ab = x * mult
-    ab += (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    high = ab >> 31 if ab >= 0 else -((-ab) >> 31)
-    right = -shift if shift < 0 else 0
-    mask = (np.int64(1) << right) - 1
-    threshold = (mask >> 1) + (1 if high < 0 else 0)
-    return (high >> right) + (1 if (high & mask) > threshold else 0)
-
-
-@numba.njit(cache=True)
-def builtin_op(st, op, sel, a, b):
-    if op == OP_MAC4:
-        off = st[IN_OFFSET]
-        for lane in range(4):
-            st[ACC] += (_s8(a, lane) + off) * _s8(b, lane)
-        st[ACC] = _wrap32(st[ACC])
-        return st[ACC]
-    if op == OP_READ:
-        return st[ACC]
-    if op == OP_RESET:
-        st[ACC] = _wrap32(a)
-        return 0
-    if op == OP_SET_OFFSET:
-        st[IN_OFFSET] = _wrap32(a)
-        return 0
-    if op == OP_REQUANT:
-        v = requantize(_wrap32(a), st[MULT], st[SHIFT], st[SINGLE_ROUNDING]) + st[OUT_ZP]
-        return max(st[ACT_MIN], min(st[ACT_MAX], v))
-    if op == OP_SET and 0 <= sel <= 5:
-        st[MULT + sel] = _wrap32(a)
-        return 0
-    return 0
-
-
-#: Signature of a unit's instruction hook: ``numba.cfunc(HOOK_SIGNATURE)(make_hook(op))``.
-HOOK_SIGNATURE = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
-
-
-@numba.njit(cache=True)
-def _site(st_ptr, address):
-    """The unit's state and the site row of its instruction at ``address`` (-1: none, or it does not
-    run now because the block hook stopped before it), with the instruction's two operands."""
-    hdr = carray(st_ptr, HEADER)
-    st = carray(st_ptr, hdr[OFF_SITES] + N_SFIELDS * hdr[N_SITES])
-    lo, hi = 0, st[N_SITES] - 1
-    site = -1
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        at = st[OFF_SITES] + N_SFIELDS * mid
-        if st[at + S_ADDR] == address:
-            site = at
-            break
-        if st[at + S_ADDR] < address:
-            lo = mid + 1
-        else:
-            hi = mid - 1
-    return st, site
-
-
-@numba.njit(cache=True)
-def _operands(uc, st, site):
-    machine = st[MACHINE]
-    a = nat.read_register(uc, machine, st[site + S_RA]) if st[site + S_RA] >= 0 else np.int64(0)
-    b = nat.read_register(uc, machine, st[site + S_RB]) if st[site + S_RB] >= 0 else np.int64(0)
-    return a, b
-
-
-@numba.njit(cache=True)
-def _complete(uc, st, site, op, result):
-    """Write the result, skip the instruction Unicorn would trap on, count it and charge its latency."""
-    machine = st[MACHINE]
-    if op != OP_RESULT:
-        st[RESULT] = result
-    if st[site + S_RD] >= 0:
-        nat.write_register(uc, machine, st[site + S_RD], result & 0xFFFFFFFF)
-    nat.write_register(uc, machine, st[PC_REG], st[site + S_NEXT])
-    latency = st[OFF_LATENCY + op]
-    st[COUNT] += 1
-    st[OFF_COUNTS + op] += 1
-    if latency:
-        st[STALLS] += latency
-        nat.charge_accelerator(nat.machine_state(machine), latency)
-
-
-@numba.njit(cache=True)
-def _runs_now(st, site):
-    return site >= 0 and not nat.stopped_before(nat.machine_state(st[MACHINE]))
-
-
-def make_hook(op):
-    """The native instruction hook of a unit whose operations ``op(state, op, sel, a, b)`` runs. A closure
-    over ``op``: Numba compiles it in every process (about a second); the bundled unit's
-    ``builtin_hook`` is written out so that its compiled code is cached on disk."""
-    def hook(uc, address, size, st_ptr):
-        st, site = _site(st_ptr, np.int64(address))
-        if not _runs_now(st, site):
-            return
-        k = st[site + S_OP]
-        a, b = _operands(uc, st, site)
-        _complete(uc, st, site, k, st[RESULT] if k == OP_RESULT else op(st, k, st[site + S_SEL], a, b))
-    return hook
-
-
-@numba.cfunc(HOOK_SIGNATURE, nopython=True, cache=True)
-def builtin_hook(uc, address, size, st_ptr):
-    """``make_hook(builtin_op)``, written out (see make_hook)."""
-    st, site = _site(st_ptr, np.int64(address))
-    if not _runs_now(st, site):
-        return
-    k = st[site + S_OP]
-    a, b = _operands(uc, st, site)
-    _complete(uc, st, site, k, st[RESULT] if k == OP_RESULT else builtin_op(st, k, st[site + S_SEL], a, b))
-
-
 class CustomInstructionUnit(Accelerator):
     """Base of custom-instruction units: subclasses set OPS (names, in operation-id order) and
     HOOK (``numba.cfunc(SIG)(make_hook(their_op))``), and may add state and latency params."""
@@ -182,6 +44,10 @@ class CustomInstructionUnit(Accelerator):
     MMIO_SIZE = 0
     OPS: tuple[str, ...] = ()
     HOOK = None
+
+    def native_hook(self):
+        """The compiled hook the machine installs on each of the unit's instructions (``HOOK``)."""
+        return self.HOOK
     PARAMS = {
         "opcode": Param("custom-0", "", "RISC-V: the major opcode the unit decodes", ("custom-0", "custom-1")),
         "coproc": Param(0, "", "Cortex-M: the coprocessor number the unit answers (0-7)", int, lambda v: 0 <= v <= 7),
@@ -283,7 +149,6 @@ class CfuAccelerator(CustomInstructionUnit):
     NAME = "cfu"
     DESCRIPTION = "custom-instruction unit for int8 inference: 4-lane int8 MAC, accumulator, requantise-and-clamp"
     OPS = ("mac4", "read", "reset", "set_offset", "requant", "set")
-    HOOK = builtin_hook
     PARAMS = {
         **CustomInstructionUnit.PARAMS,
         "mac_latency": Param(0, "cycles", "added to a mac4 beyond the instruction's own cycle", int, lambda v: v >= 0),
@@ -291,6 +156,11 @@ class CfuAccelerator(CustomInstructionUnit):
         "other_latency": Param(0, "cycles", "added to read, reset, set_offset and set", int, lambda v: v >= 0),
     }
     COMPILE_PARAMS = ()  # the kernels' instructions are fixed (simmcu_cfu.h: custom-0, coprocessor 0)
+
+    def native_hook(self):
+        from ._cfu_native import builtin_hook  # Numba: loaded when a run attaches the unit, not to list it
+
+        return builtin_hook
 
     def firmware(self, core: str) -> FirmwareSupport:
         """The CPU kernels use its instructions (NN_CFU: mac4 over word-padded weight rows, fused requantise)."""
@@ -307,3 +177,17 @@ class CfuAccelerator(CustomInstructionUnit):
 
     def macs(self, counts: dict[str, int]) -> int:
         return 4 * counts["mac4"]
+
+
+_NATIVE = ("HOOK_SIGNATURE", "make_hook", "builtin_hook", "builtin_op", "requantize")
+
+
+def __getattr__(name: str):
+    """The Numba side (``make_hook``, ``HOOK_SIGNATURE``, ``builtin_op``...) lives in ``_cfu_native``,
+    imported on first use so that listing units does not load Numba."""
+    if name not in _NATIVE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _cfu_native
+
+    globals()[name] = value = getattr(_cfu_native, name)
+    return value

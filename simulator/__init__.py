@@ -29,5 +29,6 @@ def __getattr__(name: str):
     if name == "Simulator":
         from ._machine import Simulator
 
+        globals()["Simulator"] = Simulator
         return Simulator
     raise AttributeError(f"module 'simmcu' has no attribute {name!r}")

@@ -83,7 +83,7 @@ class Devices:
                 if addr in self.latency_at:
                     raise ConfigError(f"accelerators: two units claim the instruction at {addr:#010x}")
                 self.latency_at[addr] = a.latency_at(op)
-                native.add(a.HOOK, state, uc_const.UC_HOOK_CODE, addr, addr)
+                native.add(a.native_hook(), state, uc_const.UC_HOOK_CODE, addr, addr)
 
     def next_event(self) -> int | None:
         pending = [c for c in self.wakes.values() if c > self.m.cycles]
