@@ -11,6 +11,7 @@ import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -133,7 +134,8 @@ def _key(core: str) -> str:
                                    importlib.metadata.version(tool)]).encode())
     for f in _testbench_files(rtl):
         h.update(f.read_bytes())
-    h.update(Path(__file__).read_bytes())
+    for f in (_build_cxxrtl, _build_verilator, _ibex_sources, _cv32e40p_sources):
+        h.update(inspect.getsource(f).encode())
     return h.hexdigest()[:16]
 
 
@@ -249,7 +251,10 @@ def run(exe: Path, elf: Path, board, memory: str = "comb", wait_states: int = 0,
         img.write_bytes(flat)
         cmd = [str(exe), str(img), hex(base), hex(len(flat)), hex(result.addr if result else 0), str(max_cycles),
                memory, str(wait_states), *([str(tr)] * trace)]
-        out = subprocess.run(cmd, capture_output=True, text=True).stdout.split()
+        # The last line is the testbench's report; the RTL may $display before it (Ibex reports
+        # illegal instructions).
+        lines = subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()
+        out = lines[-1].split() if lines else []
         fields = dict(zip(out[::2], out[1::2]))
         if fields.get("trap") != "1":
             raise RuntimeError(f"{elf}: the {core} RTL did not reach the exit EBREAK ({' '.join(out)})")

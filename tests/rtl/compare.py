@@ -35,13 +35,14 @@ def extra_wait_states(core: str, memory: str, wait_states: int) -> int:
     return wait_states + (1 if core.startswith("picorv32") else 0)
 
 
-def board_for(core: str, memory: str, wait_states: int, work: Path) -> Path:
-    """rtl-board.toml with the memory condition's wait states on both regions; the pipelined
-    cores' prefetch buffers hide fetch wait states on sequential code (``prefetch``)."""
+def board_for(core: str, memory: str, wait_states: int, work: Path, prefetch: bool | None = None) -> Path:
+    """rtl-board.toml with the memory condition's wait states on both regions; by default the
+    pipelined cores' prefetch buffers are taken to hide fetch wait states on sequential code
+    (``prefetch``), PicoRV32's fetches to pay them."""
     n = extra_wait_states(core, memory, wait_states)
     if n == 0:
         return BOARD
-    prefetch = "false" if core.startswith("picorv32") else "true"
+    prefetch = str(not core.startswith("picorv32") if prefetch is None else prefetch).lower()
     keys = f"read_wait_states = {n}\nwrite_wait_states = {n}\nfetch_wait_states = {n}\nprefetch = {prefetch}\n"
     text = BOARD.read_text().replace('kind = "flash"\n', f'kind = "flash"\n{keys}').replace(
         'kind = "sram"\n', f'kind = "sram"\n{keys}')
@@ -76,12 +77,12 @@ def kernel_elf(kernel: str, core: str, work: Path, toolchain: str = "zig", sourc
 
 
 def compare(exe: Path, kernel: str, work: Path, core: str, memory: str = "comb", wait_states: int = 0,
-            toolchain: str = "zig") -> Row:
+            toolchain: str = "zig", prefetch: bool | None = None) -> Row:
     """``kernel`` on simmcu as ``core`` and on the RTL ``exe``: the same ELF, the same memory."""
     from simmcu import Simulator
 
     elf = kernel_elf(kernel, core, work, toolchain)
-    result = Simulator(elf, core=validate.RTL_CORES[core].spec, board=board_for(core, memory, wait_states, work)).run()
+    result = Simulator(elf, core=validate.RTL_CORES[core].spec, board=board_for(core, memory, wait_states, work, prefetch)).run()
     if not result.ok and result.exit_reason != "exit":
         raise RuntimeError(f"{kernel}: {result.message}")
     rtl = validate.run(exe, elf, BOARD, memory, wait_states, max_cycles=100 * result.cycles + 10_000)
@@ -100,7 +101,9 @@ def main() -> None:
     ap.add_argument("--memory", nargs="+", default=["comb", "registered"], choices=("comb", "registered"))
     ap.add_argument("--wait-states", nargs="+", type=int, default=[0, 1, 2, 3], choices=range(4))
     ap.add_argument("--toolchain", default="zig", choices=("zig", "gnu"), help="compiler for the kernels")
+    ap.add_argument("--prefetch", choices=("true", "false"), help="the board's prefetch (default: board_for's)")
     a = ap.parse_args()
+    prefetch = None if a.prefetch is None else a.prefetch == "true"
     with tempfile.TemporaryDirectory() as tmp:
         for core in a.core:
             why = validate.available(core)
@@ -112,10 +115,11 @@ def main() -> None:
             for memory, n in conditions(a.memory, a.wait_states):
                 board = extra_wait_states(core, memory, n)
                 print(f"\nRTL {rtl.top} {params}; memory {memory}" + (f" N={n}" if memory == "registered" else ""))
-                print(f"simmcu --core {rtl.spec}, board wait states {board}; kernels built with {a.toolchain} -O2")
+                pf = "" if board == 0 else f", prefetch {a.prefetch or not core.startswith('picorv32')}".lower()
+                print(f"simmcu --core {rtl.spec}, board wait states {board}{pf}; kernels built with {a.toolchain} -O2")
                 print(f"{'kernel':18s} {'instructions':>12s} {'RTL cycles':>11s} {'simmcu':>11s} {'error':>7s}")
                 for k in KERNELS:
-                    r = compare(exe, k, Path(tmp), core, memory, n, a.toolchain)
+                    r = compare(exe, k, Path(tmp), core, memory, n, a.toolchain, prefetch)
                     flag = "" if r.same_result else "  RESULT DIFFERS"
                     print(f"{k:18s} {r.instructions:12,d} {r.rtl:11,d} {r.simmcu:11,d} {100 * r.error:+6.1f}%{flag}",
                           flush=True)
