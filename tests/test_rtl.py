@@ -25,7 +25,7 @@ BOUNDS = {
     ("ibex", "comb", 0): 0.12,
     ("ibex", "registered", 1): 0.22,
     ("ibex:single_cycle_multiplier=true", "comb", 0): 0.12,
-    ("ibex:single_cycle_multiplier=true", "registered", 1): 0.25,
+    ("ibex:single_cycle_multiplier=true", "registered", 1): 0.15,
     ("cv32e40p", "comb", 0): 0.05,
     ("cv32e40p", "registered", 1): 0.15,
 }
