@@ -1,7 +1,8 @@
 """simmcu's RISC-V profiles against the cores' RTL (simmcu.validate, tests/rtl/compare.py).
 
-Each RTL is built once (cached by content hash in $XDG_CACHE_HOME/simmcu/rtl: about 20 s per
-Verilator core, 20 s to 5 min for PicoRV32's Yosys translation cold); every kernel of
+Each RTL is built once (cached by content hash in $XDG_CACHE_HOME/simmcu/rtl; measured on 2
+shared cores: 13-20 s per Verilator core, 100 s for PicoRV32 with Yosys' first WebAssembly
+compilation; this file takes about 3 minutes cold, about 1 minute cached); every kernel of
 tests/rtl/kernels.c runs as the same ELF on the RTL and on simmcu, must compute the same result,
 and its error must stay within the bound measured today (docs/cores/*.md). The bounds are loose
 where the models are known to be off (Ibex: misaligned branch targets, the divider; every core
