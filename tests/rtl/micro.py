@@ -28,7 +28,7 @@ def measure(core: str, work: Path, memory: str = "comb", wait_states: int = 0, r
     base = core.split(":")[0]
     elf = work / f"micro-{base}{'-rdcycle' * rdcycle}.elf"
     defines = {"RDCYCLE": "1"} if rdcycle else {}
-    if base != "ibex":  # Ibex traps on them: see micro.S
+    if base != "ibex":  # the Ibex build traps on CSR accesses: see micro.S
         defines["COUNTERS"] = "1"
     if base == "cv32e40p":
         defines["MCOUNTINHIBIT"] = "1"
