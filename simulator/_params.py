@@ -21,6 +21,14 @@ else:  # pragma: no cover
 from ._errors import ConfigError
 
 REQUIRED = object()
+#: Every cycle count a file gives (per instruction, per access, per event) is below this, so sums
+#: over any run stay far inside the int64 counters; no real core needs 2**20 cycles for one step.
+MAX_CYCLES = 1 << 20
+
+
+def cycles_in_range(v: int) -> bool:
+    return 0 <= v < MAX_CYCLES
+
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
@@ -90,3 +98,5 @@ def load_toml(path: Path | str, what: str) -> dict[str, Any]:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {e.start})") from None
