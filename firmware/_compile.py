@@ -9,6 +9,7 @@ output bytes, which tests compare with the TFLite reference interpreter.
 
 from __future__ import annotations
 
+import io
 import math
 import shutil
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from simmcu._board import load_board
 from simmcu._cores import get_core
 from simmcu._errors import ConfigError
 
 from ._build import build, firmware_dir
 from ._examples import cfu_capable
-from ._model import Model, ModelError, load_model
+from ._model import Model, ModelError, load_model, read_regular_file
 from .reference import quantize_multiplier
 
 ARENA_ALIGN = 16
@@ -292,6 +294,8 @@ def generate(model: Model, input_data: np.ndarray, accels: frozenset[str] = froz
 
 
 def random_input(model: Model, seed: int = 0) -> np.ndarray:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed {seed!r} must be a non-negative integer")
     (inp,) = model.inputs
     return np.random.default_rng(seed).integers(-128, 128, model.tensors[inp].shape, dtype=np.int8)
 
@@ -314,6 +318,7 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
                           f"(models compile for: {', '.join(ACCELERATORS)})")
     if "cfu" in accels and not cfu_capable(get_core(core)):
         raise ConfigError(f"the cfu needs coprocessor instructions, which {core} (ARMv6-M) lacks")
+    _check_fits(model, path, core)
     if input_data is None:
         input_data = random_input(model, seed)
     expected = model.tensors[model.inputs[0]].nbytes
@@ -329,6 +334,18 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     sources = [out / "main.c", out / "model.c", out / "model.h", *(out / k.name for k in kernels)]
     defines = {name: "1" for name, on in (("NN_CFU", "cfu" in accels), ("NN_PORTABLE", portable)) if on}
     return build(sources, core, out / "model.elf", toolchain=toolchain, defines=defines)
+
+
+def _check_fits(model: Model, path, core: str) -> None:
+    """The arena must fit the data region and the constants the code region of the core's board, which
+    also bounds what the generator writes out."""
+    board = load_board(get_core(core).board)
+    weights = sum(t.nbytes for t in model.tensors if t.data is not None)
+    for what, size, region in (("tensor arena", plan_arena(model).size, board.data),
+                               ("constant tensors", weights, board.code)):
+        if size > region.size:
+            raise ModelError(f"{path}: its {what} needs {size} bytes; region {region.name!r} of board {board.name} "
+                             f"has {region.size}")
 
 
 def macs(model: Model, op) -> int:
@@ -366,12 +383,26 @@ def model_report(model: Model, layers: list[dict]) -> dict:
                 weights_bytes=sum(t.data.nbytes for t in model.tensors if t.data is not None))
 
 
+def _npy(raw: bytes, path: Path) -> np.ndarray:
+    """np.load allocates the array its header describes before reading the data: the header is
+    checked against the bytes the file holds first."""
+    f = io.BytesIO(raw)
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    if math.prod(shape) * dtype.itemsize > len(raw) - f.tell():
+        raise ModelError(f"cannot read input {path}: its header says {list(shape)} {dtype}, more than the file holds")
+    f.seek(0)
+    return np.load(f)
+
+
 def read_input(path: str | Path) -> np.ndarray:
     """A model input from a .npy file or raw int8 bytes (its size is checked when compiling)."""
     path = Path(path)
+    raw = read_regular_file(path, "input")
     try:
-        data = np.load(path) if path.suffix == ".npy" else np.frombuffer(path.read_bytes(), np.int8)
-    except (OSError, ValueError) as e:
+        data = _npy(raw, path) if path.suffix == ".npy" else np.frombuffer(raw, np.int8)
+    except (OSError, ValueError, EOFError) as e:
         raise ModelError(f"cannot read input {path}: {e}") from None
     if data.dtype != np.int8:
         raise ModelError(f"input {path} is {data.dtype}; the model takes int8")

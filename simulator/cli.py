@@ -17,7 +17,7 @@ from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
 from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ExitCode, SimmcuError
 from ._machine import Simulator
-from ._params import describe
+from ._params import check_run_limits, describe
 from ._timing import bundled_profiles, load_profile
 
 
@@ -121,6 +121,7 @@ def _prebuilt(name: str, core: str) -> Path | None:
 def _run(a) -> int:
     core = a.core or "rv32imc"
     get_core(parse_core_spec(core)[0])
+    check_run_limits(a.max_instructions, a.timeout)
     elf = Path(a.elf)
     outputs = [a.json, a.profile_csv, a.folded]
     human = sys.stderr if "-" in outputs else sys.stdout  # stdout is reserved for the machine-readable output
