@@ -126,8 +126,9 @@ def _parse(path: Path, model, graph) -> Model:
     tensors = []
     for i in range(graph.TensorsLength()):
         t = graph.Tensors(i)
+        name = (t.Name() or b"").decode()  # the name is optional in the schema
         if t.Type() not in _DTYPES:
-            raise ModelError(f"{path}: tensor {t.Name().decode()} has type {t.Type()}, not an int8/int32 model type")
+            raise ModelError(f"{path}: tensor {name} has type {t.Type()}, not an int8/int32 model type")
         q = t.Quantization()
         scale = q.ScaleAsNumpy() if q is not None and q.ScaleLength() else np.zeros(0)
         zp = q.ZeroPointAsNumpy() if q is not None and q.ZeroPointLength() else np.zeros(0, np.int64)
@@ -140,7 +141,7 @@ def _parse(path: Path, model, graph) -> Model:
         data = None
         if isinstance(raw, np.ndarray) and raw.size:
             data = raw.view(_DTYPES[t.Type()]).reshape(shape)
-        tensors.append(Tensor(i, t.Name().decode(), shape, _DTYPES[t.Type()], np.asarray(scale, np.float64),
+        tensors.append(Tensor(i, name, shape, _DTYPES[t.Type()], np.asarray(scale, np.float64),
                               np.asarray(zp, np.int64), data))
     operators = []
     for i in range(graph.OperatorsLength()):
