@@ -134,10 +134,10 @@ def _parse(path: Path, model, graph) -> Model:
         zp = q.ZeroPointAsNumpy() if q is not None and q.ZeroPointLength() else np.zeros(0, np.int64)
         raw = model.Buffers(t.Buffer()).DataAsNumpy() if t.Buffer() < model.BuffersLength() else 0
         shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
-        if any(d < 0 for d in shape) or np.prod(shape, dtype=object) * np.dtype(_DTYPES[t.Type()]).itemsize \
+        if any(d < 1 for d in shape) or np.prod(shape, dtype=object) * np.dtype(_DTYPES[t.Type()]).itemsize \
                 > _MAX_TENSOR_BYTES:
-            raise ModelError(f"{path}: tensor {i} has shape {list(shape)}; dimensions must be known and the tensor "
-                             f"at most 4 GiB")
+            raise ModelError(f"{path}: tensor {i} has shape {list(shape)}; dimensions must be known and positive, "
+                             f"the tensor at most 4 GiB")
         data = None
         if isinstance(raw, np.ndarray) and raw.size:
             data = raw.view(_DTYPES[t.Type()]).reshape(shape)
@@ -160,15 +160,33 @@ def _parse(path: Path, model, graph) -> Model:
                              f"the model has {len(tensors)} tensors")
         op.options = _options(path, i, name, o)
         for k in (*op.inputs[:_ACTIVATION_INPUTS.get(name, 1)], *op.outputs):
-            if k < 0 or tensors[k].dtype is not np.int8 or tensors[k].data is not None:
-                raise ModelError(f"{path}: operator {i} ({name}) has a non-int8 activation tensor "
-                                 f"{tensors[k].name if k >= 0 else '(absent)'}; only fully int8 models are supported")
+            _check_activation(path, f"operator {i} ({name})", tensors, k)
         _check(path, op, tensors)
         operators.append(op)
     inputs, outputs = [int(v) for v in graph.InputsAsNumpy()], [int(v) for v in graph.OutputsAsNumpy()]
     if not all(0 <= k < len(tensors) for k in (*inputs, *outputs)):
         raise ModelError(f"{path}: graph inputs {inputs} and outputs {outputs}; the model has {len(tensors)} tensors")
+    for k in (*inputs, *outputs):
+        _check_activation(path, "the graph", tensors, k)
     return Model(path, tensors, operators, inputs, outputs)
+
+
+def _check_activation(path: Path, where: str, tensors: list[Tensor], k: int) -> None:
+    """An activation lives in the arena: int8, not constant, at least one dimension, quantised with a
+    positive finite scale and an int8 zero point (the generator requantises with them)."""
+    t = tensors[k] if k >= 0 else None
+    if t is None or t.dtype is not np.int8 or t.data is not None:
+        raise ModelError(f"{path}: {where} has a non-int8 activation tensor {t.name if t else '(absent)'}; "
+                         f"only fully int8 models are supported")
+    if not t.shape or not _scales_ok(t.scale) or t.zero_point.size < 1 or \
+            not np.all((t.zero_point >= -128) & (t.zero_point <= 127)):
+        raise ModelError(f"{path}: {where}: activation tensor {t.name} has shape {list(t.shape)}, scale "
+                         f"{t.scale.tolist()[:4]}, zero point {t.zero_point.tolist()[:4]}; it needs a dimension, a "
+                         f"positive scale and an int8 zero point")
+
+
+def _scales_ok(scale: np.ndarray) -> bool:
+    return scale.size >= 1 and bool(np.all(np.isfinite(scale) & (scale > 0)))
 
 
 def _options(path: Path, index: int, name: str, o) -> dict:
@@ -212,6 +230,8 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
             fail(f"weights {w.name} are not constant int8")
         if len(w.shape) != (2 if op.op == "FULLY_CONNECTED" else 4):
             fail(f"weights {w.name} have shape {list(w.shape)}")
+        if not _scales_ok(w.scale):
+            fail(f"weights {w.name} have scale {w.scale.tolist()[:4]}; scales must be positive and finite")
         if len(op.inputs) > 2 and op.inputs[2] >= 0 and (tensors[op.inputs[2]].dtype is not np.int32
                                                          or tensors[op.inputs[2]].data is None):
             fail(f"bias {tensors[op.inputs[2]].name} is not constant int32")

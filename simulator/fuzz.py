@@ -35,7 +35,9 @@ from pathlib import Path
 
 from ._errors import ExitCode, SimmcuError
 
-TARGETS = {"elf": 40, "board": 14, "profile": 14, "model": 10, "semihost": 14, "options": 8}  #: name: weight
+#: name: weight. Loading an Arm ELF that passes the checks costs 0.4 s (decoding), a board or profile
+#: case 0.02 s: the weights keep a 2,000-case batch near 2 minutes on two cores.
+TARGETS = {"elf": 30, "board": 18, "profile": 18, "model": 12, "semihost": 12, "options": 10}
 _REASONS = {"exit", "fault", "instruction-limit", "timeout", "unsupported", "deadlock"}
 _ERROR_CODES = {int(c) for c in ExitCode} - {ExitCode.FAULT, ExitCode.INSTRUCTION_LIMIT, ExitCode.TIMEOUT,
                                              ExitCode.DEADLOCK}
@@ -533,7 +535,7 @@ def _make_model(ctx: Context, rng: random.Random):
 
 
 def _make_semihost(ctx: Context, rng: random.Random):
-    core = rng.choice(("rv32imc", "rv32imc", "cortex-m4", "cortex-m0plus"))  # Arm code decodes 8x slower
+    core = rng.choice(("rv32imc", "rv32imc", "rv32imc", "rv32imc", "cortex-m4", "cortex-m0plus"))  # Arm decodes 8x slower
     sandbox = rng.random() < 0.8
     stdin = rng.randbytes(rng.choice((0, 3, 100, 5000)))
     return {}, ("semihost", core, rng.getrandbits(31), rng.randint(1, 60), sandbox, stdin)
