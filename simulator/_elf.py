@@ -130,9 +130,9 @@ def _read(elf: ELFFile, path: str, core: Core, board: Board, file_size: int) -> 
     if elf["e_type"] != "ET_EXEC":
         raise ElfError(f"{path} is not an executable (type {elf['e_type']}); link it first")
     sections = list(elf.iter_sections())
-    for sec in sections:
+    for i, sec in enumerate(sections):
         if sec["sh_type"] != "SHT_NOBITS" and sec["sh_offset"] + sec["sh_size"] > file_size:
-            raise ElfError(f"{path}: section {sec.name or '#' + str(sections.index(sec))} [{sec['sh_offset']:#x}, "
+            raise ElfError(f"{path}: section {sec.name or f'#{i}'} [{sec['sh_offset']:#x}, "
                            f"{sec['sh_offset'] + sec['sh_size']:#x}) runs past the end of the file ({file_size:#x} bytes)")
     if core.arch == "arm":
         _check_arm(elf, path, core)
