@@ -702,11 +702,13 @@ class Report:
     failures: list[Outcome]
     by_target: dict[str, list[float]]   #: target -> [cases, worker seconds]
     notes: list[str]
+    retried: list[int]                  #: cases that outlasted the timeout once and ran again
 
     def summary(self) -> str:
         lines = [f"simmcu.fuzz: {self.cases} cases in {self.seconds:.1f} s, {len(self.failures)} failing "
                  f"({', '.join(f'{t} {n:.0f} in {s:.0f} s' for t, (n, s) in sorted(self.by_target.items()))})"]
         lines += [f"  note: {n}" for n in self.notes]
+        lines += [f"  case {i} outlasted its timeout once and ran again" for i in self.retried]
         lines += [f"  case {f.index} ({f.target}): {f.what.strip().splitlines()[-1][:300]}" for f in self.failures]
         return "\n".join(lines)
 
@@ -722,7 +724,7 @@ def campaign(cases: int, seed: int, *, out: Path | None = None, jobs: int = 2, t
         mp = multiprocessing.get_context("fork")  # workers inherit the imported, compiled simulator
         todo = list(range(first, first + cases))[::-1]
         workers: dict = {}   # connection -> (process, index, started)
-        failures, by_target = [], {}
+        failures, by_target, retried = [], {}, []
 
         def spawn():
             parent, child = mp.Pipe()
@@ -758,16 +760,21 @@ def campaign(cases: int, seed: int, *, out: Path | None = None, jobs: int = 2, t
                     p.kill()
                     p.join()
                     del workers[conn]
+                    idle.append(spawn())
+                    if index not in retried:  # once more in a fresh worker: a loaded host is not a hang
+                        retried.append(index)
+                        todo.append(index)
+                        continue
                     outcome = Outcome(index, make_case(ctx, index).target, False,
                                       f"hung: killed after {now - since:.1f} s (timeout {timeout} s)", now - since)
                     _count(by_target, outcome)
                     failures.append(outcome)
                     _save(ctx, out, outcome)
-                    idle.append(spawn())
         for conn, p in idle:
             conn.send(None)
             p.join(5)
-    return Report(cases, time.monotonic() - started, sorted(failures, key=lambda f: f.index), by_target, ctx.notes)
+    return Report(cases, time.monotonic() - started, sorted(failures, key=lambda f: f.index), by_target, ctx.notes,
+                  retried)
 
 
 def _count(by_target: dict, outcome: Outcome) -> None:

@@ -55,8 +55,9 @@ def test_a_hang_is_killed_and_reported(tmp_path, monkeypatch):
     _broken(monkeypatch, lambda case: time.sleep(60) if case.index == 1 else (True, "fine"))
     started = time.monotonic()
     report = fuzz.campaign(3, seed=1, out=tmp_path, jobs=2, timeout=1, semihost=False)
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 40
     assert [(f.index, f.what.split(":")[0]) for f in report.failures] == [(1, "hung")]
+    assert report.retried == [1]  # killed twice: once may be a loaded host
 
 
 def test_memory_growth_is_a_failure(tmp_path, monkeypatch):
