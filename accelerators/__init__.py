@@ -1,11 +1,38 @@
-"""Accelerator models that plug into a run: the bundled ``conv`` coprocessor and third-party ones.
+"""Accelerator models that plug into a run: the bundled ``conv`` coprocessor and ``cfu`` unit, and
+third-party ones, all found through the entry-point group ``simmcu.accelerators``.
 
 ``simmcu accels`` lists what is available; ``--accel NAME[:param=value,...]`` (or a TOML file)
-attaches one. docs/accelerators.md documents the interface and each model.
+attaches one. Everything a unit of one's own needs is exported here: the base classes and what
+the machine gives a model (``Bus``, ``Invocation``), parameters (``Param``, ``ConfigError``), the
+custom-instruction hook (``HOOK_SIGNATURE``, ``make_hook``, ``STATE0``), and the model compiler's
+seam (``Layer``, ``LayerCode``, ...). docs/accelerators.md documents the interface and each model.
 """
+
+from simmcu._errors import ConfigError
+from simmcu._params import UNITS, Param
+from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode, LayerTensor, c_array, c_struct
 
 from ._base import COMMON_PARAMS, Accelerator, Bus, Invocation
 from ._registry import GROUP, accelerator_class, available, make_accelerator
+from .cfu import STATE0, CustomInstructionUnit
 
-__all__ = ["Accelerator", "Bus", "Invocation", "COMMON_PARAMS", "GROUP", "available", "accelerator_class",
-           "make_accelerator"]
+__all__ = [
+    # a model and what the machine gives it
+    "Accelerator", "Bus", "Invocation", "COMMON_PARAMS", "Param", "UNITS", "ConfigError",
+    # custom-instruction units (the hook's shape follows the engine; see cfu.py)
+    "CustomInstructionUnit", "HOOK_SIGNATURE", "make_hook", "STATE0",
+    # the model compiler's seam
+    "Layer", "LayerTensor", "LayerCode", "FirmwareSupport", "c_array", "c_struct",
+    # finding and attaching models
+    "GROUP", "available", "accelerator_class", "make_accelerator",
+]
+
+
+def __getattr__(name: str):
+    """``HOOK_SIGNATURE`` and ``make_hook`` bring in Numba: imported on first use."""
+    if name in ("HOOK_SIGNATURE", "make_hook"):
+        from . import _cfu_native
+
+        globals()[name] = value = getattr(_cfu_native, name)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,8 @@ A model is a subclass of ``Accelerator``: it declares its parameters (``Param``:
 description, check), the size of its register window, and answers register reads and writes.
 Through ``self.bus`` it reads and writes memory (DMA), learns the modeled cycle of the access it
 is answering, raises its interrupt line and asks to be woken at a future cycle. Time is integer
-cycles of the core clock; a model never looks at host time.
+cycles of the core clock; a model never looks at host time. For the model compiler it may take
+layers (``compile_layer``) and add sources and definitions to the firmware (``firmware``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 
 from simmcu._errors import ConfigError
 from simmcu._params import Param, apply_params
+from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode
 
 #: Parameters every memory-mapped accelerator has.
 COMMON_PARAMS = {
@@ -72,6 +74,9 @@ class Accelerator:
     DESCRIPTION = ""
     PARAMS: dict[str, Param] = {}
     MMIO_SIZE = 0x1000
+    #: The parameters ``compile_layer`` and ``firmware`` depend on (None: all of them); a compiled
+    #: model is cached per their values, so list every one that changes the generated code.
+    COMPILE_PARAMS: tuple[str, ...] | None = None
 
     def __init__(self, **values: Any):
         self.params = apply_params(self.all_params(), values, f"accelerator {self.NAME}")
@@ -101,6 +106,21 @@ class Accelerator:
 
     def update(self, now: int) -> None:
         """Called at a cycle asked for with ``bus.wake_at`` (and whenever the machine updates)."""
+
+    # -- model compiler support -----------------------------------------------------------------
+    def compile_layer(self, layer: Layer) -> LayerCode | str | None:
+        """The code that runs ``layer`` on this unit; or a one-line reason it cannot with these
+        parameters (the layer then runs on the CPU, and the report says why); or None, the
+        default: not an operator this unit handles."""
+        return None
+
+    def check_core(self, core) -> None:
+        """Raise ConfigError when the unit cannot work with ``core`` (a ``simmcu.Core``); called when a
+        run attaches it and when a model firmware is compiled for it."""
+
+    def firmware(self, core: str) -> FirmwareSupport:
+        """The C sources and preprocessor definitions a model firmware for this unit compiles in."""
+        return FirmwareSupport()
 
     # -- accounting helpers -------------------------------------------------------------------
     def error(self, message: str) -> None:

@@ -1,8 +1,9 @@
-"""Finding accelerator models: the bundled ones and third-party ones through entry points.
+"""Finding accelerator models through entry points, the bundled ones as any third-party one.
 
 A package adds a model by declaring, in its metadata, an entry point in the group
 ``simmcu.accelerators`` whose name is the accelerator's name and whose object is its
-``Accelerator`` subclass.
+``Accelerator`` subclass. simmcu's own ``conv`` and ``cfu`` are declared the same way (setup.cfg),
+so its metadata must be installed (``pip install`` / ``pip install -e``) for them to be found.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from simmcu._params import load_toml
 from ._base import Accelerator, parse_value
 
 GROUP = "simmcu.accelerators"
-_BUNDLED = {"conv": "simmcu.accelerators.conv:ConvAccelerator", "cfu": "simmcu.accelerators.cfu:CfuAccelerator"}
 
 
 def _load(target: str, name: str) -> type[Accelerator]:
@@ -32,11 +32,12 @@ def _load(target: str, name: str) -> type[Accelerator]:
 
 
 def available() -> dict[str, str]:
-    """Accelerator names and where each comes from (module:class), bundled ones first."""
-    found = dict(_BUNDLED)
+    """Accelerator names and where each comes from (module:class), sorted by name. A name two
+    installed distributions declare is the one found first on sys.path."""
+    found: dict[str, str] = {}
     for ep in entry_points(group=GROUP):
         found.setdefault(ep.name, ep.value)
-    return found
+    return dict(sorted(found.items()))
 
 
 def accelerator_class(name: str) -> type[Accelerator]:

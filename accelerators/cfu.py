@@ -12,13 +12,12 @@ instruction's own cycle is charged as an accelerator stall.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba import carray, types
 
-from simmcu import _native as nat
 from simmcu._errors import ConfigError
 from simmcu._params import Param
+from simmcu.firmware._examples import cfu_capable
+from simmcu.firmware._layer import FirmwareSupport
 
 from ._base import Accelerator, Invocation
 
@@ -38,112 +37,6 @@ ACC, IN_OFFSET, MULT, SHIFT, OUT_ZP, ACT_MIN, ACT_MAX, SINGLE_ROUNDING = range(S
 OP_MAC4, OP_READ, OP_RESET, OP_SET_OFFSET, OP_REQUANT, OP_SET = range(6)
 
 
-@numba.njit(cache=True)
-def _s8(v, lane):
-    b = (v >> (8 * lane)) & 0xFF
-    return b - 256 if b >= 128 else b
-
-
-@numba.njit(cache=True)
-def _wrap32(v):
-    v &= 0xFFFFFFFF
-    return v - (1 << 32) if v >= 1 << 31 else v
-
-
-@numba.njit(cache=True)
-def requantize(x, mult, shift, single_rounding):
-    """TFLite MultiplyByQuantizedMultiplier on one int32 value as firmware/reference.py computes it:
-    one rounding (fully connected) or gemmlowp's two (convolutions)."""
-    if single_rounding:
-        total = 31 - shift
-        return (x * mult + (np.int64(1) << (total - 1))) >> total
-    if shift > 0:
-        x = _wrap32(x << shift)
-    ab = x * mult
-    ab += (1 << 30) if ab >= 0 else 1 - (1 << 30)
-    high = ab >> 31 if ab >= 0 else -((-ab) >> 31)
-    right = -shift if shift < 0 else 0
-    mask = (np.int64(1) << right) - 1
-    threshold = (mask >> 1) + (1 if high < 0 else 0)
-    return (high >> right) + (1 if (high & mask) > threshold else 0)
-
-
-@numba.njit(cache=True)
-def builtin_op(st, op, sel, a, b):
-    if op == OP_MAC4:
-        off = st[IN_OFFSET]
-        for lane in range(4):
-            st[ACC] += (_s8(a, lane) + off) * _s8(b, lane)
-        st[ACC] = _wrap32(st[ACC])
-        return st[ACC]
-    if op == OP_READ:
-        return st[ACC]
-    if op == OP_RESET:
-        st[ACC] = _wrap32(a)
-        return 0
-    if op == OP_SET_OFFSET:
-        st[IN_OFFSET] = _wrap32(a)
-        return 0
-    if op == OP_REQUANT:
-        v = requantize(_wrap32(a), st[MULT], st[SHIFT], st[SINGLE_ROUNDING]) + st[OUT_ZP]
-        return max(st[ACT_MIN], min(st[ACT_MAX], v))
-    if op == OP_SET and 0 <= sel <= 5:
-        st[MULT + sel] = _wrap32(a)
-        return 0
-    return 0
-
-
-#: Signature of a unit's instruction hook: ``numba.cfunc(HOOK_SIGNATURE)(make_hook(op))``.
-HOOK_SIGNATURE = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
-
-
-def make_hook(op):
-    """The native instruction hook of a unit whose operations ``op(state, op, sel, a, b)`` runs."""
-    def hook(uc, address, size, st_ptr):
-        hdr = carray(st_ptr, HEADER)
-        st = carray(st_ptr, hdr[OFF_SITES] + N_SFIELDS * hdr[N_SITES])
-        lo, hi = 0, st[N_SITES] - 1
-        addr = np.int64(address)
-        site = -1
-        while lo <= hi:
-            mid = (lo + hi) // 2
-            at = st[OFF_SITES] + N_SFIELDS * mid
-            if st[at + S_ADDR] == addr:
-                site = at
-                break
-            if st[at + S_ADDR] < addr:
-                lo = mid + 1
-            else:
-                hi = mid - 1
-        if site < 0:
-            return
-        machine = st[MACHINE]
-        m = nat.machine_state(machine)
-        if nat.stopped_before(m):
-            return
-        a = nat.read_register(uc, machine, st[site + S_RA]) if st[site + S_RA] >= 0 else np.int64(0)
-        b = nat.read_register(uc, machine, st[site + S_RB]) if st[site + S_RB] >= 0 else np.int64(0)
-        k = st[site + S_OP]
-        if k == OP_RESULT:
-            result = st[RESULT]
-        else:
-            result = op(st, k, st[site + S_SEL], a, b)
-            st[RESULT] = result
-        if st[site + S_RD] >= 0:
-            nat.write_register(uc, machine, st[site + S_RD], result & 0xFFFFFFFF)
-        nat.write_register(uc, machine, st[PC_REG], st[site + S_NEXT])  # skip the instruction Unicorn would trap on
-        latency = st[OFF_LATENCY + k]
-        st[COUNT] += 1
-        st[OFF_COUNTS + k] += 1
-        if latency:
-            st[STALLS] += latency
-            nat.charge_accelerator(m, latency)
-    return hook
-
-
-builtin_hook = numba.cfunc(HOOK_SIGNATURE, nopython=True, cache=True)(make_hook(builtin_op))
-
-
 class CustomInstructionUnit(Accelerator):
     """Base of custom-instruction units: subclasses set OPS (names, in operation-id order) and
     HOOK (``numba.cfunc(SIG)(make_hook(their_op))``), and may add state and latency params."""
@@ -151,6 +44,10 @@ class CustomInstructionUnit(Accelerator):
     MMIO_SIZE = 0
     OPS: tuple[str, ...] = ()
     HOOK = None
+
+    def native_hook(self):
+        """The compiled hook the machine installs on each of the unit's instructions (``HOOK``)."""
+        return self.HOOK
     PARAMS = {
         "opcode": Param("custom-0", "", "RISC-V: the major opcode the unit decodes", ("custom-0", "custom-1")),
         "coproc": Param(0, "", "Cortex-M: the coprocessor number the unit answers (0-7)", int, lambda v: 0 <= v <= 7),
@@ -159,6 +56,12 @@ class CustomInstructionUnit(Accelerator):
     def latencies(self) -> list[int]:
         """Cycles each operation adds beyond its instruction's own (index: operation id)."""
         return [0] * N_OPS
+
+    def check_core(self, core) -> None:
+        """Custom instructions need a RISC-V core or coprocessor instructions (not ARMv6-M)."""
+        if not cfu_capable(core):
+            raise ConfigError(f"accelerator {self.NAME}: custom instructions need coprocessor instructions, "
+                              f"which {core.name} (ARMv6-M) lacks")
 
     def reset(self) -> None:
         super().reset()
@@ -246,13 +149,22 @@ class CfuAccelerator(CustomInstructionUnit):
     NAME = "cfu"
     DESCRIPTION = "custom-instruction unit for int8 inference: 4-lane int8 MAC, accumulator, requantise-and-clamp"
     OPS = ("mac4", "read", "reset", "set_offset", "requant", "set")
-    HOOK = builtin_hook
     PARAMS = {
         **CustomInstructionUnit.PARAMS,
         "mac_latency": Param(0, "cycles", "added to a mac4 beyond the instruction's own cycle", int, lambda v: v >= 0),
         "requant_latency": Param(2, "cycles", "added to a requant", int, lambda v: v >= 0),
         "other_latency": Param(0, "cycles", "added to read, reset, set_offset and set", int, lambda v: v >= 0),
     }
+    COMPILE_PARAMS = ()  # the kernels' instructions are fixed (simmcu_cfu.h: custom-0, coprocessor 0)
+
+    def native_hook(self):
+        from ._cfu_native import builtin_hook  # Numba: loaded when a run attaches the unit, not to list it
+
+        return builtin_hook
+
+    def firmware(self, core: str) -> FirmwareSupport:
+        """The CPU kernels use its instructions (NN_CFU: mac4 over word-padded weight rows, fused requantise)."""
+        return FirmwareSupport(defines={"NN_CFU": "1"})
 
     def latencies(self) -> list[int]:
         p = self.params
@@ -265,3 +177,17 @@ class CfuAccelerator(CustomInstructionUnit):
 
     def macs(self, counts: dict[str, int]) -> int:
         return 4 * counts["mac4"]
+
+
+_NATIVE = ("HOOK_SIGNATURE", "make_hook", "builtin_hook", "builtin_op", "requantize")
+
+
+def __getattr__(name: str):
+    """The Numba side (``make_hook``, ``HOOK_SIGNATURE``, ``builtin_op``...) lives in ``_cfu_native``,
+    imported on first use so that listing units does not load Numba."""
+    if name not in _NATIVE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _cfu_native
+
+    globals()[name] = value = getattr(_cfu_native, name)
+    return value

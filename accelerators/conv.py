@@ -10,10 +10,13 @@ on, and sees BUSY until the modeled end cycle.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from simmcu._errors import ConfigError
 from simmcu._params import Param
+from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode, c_array, c_struct
 from simmcu.firmware.reference import multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_gemmlowp
 
 from ._base import Accelerator, Invocation
@@ -47,6 +50,43 @@ class ConvAccelerator(Accelerator):
         "ram_arbitration": Param("cpu-first", "", "RAM port shared with the CPU: cpu-first (each CPU data access "
                                  "to RAM during a job delays it a cycle) or none", ("cpu-first", "none")),
     }
+    COMPILE_PARAMS = ("base", "pe_cols", "buffer_kib", "double_buffer")  # the driver's address; what fits (plan)
+    LAYERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+
+    # -- model compiler ----------------------------------------------------------------------
+    def firmware(self, core: str) -> FirmwareSupport:
+        return FirmwareSupport(sources=(Path(__file__).with_name("conv_offload.c"),),
+                               defines={"SIMMCU_CONV_BASE": f"{self.params['base']:#x}u"})  # simmcu_conv.h
+
+    def compile_layer(self, layer: Layer) -> LayerCode | str | None:
+        """A convolution or fully connected layer (as a 1x1 convolution, single rounding) as one job
+        of ``nn_conv2d_offload``, if the unit can run it: dilation 1, a shape its registers hold,
+        and a tiling that fits its buffer (else the job would end in error 3 or 4)."""
+        if layer.op not in self.LAYERS:
+            return None
+        p, name = layer.params, layer.name
+        if (p["dilation_h"], p["dilation_w"]) != (1, 1):
+            return f"dilation {p['dilation_h']}x{p['dilation_w']} (the unit convolves with dilation 1)"
+        if max(p["in_h"], p["in_w"], p["in_c"], p["out_c"]) > 0xFFFF or \
+                max(p[k] for k in ("kh", "kw", "stride_h", "stride_w", "pad_top", "pad_left", "pad_bottom",
+                                   "pad_right")) > 0xFF:
+            return "shape beyond its registers (16-bit sizes; 8-bit kernel, stride and padding)"
+        if self.plan(1, p["out_c"], p["taps"]) is None:
+            return (f"no tiling fits in {self.params['buffer_kib']} KiB: one output pixel's {p['taps']} input bytes "
+                    f"and the weights of {min(self.params['pe_cols'], p['out_c'])} channels")
+        bias = layer.inputs[2].data if len(layer.inputs) > 2 else np.zeros(p["out_c"], np.int32)  # always read
+        consts = (c_array("int8_t", f"{name}_weights", layer.inputs[1].data),
+                  c_array("int32_t", f"{name}_multiplier", layer.multiplier),
+                  c_array("int32_t", f"{name}_shift", layer.shift), c_array("int32_t", f"{name}_bias", bias),
+                  c_array("int32_t", f"{name}_quant", np.stack([layer.multiplier, layer.shift], 1)),
+                  c_struct("nn_conv_params", f"{name}_params",
+                           dict(weights=f"{name}_weights", bias=f"{name}_bias", multiplier=f"{name}_multiplier",
+                                shift=f"{name}_shift", quant=f"{name}_quant", scratch=0, **p)))
+        args = f"&{name}_params, {layer.inputs[0].address}, {layer.outputs[0].address}"
+        body = (f"    uint32_t err = nn_conv2d_offload({args}, {int(layer.op == 'DEPTHWISE_CONV_2D')});\n"
+                f'    if (err) {{\n        printf("{name}: conv coprocessor error %u\\n", (unsigned)err);\n'
+                "        _exit(3);\n    }\n")
+        return LayerCode(consts, body)
 
     def reset(self) -> None:
         super().reset()

@@ -1,11 +1,14 @@
 """Firmware for simmcu: runtime, start-up code, linker script, examples, the build driver, and
-the compiler from quantised .tflite models to C (``compile_model``, ``run_model``)."""
+the compiler from quantised .tflite models to C (``compile_model``, ``run_model``) with the types
+through which an accelerator takes layers (``Layer``, ``LayerCode``, ``FirmwareSupport``)."""
 
 from ._build import build, firmware_dir, strip_debug
 from ._compile import compile_model, read_input
 from ._deploy import model_elf, run_model
-from ._examples import EXAMPLES
+from ._examples import EXAMPLES, example_elf
+from ._layer import FirmwareSupport, Layer, LayerCode, LayerTensor, c_array, c_struct
 from ._model import ModelError, load_model
 
-__all__ = ["EXAMPLES", "build", "compile_model", "firmware_dir", "load_model", "model_elf", "ModelError",
-           "read_input", "run_model", "strip_debug"]
+__all__ = ["EXAMPLES", "build", "compile_model", "example_elf", "firmware_dir", "load_model", "model_elf", "ModelError",
+           "read_input", "run_model", "strip_debug", "FirmwareSupport", "Layer", "LayerCode", "LayerTensor",
+           "c_array", "c_struct"]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
+import shlex
 import shutil
 import struct
 import subprocess
@@ -21,6 +23,7 @@ import sys
 import tempfile
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 from simmcu._board import Board, load_board
 from simmcu._cores import Core, get_core
@@ -29,9 +32,10 @@ from simmcu._errors import ConfigError, ToolchainError
 from . import _examples
 
 TOOLCHAINS = ("zig", "gnu")
-COMMON_FLAGS = ("-O2", "-g", "-std=gnu11", "-ffreestanding", "-fno-common", "-ffunction-sections",
+OPT_LEVELS = ("0", "1", "2", "3", "s", "z")
+COMMON_FLAGS = ("-g", "-std=gnu11", "-ffreestanding", "-fno-common", "-ffunction-sections",
                 "-fdata-sections", "-fno-unwind-tables", "-fno-asynchronous-unwind-tables", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Werror=implicit-function-declaration")
-RUNTIME = ("runtime.c", "printf.c", "string.c")
+RUNTIME = ("string.c", "runtime.c", "printf.c")  # memcpy and friends, which kernels call, first
 
 
 def firmware_dir() -> Path:
@@ -39,29 +43,54 @@ def firmware_dir() -> Path:
 
 
 def build(what: str | Path | list, core: str, out: str | Path, *, board: str | Path | None = None,
-          toolchain: str = "zig", defines: dict[str, str] | None = None) -> Path:
-    """Build an example (by name) or C/assembly sources into ``out``; return its path."""
+          toolchain: str = "zig", defines: dict[str, str] | None = None, include_dirs=(), optimize: str = "2",
+          cflags: str | list[str] = ()) -> Path:
+    """Build an example (by name) or C/assembly sources into ``out``; return its path.
+
+    ``include_dirs`` are searched after the sources' own directories; ``optimize`` is the
+    -O level (0, 1, 2, 3, s, z); ``cflags`` are extra compiler and linker flags (a string
+    is split like a shell would).
+    """
     c = get_core(core)
     b = load_board(board if board is not None else c.board)
     if b.arch != c.arch:
         raise ConfigError(f"board {b.name} is for {b.arch} cores; {c.name} is {c.arch}")
     if toolchain not in TOOLCHAINS:
         raise ConfigError(f"unknown toolchain {toolchain!r} (valid: {', '.join(TOOLCHAINS)})")
+    if str(optimize) not in OPT_LEVELS:
+        raise ConfigError(f"unknown optimisation level {optimize!r} (valid: {', '.join(OPT_LEVELS)})")
+    dirs: dict[str, str] = {}
+    flags = [f"-O{optimize}", *_include_flags(include_dirs, dirs),
+             *(shlex.split(cflags) if isinstance(cflags, str) else cflags)]
     out = Path(out)
     with tempfile.TemporaryDirectory(prefix="simmcu-build-") as tmp:
         work = Path(tmp)
-        sources = _stage(what, c, b, work, defines or {})
+        sources, origins = _stage(what, c, b, work, defines or {})
         (work / "link.ld").write_text(_linker_script(c, b))
-        cmd = _command(toolchain, c, sources)
-        _run(cmd, work)
+        _run(_command(toolchain, c, sources, flags), work, _user_paths(work, origins, dirs))
         data = strip_debug((work / "firmware.elf").read_bytes())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return out
 
 
-def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) -> list[str]:
-    """Copy runtime, start-up and user sources into ``work``; return their relative names."""
+def _include_flags(dirs, resolved: dict[str, str]) -> list[str]:
+    """-I with absolute paths, as builds run in a scratch directory, each mapped back to the
+    spelling the user gave so that ``__FILE__`` in a header does not carry the host's
+    directories into the ELF; ``resolved`` collects absolute path -> spelling."""
+    flags = []
+    for d in dict.fromkeys(str(d) for d in dirs):
+        path = Path(d).resolve()
+        if not path.is_dir():
+            raise ConfigError(f"include directory {d} does not exist")
+        resolved.setdefault(str(path), d)
+        flags += ["-I", str(path), f"-ffile-prefix-map={path}={d}"]
+    return flags
+
+
+def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """Copy runtime, start-up and user sources (and the headers beside them) into ``work``; return
+    their relative names and, for each user file copied, the path it came from (for messages)."""
     fw = firmware_dir()
     for header in (fw / "include").iterdir():
         shutil.copy(header, work / header.name)
@@ -70,6 +99,7 @@ def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) 
     for name in (*RUNTIME, startup):
         shutil.copy(fw / "runtime" / name, work / name)
     names.append(startup)
+    origins: dict[str, str] = {}
     if isinstance(what, (str, Path)) and str(what) in _examples.EXAMPLES:
         user = _examples.stage(str(what), core, board, work)
     else:
@@ -81,14 +111,21 @@ def _stage(what, core: Core, board: Board, work: Path, defines: dict[str, str]) 
                                   f"(examples: {', '.join(_examples.EXAMPLES)})")
             if f.suffix not in (".c", ".S", ".s", ".h"):
                 raise ConfigError(f"{f} is not a C or assembly source")
+            if f.name in origins:
+                raise ConfigError(f"{f} and {origins[f.name]} have the same name; builds need distinct names")
             shutil.copy(f, work / f.name)
+            origins[f.name] = str(f)
             if f.suffix != ".h":
                 user.append(f.name)
+        for header in sorted({h for f in files for h in f.parent.glob("*.h")}):
+            if not (work / header.name).exists():  # headers beside the sources (a driver), unless staged already
+                shutil.copy(header, work / header.name)
+                origins[header.name] = str(header)
     defs = {"SIMMCU_CORE": f'"{core.name}"', **defines}
     if core.arch == "riscv":
         defs.setdefault("SIMMCU_CLINT_BASE", f"{board.clint_base:#x}u")
     (work / "simmcu_build.h").write_text("".join(f"#define {k} {v}\n" for k, v in sorted(defs.items())))
-    return names + user
+    return user + names, origins
 
 
 def _linker_script(core: Core, board: Board) -> str:
@@ -103,9 +140,9 @@ def _linker_script(core: Core, board: Board) -> str:
     return text
 
 
-def _command(toolchain: str, core: Core, sources: list[str]) -> list[str]:
-    flags = [*COMMON_FLAGS, "-include", "simmcu_build.h", "-I.", "-T", "link.ld", "-Wl,--gc-sections", "-Wl,-z,max-page-size=16",
-             "-o", "firmware.elf", *sources]
+def _command(toolchain: str, core: Core, sources: list[str], extra: list[str]) -> list[str]:
+    flags = [*COMMON_FLAGS, "-include", "simmcu_build.h", "-I.", *extra, "-T", "link.ld", "-Wl,--gc-sections",
+             "-Wl,-z,max-page-size=16", "-o", "firmware.elf", *sources]
     if toolchain == "zig":
         if importlib.util.find_spec("ziglang") is None:
             raise ToolchainError("the bundled compiler is not installed: pip install 'simmcu[build]' "
@@ -116,7 +153,14 @@ def _command(toolchain: str, core: Core, sources: list[str]) -> list[str]:
     return [core.gnu_cc, *core.gnu_flags, "-nostdlib", "-nostartfiles", *flags, "-lgcc"]
 
 
-def _run(cmd: list[str], cwd: Path) -> None:
+#: A compiler diagnostic: file:line[:column]: [fatal ]error: message (clang and gcc).
+_DIAGNOSTIC = re.compile(r"^(?P<file>[^\s:][^:]*)(?=:\d+:(?:\d+:)? (?:fatal )?error: )")
+#: lld's "ld.lld: error: undefined symbol: f", then ">>> referenced by main.c:3".
+_LLD = re.compile(r"^(?:error: )?ld\.lld: (?:error: )?(?P<message>.+)")
+_REFERENCED = re.compile(r"^>>> referenced by (?P<file>.+):(?P<line>\d+)$")
+
+
+def _run(cmd: list[str], cwd: Path, user_path: Callable[[str], str]) -> None:
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "simmcu" / "zig"
     env = {**os.environ, "ZIG_GLOBAL_CACHE_DIR": str(cache), "ZIG_LOCAL_CACHE_DIR": str(cache)}
     try:
@@ -124,9 +168,41 @@ def _run(cmd: list[str], cwd: Path) -> None:
     except OSError as e:
         raise ToolchainError(f"cannot run {cmd[0]}: {e.strerror}") from None
     if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        first = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no output")
-        raise ToolchainError(f"compiler failed: {first.strip()}")
+        raise ToolchainError(_diagnostic(proc.stderr + proc.stdout, user_path))
+
+
+def _diagnostic(output: str, user_path: Callable[[str], str]) -> str:
+    """The first error as one line, naming the user's files rather than their scratch copies."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    for i, ln in enumerate(lines):
+        m = _DIAGNOSTIC.match(ln)
+        if m:
+            return f"compiler failed: {user_path(m['file'])}{ln[m.end():]}"
+        m = _LLD.match(ln)
+        if m:
+            ref = _REFERENCED.match(lines[i + 1]) if i + 1 < len(lines) else None
+            where = f" (referenced by {user_path(ref['file'])}:{ref['line']})" if ref else ""
+            return f"linker failed: {m['message']}{where}"
+        if "undefined reference" in ln:  # GNU ld: "main.c:(.text+0x4): undefined reference to `f'"
+            return f"linker failed: {ln}"
+    first = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "no output")
+    return f"compiler failed: {first}"
+
+
+def _user_paths(work: Path, origins: dict[str, str], dirs: dict[str, str]) -> Callable[[str], str]:
+    """Map a path in a diagnostic back to the user's spelling: a scratch copy to the file it
+    was copied from, a resolved include or source directory to the directory as given."""
+
+    def user_path(name: str) -> str:
+        name = name.removeprefix(f"{work}/").removeprefix("./")
+        if name in origins:
+            return origins[name]
+        for resolved, given in dirs.items():
+            if name.startswith(resolved + "/"):
+                return str(Path(given) / name[len(resolved) + 1:])
+        return name
+
+    return user_path
 
 
 def strip_debug(elf: bytes) -> bytes:

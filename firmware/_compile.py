@@ -10,6 +10,7 @@ output bytes, which tests compare with the TFLite reference interpreter.
 from __future__ import annotations
 
 import io
+import json
 import math
 import shutil
 from dataclasses import dataclass
@@ -18,11 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from simmcu._board import load_board
-from simmcu._cores import get_core
+from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
 from ._build import build, firmware_dir
-from ._examples import cfu_capable
+from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct
 from ._model import Model, ModelError, load_model, read_regular_file
 from .reference import quantize_multiplier
 
@@ -81,13 +82,6 @@ def _align(n: int) -> int:
     return -(-n // ARENA_ALIGN) * ARENA_ALIGN
 
 
-def _array(ctype: str, name: str, values) -> str:
-    vals = [int(v) for v in np.asarray(values).ravel()]
-    rows = [", ".join(map(str, vals[i:i + 24])) for i in range(0, len(vals), 24)]
-    return f"static const {ctype} {name}[{len(vals)}] __attribute__((aligned(4))) = {{\n    " + \
-        ",\n    ".join(rows) + "\n};\n"
-
-
 def _activation_range(kind: str, scale: float, zero_point: int) -> tuple[int, int]:
     """TFLite CalculateActivationRangeQuantized for int8 (the bound divided by the scale in float32)."""
     def quantize(v: float) -> int:
@@ -122,160 +116,170 @@ def _padding(in_size: int, out_size: int, stride: int, dilation: int, kernel: in
     return total // 2, total - total // 2
 
 
-def _struct(ctype: str, name: str, fields: dict) -> str:
-    body = ", ".join(f".{k} = {v}" for k, v in fields.items())
-    return f"static const {ctype} {name} = {{{body}}};\n"
+_CONVS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+#: Operators with one parameter block and one kernel call: (block type, kernel).
+_KERNELS = {"AVERAGE_POOL_2D": ("nn_pool_params", "nn_average_pool"), "MAX_POOL_2D": ("nn_pool_params", "nn_max_pool"),
+            "ADD": ("nn_add_params", "nn_add"), "SOFTMAX": ("nn_softmax_params", "nn_softmax")}
 
 
-@dataclass
-class _Layer:
-    """One operator's generated C: its constants and the body of its layer function."""
-    consts: list[str]
-    call: str
-    scratch: int = 0        #: bytes of nn_scratch the kernel needs (patch or accumulators)
+def describe_layer(model: Model, plan: Plan, op) -> Layer:
+    """``op`` as the kernels and the accelerators see it: tensors with their arena addresses and the
+    parameters TFLite's Prepare would compute."""
+    t = model.tensors
+
+    def tensor(i: int) -> LayerTensor:
+        x = t[i]
+        return LayerTensor(tuple(x.shape), np.dtype(x.dtype).name, x.scale, x.zero_point, x.data,
+                           None if x.data is not None else f"arena + {plan.offsets[i]}")
+
+    mult = shift = ()
+    if op.op in _CONVS:
+        params, mult, shift = _conv_params(model, op)
+    elif op.op in _KERNELS:
+        params = {"AVERAGE_POOL_2D": _pool_params, "MAX_POOL_2D": _pool_params, "ADD": _add_params,
+                  "SOFTMAX": _softmax_params}[op.op](model, op)
+    else:
+        params = {}
+    return Layer(op.index, op.op, f"layer_{op.index}_{op.op.lower()}", tuple(tensor(i) for i in op.inputs if i >= 0),
+                 tuple(tensor(i) for i in op.outputs), dict(op.options), params, tuple(mult), tuple(shift))
 
 
-class _Generator:
-    """C for each operator of a model: weights and parameter blocks as constants in flash, calls
-    into the kernel library with arena addresses. ``accels`` picks the variant: ``conv`` sends
-    convolutions and fully connected layers to the coprocessor, ``cfu`` makes the CPU kernels use
-    its custom instructions (weight rows padded to whole words)."""
-
-    def __init__(self, model: Model, plan: Plan, accels: frozenset[str]):
-        self.model, self.plan, self.accels = model, plan, accels
-
-    def at(self, tensor: int) -> str:
-        return f"arena + {self.plan.offsets[tensor]}"
-
-    def layer(self, op) -> _Layer:
-        return getattr(self, "_" + op.op.lower())(op, f"layer_{op.index}_{op.op.lower()}")
-
-    def _conv(self, op, name: str, depthwise: bool, fc: bool) -> _Layer:
-        t, o = self.model.tensors, op.options
-        x, w, y = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
-        bias = t[op.inputs[2]].data if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
-        if fc:
-            depth, channels = w.shape[1], w.shape[0]
-            batches = int(np.prod(x.shape)) // depth
-            h, wd, c, oh, ow = 1, batches, depth, 1, batches
-            kh = kw = sh = sw = dh = dw = 1
-        else:
-            _, h, wd, c = x.shape
-            _, oh, ow, channels = y.shape
-            kh, kw = w.shape[1:3]
-            sh, sw, dh, dw = o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"]
-        (pt, pb), (pl, pr) = _padding(h, oh, sh, dh, kh), _padding(wd, ow, sw, dw, kw)
-        offload = "conv" in self.accels and dh == dw == 1
-        taps = kh * kw * (1 if depthwise else c)
-        row = taps if offload or depthwise else -(-taps // 4) * 4
-        weights = w.data.reshape(-1) if depthwise else np.pad(w.data.reshape(channels, taps), ((0, 0), (0, row - taps)))
-        mult, shift = _multipliers(x, w, y, channels, float32_product=fc and w.scale.size == 1)
-        lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
-        consts = [_array("int8_t", f"{name}_weights", weights), _array("int32_t", f"{name}_multiplier", mult),
-                  _array("int32_t", f"{name}_shift", shift)]
-        if bias is None and offload:
-            bias = np.zeros(channels, np.int32)  # the coprocessor always reads a bias
-        if bias is not None:
-            consts.append(_array("int32_t", f"{name}_bias", bias))
-        if offload:
-            consts.append(_array("int32_t", f"{name}_quant", np.stack([mult, shift], 1)))
-        # scratch: a conv's input patch, unless it is the input pixel itself; a depthwise conv's accumulators
-        scratch = 0 if offload else 4 * channels if depthwise else 0 if kh == kw == 1 and row == c and pt == pl == 0 \
-            else row
-        fields = dict(weights=f"{name}_weights", bias=f"{name}_bias" if bias is not None else 0,
-                      multiplier=f"{name}_multiplier", shift=f"{name}_shift",
-                      quant=f"{name}_quant" if offload else 0, scratch="nn_scratch" if scratch else 0,
-                      in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=channels, kh=kh, kw=kw, stride_h=sh,
-                      stride_w=sw, dilation_h=dh, dilation_w=dw, pad_top=pt, pad_left=pl, pad_bottom=pb,
-                      pad_right=pr, taps=row, single_rounding=int(fc), in_offset=-int(x.zero_point[0]),
-                      out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
-        consts.append(_struct("nn_conv_params", f"{name}_params", fields))
-        args = f"&{name}_params, {self.at(op.inputs[0])}, {self.at(op.outputs[0])}"
-        if offload:
-            call = (f"    uint32_t err = nn_conv2d_offload({args}, {int(depthwise)});\n    if (err) {{\n"
-                    f'        printf("{name}: conv coprocessor error %u\\n", (unsigned)err);\n        _exit(3);\n    }}\n')
-        else:
-            call = f"    nn_{'depthwise_conv2d' if depthwise else 'conv2d'}({args});\n"
-        return _Layer(consts, call, scratch)
-
-    def _conv_2d(self, op, name):
-        return self._conv(op, name, depthwise=False, fc=False)
-
-    def _depthwise_conv_2d(self, op, name):
-        return self._conv(op, name, depthwise=True, fc=False)
-
-    def _fully_connected(self, op, name):
-        return self._conv(op, name, depthwise=False, fc=True)
-
-    def _pool(self, op, name: str, kernel: str) -> _Layer:
-        t, o = self.model.tensors, op.options
-        x, y = t[op.inputs[0]], t[op.outputs[0]]
-        (_, h, w, c), (_, oh, ow, _) = x.shape, y.shape
-        kh, kw, sh, sw = o["filter_h"], o["filter_w"], o["stride_h"], o["stride_w"]
-        lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
-        fields = dict(in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow, kh=kh, kw=kw, stride_h=sh, stride_w=sw,
-                      pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0],
-                      act_min=lo, act_max=hi)
-        return _Layer([_struct("nn_pool_params", f"{name}_params", fields)],
-                      f"    {kernel}(&{name}_params, {self.at(op.inputs[0])}, {self.at(op.outputs[0])});\n")
-
-    def _average_pool_2d(self, op, name):
-        return self._pool(op, name, "nn_average_pool")
-
-    def _max_pool_2d(self, op, name):
-        return self._pool(op, name, "nn_max_pool")
-
-    def _add(self, op, name: str) -> _Layer:
-        """TFLite add.cc Prepare: inputs rescaled to twice the larger scale with 20 bits of headroom."""
-        t = self.model.tensors
-        a, b, y = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
-        sa, sb, sy = float(a.scale[0]), float(b.scale[0]), float(y.scale[0])
-        twice_max = 2 * max(sa, sb)
-        (ma, ea), (mb, eb), (my, ey) = (quantize_multiplier(v) for v in
-                                        (sa / twice_max, sb / twice_max, twice_max / ((1 << 20) * sy)))
-        lo, hi = _activation_range(op.options["activation"], sy, int(y.zero_point[0]))
-        fields = dict(size=a.nbytes, in1_offset=-int(a.zero_point[0]), in1_multiplier=ma, in1_shift=ea,
-                      in2_offset=-int(b.zero_point[0]), in2_multiplier=mb, in2_shift=eb, out_multiplier=my,
-                      out_shift=ey, out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
-        return _Layer([_struct("nn_add_params", f"{name}_params", fields)],
-                      f"    nn_add(&{name}_params, {self.at(op.inputs[0])}, {self.at(op.inputs[1])}, "
-                      f"{self.at(op.outputs[0])});\n")
-
-    def _reshape(self, op, name: str) -> _Layer:
-        n = self.model.tensors[op.outputs[0]].nbytes
-        return _Layer([], f"    memcpy({self.at(op.outputs[0])}, {self.at(op.inputs[0])}, {n});\n")
-
-    def _softmax(self, op, name: str) -> _Layer:
-        """TFLite softmax Prepare (reference kernel): beta x input scale as a Q5.26 multiplier, capped
-        at 2^31 - 1 (the interpreter's double-rounding build); differences below -radius give exp = 0."""
-        x = self.model.tensors[op.inputs[0]]
-        real = min(float(np.float32(op.options["beta"])) * float(x.scale[0]) * (1 << 26), (1 << 31) - 1.0)
-        mult, left_shift = quantize_multiplier(real)
-        diff_min = -math.floor(31 * (1 << 26) / (1 << left_shift))
-        depth = x.shape[-1]
-        fields = dict(rows=x.nbytes // depth, depth=depth, input_multiplier=mult, input_left_shift=left_shift,
-                      diff_min=diff_min)
-        return _Layer([_struct("nn_softmax_params", f"{name}_params", fields)],
-                      f"    nn_softmax(&{name}_params, {self.at(op.inputs[0])}, {self.at(op.outputs[0])});\n")
+def _conv_params(model: Model, op) -> tuple[dict, list[int], list[int]]:
+    """FULLY_CONNECTED is a 1x1 convolution over ``batches`` pixels of ``depth`` channels."""
+    t, o = model.tensors, op.options
+    x, w, y = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
+    fc = op.op == "FULLY_CONNECTED"
+    if fc:
+        depth, channels = w.shape[1], w.shape[0]
+        batches = int(np.prod(x.shape)) // depth
+        h, wd, c, oh, ow = 1, batches, depth, 1, batches
+        kh = kw = sh = sw = dh = dw = 1
+    else:
+        _, h, wd, c = x.shape
+        _, oh, ow, channels = y.shape
+        kh, kw = w.shape[1:3]
+        sh, sw, dh, dw = o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"]
+    (pt, pb), (pl, pr) = _padding(h, oh, sh, dh, kh), _padding(wd, ow, sw, dw, kw)
+    mult, shift = _multipliers(x, w, y, channels, float32_product=fc and w.scale.size == 1)
+    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
+    params = dict(in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=channels, kh=kh, kw=kw, stride_h=sh,
+                  stride_w=sw, dilation_h=dh, dilation_w=dw, pad_top=pt, pad_left=pl, pad_bottom=pb, pad_right=pr,
+                  taps=kh * kw * (1 if op.op == "DEPTHWISE_CONV_2D" else c), single_rounding=int(fc),
+                  in_offset=-int(x.zero_point[0]), out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
+    return params, mult, shift
 
 
-def generate(model: Model, input_data: np.ndarray, accels: frozenset[str] = frozenset()) -> dict[str, str]:
-    """C sources (name -> text) for ``model`` run on ``input_data``, for the accelerators ``accels``."""
+def _pool_params(model: Model, op) -> dict:
+    t, o = model.tensors, op.options
+    x, y = t[op.inputs[0]], t[op.outputs[0]]
+    (_, h, w, c), (_, oh, ow, _) = x.shape, y.shape
+    kh, kw, sh, sw = o["filter_h"], o["filter_w"], o["stride_h"], o["stride_w"]
+    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
+    return dict(in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow, kh=kh, kw=kw, stride_h=sh, stride_w=sw,
+                pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0], act_min=lo, act_max=hi)
+
+
+def _add_params(model: Model, op) -> dict:
+    """TFLite add.cc Prepare: inputs rescaled to twice the larger scale with 20 bits of headroom."""
+    t = model.tensors
+    a, b, y = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
+    sa, sb, sy = float(a.scale[0]), float(b.scale[0]), float(y.scale[0])
+    twice_max = 2 * max(sa, sb)
+    (ma, ea), (mb, eb), (my, ey) = (quantize_multiplier(v) for v in
+                                    (sa / twice_max, sb / twice_max, twice_max / ((1 << 20) * sy)))
+    lo, hi = _activation_range(op.options["activation"], sy, int(y.zero_point[0]))
+    return dict(size=a.nbytes, in1_offset=-int(a.zero_point[0]), in1_multiplier=ma, in1_shift=ea,
+                in2_offset=-int(b.zero_point[0]), in2_multiplier=mb, in2_shift=eb, out_multiplier=my,
+                out_shift=ey, out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
+
+
+def _softmax_params(model: Model, op) -> dict:
+    """TFLite softmax Prepare (reference kernel): beta x input scale as a Q5.26 multiplier, capped
+    at 2^31 - 1 (the interpreter's double-rounding build); differences below -radius give exp = 0."""
+    x = model.tensors[op.inputs[0]]
+    real = min(float(np.float32(op.options["beta"])) * float(x.scale[0]) * (1 << 26), (1 << 31) - 1.0)
+    mult, left_shift = quantize_multiplier(real)
+    diff_min = -math.floor(31 * (1 << 26) / (1 << left_shift))
+    depth = x.shape[-1]
+    return dict(rows=x.nbytes // depth, depth=depth, input_multiplier=mult, input_left_shift=left_shift,
+                diff_min=diff_min)
+
+
+def cpu_code(layer: Layer) -> LayerCode:
+    """The layer on the CPU: a call into the kernel library (firmware/kernels)."""
+    name, p = layer.name, layer.params
+    if layer.op in _CONVS:
+        return _cpu_conv(layer)
+    if layer.op == "RESHAPE":
+        return LayerCode((), f"    memcpy({layer.outputs[0].address}, {layer.inputs[0].address}, "
+                             f"{layer.outputs[0].nbytes});\n")
+    block, kernel = _KERNELS[layer.op]
+    args = ", ".join(x.address for x in (*layer.inputs, *layer.outputs))
+    return LayerCode((c_struct(block, f"{name}_params", p),), f"    {kernel}(&{name}_params, {args});\n")
+
+
+def _cpu_conv(layer: Layer) -> LayerCode:
+    """nn_conv2d reads weight rows as whole words (rows zero-padded to a multiple of 4 bytes);
+    nn_depthwise_conv2d keeps TFLite's [kh][kw][out_c] layout."""
+    name, p = layer.name, layer.params
+    depthwise = layer.op == "DEPTHWISE_CONV_2D"
+    w = layer.inputs[1].data
+    bias = layer.inputs[2].data if len(layer.inputs) > 2 else None
+    taps, channels = p["taps"], p["out_c"]
+    row = taps if depthwise else -(-taps // 4) * 4
+    weights = w.reshape(-1) if depthwise else np.pad(w.reshape(channels, taps), ((0, 0), (0, row - taps)))
+    consts = [c_array("int8_t", f"{name}_weights", weights), c_array("int32_t", f"{name}_multiplier", layer.multiplier),
+              c_array("int32_t", f"{name}_shift", layer.shift)]
+    if bias is not None:
+        consts.append(c_array("int32_t", f"{name}_bias", bias))
+    # scratch: a conv's input patch, unless it is the input pixel itself; a depthwise conv's accumulators
+    scratch = 4 * channels if depthwise else \
+        0 if p["kh"] == p["kw"] == 1 and row == p["in_c"] and p["pad_top"] == p["pad_left"] == 0 else row
+    fields = dict(weights=f"{name}_weights", bias=f"{name}_bias" if bias is not None else 0,
+                  multiplier=f"{name}_multiplier", shift=f"{name}_shift", quant=0,
+                  scratch="nn_scratch" if scratch else 0, **{**p, "taps": row})
+    consts.append(c_struct("nn_conv_params", f"{name}_params", fields))
+    call = f"    nn_{'depthwise_conv2d' if depthwise else 'conv2d'}(&{name}_params, {layer.inputs[0].address}, " \
+           f"{layer.outputs[0].address});\n"
+    return LayerCode(tuple(consts), call, scratch)
+
+
+def place(layer: Layer, attached) -> tuple[LayerCode, str]:
+    """The layer's code and where it runs: the first unit that takes it, else the CPU (with the
+    reasons of the units that refused it)."""
+    refusals = []
+    for unit in attached:
+        answer = unit.compile_layer(layer)
+        if isinstance(answer, LayerCode):
+            return answer, unit.NAME
+        if isinstance(answer, str):
+            refusals.append(f"{unit.NAME}: {answer}")
+        elif answer is not None:
+            raise ConfigError(f"accelerator {unit.NAME}: compile_layer answered {type(answer).__name__} for "
+                              f"{layer.name}, not LayerCode, a reason (str) or None")
+    return cpu_code(layer), "cpu: " + "; ".join(refusals) if refusals else "cpu"
+
+
+def generate(model: Model, input_data: np.ndarray, attached=(), headers=()) -> tuple[dict[str, str], list[str]]:
+    """C sources (name -> text) for ``model`` run on ``input_data`` with the accelerators ``attached``,
+    model.c including their ``headers`` (names), and per operator where it runs (``place``)."""
     plan = plan_arena(model)
-    gen = _Generator(model, plan, accels)
-    layers = [(op, gen.layer(op)) for op in model.operators]
+    placed = [place(describe_layer(model, plan, op), attached) for op in model.operators]
+    layers = [(op, code) for op, (code, _) in zip(model.operators, placed)]
     scratch = max((layer.scratch for _, layer in layers), default=0)
     functions = "".join(
-        f"__attribute__((noinline)) void layer_{op.index}_{op.op.lower()}(void)\n{{\n{layer.call}"
+        f"__attribute__((noinline)) void layer_{op.index}_{op.op.lower()}(void)\n{{\n{layer.body}"
         "    __asm__ volatile(\"\" ::: \"memory\"); /* no tail call: the profile attributes the kernel here */\n}\n\n"
         for op, layer in layers)
     calls = "\n".join(f"    layer_{op.index}_{op.op.lower()}();" for op, _ in layers)
     (inp,), (out,) = model.inputs, model.outputs
     n_in, n_out = model.tensors[inp].nbytes, model.tensors[out].nbytes
+    names = sorted(unit.NAME for unit in attached)
     model_c = "".join([
         f"/* Generated by simmcu from {model.path.name}: {len(model.operators)} operators, "
-        f"arena {plan.size} bytes{', for ' + ' and '.join(sorted(accels)) if accels else ''}. */\n",
-        '#include "simmcu.h"\n#include "simmcu_nn.h"\n#include "model.h"\n\n',
+        f"arena {plan.size} bytes{', for ' + ' and '.join(names) if names else ''}. */\n",
+        '#include "simmcu.h"\n#include "simmcu_nn.h"\n#include "model.h"\n',
+        *(f'#include "{h}"\n' for h in headers), "\n",
         f"static int8_t arena[{plan.size}] __attribute__((aligned({ARENA_ALIGN})));\n",
         f"static int8_t nn_scratch[{scratch}] __attribute__((aligned(4)));\n\n" if scratch else "\n",
         *(c for _, layer in layers for c in layer.consts), "\n", functions,
@@ -286,11 +290,11 @@ def generate(model: Model, input_data: np.ndarray, accels: frozenset[str] = froz
               f"#define MODEL_OUTPUT_BYTES {n_out}\n#define MODEL_ARENA_BYTES {plan.size}\n"
               "void model_run(const int8_t *input, int8_t *output);\n#endif\n")
     main_c = "".join([
-        '#include "simmcu.h"\n#include "model.h"\n\n', _array("int8_t", "model_input", input_data),
+        '#include "simmcu.h"\n#include "model.h"\n\n', c_array("int8_t", "model_input", input_data),
         "static int8_t output[MODEL_OUTPUT_BYTES];\n\nint main(void)\n{\n    model_run(model_input, output);\n",
         '    printf("output");\n    for (int i = 0; i < MODEL_OUTPUT_BYTES; i++)\n'
         '        printf(" %d", output[i]);\n    printf("\\n");\n    return 0;\n}\n'])
-    return {"model.c": model_c, "model.h": header, "main.c": main_c}
+    return {"model.c": model_c, "model.h": header, "main.c": main_c}, [where for _, where in placed]
 
 
 def random_input(model: Model, seed: int = 0) -> np.ndarray:
@@ -300,46 +304,65 @@ def random_input(model: Model, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(-128, 128, model.tensors[inp].shape, dtype=np.int8)
 
 
-#: accelerators a model can be compiled for
-ACCELERATORS = ("conv", "cfu")
+def make_units(accels) -> list:
+    """Accelerator instances from instances or specs (``conv``, ``conv:buffer_kib=8``, a TOML file)."""
+    from simmcu.accelerators import make_accelerator
+
+    return [make_accelerator(str(a)) if isinstance(a, (str, Path)) else a for a in accels]
+
+
+#: Where ``compile_model`` records, per operator, where it runs (``place``).
+OFFLOAD_FILE = "offload.json"
 
 
 def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: np.ndarray | None = None,
                   seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False) -> Path:
     """Write the model's C sources and kernels into ``out_dir`` and build ``out_dir/model.elf``.
-    ``accels`` (names from ACCELERATORS) selects the kernel variant; run the ELF with them attached.
-    ``portable`` keeps the portable C inner loops on cores with the DSP extension."""
+    ``accels`` (instances or specs) are the accelerators the firmware runs with: each layer goes to
+    the first that takes it (``Accelerator.compile_layer``), else to the CPU kernels; their firmware
+    support (sources, definitions) is compiled in, and model.c includes their headers.
+    ``out_dir/offload.json`` lists where each layer runs. ``portable`` keeps the portable C inner
+    loops on cores with the DSP extension."""
+    attached = make_units(accels)
     model = load_model(path)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(f"{path}: {len(model.inputs)} inputs and {len(model.outputs)} outputs; one of each is supported")
-    accels = frozenset(accels)
-    if accels - set(ACCELERATORS):
-        raise ConfigError(f"no kernels for accelerator {', '.join(sorted(accels - set(ACCELERATORS)))} "
-                          f"(models compile for: {', '.join(ACCELERATORS)})")
-    if "cfu" in accels and not cfu_capable(get_core(core)):
-        raise ConfigError(f"the cfu needs coprocessor instructions, which {core} (ARMv6-M) lacks")
+    for unit in attached:
+        unit.check_core(get_core(parse_core_spec(core)[0]))
     _check_fits(model, path, core)
+    support = [unit.firmware(core) for unit in attached]
     if input_data is None:
         input_data = random_input(model, seed)
     expected = model.tensors[model.inputs[0]].nbytes
     if np.asarray(input_data).size != expected:
         raise ModelError(f"input has {np.asarray(input_data).size} values; the model takes {expected}")
+    files = {k.name: k for k in (firmware_dir() / "kernels").iterdir() if k.suffix in (".c", ".h")}
+    for unit, s in zip(attached, support):
+        for f in map(Path, s.sources):
+            if f.name in files and files[f.name] != f or not f.is_file():
+                raise ConfigError(f"accelerator {unit.NAME}: source {f} " +
+                                  ("is not a file" if not f.is_file() else f"clashes with {files[f.name]}"))
+            files[f.name] = f
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name, text in generate(model, np.asarray(input_data, np.int8), accels).items():
+    headers = [Path(f).name for unit in support for f in unit.sources if Path(f).suffix == ".h"]
+    sources, offload = generate(model, np.asarray(input_data, np.int8), attached, headers)
+    for name, text in sources.items():
         (out / name).write_text(text)
-    kernels = sorted(k for k in (firmware_dir() / "kernels").iterdir() if k.suffix in (".c", ".h"))
-    for k in kernels:
-        shutil.copy(k, out / k.name)
-    sources = [out / "main.c", out / "model.c", out / "model.h", *(out / k.name for k in kernels)]
-    defines = {name: "1" for name, on in (("NN_CFU", "cfu" in accels), ("NN_PORTABLE", portable)) if on}
-    return build(sources, core, out / "model.elf", toolchain=toolchain, defines=defines)
+    for name, f in files.items():
+        shutil.copy(f, out / name)
+    (out / OFFLOAD_FILE).write_text(json.dumps(offload, indent=1) + "\n")
+    defines = {k: v for s in support for k, v in s.defines.items()}
+    if portable:
+        defines["NN_PORTABLE"] = "1"
+    return build([out / "main.c", out / "model.c", out / "model.h", *(out / name for name in sorted(files))], core,
+                 out / "model.elf", toolchain=toolchain, defines=defines)
 
 
 def _check_fits(model: Model, path, core: str) -> None:
     """The arena must fit the data region and the constants the code region of the core's board, which
     also bounds what the generator writes out."""
-    board = load_board(get_core(core).board)
+    board = load_board(get_core(parse_core_spec(core)[0]).board)
     weights = sum(t.nbytes for t in model.tensors if t.data is not None)
     for what, size, region in (("tensor arena", plan_arena(model).size, board.data),
                                ("constant tensors", weights, board.code)):
@@ -359,12 +382,13 @@ def macs(model: Model, op) -> int:
     return 0
 
 
-def layer_report(model: Model, functions: list[dict]) -> list[dict]:
-    """Per operator: op, output shape, MACs, cycles (its layer function, inclusive), MACs/cycle, share."""
+def layer_report(model: Model, functions: list[dict], offload: list[str]) -> list[dict]:
+    """Per operator: op, output shape, where it ran (``offload``: an accelerator's name, ``cpu`` or
+    ``cpu: <unit>: <why it refused>``), MACs, cycles (its layer function, inclusive), MACs/cycle, share."""
     cycles = {f["name"]: f["cycles_inclusive"] for f in functions}
     rows = [dict(index=op.index, op=op.op, name=f"layer_{op.index}_{op.op.lower()}",
-                 output_shape=list(model.tensors[op.outputs[0]].shape), macs=macs(model, op))
-            for op in model.operators]
+                 output_shape=list(model.tensors[op.outputs[0]].shape), offload=where, macs=macs(model, op))
+            for op, where in zip(model.operators, offload)]
     total = sum(cycles.get(r["name"], 0) for r in rows)
     for r in rows:
         c = cycles.get(r["name"], 0)

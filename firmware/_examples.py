@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simmcu._errors import ConfigError
+
 from . import reference
 
 EXAMPLES = {
@@ -17,6 +19,19 @@ EXAMPLES = {
     "conv2d_conv": "conv2d on the conv coprocessor, polling its status (run with --accel conv)",
     "conv2d_conv_irq": "conv2d on the conv coprocessor, sleeping until its interrupt (run with --accel conv)",
 }
+
+
+def example_elf(elf: str | Path, core) -> Path:
+    """``elf`` itself, or, when no such file exists and it names an example, the prebuilt ELF
+    of that example for ``core``: so ``simmcu run hello`` and ``Simulator("hello")`` need no build."""
+    if Path(elf).exists() or str(elf) not in EXAMPLES:
+        return Path(elf)
+    path = Path(__file__).parent / "prebuilt" / f"{elf}-{core.firmware_as}.elf"
+    if not path.is_file():
+        raise ConfigError(f"example {elf} is not built for {core.name}: {EXAMPLES[str(elf)]}")
+    return path
+
+
 def cfu_capable(core) -> bool:
     """The cfu needs coprocessor instructions: every core but ARMv6-M has them."""
     return core.isa != "armv6-m"

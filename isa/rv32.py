@@ -246,10 +246,13 @@ def _decode16(h: int, addr: int) -> Insn:
     return insn
 
 
-def decode_all(code: bytes, base: int) -> list[Insn]:
-    """Linear sweep of ``code`` (RISC-V compilers keep data out of .text)."""
+def decode_all(code: bytes, base: int, progress=None) -> list[Insn]:
+    """Linear sweep of ``code`` (RISC-V compilers keep data out of .text). ``progress()`` is called
+    every 4096 instructions (it may raise to give up: a wall-clock limit)."""
     out, off = [], 0
     while off + 2 <= len(code):
+        if progress is not None and len(out) % 4096 == 4095:
+            progress()
         word = int.from_bytes(code[off:off + 4].ljust(4, b"\0"), "little")
         insn = decode(word, base + off)
         if off + insn.size > len(code):

@@ -220,11 +220,51 @@ def _decode_cs(ci, in_it: bool) -> Insn:
     return insn
 
 
-def decode_all(code: bytes, base: int, data_ranges: list[tuple[int, int]] = ()) -> list[Insn]:
+def data_access(code: bytes, addr: int, register) -> tuple[int, int, bool] | None:
+    """(address, bytes, is_write) of the data access the load or store at ``addr`` makes, given
+    ``register(name)`` -> its value before the instruction; None when it is not a load or store.
+    For a fault report: which address a faulting access used."""
+    import capstone
+    from capstone import arm as csarm
+
+    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    md.detail = True
+    ci = next(md.disasm(code, addr, 1), None)
+    if ci is None:
+        return None
+    base = _base_mnemonic(ci.mnemonic, False)
+    regs = [ci.reg_name(op.reg) for op in ci.operands if op.type == csarm.ARM_OP_REG]
+    words = lambda listed: sum(2 if r.startswith("d") else 1 for r in listed)  # noqa: E731
+    if base in ("push", "vpush", "pop", "vpop") or base.startswith(("ldm", "stm", "vldm", "vstm")):
+        stacked = base in ("push", "vpush", "pop", "vpop")
+        listed = regs if stacked else regs[1:]
+        nbytes = 4 * words(listed)
+        start = register("sp" if stacked else regs[0])
+        if base in ("push", "vpush") or base.endswith("db"):
+            start -= nbytes
+        return start & 0xFFFF_FFFF, nbytes, base.startswith(("push", "vpush", "stm", "vstm"))
+    mem = [op for op in ci.operands if op.type == csarm.ARM_OP_MEM]
+    if not mem or not base.startswith(("ldr", "str", "lda", "stl", "vldr", "vstr")):
+        return None
+    m = mem[0].mem
+    address = register(ci.reg_name(m.base)) if m.base else addr
+    if not getattr(ci, "post_index", False):
+        offset = m.disp + (register(ci.reg_name(m.index)) << max(m.lshift, 0) if m.index else 0)
+        address += -offset if getattr(mem[0], "subtracted", False) else offset
+    if ci.reg_name(m.base) == "pc":
+        address = (addr & ~3) + 4 + m.disp
+    stem = base.removeprefix("v")
+    nbytes = 8 if stem.startswith(("ldrd", "strd")) or (base.startswith("v") and regs[0].startswith("d")) else \
+        next((n for suffix, n in _MEM_BYTES.items() if stem[3:].lstrip("s").startswith(suffix)), 4)
+    return address & 0xFFFF_FFFF, nbytes, base.startswith(("str", "stl", "vstr"))
+
+
+def decode_all(code: bytes, base: int, data_ranges: list[tuple[int, int]] = (), progress=None) -> list[Insn]:
     """Decode Thumb code at ``base``, skipping literal pools given as [start, end) ``data_ranges``.
 
     Mapping symbols ($t/$d) give the data ranges; without them a pool decodes as
-    instructions, which costs nothing because execution never reaches it.
+    instructions, which costs nothing because execution never reaches it. ``progress()`` is
+    called every 4096 instructions (it may raise to give up: a wall-clock limit).
     """
     import capstone
 
@@ -244,6 +284,8 @@ def decode_all(code: bytes, base: int, data_ranges: list[tuple[int, int]] = ()) 
         while addr + 2 <= hi:
             it_left = 0
             for ci in md.disasm(code[addr - base:hi - base], addr):
+                if progress is not None and len(out) % 4096 == 4095:
+                    progress()
                 insn = _decode_cs(ci, it_left > 0)
                 it_left = max(0, it_left - 1)
                 if insn.klass == "it":

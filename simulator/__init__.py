@@ -1,14 +1,16 @@
 """simmcu: a cycle-approximate microcontroller simulator for RV32IMC and Cortex-M firmware.
 
-The public API is what ``__all__`` lists; modules starting with ``_`` are private.
+The public API is what ``__all__`` lists; modules starting with ``_`` are private. ``Simulator``
+is imported on first use: it brings in Unicorn and the compiled native hooks, which listings and
+configuration checks do not need.
 """
 
 from ._board import Board, Region, bundled_boards, load_board
 from ._cores import Core, core_names, get_core
-from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, ToolchainError
-from ._machine import Simulator
+from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, TimeLimitError, ToolchainError
 from ._observe import Observer
 from ._result import Fault, RunResult
+from ._sweep import sweep
 from ._timing import Profile, bundled_profiles, load_profile
 
 __version__ = "0.1.0"
@@ -16,7 +18,17 @@ __version__ = "0.1.0"
 __all__ = [
     "Board", "Region", "bundled_boards", "load_board",
     "Core", "core_names", "get_core",
-    "ConfigError", "ElfError", "ExitCode", "SimmcuError", "ToolchainError",
+    "ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError",
     "Simulator", "Observer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
+    "sweep",
 ]
+
+
+def __getattr__(name: str):
+    if name == "Simulator":
+        from ._machine import Simulator
+
+        globals()["Simulator"] = Simulator
+        return Simulator
+    raise AttributeError(f"module 'simmcu' has no attribute {name!r}")

@@ -24,15 +24,6 @@ class BlockAccounting:
         self.code, self.timing = code, timing
         self.state = code.state
 
-    @property
-    def cycles(self) -> int:
-        """Cycles at the end of the block executing now (between runs: now)."""
-        return self.state.cycles
-
-    @property
-    def instructions(self) -> int:
-        return self.state.instructions
-
     def in_block(self, pc: int) -> int:
         """Index of ``pc`` if it lies in the block accounted last, else -1."""
         i = self.code.index(pc)
@@ -55,7 +46,7 @@ class BlockAccounting:
         fetch stalls it waits for: what a counter read sees."""
         i = self.in_block(pc)
         if i < 0:
-            return self.cycles
+            return self.state.cycles
         entry = self.code.field("entry_load_use", i) + self.code.field("entry_memory", i)
         if i == self.state.block_start:
             entry += self.state.block_adjust
@@ -64,12 +55,13 @@ class BlockAccounting:
     def cycle_after(self, pc: int) -> int:
         """Cycle at which the instruction at ``pc`` completes: when its writes take effect."""
         i = self.in_block(pc)
-        return self.cycles if i < 0 else self._cycle_at_index(i + 1)
+        return self.state.cycles if i < 0 else self._cycle_at_index(i + 1)
 
     def instructions_at(self, pc: int) -> int:
         """Instructions retired before the one at ``pc``."""
         i = self.in_block(pc)
-        return self.instructions if i < 0 else self.instructions - (self.state.block_end - i)
+        done = self.state.instructions
+        return done if i < 0 else done - (self.state.block_end - i)
 
     def charge(self, cycles: int, cause: str) -> None:
         """Cycles spent outside instructions (exception entry and return)."""
@@ -130,14 +122,14 @@ class BlockAccounting:
         s = code.index(start)
         when, limit = st.stop_at_cycle, st.stop_at_instruction
         taken, adjust = self._entry_adjust(st.last, s)
-        cycle = self.cycles + taken
+        cycle = st.cycles + taken
         for k in range(s + 1, len(code.insns)):
             insn = code.insns[k]
             before = code.insns[k - 1]
             if before.ctrl or before.fallthrough != insn.addr:
                 return None
             at = cycle + adjust + code.prefix("cycles", k) - code.prefix("cycles", s)
-            if (at >= when or self.instructions + (k - s) >= limit) and not insn.in_it:
+            if (at >= when or st.instructions + (k - s) >= limit) and not insn.in_it:
                 return insn.addr
         return None
 

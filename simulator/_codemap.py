@@ -34,13 +34,14 @@ def register_ids(arch: str) -> list[int]:
     return _ARM_REGS if arch == "arm" else _RV_REGS
 
 
-def decode_image(image, arch: str) -> list[Insn]:
+def decode_image(image, arch: str, progress=None) -> list[Insn]:
+    """Every instruction of the image's executable sections; ``progress`` as the decoders take it."""
     out: list[Insn] = []
     for sec in sorted(image.code, key=lambda c: c.addr):
         if arch == "arm":
-            out += thumb.decode_all(sec.data, sec.addr, image.data_in_code)
+            out += thumb.decode_all(sec.data, sec.addr, image.data_in_code, progress)
         else:
-            out += rv32.decode_all(sec.data, sec.addr)
+            out += rv32.decode_all(sec.data, sec.addr, progress)
     return out
 
 
@@ -69,6 +70,7 @@ class CodeMap:
     mem: MemoryCosts          #: the wait states the static costs include
     memory_hook: bool         #: data accesses are priced and counted by ``_native.memory_hook``
     it_exits: list[int]       #: where execution leaves a Thumb-2 IT block (see ``_native.it_exit_hook``)
+    alignment_sites: list[int]  #: loads/stores whose base must be word-aligned (``_native.alignment_hook``)
 
     def fresh(self) -> CodeMap:
         """The same tables with the run-time state reset, for one more run."""
@@ -93,8 +95,12 @@ class CodeMap:
         return int(self.state.insn[name][i])
 
 
-def build(image, arch: str, profile: Profile, board, exact_memory: bool = False) -> CodeMap:
-    insns = decode_image(image, arch)
+def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
+          strict_alignment: bool = False, progress=None) -> CodeMap:
+    """``strict_alignment``: the core faults on LDRD/STRD, LDM/STM and FP loads/stores to addresses that
+    are not word-aligned, which Unicorn does not check (ARMv7-M and later). ``progress()`` is called
+    while decoding (to enforce a wall-clock limit)."""
+    insns = decode_image(image, arch, progress)
     if not insns:
         raise ValueError("no code")
     hooked = memory_hooked(profile, exact_memory)
@@ -149,7 +155,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False)
     rows, prefix = state.insn, state.prefix
     cycles, stalls, traffic, dynamic_sp = prefix.cycles, prefix.stalls, prefix.traffic, prefix.dynamic_sp
     regs = register_ids(arch)
-    latency_sites, watch_sites = [], []
+    latency_sites, watch_sites, alignment_sites = [], [], []
     spmin_next = 0
     for i in range(n - 1, -1, -1):  # backwards: stack depth reached before the block ends
         insn = insns[i]
@@ -185,6 +191,10 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False)
             rows.operand_a[i] = regs[insn.operands[0]]
             rows.operand_b[i] = regs[insn.operands[1]]
             latency_sites.append(insn.addr)
+        aligned = _word_aligned_base(insn) if strict_alignment else None
+        if aligned is not None:
+            rows.aligned_base[i] = regs[aligned]
+            alignment_sites.append(insn.addr)
         rows.address[i], rows.fallthrough[i], rows.flags[i] = insn.addr, insn.fallthrough, flags
         rows.reads[i], rows.writes[i] = insn.reads, insn.writes
         rows.load_dests[i], rows.addr_regs[i] = insn.load_dests, insn.addr_regs
@@ -199,7 +209,19 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False)
             where, what = divmod(k, len(nat.TRAFFIC_KINDS))
             traffic[k, i + 1] = traffic[k, i] + (counts[what] if where == insn.mem_where else 0)
         dynamic_sp[i + 1] = dynamic_sp[i] + (insn.sp_delta is None)
-    return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns))
+    return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns),
+                   alignment_sites)
+
+
+def _word_aligned_base(insn: Insn) -> int | None:
+    """The base register (decoder number) of an access that must be word-aligned, unless it is SP
+    (always aligned on Cortex-M): multiple and FP loads/stores, LDRD/STRD, exclusives."""
+    multiple = insn.klass in ("load_multi", "store_multi", "fp_load", "fp_store")
+    double = insn.klass in ("load", "store") and 8 in (insn.read_bytes, insn.write_bytes)
+    exclusive = insn.text.startswith(("ldrex ", "strex ", "lda ", "stl ", "ldaex ", "stlex "))
+    if not (multiple or double or exclusive) or not insn.addr_regs or insn.addr_regs & thumb.SP_BIT:
+        return None
+    return (insn.addr_regs & -insn.addr_regs).bit_length() - 1
 
 
 def _it_exits(insns: list[Insn]) -> list[int]:

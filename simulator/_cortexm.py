@@ -215,6 +215,10 @@ class CortexM:
         pc = self.read_pc()
         if intno in (3, 8) and self.is_exception_return(pc):
             self.m.act("exception-return", self.m.pc, pc)
+        elif intno == 3:  # prefetch abort: a fetch from a device window or unmapped memory
+            self.m.act("fault", pc, ("fetch", "unmapped", pc, 2))
+        elif intno == 4 and self._access(pc) is not None:  # data abort: ARMv6-M faults on unaligned accesses
+            self.m.act("unaligned", pc)
         elif intno == 7:
             imm = thumb.bkpt_imm(self.m.bus.code_word(pc) & 0xFFFF)
             if imm == thumb.SEMIHOSTING_BKPT:
@@ -230,6 +234,21 @@ class CortexM:
         else:
             name = _QEMU_EXCEPTIONS.get(intno, f"exception {intno}")
             self.m.act("trap", self.m.pc, f"fault ({name})")
+
+    def _access(self, pc: int) -> tuple[int, int, bool] | None:
+        """(address, bytes, is_write) of the load or store at ``pc``, from the registers now."""
+        def register(name: str) -> int:
+            return self.uc.reg_read(getattr(A, f"UC_ARM_REG_{name.upper()}")) & 0xFFFF_FFFF
+
+        return thumb.data_access(self.m.bus.code_word(pc).to_bytes(4, "little"), pc, register)
+
+    def unaligned_fault(self, pc: int):
+        """The fault of the load/store at ``pc`` whose address is not aligned as it must be."""
+        address, size, write = self._access(pc)
+        kind = "HardFault" if self.v6m else "UsageFault (UNALIGNED)"
+        access = "write" if write else "read"
+        return self.m.fault("unaligned", pc, f"{kind}: unaligned {access} of {size} bytes at", address=address,
+                            access=access, size=size)
 
     def wrong_state_fault(self, pc: int) -> bool:
         """Raise INVSTATE when execution continued with the Thumb bit clear (Unicorn runs it as A32)."""
@@ -255,6 +274,8 @@ class CortexM:
         return addr >= 0xFFFF_FF00
 
     def handle(self, action) -> int:
+        if action.kind == "unaligned":
+            raise self.unaligned_fault(action.pc)
         if action.kind == "trap":
             raise self.m.fault("usage-fault" if "UsageFault" in action.arg else "trap", action.pc, action.arg)
         if action.kind == "svc":

@@ -50,6 +50,7 @@ class Devices:
         self.accels = list(accelerators)
         self.wakes: dict[int, int] = {}
         for a in self.accels:
+            a.check_core(machine.core)
             if not a.MMIO_SIZE:
                 a.attach(_Bus(machine, self, a))
                 continue
@@ -82,7 +83,7 @@ class Devices:
                 if addr in self.latency_at:
                     raise ConfigError(f"accelerators: two units claim the instruction at {addr:#010x}")
                 self.latency_at[addr] = a.latency_at(op)
-                native.add(a.HOOK, state, uc_const.UC_HOOK_CODE, addr, addr)
+                native.add(a.native_hook(), state, uc_const.UC_HOOK_CODE, addr, addr)
 
     def next_event(self) -> int | None:
         pending = [c for c in self.wakes.values() if c > self.m.cycles]

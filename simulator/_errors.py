@@ -36,6 +36,12 @@ class ConfigError(SimmcuError):
     """A board, core or option value is invalid."""
 
 
+class TimeLimitError(SimmcuError):
+    """The wall-clock limit (``--timeout``) ran out before the firmware started (loading, decoding)."""
+
+    exit_code = ExitCode.TIMEOUT
+
+
 class ToolchainError(SimmcuError):
     """No usable compiler, or the compiler rejected the firmware."""
 

@@ -29,7 +29,7 @@ from ._bus import GuestAccessError, SystemBus
 from ._cores import Core, get_core, parse_core_spec
 from ._devices import Devices
 from ._elf import ElfImage, load_elf
-from ._errors import ConfigError, ExitCode
+from ._errors import ConfigError, ExitCode, TimeLimitError
 from ._observe import Events, Observer, overrides
 from ._profile import Profiler
 from ._reference import reference_model
@@ -198,6 +198,8 @@ class Machine:
             self.native.add(nat.latency_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
         for addr in self.code.watch_sites:
             self.native.add(nat.watch_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
+        for addr in self.code.alignment_sites:
+            self.native.add(nat.alignment_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
         if self.code.memory_hook or any(overrides(o, "memory") for o in self.observers):
             for addr in self.code.it_exits:  # any memory hook needs this (Unicorn #2309)
                 self.native.add(nat.it_exit_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
@@ -274,8 +276,9 @@ class Machine:
         return self.fault(f"{kind}-{why}", pc, detail, address=addr, access=kind, size=size)
 
     # -- the loop ---------------------------------------------------------------------
-    def run(self) -> RunResult:
-        started = time.monotonic()
+    def run(self, started: float | None = None) -> RunResult:
+        """Run to an ending; the wall-clock limit counts from ``started`` (default: now)."""
+        started = time.monotonic() if started is None else started
         deadline = None if self.timeout is None else started + self.timeout
         try:
             pc = self.platform.reset()
@@ -336,6 +339,10 @@ class Machine:
             self._until = self.blocks.split_point(pc)
             self.state.skip_stop_at = pc
             return pc
+        elif stopped == nat.STOP_UNALIGNED:
+            pc = self.state.stop_address
+            self._take_back(pc)
+            raise self.platform.unaligned_fault(pc)
         elif stopped == nat.STOP_OUTSIDE:
             pc = self.state.stop_address
             if self.platform.wrong_state_fault(pc):
@@ -483,9 +490,20 @@ class Simulator:
             raise ConfigError("timeout must be positive")
         if semihost_dir is not None and not Path(semihost_dir).is_dir():
             raise ConfigError(f"semihosting directory {semihost_dir} does not exist")
+        self._created = time.monotonic()  # the first run's wall-clock limit covers loading and decoding
+
+        def progress() -> None:
+            if timeout is not None and time.monotonic() > self._created + timeout:
+                raise TimeLimitError(f"wall-clock timeout of {timeout:g} s reached while decoding {elf}")
+
+        from simmcu.firmware import example_elf  # here: the firmware package imports this one
+
+        elf = example_elf(elf, self.core)  # a bundled example by name
         self.image = load_elf(elf, self.core, self.board)
         try:
-            self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board, exact_memory)
+            self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board, exact_memory,
+                                       strict_alignment=self.core.arch == "arm" and self.core.isa != "armv6-m",
+                                       progress=progress)
         except ValueError:
             raise ConfigError(f"{self.image.path} has no executable code") from None
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,
@@ -498,5 +516,6 @@ class Simulator:
     def run(self) -> RunResult:
         """Run from reset to an ending; each call is a fresh, deterministic run."""
         observers = [o() if isinstance(o, type) else o for o in self._observers]
+        started, self._created = self._created, None
         return Machine(self.image, self.code, self.core, self.board, self.timing, observers=observers,
-                       **self._options).run()
+                       **self._options).run(started)

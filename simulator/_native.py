@@ -164,7 +164,7 @@ NHEADER = HEADER.size
 STALL_BRANCH, STALL_LOAD_USE, STALL_MULDIV, STALL_MEMORY, STALL_ACCELERATOR = (
     STALLS + STALL_CAUSES.index(c) for c in ("branch", "load_use", "muldiv", "memory", "accelerator"))
 
-STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN = 1, 2, 3, 4, 5
+STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN, STOP_UNALIGNED = 1, 2, 3, 4, 5, 6
 _XPSR_IT = 0x0600FC00  #: IT[1:0] in bits 26:25, IT[7:2] in bits 15:10
 
 #: Per-instruction rows, each N_INSNS long.
@@ -184,6 +184,7 @@ I_FUNC = INSN.add("function", "index in the function table")
 I_LAT = INSN.add("latency_function", "address of its native latency function (0: static cost)")
 I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first operand")
 I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
+I_ALIGNED = INSN.add("aligned_base", "Unicorn id of a base register that must be word-aligned (LDRD, LDM...), 0: none")
 N_IFIELDS = INSN.size
 F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED = (1 << i for i in range(9))
 
@@ -593,6 +594,23 @@ def watch_hook(uc, address, size, st_ptr):
     st = carray(st_ptr, NHEADER)
     if st[STOPPED] == 0 and _watched_changed(uc, st, st_ptr):
         _stop(uc, st, STOP_WATCH_INSN, np.int64(address))
+
+
+@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
+def alignment_hook(uc, address, size, st_ptr):
+    """Before a load/store that needs a word-aligned address (LDRD, LDM, VLDR... on ARMv7-M): stop
+    before it if its base register is not aligned (Unicorn does not raise the UsageFault)."""
+    hdr = carray(st_ptr, NHEADER)
+    st = carray(st_ptr, hdr[TOTAL])
+    if st[STOPPED] != 0:
+        return
+    i = st[st[OFF_IDX] + ((np.int64(address) - st[CODE_BASE]) >> 1)] - 1
+    if i < 0:
+        return
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[st[OFF_INSN] + I_ALIGNED * st[N_INSNS] + i], st_ptr)
+    if st[SCRATCH] & 3:
+        _stop(uc, st, STOP_UNALIGNED, np.int64(address))
 
 
 @numba.cfunc(_HOOK_SIG, nopython=True, cache=True)

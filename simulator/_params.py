@@ -46,6 +46,11 @@ def check_run_limits(max_instructions: int | None, timeout: float | None) -> Non
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
+#: The units a Param may declare ("" for none): a fixed set, so listings and docs read alike and a
+#: typo in a plug-in is caught when its class is defined. "address" prints in hex; "bytes" of a
+#: 'size' param prints in KiB when it divides.
+UNITS = ("", "address", "bits", "bytes", "bytes/cycle", "cycles", "Hz", "KiB", "line", "lines", "PEs", "ways")
+
 
 @dataclass(frozen=True)
 class Param:
@@ -56,6 +61,22 @@ class Param:
     doc: str
     kind: Any = int
     check: Callable[[Any], bool] | None = None
+
+    def __post_init__(self):
+        if self.unit not in UNITS:
+            raise ConfigError(f"parameter unit {self.unit!r} is not one of {', '.join(repr(u) for u in UNITS)}")
+
+    def format(self, value: Any) -> str:
+        """``value`` as a user writes it in TOML or ``--accel``: hex addresses, KiB sizes, true/false."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int) and self.unit == "address":
+            return f"{value:#x}"
+        if isinstance(value, int) and self.kind == "size" and value and value % 1024 == 0:
+            return f"{value // 1024} KiB"
+        if isinstance(value, str):
+            return value or '""'
+        return str(value)
 
     def convert(self, value: Any, where: str) -> Any:
         if self.kind == "size":
@@ -98,7 +119,7 @@ def describe(params: dict[str, Param]) -> list[tuple[str, str, str, str]]:
     """Rows of (name, default, unit, description) for listings and docs."""
     rows = []
     for name, p in params.items():
-        default = "required" if p.default is REQUIRED else repr(p.default)
+        default = "required" if p.default is REQUIRED else p.format(p.default)
         rows.append((name, default, p.unit, p.doc))
     return rows
 

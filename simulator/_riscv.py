@@ -146,7 +146,10 @@ class RiscV:
                 pc -= 4
             self.m.act("ecall", pc, pc)
         elif intno == 2:
-            self.m.act("trap", pc, f"illegal instruction {self.m.bus.code_word(pc):08x}")
+            pc -= 4  # Unicorn reports an illegal instruction 4 bytes on, whatever its length
+            word = self.m.bus.code_word(pc)
+            text = f"{word:08x}" if rv32.length(word & 0xFFFF) == 4 else f"{word & 0xFFFF:04x}"
+            self.m.act("trap", pc, f"illegal instruction {text} on {self.m.core.name}")
         else:
             self.m.act("trap", pc, _TRAPS.get(intno, f"exception {intno}"))
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
 
+from . import __version__
 from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
 from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ExitCode, SimmcuError
-from ._machine import Simulator
-from ._params import check_run_limits, describe
+from ._params import REQUIRED, check_run_limits, describe
 from ._timing import bundled_profiles, load_profile
+
+
+DEFAULT_CORE = "rv32imc"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,6 +32,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="simmcu", description="Cycle-approximate MCU simulator for RV32IMC and Cortex-M firmware.")
+    p.add_argument("--version", action="version", version=f"simmcu {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a firmware ELF (or a bundled example by name)")
@@ -37,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     run.add_argument("--portable-kernels", action="store_true",
                      help="compile a model with portable C kernels even where the core has the DSP extension")
-    run.add_argument("--core", default=None, help="core to run on (see `simmcu cores`; default rv32imc)")
+    _core_option(run)
     run.add_argument("--board", default=None, help="bundled board name or board TOML file (default: the core's)")
     run.add_argument("--json", metavar="FILE", default=None, help="write the result as JSON ('-' for stdout)")
     run.add_argument("--max-instructions", type=int, default=None, metavar="N",
@@ -67,34 +72,59 @@ def _parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="build an example or C sources into an ELF")
     build.add_argument("what", nargs="+", help="example name, or C/assembly source files")
-    build.add_argument("--core", required=True, help="core to build for")
+    _core_option(build)
     build.add_argument("--board", default=None, help="board whose memory map the linker script uses")
     build.add_argument("-o", "--output", required=True, help="ELF file to write")
     build.add_argument("--toolchain", default="zig", choices=("zig", "gnu"),
                        help="zig: the pinned clang from PyPI (default); gnu: a GNU cross compiler on PATH")
     build.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]",
-                       help="preprocessor definition")
+                       help="preprocessor definition (repeatable)")
+    build.add_argument("-I", dest="include_dirs", action="append", default=[], metavar="DIR",
+                       help="include directory (repeatable); the sources' own directories are searched too")
+    build.add_argument("-O", dest="optimize", default="2", metavar="LEVEL",
+                       help="optimisation level: 0, 1, 2, 3, s or z (default 2)")
+    build.add_argument("--cflags", default="", metavar='"FLAGS"',
+                       help="extra compiler and linker flags, split like a shell would")
 
     comp = sub.add_parser("compile", help="compile a .tflite model into C sources and a firmware ELF")
     comp.add_argument("model", help="quantised int8 .tflite model")
-    comp.add_argument("--core", required=True, help="core to build for")
+    _core_option(comp)
     comp.add_argument("-o", "--output", required=True, help="directory for the sources and model.elf")
-    comp.add_argument("--accel", action="append", default=[], metavar="NAME",
-                      help="kernels for this accelerator: conv (convolutions and fully connected layers on the "
-                           "coprocessor) or cfu (its custom instructions in the CPU kernels); repeatable")
+    comp.add_argument("--accel", action="append", default=[], metavar="NAME[:PARAM=VALUE,...]|FILE.toml",
+                      help="compile for this accelerator, as `simmcu run --accel` attaches it: the layers it takes "
+                           "run on it (see `simmcu accels`); repeatable")
     comp.add_argument("--portable-kernels", action="store_true",
                       help="portable C kernels even where the core has the DSP extension")
     comp.add_argument("--input", metavar="FILE", default=None, help="model input (.npy or raw int8 bytes)")
     comp.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     comp.add_argument("--toolchain", default="zig", choices=("zig", "gnu"), help="compiler (default zig)")
 
+    sw = sub.add_parser("sweep", help="run a design-space sweep from a spec (docs/sweep.md)")
+    sw.add_argument("spec", help="sweep spec TOML file, or a bundled spec's name (conv-mlperf)")
+    sw.add_argument("-o", "--output", default=None, metavar="DIR",
+                    help="directory for rows.csv, rows.jsonl, plots and report.html (default: SPEC-NAME.sweep/); "
+                         "rerun into the same one to finish an interrupted sweep")
+    sw.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: the CPU count)")
+    sw.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the points on a Dask cluster (tcp://host:8786; needs simmcu[cluster])")
+    sw.add_argument("--models-dir", default=None, metavar="DIR", help="look the spec's models and ELFs up by file "
+                    "name in DIR")
+    sw.add_argument("--quiet", action="store_true", help="no progress line")
+
     cores = sub.add_parser("cores", help="list the cores and their timing profiles")
     cores.add_argument("--timing", action="store_true",
                        help="also list each timing profile's options, sources and what it leaves out")
-    sub.add_parser("accels", help="list the accelerator models and their parameters")
+    accels = sub.add_parser("accels", help="list the accelerator models and their parameters")
     boards = sub.add_parser("boards", help="list the bundled boards")
     boards.add_argument("--params", action="store_true", help="list every board and region parameter")
+    for listing in (cores, accels, boards):
+        listing.add_argument("--json", action="store_true", help="print the listing as JSON instead")
     return p
+
+
+def _core_option(command: argparse.ArgumentParser) -> None:
+    """One --core for run, build and compile, so the three agree on the default."""
+    command.add_argument("--core", default=DEFAULT_CORE, help=f"core (see `simmcu cores`; default {DEFAULT_CORE})")
 
 
 def _write(text: str, stream=None) -> None:
@@ -107,20 +137,11 @@ def _write(text: str, stream=None) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # no error again at exit
 
 
-def _prebuilt(name: str, core: str) -> Path | None:
-    from simmcu.firmware import EXAMPLES, firmware_dir
-
-    if name not in EXAMPLES:
-        return None
-    path = firmware_dir() / "prebuilt" / f"{name}-{get_core(parse_core_spec(core)[0]).firmware_as}.elf"
-    if not path.is_file():
-        raise SimmcuError(f"example {name} is not built for {core}: {EXAMPLES[name]}")
-    return path
-
-
 def _run(a) -> int:
-    core = a.core or "rv32imc"
-    get_core(parse_core_spec(core)[0])
+    from ._machine import Simulator  # Unicorn and the native hooks: only runs need them
+
+    core = a.core
+    get_core(parse_core_spec(core)[0])  # a bad --core fails before a model is compiled
     check_run_limits(a.max_instructions, a.timeout)
     elf = Path(a.elf)
     outputs = [a.json, a.profile_csv, a.folded]
@@ -135,8 +156,6 @@ def _run(a) -> int:
         data = read_input(a.input) if a.input else None
         result = run_model(elf, core, input_data=data, seed=a.seed, portable=a.portable_kernels, **options)
     else:
-        if not elf.exists():
-            elf = _prebuilt(a.elf, core) or elf
         result = Simulator(elf, core=core, **options).run()
     if a.baseline:
         base = Simulator(a.baseline, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
@@ -165,7 +184,8 @@ def _build(a) -> int:
 
     defines = dict((d.split("=", 1) + ["1"])[:2] for d in a.defines)
     what = a.what[0] if len(a.what) == 1 else a.what
-    out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines)
+    out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines,
+                include_dirs=a.include_dirs, optimize=a.optimize, cflags=a.cflags)
     print(f"simmcu: built {out} for {a.core}")
     return 0
 
@@ -179,10 +199,37 @@ def _compile(a) -> int:
     return 0
 
 
+def _print_json(doc) -> int:
+    _write(json.dumps(doc, indent=2) + "\n")
+    return 0
+
+
+def _params_json(params) -> dict:
+    """Parameters with their real default values (null when required), not the listing's text."""
+    return {name: dict(default=None if p.default is REQUIRED else p.default, unit=p.unit, description=p.doc)
+            for name, p in params.items()}
+
+
+def _sweep(a) -> int:
+    from ._sweep import sweep
+
+    out = Path(a.output) if a.output else Path(f"{Path(a.spec).stem}.sweep")
+    rows = sweep(a.spec, out, jobs=a.jobs, scheduler=a.scheduler, models_dir=a.models_dir, quiet=a.quiet)
+    failed = sum(r["exit_code"] != 0 for r in rows)
+    _write(rows.front_table() + "\n")
+    _write(f"simmcu: {len(rows)} points ({failed} failed) in {out}/: rows.csv, rows.jsonl, report.html\n")
+    return 0
+
+
 def _cores(a) -> int:
-    for name in core_names():
-        c = get_core(name)
-        print(f"{name:15s} {c.isa:13s} timing {c.timing:14s} {c.description}")
+    cores = [get_core(name) for name in core_names()]
+    if a.json:
+        return _print_json([dict(name=c.name, isa=c.isa, arch=c.arch, timing=c.timing, description=c.description,
+                                 timing_options={o.name: dict(default=o.default, description=o.description)
+                                                 for o in load_profile(c.timing).options.values()})
+                            for c in cores])
+    for c in cores:
+        print(f"{c.name:15s} {c.isa:13s} timing {c.timing:14s} {c.description}")
     if a.timing:
         for name in bundled_profiles():
             p = load_profile(name)
@@ -201,7 +248,11 @@ def _cores(a) -> int:
 def _accels(a) -> int:
     from simmcu.accelerators import accelerator_class, available
 
-    for name, origin in sorted(available().items()):
+    found = sorted(available().items())
+    if a.json:
+        return _print_json([dict(name=name, description=accelerator_class(name).DESCRIPTION, origin=origin,
+                                 params=_params_json(accelerator_class(name).all_params())) for name, origin in found])
+    for name, origin in found:
         cls = accelerator_class(name)
         print(f"{name}: {cls.DESCRIPTION} ({origin})")
         for row in describe(cls.all_params()):
@@ -210,9 +261,12 @@ def _accels(a) -> int:
 
 
 def _boards(a) -> int:
-    for name in bundled_boards():
-        b = load_board(name)
-        print(f"{name:18s} {b.arch:6s} {b.description}")
+    boards = [load_board(name) for name in bundled_boards()]
+    if a.json:
+        return _print_json([dict(name=b.name, arch=b.arch, description=b.description, clock_hz=b.clock_hz,
+                                 regions=[dataclasses.asdict(r) for r in b.regions]) for b in boards])
+    for b in boards:
+        print(f"{b.name:18s} {b.arch:6s} {b.description}")
     if a.params:
         for title, params in (("board keys", BOARD_PARAMS), ("[[regions]] keys", REGION_PARAMS)):
             print(f"\n{title}:")
@@ -223,12 +277,17 @@ def _boards(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i, arg in enumerate(argv[:-1]):  # argparse would take `--cflags "-O3 -g"`'s value for an option
+        if arg == "--cflags":
+            argv[i:i + 2] = [f"--cflags={argv[i + 1]}"]
+            break
     a = parser.parse_args(argv)
     if a.command == "run" and [a.json, a.profile_csv, a.folded].count("-") > 1:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
-        return {"run": _run, "build": _build, "compile": _compile, "cores": _cores, "accels": _accels,
-                "boards": _boards}[a.command](a)
+        return {"run": _run, "build": _build, "compile": _compile, "sweep": _sweep, "cores": _cores,
+                "accels": _accels, "boards": _boards}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)

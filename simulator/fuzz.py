@@ -631,15 +631,19 @@ def _check_error(e: SimmcuError) -> tuple[bool, str]:
 def _run_model(path: Path, core: str, seed: int, accels) -> tuple[bool, str]:
     """Load, check against the core's board, make the input and generate the C sources: everything
     compiling a model does before the compiler runs (building is too slow to fuzz)."""
+    from ._cores import get_core
     from .firmware import load_model
-    from .firmware._compile import _check_fits, generate, random_input
+    from .firmware._compile import _check_fits, generate, make_units, random_input
 
     try:
         model = load_model(path)
         if len(model.inputs) != 1 or len(model.outputs) != 1:
             return True, "refused by compile_model: inputs/outputs"
+        units = make_units(accels)
+        for unit in units:
+            unit.check_core(get_core(core))
         _check_fits(model, path, core)
-        sources = generate(model, random_input(model, seed), frozenset(accels))
+        sources, _ = generate(model, random_input(model, seed), units)
     except SimmcuError as e:
         return _check_error(e)
     return True, f"generated {sum(map(len, sources.values()))} bytes of C"

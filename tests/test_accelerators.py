@@ -1,11 +1,17 @@
 """Accelerator plug-ins and the conv coprocessor: bit-exact results, cycles from the documented
 formula, concurrency with the CPU, bad programming, and a third-party model via entry points."""
 
+import base64
+import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +19,11 @@ import pytest
 from simmcu import ConfigError, Simulator
 from simmcu.accelerators import make_accelerator
 from simmcu.accelerators.conv import conv_int8
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 def _reference_conv(x, w, bias, mult, shift, k, s, pad, depthwise, in_zp, out_zp, lo, hi):
@@ -153,8 +164,7 @@ def test_third_party_accelerator_through_entry_points(tmp_path):
     pkg = tmp_path / "site"
     pkg.mkdir()
     (pkg / "scratchpad_accel.py").write_text(textwrap.dedent('''
-        from simmcu._params import Param
-        from simmcu.accelerators import Accelerator, Invocation
+        from simmcu.accelerators import Accelerator, Invocation, Param
 
         class Scratchpad(Accelerator):
             NAME = "scratchpad"
@@ -187,6 +197,131 @@ def test_third_party_accelerator_through_entry_points(tmp_path):
     d = json.loads(run.stdout)
     assert [a["name"] for a in d["accelerators"]] == ["scratchpad", "conv"]
     assert d["accelerators"][0]["params"]["step"] == 3
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "accelerators.md"
+
+
+def _documented_files() -> dict[str, str]:
+    """The files of docs/accelerators.md's third-party unit: each code block marked <!-- file: NAME -->."""
+    return dict(re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", DOCS.read_text(), re.S))
+
+
+def _wheel(src: Path, out: Path) -> Path:
+    """A wheel of the documented package, made by hand: offline, pip has no build backend that
+    makes wheels (setuptools needs the wheel package), but installing a wheel needs none."""
+    meta = tomllib.loads((src / "pyproject.toml").read_text())["project"]
+    dist = f"{meta['name'].replace('-', '_')}-{meta['version']}.dist-info"
+    eps = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in entries.items())
+                  for group, entries in meta["entry-points"].items())
+    files = {str(f.relative_to(src)): f.read_bytes() for f in sorted(src.rglob("*")) if f.is_file()
+             and f.name != "pyproject.toml"}
+    files |= {f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {meta['name']}\nVersion: {meta['version']}\n".encode(),
+              f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: simmcu-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+              f"{dist}/entry_points.txt": eps.encode()}
+    record = "".join(f"{name},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},"
+                     f"{len(data)}\n" for name, data in files.items()) + f"{dist}/RECORD,,\n"
+    wheel = out / f"{meta['name'].replace('-', '_')}-{meta['version']}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        for name, data in [*files.items(), (f"{dist}/RECORD", record.encode())]:
+            z.writestr(name, data)
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def eltwise(tmp_path_factory):
+    """docs/accelerators.md's eltwise package, pip-installed into a target directory: (env, source dir)."""
+    root = tmp_path_factory.mktemp("eltwise")
+    src = root / "eltwise-accel"
+    for name, text in _documented_files().items():
+        if name != "main.c":
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            (src / name).write_text(text)
+    site = root / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--target", str(site),
+                          str(_wheel(src, root))], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    return {**os.environ, "PYTHONPATH": str(site), "XDG_CACHE_HOME": str(root / "cache")}, root
+
+
+def test_a_third_party_unit_builds_into_firmware_from_its_documented_driver(eltwise):
+    env, root = eltwise
+    work = root / "app"
+    work.mkdir()
+    (work / "main.c").write_text(_documented_files()["main.c"])
+    shutil.copy(root / "site" / "eltwise_accel" / "eltwise.h", work)  # the driver header beside the source
+    listing = subprocess.run([sys.executable, "-m", "simmcu", "accels"], capture_output=True, text=True, env=env)
+    assert "eltwise: int8 elementwise ADD" in listing.stdout and "lanes" in listing.stdout
+    build = subprocess.run([sys.executable, "-m", "simmcu", "build", "main.c", "--core", "rv32imc", "-o", "app.elf"],
+                           capture_output=True, text=True, env=env, cwd=work)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([sys.executable, "-m", "simmcu", "run", "app.elf", "--core", "rv32imc", "--accel", "eltwise",
+                          "--json", "-", "--quiet"], capture_output=True, text=True, env=env, cwd=work)
+    d = json.loads(run.stdout)
+    assert d["console"] == "eltwise 11 22 33 44 45 54 127 -48\n" and d["exit_code"] == 0
+    (acc,) = d["accelerators"]
+    assert acc["invocations"] == 1 and acc["dma_read_bytes"] == 16 and acc["busy_cycles"] == 10 + 2
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+def test_a_third_party_unit_takes_a_model_layer(eltwise, tmp_path, core):
+    """The documented unit takes the ADD of a test model: the layer says so, the output is bit-exact
+    with TFLite's reference interpreter, and its jobs are in the run's accelerator report."""
+    import tflite_models
+    from test_tflite import _litert
+
+    from simmcu.firmware._compile import random_input
+    from simmcu.firmware._model import load_model
+
+    env, _ = eltwise
+    model = tmp_path / "pooling_and_add.tflite"
+    model.write_bytes(tflite_models.pooling_and_add())
+    run = subprocess.run([sys.executable, "-m", "simmcu", "run", str(model), "--core", core, "--accel",
+                          "eltwise:base=0x40001000", "--accel", "conv:base=0x40002000",  # drivers follow their base
+                          "--json", "-", "--quiet"], capture_output=True, text=True, env=env)
+    assert run.returncode == 0, run.stderr
+    d = json.loads(run.stdout)
+    assert [(layer["op"], layer["offload"]) for layer in d["layers"]] == [
+        ("AVERAGE_POOL_2D", "cpu"), ("MAX_POOL_2D", "cpu"), ("CONV_2D", "conv"), ("ADD", "eltwise")]
+    eltwise_report, conv_report = d["accelerators"]
+    assert eltwise_report["name"] == "eltwise" and eltwise_report["invocations"] == 1
+    assert eltwise_report["dma_write_bytes"] == 4 * 3 * 5 and not eltwise_report["errors"]
+    assert conv_report["invocations"] == 1
+    got = np.array([int(v) for v in d["console"].split()[1:]], np.int8)
+    assert np.array_equal(got, _litert(model, random_input(load_model(model), 0)))
+
+
+def test_everything_a_unit_needs_is_public_and_the_docs_import_nothing_private():
+    import simmcu.accelerators as api
+
+    for name in ("Accelerator", "Param", "Bus", "Invocation", "ConfigError", "CustomInstructionUnit", "HOOK_SIGNATURE",
+                 "make_hook", "STATE0", "Layer", "LayerTensor", "LayerCode", "FirmwareSupport", "c_array", "c_struct"):
+        assert name in api.__all__ and hasattr(api, name), name
+    assert set(api.__all__) <= set(vars(api))
+    imports = re.findall(r"^\s*(?:from|import) (simmcu[\w.]*)", DOCS.read_text(), re.M)
+    assert imports and not [m for m in imports if any(part.startswith("_") for part in m.split("."))]
+
+
+def test_the_bundled_units_register_through_the_entry_point_group():
+    from importlib.metadata import entry_points
+
+    from simmcu.accelerators import GROUP, available
+
+    eps = {ep.name: ep for ep in entry_points(group=GROUP)}
+    assert eps["conv"].value == "simmcu.accelerators.conv:ConvAccelerator" and eps["conv"].dist.name == "simmcu"
+    assert eps["cfu"].value == "simmcu.accelerators.cfu:CfuAccelerator" and eps["cfu"].dist.name == "simmcu"
+    assert list(available()) == sorted(available()) and {"cfu", "conv"} <= set(available())
+
+
+def test_param_units_are_checked_and_values_print_as_users_write_them():
+    from simmcu.accelerators import Param
+
+    with pytest.raises(ConfigError, match="parameter unit 'kib' is not one of"):
+        Param(32, "kib", "a unit with a typo")
+    listing = subprocess.run([sys.executable, "-m", "simmcu", "accels"], capture_output=True, text=True).stdout
+    rows = {line.split()[0]: line.split()[2] for line in listing.splitlines() if line.startswith("  ")}
+    assert (rows["base"], rows["double_buffer"], rows["ram_arbitration"], rows["opcode"]) == \
+        ("0x40000000", "true", "cpu-first", "custom-0")
 
 
 VARIANTS = {"conv2d": [], "conv2d_cfu": ["cfu"], "conv2d_conv": ["conv"], "conv2d_conv_irq": ["conv"]}
@@ -232,7 +367,7 @@ def test_a_user_defined_custom_instruction_runs_natively(elf):
     """docs/accelerators.md: a unit of one's own is an operation function and three class attributes."""
     import numba
 
-    from simmcu.accelerators.cfu import HOOK_SIGNATURE, CustomInstructionUnit, make_hook
+    from simmcu.accelerators import HOOK_SIGNATURE, CustomInstructionUnit, make_hook
 
     @numba.njit
     def hamming(state, op, sel, a, b):

@@ -99,7 +99,7 @@ def test_segment_outside_every_region(tmp_path):
 
 
 def test_segment_inside_mmio_region(tmp_path):
-    board = _board(tmp_path, 0x1000_0000, '[[regions]]\nname = "mmio"\nbase = 0x20000000\nsize = "4 KiB"\nkind = "mmio"\n')
+    board = _board(tmp_path, 0x1000_0000, '[[regions]]\nname = "mmio"\nbase = 0x20000000\nsize = "64 KiB"\nkind = "mmio"\n')
     with pytest.raises(ElfError, match="lies in MMIO region 'mmio'"):
         Simulator(prebuilt("hello", "rv32imc"), core="rv32imc", board=board)
 

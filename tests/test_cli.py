@@ -66,6 +66,23 @@ def test_docs_list_every_board_parameter():
         assert f"`{name}`" in text
 
 
+def test_docs_tables_show_board_defaults_and_units_as_the_listing_prints_them():
+    """`simmcu boards --params` and docs/boards.md: the same default (hex addresses, KiB sizes, bare strings)."""
+    import re
+    from pathlib import Path
+
+    from simmcu._board import BOARD_PARAMS, REGION_PARAMS
+    from simmcu._params import describe
+
+    text = (Path(__file__).parent.parent / "docs" / "boards.md").read_text()
+    rows = {name: (default.strip().strip("`"), unit.strip()) for name, default, unit in
+            re.findall(r"^\| `(\w+)` \|([^|]*)\|([^|]*)\|", text, re.M)}
+    for name, default, unit, _ in (*describe(BOARD_PARAMS), *describe(REGION_PARAMS)):
+        assert rows[name] == (default, unit), name
+    _, out, _ = cli("boards", "--params")
+    assert re.search(r"stack_bytes +default 8 KiB +bytes", out) and re.search(r"clint_base +default 0x2000000 ", out)
+
+
 def test_closed_stdout_keeps_the_run_and_its_exit_code():
     """`simmcu run ... | head -c 1`: no traceback, and simmcu still returns the firmware's code."""
     p = subprocess.run(["bash", "-c", f"set -o pipefail; '{sys.executable}' -m simmcu run fault --core rv32imc"
@@ -138,3 +155,66 @@ def test_docs_list_every_json_key():
     keys = [*d, *(f"memory.{k}" for k in d["memory"]), *(f"stalls.{k}" for k in d["stalls"]),
             *(f"functions[].{k}" for k in d["functions"][0])]
     assert [k for k in keys if f"`{k}`" not in text] == []
+
+
+def test_version():
+    import simmcu
+
+    rc, out, _ = cli("--version")
+    assert rc == 0 and out == f"simmcu {simmcu.__version__}\n"
+
+
+def test_listings_as_json():
+    from simmcu import bundled_boards, core_names, load_profile
+
+    rc, out, _ = cli("cores", "--json")
+    cores = {c["name"]: c for c in json.loads(out)}
+    assert rc == 0 and list(cores) == core_names()
+    pico = cores["picorv32"]
+    assert (pico["isa"], pico["arch"], pico["timing"]) == ("rv32imc", "riscv", "picorv32") and pico["description"]
+    assert pico["timing_options"]["barrel_shifter"] == dict(
+        default=True, description=load_profile("picorv32").options["barrel_shifter"].description)
+    rc, out, _ = cli("boards", "--json")
+    boards = {b["name"]: b for b in json.loads(out)}
+    assert rc == 0 and list(boards) == bundled_boards()
+    rv = boards["generic-rv32"]
+    assert rv["arch"] == "riscv" and rv["clock_hz"] == 100_000_000 and rv["description"]
+    assert {"name": "sram", "base": 0x8000_0000, "size": 256 << 10, "kind": "sram"}.items() <= rv["regions"][1].items()
+    rc, out, _ = cli("accels", "--json")
+    accels = {a["name"]: a for a in json.loads(out)}
+    assert rc == 0 and {"conv", "cfu"} <= set(accels)
+    assert accels["conv"]["origin"].startswith("simmcu.accelerators.conv:") and accels["conv"]["description"]
+    assert accels["conv"]["params"]["pe_rows"] == dict(default=8, unit="PEs", description=accels["conv"]["params"]
+                                                       ["pe_rows"]["description"])
+    rc, out, _ = cli("accels")  # the human listing is unchanged
+    assert rc == 0 and out.startswith("cfu: ") and not out.startswith("[")
+
+
+def test_example_names_work_wherever_an_elf_is_taken(tmp_path):
+    from simmcu import Simulator
+
+    r = Simulator("hello", core="cortex-m3").run()  # cortex-m3 has its own prebuilt hello
+    assert r.exit_code == 0 and r.console == "Hello from simmcu on cortex-m3!\n"
+    assert Simulator("hello", core="picorv32").run().console == "Hello from simmcu on rv32imc!\n"  # firmware_as
+    rc, out, _ = cli("run", "conv2d_conv", "--core", "cortex-m4", "--accel", "conv", "--baseline", "conv2d",
+                     "--json", "-", "--quiet")
+    d = json.loads(out)
+    assert rc == 0 and d["baseline"]["elf"].endswith("conv2d-cortex-m4.elf") and d["baseline"]["speedup"] > 1
+    rc, _, err = cli("run", "conv2d_cfu", "--core", "cortex-m0plus")
+    assert rc == 120 and err.count("\n") == 1 and "example conv2d_cfu is not built for cortex-m0plus" in err
+    (tmp_path / "hello").write_text("not an ELF")  # a file of that name wins over the example
+    rc, _, err = cli("run", "hello", cwd=tmp_path)
+    assert rc == 120 and "hello is not an ELF file" in err
+
+
+def test_core_defaults_to_rv32imc_on_every_command(tmp_path):
+    from simmcu.cli import _parser
+
+    subs = _parser()._subparsers._group_actions[0].choices
+    helps = {cmd: next(a.help for a in subs[cmd]._actions if "--core" in a.option_strings)
+             for cmd in ("run", "build", "compile")}
+    assert len(set(helps.values())) == 1 and "default rv32imc" in helps["run"]
+    rc, out, err = cli("build", "hello", "-o", str(tmp_path / "h.elf"))
+    assert rc == 0 and "for rv32imc" in out, err
+    rc, out, _ = cli("run", str(tmp_path / "h.elf"))
+    assert rc == 0 and "Hello from simmcu on rv32imc!" in out

@@ -12,7 +12,8 @@ import pytest
 
 import tflite_models
 from simmcu import ConfigError, Simulator
-from simmcu.firmware import run_model
+from simmcu.accelerators import make_accelerator
+from simmcu.firmware import model_elf, run_model
 from simmcu.firmware._compile import compile_model, plan_arena, random_input
 from simmcu.firmware._model import ModelError, load_model
 
@@ -78,6 +79,12 @@ def test_every_operator_is_bit_exact_with_the_reference_interpreter(small_models
     if variant != "cpu":
         (acc,) = r.accelerators
         assert acc["invocations"] > 0 or acc.get("instructions", 0) > 0
+    offload = [layer["offload"] for layer in r.layers]
+    if variant == "conv":  # one job per layer it takes; the others on the CPU, with its reason if it refused
+        assert offload.count("conv") == acc["invocations"]
+        assert all(where in ("conv", "cpu") or where.startswith("cpu: conv: dilation") for where in offload)
+    else:
+        assert set(offload) == {"cpu"}
     simmcu_golden.check(r, f"golden/{name}-{core}-{variant}.json")
 
 
@@ -161,7 +168,7 @@ def test_unsupported_models_are_one_line_errors(tmp_path):
 def test_accelerated_variants_the_core_cannot_run_are_config_errors(small_models, tmp_path):
     with pytest.raises(ConfigError, match="cortex-m0plus"):
         compile_model(small_models["classifier"], "cortex-m0plus", tmp_path, accels=["cfu"])
-    with pytest.raises(ConfigError, match="no kernels for accelerator npu"):
+    with pytest.raises(ConfigError, match="unknown accelerator 'npu'"):
         compile_model(small_models["classifier"], "rv32imc", tmp_path, accels=["npu"])
 
 
@@ -179,13 +186,54 @@ def test_compile_command_writes_sources_and_an_elf_that_runs(small_models, tmp_p
 
 
 @needs_models
-def test_a_layer_the_coprocessor_refuses_stops_the_model_with_its_error():
+def test_a_layer_the_coprocessor_cannot_tile_runs_on_the_cpu_and_says_why():
+    """With a 1 KiB buffer, ResNet-8's wider convolutions fit no tiling: those layers run on the CPU
+    (bit-exact all the same) instead of the firmware stopping at the unit's error 4."""
     p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(MLPERF["resnet"]), "--core", "rv32imc",
-                        "--accel", "conv:buffer_kib=1"], capture_output=True, text=True)
-    assert p.returncode == 3
-    assert "layer_1_conv_2d: conv coprocessor error 4" in p.stdout  # 4: no tiling fits
-    assert "no tiling fits: one output pixel's 144 input bytes" in p.stdout
-    assert "no per-layer profile: the inference did not run to completion" in p.stdout
+                        "--accel", "conv:buffer_kib=1", "--json", "-", "--quiet"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    offload = [layer["offload"] for layer in d["layers"]]
+    assert offload[0] == "conv" and offload[3] == "cpu"  # layer 3 is an ADD: not an operator the unit takes
+    assert offload[1] == "cpu: conv: no tiling fits in 1 KiB: one output pixel's 144 input bytes and the weights " \
+                         "of 8 channels"
+    assert d["accelerators"][0]["invocations"] == offload.count("conv") == 3 and not d["accelerators"][0]["errors"]
+    got = np.array([int(v) for v in d["console"].split()[1:]], np.int8)
+    model = load_model(MLPERF["resnet"])
+    assert np.array_equal(got, _litert(MLPERF["resnet"], random_input(model, 0)))
+
+
+def test_the_compile_cache_follows_what_changes_the_code(small_models):
+    """conv's DMA latency changes timing, not code: one build; its buffer decides what fits: another."""
+    model = small_models["classifier"]
+    default = model_elf(model, "rv32imc", accels=["conv"])
+    assert model_elf(model, "rv32imc", accels=["conv:dma_latency=30,setup_cycles=0"]) == default
+    assert model_elf(model, "rv32imc", accels=["conv:buffer_kib=4"]) != default
+
+
+def test_each_layer_goes_to_the_first_unit_that_takes_it_else_to_the_cpu_with_the_reasons(small_models):
+    from simmcu.accelerators import Accelerator
+    from simmcu.firmware._compile import describe_layer, place
+
+    class Picky(Accelerator):
+        NAME, MMIO_SIZE = "picky", 0
+
+        def compile_layer(self, layer):
+            return f"{layer.op.lower()} is not for me" if layer.op in ("CONV_2D", "ADD") else None
+
+    class Broken(Accelerator):
+        NAME, MMIO_SIZE = "broken", 0
+
+        def compile_layer(self, layer):
+            return 42
+
+    model = load_model(small_models["pooling_and_add"])
+    layers = [describe_layer(model, plan_arena(model), op) for op in model.operators]
+    assert [place(layer, [Picky(), make_accelerator("conv")])[1] for layer in layers] == [
+        "cpu", "cpu", "conv", "cpu: picky: add is not for me"]
+    assert place(layers[2], [Picky(), Picky()])[1] == "cpu: picky: conv_2d is not for me; picky: conv_2d is not for me"
+    with pytest.raises(ConfigError, match="broken: compile_layer answered int for layer_0_average_pool_2d"):
+        place(layers[0], [Broken()])
 
 
 def test_weights_are_data_never_decoded_as_instructions(small_models, tmp_path):

@@ -1,47 +1,7 @@
-/* Console, exit, heap, cycle counter and the C start-up shared by both ISAs. */
+/* Exit, heap, cycle counter and the C start-up shared by both ISAs. */
 #include "simmcu.h"
 
 extern uint32_t _sidata[], _sdata[], _edata[], _sbss[], _ebss[], _end[], _heap_limit[];
-
-static char out_buf[128];
-static size_t out_len;
-
-void simmcu_flush(void)
-{
-    if (out_len) {
-        const uint32_t block[3] = {1 /* stdout */, (uint32_t)(uintptr_t)out_buf, out_len};
-        simmcu_semihost(SYS_WRITE, block);
-        out_len = 0;
-    }
-}
-
-int putchar(int c)
-{
-    out_buf[out_len++] = (char)c;
-    if (c == '\n' || out_len == sizeof out_buf)
-        simmcu_flush();
-    return (unsigned char)c;
-}
-
-int puts(const char *s)
-{
-    while (*s)
-        putchar(*s++);
-    putchar('\n');
-    return 0;
-}
-
-int printf(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    for (int i = 0; buf[i]; i++)
-        putchar(buf[i]);
-    return n;
-}
 
 __attribute__((noreturn)) void _exit(int status)
 {
@@ -88,6 +48,35 @@ uint64_t simmcu_cycles(void)
 }
 #endif
 
+/* Declared with argc and argv; `int main(void)` is called the same way and ignores them. */
+int main(int argc, char **argv);
+
+/* Split the semihosting command line (the ELF's name, then its arguments) at spaces into
+ * argv; argc is 0 when the host has none, or with SIMMCU_NO_CMDLINE defined, which makes no
+ * semihosting call before main (for hosts that stop at the first one, e.g. an RTL testbench). */
+static int arguments(char *line, size_t size, char **argv, int max)
+{
+    uint32_t block[2] = {(uint32_t)(uintptr_t)line, size};
+    int argc = 0;
+#ifdef SIMMCU_NO_CMDLINE
+    (void)block;
+    line[0] = '\0';
+#else
+    if (simmcu_semihost(SYS_GET_CMDLINE, block) != 0)
+        line[0] = '\0';
+#endif
+    for (char *p = line; *p && argc < max;) {
+        while (*p == ' ')
+            *p++ = '\0';
+        if (*p)
+            argv[argc++] = p;
+        while (*p && *p != ' ')
+            p++;
+    }
+    argv[argc] = 0;
+    return argc;
+}
+
 /* Called by the ISA start-up code with a valid stack. */
 __attribute__((noreturn, used)) void __simmcu_start_c(void)
 {
@@ -104,5 +93,7 @@ __attribute__((noreturn, used)) void __simmcu_start_c(void)
 #if defined(__ARM_FP)
     SCB_CPACR |= 0xFu << 20; /* CP10/CP11 full access */
 #endif
-    _exit(main());
+    char line[256], *argv[33];
+    int argc = arguments(line, sizeof line, argv, 32);
+    _exit(main(argc, argv));
 }

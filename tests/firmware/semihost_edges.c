@@ -2,7 +2,7 @@
  * what the calls returned and the errno they left. */
 #include "simmcu.h"
 
-enum { SYS_HEAPINFO = 0x16, SYS_GET_CMDLINE = 0x15 };
+enum { SYS_HEAPINFO = 0x16 };  /* not in simmcu.h */
 
 struct cmdline { char *buf; uint32_t len; };
 

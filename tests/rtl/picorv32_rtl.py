@@ -97,7 +97,7 @@ def compare(exe: Path, kernel: str, work: Path, core: str = "picorv32", toolchai
 
     name = kernel.split("(")[0]
     elf = build(source, "picorv32", work / f"{name}.elf", board=BOARD, toolchain=toolchain,
-                defines={"KERNEL": kernel})
+                defines={"KERNEL": kernel, "SIMMCU_NO_CMDLINE": "1"})  # the testbench stops at the first EBREAK
     result = Simulator(elf, core=core, board=BOARD).run()
     if not result.ok and result.exit_reason != "exit":
         raise RuntimeError(f"{kernel}: {result.message}")

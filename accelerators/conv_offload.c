@@ -1,4 +1,5 @@
-/* CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED on the conv coprocessor (simmcu_conv.h): the
+/* CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED on the conv coprocessor (simmcu_conv.h), compiled
+ * into a model's firmware when conv is attached (ConvAccelerator.firmware): the
  * layer's parameter block becomes one job; the CPU polls until it is done. Weights must be
  * unpadded (taps == kh * kw * in_c) and the quantisation interleaved (quant). */
 #include "simmcu_nn.h"
