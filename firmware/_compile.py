@@ -9,6 +9,7 @@ output bytes, which tests compare with the TFLite reference interpreter.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import shutil
@@ -17,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from simmcu._board import load_board
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
 from ._build import build, firmware_dir
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct
-from ._model import Model, ModelError, load_model
+from ._model import Model, ModelError, load_model, read_regular_file
 from .reference import quantize_multiplier
 
 ARENA_ALIGN = 16
@@ -296,6 +298,8 @@ def generate(model: Model, input_data: np.ndarray, attached=(), headers=()) -> t
 
 
 def random_input(model: Model, seed: int = 0) -> np.ndarray:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed {seed!r} must be a non-negative integer")
     (inp,) = model.inputs
     return np.random.default_rng(seed).integers(-128, 128, model.tensors[inp].shape, dtype=np.int8)
 
@@ -325,6 +329,7 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
         raise ModelError(f"{path}: {len(model.inputs)} inputs and {len(model.outputs)} outputs; one of each is supported")
     for unit in attached:
         unit.check_core(get_core(parse_core_spec(core)[0]))
+    _check_fits(model, path, core)
     support = [unit.firmware(core) for unit in attached]
     if input_data is None:
         input_data = random_input(model, seed)
@@ -352,6 +357,18 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
         defines["NN_PORTABLE"] = "1"
     return build([out / "main.c", out / "model.c", out / "model.h", *(out / name for name in sorted(files))], core,
                  out / "model.elf", toolchain=toolchain, defines=defines)
+
+
+def _check_fits(model: Model, path, core: str) -> None:
+    """The arena must fit the data region and the constants the code region of the core's board, which
+    also bounds what the generator writes out."""
+    board = load_board(get_core(parse_core_spec(core)[0]).board)
+    weights = sum(t.nbytes for t in model.tensors if t.data is not None)
+    for what, size, region in (("tensor arena", plan_arena(model).size, board.data),
+                               ("constant tensors", weights, board.code)):
+        if size > region.size:
+            raise ModelError(f"{path}: its {what} needs {size} bytes; region {region.name!r} of board {board.name} "
+                             f"has {region.size}")
 
 
 def macs(model: Model, op) -> int:
@@ -390,12 +407,26 @@ def model_report(model: Model, layers: list[dict]) -> dict:
                 weights_bytes=sum(t.data.nbytes for t in model.tensors if t.data is not None))
 
 
+def _npy(raw: bytes, path: Path) -> np.ndarray:
+    """np.load allocates the array its header describes before reading the data: the header is
+    checked against the bytes the file holds first."""
+    f = io.BytesIO(raw)
+    version = np.lib.format.read_magic(f)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(f)
+    if math.prod(shape) * dtype.itemsize > len(raw) - f.tell():
+        raise ModelError(f"cannot read input {path}: its header says {list(shape)} {dtype}, more than the file holds")
+    f.seek(0)
+    return np.load(f)
+
+
 def read_input(path: str | Path) -> np.ndarray:
     """A model input from a .npy file or raw int8 bytes (its size is checked when compiling)."""
     path = Path(path)
+    raw = read_regular_file(path, "input")
     try:
-        data = np.load(path) if path.suffix == ".npy" else np.frombuffer(path.read_bytes(), np.int8)
-    except (OSError, ValueError) as e:
+        data = _npy(raw, path) if path.suffix == ".npy" else np.frombuffer(raw, np.int8)
+    except (OSError, ValueError, EOFError) as e:
         raise ModelError(f"cannot read input {path}: {e}") from None
     if data.dtype != np.int8:
         raise ModelError(f"input {path} is {data.dtype}; the model takes int8")

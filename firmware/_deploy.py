@@ -17,7 +17,7 @@ from simmcu._cores import get_core, parse_core_spec
 from . import _compile
 from ._build import firmware_dir
 from ._compile import OFFLOAD_FILE, compile_model, layer_report, make_units, model_report
-from ._model import load_model
+from ._model import load_model, read_regular_file
 
 
 def model_elf(model_path: str | Path, core: str, *, input_data: np.ndarray | None = None, seed: int = 0,
@@ -29,7 +29,7 @@ def model_elf(model_path: str | Path, core: str, *, input_data: np.ndarray | Non
     model_path = Path(model_path)
     firmware_as = get_core(parse_core_spec(core)[0]).firmware_as
     attached = make_units(accels)
-    key = hashlib.sha256(model_path.read_bytes())
+    key = hashlib.sha256(read_regular_file(model_path, "model"))
     data = None if input_data is None else np.asarray(input_data, np.int8).tobytes()
     key.update(repr((firmware_as, seed, portable, data)).encode())
     files = [*sorted((firmware_dir() / "kernels").iterdir()), *sorted((firmware_dir() / "include").glob("*.h")),

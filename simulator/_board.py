@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ._cortexm import PPB_BASE, PPB_SIZE
 from ._errors import ConfigError
-from ._params import REQUIRED, Param, apply_params, load_toml
+from ._params import MAX_CYCLES, REQUIRED, Param, apply_params, cycles_in_range, load_toml
+from ._riscv import _CLINT_SIZE
 
 REGION_KINDS = ("flash", "sram", "tcm", "mmio")
 
@@ -22,10 +24,10 @@ REGION_PARAMS = {
     "size": Param(REQUIRED, "bytes", "length; a number or a string like '256 KiB'", "size", lambda v: v > 0),
     "kind": Param(REQUIRED, "", "flash (read-only at run time), sram, tcm or mmio", REGION_KINDS),
     "perms": Param("rwx", "", "allowed accesses: any of r, w, x", str, lambda v: set(v) <= set("rwx") and v != ""),
-    "read_wait_states": Param(0, "cycles", "extra cycles per data read (used by timing models)", int, lambda v: v >= 0),
-    "write_wait_states": Param(0, "cycles", "extra cycles per data write (used by timing models)", int, lambda v: v >= 0),
-    "fetch_wait_states": Param(0, "cycles", "extra cycles per instruction fetch line (used by timing models)", int, lambda v: v >= 0),
-    "fetch_bytes": Param(4, "bytes", "width of one instruction fetch line (a power of two)", int, lambda v: v >= 2 and v & (v - 1) == 0),
+    "read_wait_states": Param(0, "cycles", "extra cycles per data read (used by timing models)", int, cycles_in_range),
+    "write_wait_states": Param(0, "cycles", "extra cycles per data write (used by timing models)", int, cycles_in_range),
+    "fetch_wait_states": Param(0, "cycles", "extra cycles per instruction fetch line (used by timing models)", int, cycles_in_range),
+    "fetch_bytes": Param(4, "bytes", "width of one instruction fetch line (a power of two, at most 1 KiB)", int, lambda v: 2 <= v <= 1024 and v & (v - 1) == 0),
     "prefetch": Param(False, "", "a prefetch buffer hides fetch wait states on sequential code", bool),
 }
 
@@ -33,14 +35,15 @@ BOARD_PARAMS = {
     "name": Param(REQUIRED, "", "board name", str),
     "description": Param("", "", "one line shown by `simmcu boards`", str),
     "arch": Param(REQUIRED, "", "instruction-set family of the cores it takes", ("arm", "riscv")),
-    "clock_hz": Param(100_000_000, "Hz", "core clock; converts cycles to seconds", int, lambda v: v > 0),
+    "clock_hz": Param(100_000_000, "Hz", "core clock; converts cycles to seconds", int, lambda v: 0 < v < 1 << 40),
     "code_region": Param("flash", "", "region that holds code, read-only data and the .data image", str),
     "data_region": Param("sram", "", "region that holds .data, .bss, heap and stack", str),
     "stack_bytes": Param(8192, "bytes", "stack reserved at the top of data_region by the linker script", "size", lambda v: v >= 256 and v % 8 == 0),
     "irq_lines": Param(16, "lines", "device interrupt lines (Cortex-M NVIC IRQs; RISC-V platform sources, at most 16)", int, lambda v: 1 <= v <= 240),
-    "systick_ref_divider": Param(8, "cycles", "Cortex-M: core cycles per SysTick reference-clock tick (CLKSOURCE=0)", int, lambda v: v >= 1),
-    "clint_base": Param(0x0200_0000, "address", "RISC-V: base of the CLINT (msip, mtimecmp at +0x4000, mtime at +0xBFF8)", int, lambda v: v % 4096 == 0),
-    "mtime_divider": Param(1, "cycles", "RISC-V: core cycles per mtime tick", int, lambda v: v >= 1),
+    "systick_ref_divider": Param(8, "cycles", "Cortex-M: core cycles per SysTick reference-clock tick (CLKSOURCE=0)", int, lambda v: 1 <= v < MAX_CYCLES),
+    "clint_base": Param(0x0200_0000, "address", "RISC-V: base of the CLINT (msip, mtimecmp at +0x4000, mtime at +0xBFF8; 64 KiB)", int,
+                        lambda v: v % 4096 == 0 and 0 <= v <= (1 << 32) - _CLINT_SIZE),
+    "mtime_divider": Param(1, "cycles", "RISC-V: core cycles per mtime tick", int, lambda v: 1 <= v < MAX_CYCLES),
 }
 
 BUNDLED = {"arm": "generic-cortex-m", "riscv": "generic-rv32"}
@@ -130,6 +133,13 @@ def _check_layout(regions: list[Region], values: dict, source: str) -> None:
     for a, b in zip(ordered, ordered[1:]):
         if b.base < a.end:
             raise ConfigError(f"board {source}: regions {a.name!r} and {b.name!r} overlap")
+    # The platform maps its own system registers there: a region would collide with them.
+    window, (base, size) = (("Cortex-M private peripheral bus", (PPB_BASE, PPB_SIZE)) if values["arch"] == "arm"
+                            else ("CLINT (clint_base)", (values["clint_base"], _CLINT_SIZE)))
+    for r in regions:
+        if r.base < base + size and base < r.end:
+            raise ConfigError(f"board {source}: region {r.name!r} [{r.base:#010x}, {r.end:#010x}) overlaps the "
+                              f"{window} [{base:#010x}, {base + size:#010x})")
     for key, kinds in (("code_region", ("flash", "sram", "tcm")), ("data_region", ("sram", "tcm"))):
         name = values[key]
         match = [r for r in regions if r.name == name]

@@ -8,12 +8,16 @@ inside the run.
 from __future__ import annotations
 
 import bisect
+import os
 import re
+import stat
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from elftools.common.exceptions import ELFError as _PyElfError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import ARMAttributesSection, RISCVAttributesSection
 
 from ._board import Board
 from ._cores import ARM_ARCH_NAMES, Core
@@ -92,8 +96,14 @@ class ElfImage:
 
 
 def load_elf(path: str | Path, core: Core, board: Board) -> ElfImage:
+    """Every size an ELF field gives is checked against the file (what is read from it) or the board
+    (what is loaded or decoded) before anything is read or allocated, so a hostile header costs
+    nothing larger than the memory it must fit in."""
     path = str(path)
     try:
+        # A FIFO or device would block in open() or read forever: only regular files are firmware.
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ElfError(f"cannot open firmware {path}: not a regular file")
         f = open(path, "rb")
     except OSError as e:
         raise ElfError(f"cannot open firmware {path}: {e.strerror}") from None
@@ -103,47 +113,98 @@ def load_elf(path: str | Path, core: Core, board: Board) -> ElfImage:
         f.seek(0)
         try:
             elf = ELFFile(f)
-            return _read(elf, path, core, board)
-        except (_PyElfError, ValueError, KeyError, IndexError, UnicodeDecodeError) as e:
+            return _read(elf, path, core, board, os.fstat(f.fileno()).st_size)
+        except (_PyElfError, ValueError, KeyError, IndexError, UnicodeDecodeError, struct.error) as e:
             raise ElfError(f"{path} is a broken ELF file: {e}") from None
 
 
-def _read(elf: ELFFile, path: str, core: Core, board: Board) -> ElfImage:
+def _read(elf: ELFFile, path: str, core: Core, board: Board, file_size: int) -> ElfImage:
     if elf.elfclass != 32 or not elf.little_endian:
         raise ElfError(f"{path} is a {elf.elfclass}-bit {'little' if elf.little_endian else 'big'}-endian ELF; "
                        f"{core.name} needs 32-bit little-endian")
     machine = elf["e_machine"]
     want = {"arm": "EM_ARM", "riscv": "EM_RISCV"}[core.arch]
     if machine != want:
-        raise ElfError(f"{path} is for machine {machine.removeprefix('EM_')}, core {core.name} is {core.arch.upper()}")
+        name = machine.removeprefix("EM_") if isinstance(machine, str) else f"#{machine}"  # unknown: a number
+        raise ElfError(f"{path} is for machine {name}, core {core.name} is {core.arch.upper()}")
     if elf["e_type"] != "ET_EXEC":
         raise ElfError(f"{path} is not an executable (type {elf['e_type']}); link it first")
+    sections = list(elf.iter_sections())
+    for i, sec in enumerate(sections):
+        if sec["sh_type"] != "SHT_NOBITS" and sec["sh_offset"] + sec["sh_size"] > file_size:
+            raise ElfError(f"{path}: section {sec.name or f'#{i}'} [{sec['sh_offset']:#x}, "
+                           f"{sec['sh_offset'] + sec['sh_size']:#x}) runs past the end of the file ({file_size:#x} bytes)")
     if core.arch == "arm":
         _check_arm(elf, path, core)
     else:
         _check_riscv(elf, path, core)
-    segments = _segments(elf, path, board)
+    segments = _segments(elf, path, board, file_size)
     if not segments:
         raise ElfError(f"{path} has no loadable segments")
-    code, sections = [], []
-    for sec in elf.iter_sections():
+    code, allocated = [], []
+    for sec in sections:
         flags = sec["sh_flags"]
         if not flags & 2 or sec["sh_size"] == 0:  # SHF_ALLOC
             continue
-        sections.append((sec.name, sec["sh_addr"], sec["sh_size"], bool(flags & 1)))
+        allocated.append((sec.name, sec["sh_addr"], sec["sh_size"], bool(flags & 1)))
         if flags & 4 and sec["sh_type"] == "SHT_PROGBITS":  # SHF_EXECINSTR
-            code.append(CodeSection(sec.name, sec["sh_addr"], sec.data()))
-    return ElfImage(path=path, arch=core.arch, entry=elf["e_entry"], segments=segments, symbols=_symbols(elf),
-                    code=code, data_in_code=_data_ranges(elf, code), sections=sections)
+            code.append(CodeSection(sec.name, sec["sh_addr"], _code_data(sec, path, board)))
+    symbols = _symbol_table(elf, path)
+    return ElfImage(path=path, arch=core.arch, entry=elf["e_entry"], segments=segments, symbols=_symbols(elf, symbols),
+                    code=code, data_in_code=_data_ranges(elf, symbols, code), sections=allocated)
 
 
-def _data_ranges(elf: ELFFile, code: list[CodeSection]) -> list[tuple[int, int]]:
-    """Ranges of executable sections that Arm mapping symbols mark as data ($d until the next $t)."""
+def _code_data(sec, path: str, board: Board) -> bytes:
+    """An executable section's bytes, decoded and indexed by address: it must lie in the board's code
+    region (so the decoder's tables are bounded by that region), compressed ones checked by their
+    stated size before they are inflated."""
+    region, addr, size = board.code, sec["sh_addr"], sec.data_size
+    if not region.contains(addr, size):
+        raise ElfError(f"{path}: executable section {sec.name} [{addr:#010x}, {addr + size:#010x}) lies outside the "
+                       f"code region {region.name!r} [{region.base:#010x}, {region.end:#010x}) of board {board.name}")
+    return sec.data()  # pyelftools inflates at most data_size bytes and refuses a stream that ends short
+
+
+@dataclass(frozen=True)
+class _RawSymbol:
+    name: str
+    value: int
+    size: int
+    kind: int     #: STT_*: 0 NOTYPE, 1 OBJECT, 2 FUNC
+    defined: bool  #: neither SHN_UNDEF nor SHN_ABS
+
+
+_SYM = struct.Struct("<IIIBBH")  # Elf32_Sym: name, value, size, info, other, shndx
+_SHN_ABS = 0xFFF1
+
+
+def _symbol_table(elf: ELFFile, path: str) -> list[_RawSymbol]:
+    """``.symtab`` unpacked in one pass (pyelftools parses one symbol at a time, 0.1 ms each); a
+    section of that name that is not a 32-bit symbol table linked to a string table is an error."""
     table = elf.get_section_by_name(".symtab")
-    if table is None or elf["e_machine"] != "EM_ARM":
+    if table is None:
         return []
-    marks = sorted((sym["st_value"], sym.name[1]) for sym in table.iter_symbols()
-                   if _MAPPING_SYMBOL.match(sym.name) and sym["st_shndx"] not in ("SHN_UNDEF", "SHN_ABS"))
+    if table["sh_type"] != "SHT_SYMTAB" or table["sh_entsize"] != _SYM.size:
+        raise ElfError(f"{path}: .symtab is not a symbol table (type {table['sh_type']}, "
+                       f"entry size {table['sh_entsize']})")
+    link = table["sh_link"]
+    strings = elf.get_section(link) if 0 < link < elf.num_sections() else None
+    if strings is None or strings["sh_type"] != "SHT_STRTAB":
+        raise ElfError(f"{path}: .symtab links to section {link}, which is not a string table")
+    names, data = strings.data(), table.data()
+    out = []
+    for name, value, size, info, _, shndx in _SYM.iter_unpack(data[:len(data) - len(data) % _SYM.size]):
+        end = names.find(b"\0", name)
+        text = names[name:end if end >= 0 else len(names)].decode("utf-8", errors="replace")
+        out.append(_RawSymbol(text, value, size, info & 0xF, shndx not in (0, _SHN_ABS)))
+    return out
+
+
+def _data_ranges(elf: ELFFile, symbols: list[_RawSymbol], code: list[CodeSection]) -> list[tuple[int, int]]:
+    """Ranges of executable sections that Arm mapping symbols mark as data ($d until the next $t)."""
+    if elf["e_machine"] != "EM_ARM":
+        return []
+    marks = sorted((sym.value, sym.name[1]) for sym in symbols if _MAPPING_SYMBOL.match(sym.name) and sym.defined)
     if not marks:
         return []
     out = []
@@ -160,11 +221,13 @@ def _data_ranges(elf: ELFFile, code: list[CodeSection]) -> list[tuple[int, int]]
     return out
 
 
-def _attributes(elf: ELFFile, name: str) -> dict:
+def _attributes(elf: ELFFile, name: str, path: str) -> dict:
     sec = elf.get_section_by_name(name)
     out = {}
     if sec is None:
         return out
+    if not isinstance(sec, (ARMAttributesSection, RISCVAttributesSection)):
+        raise ElfError(f"{path}: {name} is not an attributes section (type {sec['sh_type']})")
     for sub in sec.iter_subsections():
         for subsub in sub.iter_subsubsections():
             for a in subsub.iter_attributes():
@@ -178,7 +241,7 @@ def _check_arm(elf: ELFFile, path: str, core: Core) -> None:
         raise ElfError(f"{path} is not an ARM EABI v5 ELF (e_flags {flags:#x}); only bare-metal EABI firmware runs")
     if flags & _EF_ARM_ABI_FLOAT_HARD and core.fpu == "none":
         raise ElfError(f"{path} uses the hard-float ABI but {core.name} has no FPU")
-    attrs = _attributes(elf, ".ARM.attributes")
+    attrs = _attributes(elf, ".ARM.attributes", path)
     arch = attrs.get("TAG_CPU_ARCH")
     if arch is None:
         return
@@ -196,7 +259,7 @@ def _check_riscv(elf: ELFFile, path: str, core: Core) -> None:
         raise ElfError(f"{path} uses the RV32E ABI; core {core.name} is {core.isa}")
     if flags & _EF_RISCV_FLOAT_ABI and "f" not in core.extensions:
         raise ElfError(f"{path} uses a hardware floating-point ABI; core {core.name} has no F extension")
-    arch = _attributes(elf, ".riscv.attributes").get("TAG_ARCH")
+    arch = _attributes(elf, ".riscv.attributes", path).get("TAG_ARCH")
     if not arch:
         return
     parts = arch.lower().split("_")
@@ -213,13 +276,20 @@ def _check_riscv(elf: ELFFile, path: str, core: Core) -> None:
         raise ElfError(f"{path} needs extension {extra[0]!r} ({arch}); core {core.name} is {core.isa}")
 
 
-def _segments(elf: ELFFile, path: str, board: Board) -> list[Segment]:
+def _segments(elf: ELFFile, path: str, board: Board, file_size: int) -> list[Segment]:
     out = []
+    loaded: list[tuple[int, int, int, str]] = []  # (start, end, segment, what) of every range a segment fills
     for i, seg in enumerate(elf.iter_segments()):
         if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
             continue
-        data = seg.data()
+        offset, filesz = seg["p_offset"], seg["p_filesz"]
         lma, vma, memsz = seg["p_paddr"], seg["p_vaddr"], seg["p_memsz"]
+        if offset + filesz > file_size:
+            raise ElfError(f"{path}: segment {i} file image [{offset:#x}, {offset + filesz:#x}) runs past the end "
+                           f"of the file ({file_size:#x} bytes)")
+        if filesz > memsz:
+            raise ElfError(f"{path}: segment {i} has more bytes in the file ({filesz:#x}) than in memory ({memsz:#x})")
+        data = seg.data()
         for addr, size, what in ((lma, max(len(data), 1), "load image"), (vma, memsz, "run-time range")):
             region = board.region_at(addr, size)
             span = f"[{addr:#010x}, {addr + size:#010x})"
@@ -228,26 +298,29 @@ def _segments(elf: ELFFile, path: str, board: Board) -> list[Segment]:
                                f"{board.name} ({', '.join(f'{r.name} {r.base:#x}+{r.size:#x}' for r in board.regions)})")
             if region.kind == "mmio":
                 raise ElfError(f"{path}: segment {i} {what} {span} lies in MMIO region {region.name!r}")
+        ranges = [(vma, vma + memsz, i, "run-time range")]
+        if lma != vma and data:
+            ranges.append((lma, lma + len(data), i, "load image"))
+        for start, end, j, what in loaded:
+            for s2, e2, _, what2 in ranges:
+                if s2 < end and start < e2:
+                    raise ElfError(f"{path}: segment {i} {what2} [{s2:#010x}, {e2:#010x}) overlaps segment {j} "
+                                   f"{what} [{start:#010x}, {end:#010x})")
+        loaded += ranges
         out.append(Segment(load_addr=lma, addr=vma, data=data, mem_size=memsz,
                            executable=bool(seg["p_flags"] & 1)))
     return out
 
 
-def _symbols(elf: ELFFile) -> dict[str, Symbol]:
-    table = elf.get_section_by_name(".symtab")
+def _symbols(elf: ELFFile, symbols: list[_RawSymbol]) -> dict[str, Symbol]:
     out: dict[str, Symbol] = {}
-    if table is None:
-        return out
     thumb = elf["e_machine"] == "EM_ARM"
-    for sym in table.iter_symbols():
-        kind = sym["st_info"]["type"]
-        if kind not in ("STT_FUNC", "STT_OBJECT", "STT_NOTYPE") or not sym.name:
+    for sym in symbols:
+        if sym.kind > 2 or not sym.name or _MAPPING_SYMBOL.match(sym.name) or not sym.defined:
             continue
-        if _MAPPING_SYMBOL.match(sym.name) or sym["st_shndx"] in ("SHN_UNDEF", "SHN_ABS"):
-            continue
-        is_func = kind == "STT_FUNC"
-        addr = sym["st_value"] & ~1 if thumb and is_func else sym["st_value"]
+        is_func = sym.kind == 2
+        addr = sym.value & ~1 if thumb and is_func else sym.value
         prev = out.get(sym.name)
         if prev is None or (is_func and not prev.is_function):
-            out[sym.name] = Symbol(sym.name, addr, sym["st_size"], is_func)
+            out[sym.name] = Symbol(sym.name, addr, sym.size, is_func)
     return out

@@ -21,6 +21,28 @@ else:  # pragma: no cover
 from ._errors import ConfigError
 
 REQUIRED = object()
+#: Every cycle count a file gives (per instruction, per access, per event) is below this, so sums
+#: over any run stay far inside the int64 counters; no real core needs 2**20 cycles for one step.
+MAX_CYCLES = 1 << 20
+
+
+def cycles_in_range(v: int) -> bool:
+    return 0 <= v < MAX_CYCLES
+
+
+#: Run limits: the instruction counter is an int64 whose largest value means "no limit", and Unicorn
+#: takes the time left in whole microseconds (uint64); 1e9 s is 31 years.
+MAX_INSTRUCTIONS = 1 << 62
+MAX_TIMEOUT = 1e9
+
+
+def check_run_limits(max_instructions: int | None, timeout: float | None) -> None:
+    """``max_instructions`` in [1, 2**62], ``timeout`` a finite number of seconds in (0, 1e9], or None."""
+    if max_instructions is not None and not 1 <= max_instructions <= MAX_INSTRUCTIONS:
+        raise ConfigError(f"max_instructions {max_instructions} is out of range (1 to 2**62)")
+    if timeout is not None and not 0 < timeout <= MAX_TIMEOUT:  # also refuses nan
+        raise ConfigError(f"timeout {timeout} is out of range (a number of seconds above 0, at most {MAX_TIMEOUT:g})")
+
 _SIZE_RE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
 _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 
@@ -111,3 +133,5 @@ def load_toml(path: Path | str, what: str) -> dict[str, Any]:
         raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {e.start})") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,15 @@ OPS = {
 }
 _STDIN, _STDOUT, _STDERR = 0, 1, 2
 _MODES = ["rb", "rb", "r+b", "r+b", "wb", "wb", "w+b", "w+b", "ab", "ab", "a+b", "a+b"]
+_FLAGS = {"rb": os.O_RDONLY, "r+b": os.O_RDWR, "wb": os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+          "w+b": os.O_RDWR | os.O_CREAT | os.O_TRUNC, "ab": os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+          "a+b": os.O_RDWR | os.O_CREAT | os.O_APPEND}
 _WORD = 0xFFFFFFFF
+#: Files a firmware may hold open at once (SYS_OPEN then fails with EMFILE), as a C library's FOPEN_MAX.
+MAX_OPEN_FILES = 64
+#: Guest memory is whole 4 KiB pages, so a chunk that stops at a multiple of this never crosses the
+#: end of a region: strings and reads go to the guest in such chunks, never more than it holds.
+_CHUNK = 4096
 
 
 class SemihostingRefused(Exception):
@@ -75,7 +84,8 @@ class Semihosting:
     def _cstring(self, addr: int, limit: int = 1 << 16) -> bytes:
         out = bytearray()
         while len(out) < limit:
-            chunk = self._read(addr + len(out), 64)
+            here = addr + len(out)
+            chunk = self._read(here, _CHUNK - here % _CHUNK)
             nul = chunk.find(0)
             if nul >= 0:
                 return bytes(out + chunk[:nul])
@@ -89,13 +99,21 @@ class Semihosting:
         self._errno = code
         return _WORD  # -1
 
-    def _host_path(self, name: str, op: str) -> Path | None:
+    def _host_path(self, name: str, op: str) -> Path:
+        """``name`` inside the sandbox, else ``OSError``: EPERM when it escapes, EINVAL when it is no
+        file name (a NUL inside, a symlink loop)."""
         if self._sandbox is None:
             raise SemihostingRefused(f"{op} of host file {name!r} refused: pass --semihost-dir DIR to allow file access")
-        path = (self._sandbox / name.lstrip("/")).resolve()
+        try:
+            path = (self._sandbox / name.lstrip("/")).resolve()
+        except (ValueError, RuntimeError):
+            raise OSError(errno.EINVAL, "not a file name") from None
         if path != self._sandbox and self._sandbox not in path.parents:
-            return None
+            raise OSError(errno.EPERM, "outside the sandbox")
         return path
+
+    def _name(self, ptr: int, length: int) -> str:
+        return self._read(ptr, length).decode("utf-8", errors="replace")
 
     # -- dispatch ------------------------------------------------------------------------
     def call(self, op: int, arg: int) -> int | Exit:
@@ -109,7 +127,7 @@ class Semihosting:
 
     def _op_sys_open(self, arg: int) -> int:
         ptr, mode, length = self._words(arg, 3)
-        name = self._read(ptr, length).decode("utf-8", errors="replace")
+        name = self._name(ptr, length)
         if mode > 11:
             return self._fail(errno.EINVAL)
         if name == ":tt":
@@ -118,17 +136,17 @@ class Semihosting:
             if mode >= 4:
                 return self._fail(errno.EACCES)
             data = FEATURES_MAGIC + bytes([FEATURE_EXIT_EXTENDED | FEATURE_STDOUT_STDERR])
-            return self._register(_MemFile(data))
-        path = self._host_path(name, "SYS_OPEN")
-        if path is None:
-            return self._fail(errno.EPERM)
+            return self._register(lambda: _MemFile(data))
+        return self._register(lambda: _open_regular(self._host_path(name, "SYS_OPEN"), _MODES[mode]))
+
+    def _register(self, opener: Callable[[], object]) -> int:
+        """A new handle for the file ``opener`` opens; -1 with errno when it fails or too many are open."""
+        if len(self._files) >= MAX_OPEN_FILES:
+            return self._fail(errno.EMFILE)
         try:
-            f = open(path, _MODES[mode])
+            f = opener()
         except OSError as e:
             return self._fail(e.errno or errno.EIO)
-        return self._register(f)
-
-    def _register(self, f) -> int:
         handle = self._next_handle
         self._next_handle += 1
         self._files[handle] = f
@@ -141,7 +159,10 @@ class Semihosting:
         f = self._files.pop(handle, None)
         if f is None:
             return self._fail(errno.EBADF)
-        f.close()
+        try:
+            f.close()
+        except OSError as e:
+            return self._fail(e.errno or errno.EIO)
         return 0
 
     def _op_sys_writec(self, arg: int) -> int:
@@ -164,23 +185,38 @@ class Semihosting:
             return length
         try:
             return length - (f.write(data) or 0)
-        except OSError as e:
-            self._errno = e.errno or errno.EIO
+        except OSError as e:  # io.UnsupportedOperation (a handle opened for reading) has no errno
+            self._errno = e.errno or errno.EBADF
             return length
 
     def _op_sys_read(self, arg: int) -> int:
+        """Bytes go to the guest chunk by chunk as they are read, so the host never holds more than a
+        chunk, whatever ``length`` says, and a buffer the firmware may not write faults at the first byte."""
         handle, ptr, length = self._words(arg, 3)
         if handle == _STDIN:
-            data = bytes(self._stdin[:length])
-            del self._stdin[:length]
+            read = self._read_stdin
+        elif handle in self._files:
+            read = self._files[handle].read
         else:
-            f = self._files.get(handle)
-            if f is None:
-                self._errno = errno.EBADF
-                return length
-            data = f.read(length)
-        self._write(ptr, data)
-        return length - len(data)
+            self._errno = errno.EBADF
+            return length
+        done = 0
+        try:
+            while done < length:
+                here = ptr + done
+                data = read(min(length - done, _CHUNK - here % _CHUNK))
+                if not data:
+                    break
+                self._write(here, data)
+                done += len(data)
+        except OSError as e:  # io.UnsupportedOperation (a handle opened for writing) has no errno
+            self._errno = e.errno or errno.EBADF
+        return length - done
+
+    def _read_stdin(self, n: int) -> bytes:
+        data = bytes(self._stdin[:n])
+        del self._stdin[:n]
+        return data
 
     def _op_sys_readc(self, arg: int) -> int:
         if not self._stdin:
@@ -201,7 +237,10 @@ class Semihosting:
         f = self._files.get(handle)
         if f is None:
             return self._fail(errno.EBADF)
-        f.seek(pos)
+        try:
+            f.seek(pos)
+        except OSError as e:
+            return self._fail(e.errno or errno.EIO)
         return 0
 
     def _op_sys_flen(self, arg: int) -> int:
@@ -209,30 +248,28 @@ class Semihosting:
         f = self._files.get(handle)
         if f is None:
             return self._fail(errno.EBADF)
-        here = f.tell()
-        size = f.seek(0, os.SEEK_END)
-        f.seek(here)
+        try:
+            here = f.tell()
+            size = f.seek(0, os.SEEK_END)
+            f.seek(here)
+        except OSError as e:
+            return self._fail(e.errno or errno.EIO)
         return size
 
     def _op_sys_remove(self, arg: int) -> int:
         ptr, length = self._words(arg, 2)
-        path = self._host_path(self._read(ptr, length).decode("utf-8", errors="replace"), "SYS_REMOVE")
-        if path is None:
-            return self._fail(errno.EPERM)
+        name = self._name(ptr, length)
         try:
-            path.unlink()
+            self._host_path(name, "SYS_REMOVE").unlink()
         except OSError as e:
             return self._fail(e.errno or errno.EIO)
         return 0
 
     def _op_sys_rename(self, arg: int) -> int:
         p1, l1, p2, l2 = self._words(arg, 4)
-        src = self._host_path(self._read(p1, l1).decode("utf-8", errors="replace"), "SYS_RENAME")
-        dst = self._host_path(self._read(p2, l2).decode("utf-8", errors="replace"), "SYS_RENAME")
-        if src is None or dst is None:
-            return self._fail(errno.EPERM)
+        src, dst = self._name(p1, l1), self._name(p2, l2)
         try:
-            src.rename(dst)
+            self._host_path(src, "SYS_RENAME").rename(self._host_path(dst, "SYS_RENAME"))
         except OSError as e:
             return self._fail(e.errno or errno.EIO)
         return 0
@@ -279,6 +316,21 @@ class Semihosting:
 
     def _op_sys_tickfreq(self, arg: int) -> int:
         return self._clock_hz
+
+
+def _open_regular(path: Path, mode: str):
+    """``path`` opened in ``mode`` if it is a regular file. O_NONBLOCK keeps a FIFO from blocking the
+    open; fstat on what was opened (not the name, which may change in between) refuses it, a
+    directory or a device."""
+    fd = os.open(path, _FLAGS[mode] | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class _MemFile:

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from ._errors import ConfigError
-from ._params import REQUIRED, Param, apply_params, load_toml
+from ._params import MAX_CYCLES, REQUIRED, Param, apply_params, cycles_in_range, load_toml
 from ._latency import LATENCY_MODELS, LatencyModel
 from .isa.insn import CLASSES, Insn
 
@@ -84,15 +84,28 @@ class Profile:
 
 
 def _int_table(raw: dict, key: str, valid, where: str, default: int) -> dict[str, int]:
+    """A table of cycle counts, each in [0, MAX_CYCLES); hazards may be negative (``_check_hazards``)."""
     table = raw.get(key, {})
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [{key}] must be a table")
+    low = -MAX_CYCLES if key == "hazards" else 0
     for k, v in table.items():
         if k not in valid:
             raise ConfigError(f"{where}: [{key}] has unknown key {k!r} (valid: {', '.join(valid)})")
-        if isinstance(v, bool) or not isinstance(v, int) or (v < 0 and key != "hazards"):
-            raise ConfigError(f"{where}: [{key}] {k} must be a whole number of cycles, got {v!r}")
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v < MAX_CYCLES:
+            raise ConfigError(f"{where}: [{key}] {k} must be a whole number of cycles in [{low}, {MAX_CYCLES}), "
+                              f"got {v!r}")
     return {k: table.get(k, default) for k in valid}
+
+
+def _check_hazards(p: Profile, where: str) -> None:
+    """No instruction may cost fewer than zero cycles: a hazard only adds, except that a load after
+    an independent load may save what the load costs beyond its issue cycle."""
+    for name, v in p.hazards.items():
+        low = min(0, 1 - p.cycles["load"]) if name == "back_to_back_load" else 0
+        if v < low:
+            raise ConfigError(f"{where}: [hazards] {name} = {v} would make instructions cost less than nothing "
+                              f"(at least {low}{' (1 - cycles.load)' if low else ''})")
 
 
 def _apply_overrides(profile: Profile, changes: dict, where: str) -> None:
@@ -101,6 +114,8 @@ def _apply_overrides(profile: Profile, changes: dict, where: str) -> None:
             raise ConfigError(f"{where}: option tables may change cycles, per_register, taken, hazards, latency "
                               f"or cache, not {key!r}")
     if "cache" in changes:
+        if not isinstance(changes["cache"], dict):
+            raise ConfigError(f"{where}: cache must be a table")
         profile.cache = apply_params(CACHE_PARAMS, {**profile.cache, **changes["cache"]}, f"{where} [cache]")
     for key in ("cycles", "per_register", "taken", "hazards"):
         if key in changes:
@@ -112,26 +127,35 @@ def _apply_overrides(profile: Profile, changes: dict, where: str) -> None:
 
 def _latency_table(raw: dict, where: str) -> dict[str, str]:
     table = raw.get("latency", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [latency] must be a table")
     for k, v in table.items():
         if k not in CLASSES:
             raise ConfigError(f"{where}: [latency] has unknown class {k!r}")
-        if v != "" and v not in LATENCY_MODELS:
+        if not isinstance(v, str) or v != "" and v not in LATENCY_MODELS:
             raise ConfigError(f"{where}: [latency] {k} = {v!r} is not a model (valid: {', '.join(LATENCY_MODELS)})")
     return dict(table)
 
 
 #: Keys of a profile's [cache] table: instruction and data caches in front of the board's flash and
 #: SRAM regions (not TCM or MMIO). A size of 0 means no cache. docs/timing.md gives the model.
+#: Sizes are bounded as MCU caches are (the native state holds every set and way).
+MAX_CACHE_BYTES = 1 << 20
 CACHE_PARAMS = {
-    "icache_bytes": Param(0, "bytes", "instruction cache size (0: none)", "size", lambda v: v >= 0),
-    "icache_ways": Param(2, "ways", "instruction cache associativity (LRU replacement)", int, lambda v: v >= 1),
-    "dcache_bytes": Param(0, "bytes", "data cache size (0: none); write-back, write-allocate", "size", lambda v: v >= 0),
-    "dcache_ways": Param(4, "ways", "data cache associativity (LRU replacement)", int, lambda v: v >= 1),
-    "line_bytes": Param(32, "bytes", "cache line size (a power of two)", int, lambda v: v >= 4 and v & (v - 1) == 0),
+    "icache_bytes": Param(0, "bytes", "instruction cache size (0: none; at most 1 MiB)", "size",
+                          lambda v: 0 <= v <= MAX_CACHE_BYTES),
+    "icache_ways": Param(2, "ways", "instruction cache associativity (LRU replacement; at most 64)", int,
+                         lambda v: 1 <= v <= 64),
+    "dcache_bytes": Param(0, "bytes", "data cache size (0: none; at most 1 MiB); write-back, write-allocate", "size",
+                          lambda v: 0 <= v <= MAX_CACHE_BYTES),
+    "dcache_ways": Param(4, "ways", "data cache associativity (LRU replacement; at most 64)", int,
+                         lambda v: 1 <= v <= 64),
+    "line_bytes": Param(32, "bytes", "cache line size (a power of two, 4 to 1024)", int,
+                        lambda v: 4 <= v <= 1024 and v & (v - 1) == 0),
     "bus_bytes": Param(8, "bytes", "width of the bus that fills lines: a fill is line_bytes / bus_bytes beats", int,
                        lambda v: v >= 1 and v & (v - 1) == 0),
     "miss_cycles": Param(REQUIRED, "cycles", "a line fill from zero-wait-state memory; each beat adds the region's "
-                         "wait states", int, lambda v: v >= 0),
+                         "wait states", int, cycles_in_range),
 }
 
 #: Keys of a timing profile TOML file (the tables are checked by class or hazard name).
@@ -143,9 +167,9 @@ PROFILE_PARAMS = {
     "not_modeled": Param([], "", "what the profile leaves out", list),
     "accuracy": Param("", "", "expected error against the hardware and where it comes from", str),
     "exception_entry": Param(0, "cycles", "from the interrupted instruction to the handler's first", int,
-                             lambda v: v >= 0),
+                             cycles_in_range),
     "exception_return": Param(0, "cycles", "from the returning instruction to the resumed one", int,
-                              lambda v: v >= 0),
+                              cycles_in_range),
     "cycles": Param({}, "cycles", "per instruction class (default 1)", dict),
     "per_register": Param({}, "cycles", "added per register moved, for multiple loads and stores", dict),
     "taken": Param({}, "cycles", "added when a control transfer goes elsewhere than its fall-through", dict),
@@ -171,6 +195,8 @@ def parse_profile(raw: dict, where: str) -> Profile:
     for name, opt in v["options"].items():
         if not isinstance(opt, dict) or not isinstance(opt.get("default"), bool):
             raise ConfigError(f"{where}: option {name} needs a table with a boolean default")
+        if not all(isinstance(opt.get(k, {}), dict) for k in ("when_true", "when_false")):
+            raise ConfigError(f"{where}: option {name}: when_true and when_false must be tables")
         p.options[name] = Option(name, opt.get("description", ""), opt["default"],
                                  opt.get("when_true", {}), opt.get("when_false", {}))
     return p
@@ -200,6 +226,7 @@ def with_options(profile: Profile, chosen: dict[str, bool]) -> Profile:
         _apply_overrides(p, opt.when_true if value else opt.when_false, f"timing profile {p.name} option {name}")
     if p.cache:
         _check_cache(p.cache, f"timing profile {p.name}")
+    _check_hazards(p, f"timing profile {p.name}")
     return p
 
 

@@ -18,7 +18,7 @@ from . import __version__
 from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
 from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ExitCode, SimmcuError
-from ._params import REQUIRED, describe
+from ._params import REQUIRED, check_run_limits, describe
 from ._timing import bundled_profiles, load_profile
 
 
@@ -142,6 +142,7 @@ def _run(a) -> int:
 
     core = a.core
     get_core(parse_core_spec(core)[0])  # a bad --core fails before a model is compiled
+    check_run_limits(a.max_instructions, a.timeout)
     elf = Path(a.elf)
     outputs = [a.json, a.profile_csv, a.folded]
     human = sys.stderr if "-" in outputs else sys.stdout  # stdout is reserved for the machine-readable output

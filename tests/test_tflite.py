@@ -162,7 +162,7 @@ def test_unsupported_models_are_one_line_errors(tmp_path):
     with pytest.raises(ModelError, match="is not a TensorFlow Lite flatbuffer"):
         load_model(bad)
     p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(tanh)], capture_output=True, text=True)
-    assert p.returncode == 124 and p.stderr.count("\n") == 1 and "TANH" in p.stderr
+    assert p.returncode == 120 and p.stderr.count("\n") == 1 and "TANH" in p.stderr
 
 
 def test_accelerated_variants_the_core_cannot_run_are_config_errors(small_models, tmp_path):
