@@ -48,19 +48,20 @@ class SystemBus:
             return 0
         return region.end - addr
 
-    def _check(self, addr: int, size: int, access: str) -> None:
+    def check(self, addr: int, size: int, access: str) -> None:
+        """Raise ``GuestAccessError`` unless [addr, addr + size) lies in one region allowing ``access``."""
         if size < 0 or (size and self.span(addr, access) < size):
             raise GuestAccessError(addr, size, access)
 
     def read(self, addr: int, size: int) -> bytes:
         """Guest memory as the simulator reads it for the firmware (semihosting arguments, vector
         tables, DMA): within one readable region, else ``GuestAccessError``."""
-        self._check(addr, size, "read")
+        self.check(addr, size, "read")
         return bytes(self.uc.mem_read(addr, size)) if size else b""
 
     def write(self, addr: int, data: bytes) -> None:
         """Within one writable region (never flash), else ``GuestAccessError``."""
-        self._check(addr, len(data), "write")
+        self.check(addr, len(data), "write")
         if data:
             self.uc.mem_write(addr, bytes(data))
 

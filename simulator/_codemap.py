@@ -16,12 +16,14 @@ import numpy as np
 from unicorn import arm_const, riscv_const
 
 from . import _native as nat
+from ._errors import ElfError
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
                       latency_model_of, memory_hooked)
 from .isa import rv32, thumb
 from .isa.insn import Insn
 
 MAX_NODES = 4096
+MAX_CODE_BYTES = 16 << 20  #: from the first to the last instruction
 MAX_DEPTH = 512
 _ARM_REGS = [getattr(arm_const, f"UC_ARM_REG_R{i}") for i in range(13)] + [
     arm_const.UC_ARM_REG_SP, arm_const.UC_ARM_REG_LR, arm_const.UC_ARM_REG_PC]
@@ -107,6 +109,9 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     mem = MemoryCosts.of(board, profile, hooked)
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
+    if code_bytes > MAX_CODE_BYTES:  # the index table holds 4 bytes per byte of the span
+        raise ElfError(f"{image.path}: its code spans {code_bytes / 2**20:.1f} MiB; simmcu decodes at most "
+                       f"{MAX_CODE_BYTES >> 20} MiB of code")
     n = len(insns)
 
     names: dict[str, int] = {}

@@ -31,6 +31,7 @@ from ._devices import Devices
 from ._elf import ElfImage, load_elf
 from ._errors import ConfigError, ExitCode, TimeLimitError
 from ._observe import Events, Observer, overrides
+from ._params import check_run_limits
 from ._profile import Profiler
 from ._reference import reference_model
 from ._result import Fault, RunResult
@@ -94,7 +95,8 @@ class Machine:
 
         self.semihosting = Semihosting(
             read=self.bus.read, write=self.bus.write, cycles=lambda: self.cycles, clock_hz=board.clock_hz,
-            console=echo, stdin=stdin, sandbox=semihost_dir, cmdline=cmdline, heapinfo=self._heapinfo())
+            console=echo, stdin=stdin, sandbox=semihost_dir, cmdline=cmdline, heapinfo=self._heapinfo(),
+            check=self.bus.check)
         self._map_memory()
         self._load()
         if core.arch == "arm":
@@ -484,10 +486,7 @@ class Simulator:
         self.board = load_board(board if board is not None else self.core.board)
         if self.board.arch != self.core.arch:
             raise ConfigError(f"board {self.board.name} is for {self.board.arch} cores; {self.core.name} is {self.core.arch}")
-        if max_instructions is not None and max_instructions <= 0:
-            raise ConfigError("max_instructions must be positive")
-        if timeout is not None and timeout <= 0:
-            raise ConfigError("timeout must be positive")
+        check_run_limits(max_instructions, timeout)
         if semihost_dir is not None and not Path(semihost_dir).is_dir():
             raise ConfigError(f"semihosting directory {semihost_dir} does not exist")
         self._created = time.monotonic()  # the first run's wall-clock limit covers loading and decoding

@@ -60,8 +60,9 @@ class Semihosting:
     def __init__(self, *, read: Callable[[int, int], bytes], write: Callable[[int, bytes], None],
                  cycles: Callable[[], int], clock_hz: int, console: Callable[[str], None],
                  stdin: bytes = b"", sandbox: str | Path | None = None, cmdline: str = "",
-                 heapinfo: tuple[int, int, int, int] = (0, 0, 0, 0)):
-        self._read, self._write, self._cycles = read, write, cycles
+                 heapinfo: tuple[int, int, int, int] = (0, 0, 0, 0),
+                 check: Callable[[int, int, str], None] = lambda addr, size, access: None):
+        self._read, self._write, self._cycles, self._check = read, write, cycles, check
         self._clock_hz = clock_hz
         self._console = console
         self._stdin = bytearray(stdin)
@@ -191,8 +192,10 @@ class Semihosting:
 
     def _op_sys_read(self, arg: int) -> int:
         """Bytes go to the guest chunk by chunk as they are read, so the host never holds more than a
-        chunk, whatever ``length`` says, and a buffer the firmware may not write faults at the first byte."""
+        chunk, whatever ``length`` says (each chunk is checked as it is written), and a buffer that
+        does not start in writable memory is a firmware fault even when nothing is left to read."""
         handle, ptr, length = self._words(arg, 3)
+        self._check(ptr, min(length, 1), "write")  # a buffer the firmware may not write faults even at EOF
         if handle == _STDIN:
             read = self._read_stdin
         elif handle in self._files:

@@ -385,8 +385,9 @@ def test_semihosting_edges_are_errors_to_the_firmware(run, sandbox, core, what, 
 
 @pytest.mark.parametrize("what, call", [("read-into-flash", "SYS_READ"), ("heapinfo-into-flash", "SYS_HEAPINFO"),
                                         ("cmdline-into-flash", "SYS_GET_CMDLINE")])
-def test_semihosting_into_flash_is_a_fault(run, what, call):
-    r = run("semihost_edges.c", "cortex-m4", what, stdin=b"data")
+@pytest.mark.parametrize("stdin", [b"data", b""])  # a read at the end of input faults too
+def test_semihosting_into_flash_is_a_fault(run, what, call, stdin):
+    r = run("semihost_edges.c", "cortex-m4", what, stdin=stdin)
     assert r.exit_code == ExitCode.FAULT and r.fault.kind == "semihosting-bad-pointer", r.message
     assert f"{call} passes a bad pointer: write of" in r.message and r.fault.address_symbol == "rom"
 
@@ -462,8 +463,6 @@ def test_run_limits_out_of_range(args, text, capsys):
     assert text in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="Simulator (simulator/_machine.py) checks only <= 0; it should call "
-                   "_params.check_run_limits(max_instructions, timeout) instead of its two checks")
 @pytest.mark.parametrize("limits", [dict(max_instructions=1 << 63), dict(timeout=math.nan), dict(timeout=math.inf)])
 def test_run_limits_out_of_range_in_the_api(limits):
     with pytest.raises(ConfigError, match="out of range"):
@@ -510,3 +509,20 @@ def test_bad_model_input_and_seed_are_bad_input(tmp_path, capsys):
     assert "its header says [100000000000] int8, more than the file holds" in capsys.readouterr().err
     assert _model_cli(str(model), "--seed", "-1") == ExitCode.BAD_INPUT
     assert "seed -1 must be a non-negative integer" in capsys.readouterr().err
+
+
+def test_code_spread_over_a_huge_region_is_refused_before_allocating(tmp_path):
+    """Two tiny executable sections 64 MiB apart in a board's huge flash: the decoder's tables would
+    take 4 bytes per byte of the span, so the span is bounded (16 MiB) with a one-line error."""
+    from simmcu._codemap import build as build_codemap
+    from simmcu._elf import CodeSection, ElfImage, Segment
+    from simmcu import get_core, load_board, load_profile
+    from simmcu import ElfError
+
+    nop = bytes.fromhex("01000100")  # two c.nop
+    image = ElfImage(path="spread.elf", arch="riscv", entry=0x2000_0000, symbols={},
+                     segments=[Segment(0x2000_0000, 0x2000_0000, nop, 4, True)],
+                     code=[CodeSection(".text", 0x2000_0000, nop), CodeSection(".far", 0x2400_0000, nop)])
+    core = get_core("rv32imc")
+    with pytest.raises(ElfError, match="spans 64.0 MiB; simmcu decodes at most 16 MiB"):
+        build_codemap(image, "riscv", load_profile(core.timing), load_board(core.board))
