@@ -1,25 +1,11 @@
 /* Faults the core raises and Unicorn reports imprecisely or not at all; the argument picks one. */
 #include "simmcu.h"
 
-struct cmdline { char *buf; uint32_t len; };
-
 static int same(const char *a, const char *b)
 {
     while (*a && *a == *b)
         a++, b++;
     return *a == *b;
-}
-
-static const char *argument(void)
-{
-    static char buf[128];
-    struct cmdline c = {buf, sizeof buf};
-    if (simmcu_semihost(0x15 /* SYS_GET_CMDLINE */, &c) != 0)
-        return "";
-    char *p = buf;
-    while (*p && *p != ' ')
-        p++;
-    return *p ? p + 1 : p;
 }
 
 static volatile uint32_t words[4];
@@ -32,9 +18,9 @@ __attribute__((naked)) void SVC_Handler(void)
 }
 #endif
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const char *what = argument();
+    const char *what = argc > 1 ? argv[1] : "";
     char *odd = (char *)words + 1;
 #if defined(__riscv)
 #define THUMB_BIT 0u

@@ -1,4 +1,4 @@
-/* One program, many mistakes: the first command-line argument (SYS_GET_CMDLINE) picks one. */
+/* One program, many mistakes: the first command-line argument (argv[1]) picks one. */
 #include "simmcu.h"
 
 #if defined(__riscv)
@@ -11,8 +11,6 @@
 #define OTHER_BREAKPOINT "bkpt 0x01"
 #endif
 
-struct cmdline { char *buf; uint32_t len; };
-
 static int same(const char *a, const char *b)
 {
     while (*a && *a == *b)
@@ -20,24 +18,12 @@ static int same(const char *a, const char *b)
     return *a == *b;
 }
 
-static const char *argument(void)
-{
-    static char buf[128];
-    struct cmdline c = {buf, sizeof buf};
-    if (simmcu_semihost(0x15 /* SYS_GET_CMDLINE */, &c) != 0)
-        return "";
-    char *p = buf;
-    while (*p && *p != ' ')
-        p++;
-    return *p ? p + 1 : p;
-}
-
 __attribute__((noinline)) void write_flash(void) { *(volatile uint32_t *)FLASH_ADDRESS = 1; }
 __attribute__((noinline)) void spin(void) { for (;;) __asm__ volatile(""); }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const char *what = argument();
+    const char *what = argc > 1 ? argv[1] : "";
     if (same(what, "write-flash"))
         write_flash();
     else if (same(what, "spin"))

@@ -13,18 +13,6 @@ static int same(const char *a, const char *b)
     return *a == *b;
 }
 
-static const char *argument(void)
-{
-    static char buf[128];
-    struct cmdline c = {buf, sizeof buf};
-    if (simmcu_semihost(SYS_GET_CMDLINE, &c) != 0)
-        return "";
-    char *p = buf;
-    while (*p && *p != ' ')
-        p++;
-    return *p ? p + 1 : p;
-}
-
 static const char rom[16] = "in flash";
 
 static long open_file(const char *name, uint32_t length, uint32_t mode)
@@ -41,9 +29,9 @@ static long transfer(long op, long fd, void *buf, uint32_t length)
 
 static long error(void) { return simmcu_semihost(SYS_ERRNO, 0); }
 
-int main(void)
+int main(int argc, char **argv)
 {
-    const char *what = argument();
+    const char *what = argc > 1 ? argv[1] : "";
     static char buf[64];
     if (same(what, "write0-end")) {
         uint32_t info[4];
