@@ -85,7 +85,9 @@ def _align(n: int) -> int:
 def _activation_range(kind: str, scale: float, zero_point: int) -> tuple[int, int]:
     """TFLite CalculateActivationRangeQuantized for int8 (the bound divided by the scale in float32)."""
     def quantize(v: float) -> int:
-        return zero_point + int(_round(float(np.float32(v) / np.float32(scale))))
+        with np.errstate(over="ignore"):  # a tiny scale: the bound is out of any int8 range, clamped below
+            q = float(np.float32(v) / np.float32(scale))
+        return zero_point + int(_round(max(-2.0 ** 31, min(2.0 ** 31, q))))
 
     lo, hi = {"none": (-128, 127), "relu": (quantize(0.0), 127), "relu6": (quantize(0.0), quantize(6.0)),
               "relu_n1_to_1": (quantize(-1.0), quantize(1.0))}[kind]

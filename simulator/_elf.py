@@ -114,7 +114,7 @@ def load_elf(path: str | Path, core: Core, board: Board) -> ElfImage:
         try:
             elf = ELFFile(f)
             return _read(elf, path, core, board, os.fstat(f.fileno()).st_size)
-        except (_PyElfError, ValueError, KeyError, IndexError, UnicodeDecodeError, struct.error) as e:
+        except (_PyElfError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, struct.error) as e:
             raise ElfError(f"{path} is a broken ELF file: {e}") from None
 
 

@@ -23,9 +23,13 @@ class ExitCode(enum.IntEnum):
 
 
 class SimmcuError(Exception):
-    """Base of all errors reported to the user as one line."""
+    """Base of all errors reported to the user as one line: control characters a message quotes from
+    the input (a section name, a file name) are escaped, so the line stays one line."""
 
     exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, message: str = ""):
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message)))
 
 
 class ElfError(SimmcuError):

@@ -526,3 +526,18 @@ def test_code_spread_over_a_huge_region_is_refused_before_allocating(tmp_path):
     core = get_core("rv32imc")
     with pytest.raises(ElfError, match="spans 64.0 MiB; simmcu decodes at most 16 MiB"):
         build_codemap(image, "riscv", load_profile(core.timing), load_board(core.board))
+
+
+def test_errors_quoting_the_input_stay_one_line():
+    """A name taken from a hostile file (a section name with a newline in it) is escaped in the message
+    (fuzz seed 2027 case 9454)."""
+    from simmcu import ElfError
+
+    assert str(ElfError("section .te\nxt\x1b[2J")) == "section .te\\nxt\\x1b[2J"
+
+
+def test_an_activation_bound_beyond_float32_is_clamped():
+    """A tiny output scale puts relu6's bound out of float32 range (fuzz seed 2027 cases 13467, 15767)."""
+    from simmcu.firmware._compile import _activation_range
+
+    assert _activation_range("relu6", 1e-45, 0) == (0, 127)
