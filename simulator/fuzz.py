@@ -384,8 +384,10 @@ def make_context(seed: int, timeout: float, max_instructions: int, memory_mib: i
 
 
 def _seed_models(models_dir: Path | None) -> list[bytes]:
-    """The test suite's generated models (from a source checkout) and any .tflite under 1 MB in
-    ``models_dir`` or ../shared/models."""
+    """Every .tflite under 1 MB in ``models_dir``; without one, from a source checkout, the test
+    suite's generated models and ../shared/models (an installed simmcu has neither)."""
+    if models_dir is not None:
+        return [p.read_bytes() for p in sorted(models_dir.glob("*.tflite")) if p.stat().st_size < 1 << 20]
     out = []
     tests = Path(__file__).resolve().parents[1] / "tests" / "tflite_models.py"
     if tests.is_file():
@@ -398,9 +400,9 @@ def _seed_models(models_dir: Path | None) -> list[bytes]:
             out += [mod.convolutions(), mod.depthwise(), mod.pooling_and_add(), mod.classifier()]
         except Exception:  # noqa: BLE001 - a checkout without the test dependencies: no generated models
             pass
-    for d in (models_dir, Path(__file__).resolve().parents[2] / "shared" / "models"):
-        if d is not None and d.is_dir():
-            out += [p.read_bytes() for p in sorted(d.glob("*.tflite")) if p.stat().st_size < 1 << 20]
+    shared = Path(__file__).resolve().parents[2] / "shared" / "models"
+    if shared.is_dir():
+        out += [p.read_bytes() for p in sorted(shared.glob("*.tflite")) if p.stat().st_size < 1 << 20]
     return out
 
 
@@ -820,7 +822,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=10.0, help="per-case wall-clock limit in seconds (default 10)")
     p.add_argument("--max-instructions", type=int, default=200_000, help="per-case instruction limit")
     p.add_argument("--memory-mib", type=int, default=1024, help="per-case peak memory growth allowed (MiB)")
-    p.add_argument("--models", type=Path, default=None, help="more .tflite files (< 1 MB) to start from")
+    p.add_argument("--models", type=Path, default=None, 
+                   help="a directory of .tflite files (< 1 MB) to start from, instead of the checkout's")
     a = p.parse_args(argv)
     if a.case is not None:
         with tempfile.TemporaryDirectory(prefix="simmcu-fuzz-") as scratch:
