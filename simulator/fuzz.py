@@ -822,7 +822,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, default=10.0, help="per-case wall-clock limit in seconds (default 10)")
     p.add_argument("--max-instructions", type=int, default=200_000, help="per-case instruction limit")
     p.add_argument("--memory-mib", type=int, default=1024, help="per-case peak memory growth allowed (MiB)")
-    p.add_argument("--models", type=Path, default=None, 
+    p.add_argument("--models", type=Path, default=None,
                    help="a directory of .tflite files (< 1 MB) to start from, instead of the checkout's")
     a = p.parse_args(argv)
     if a.case is not None:
