@@ -14,10 +14,12 @@ OPCODE_SYSTEM = 0x73
 # CSRs whose value the simulator supplies: Unicorn's counters read host time,
 # and its mip does not see the simulator's interrupt lines.
 SIMULATED_CSRS = {
-    0x344: "mip",
+    0x344: "mip", 0x320: "mcountinhibit",
     0xB00: "mcycle", 0xB80: "mcycleh", 0xB02: "minstret", 0xB82: "minstreth",
     0xC00: "cycle", 0xC80: "cycleh", 0xC01: "time", 0xC81: "timeh", 0xC02: "instret", 0xC82: "instreth",
 }
+#: The simulated CSRs a core may or may not implement (cores.toml ``counter_csrs``).
+COUNTER_CSRS = tuple(n for n in SIMULATED_CSRS.values() if n != "mip")
 # funct3 of SYSTEM CSR instructions: 1 csrrw, 2 csrrs, 3 csrrc, 5/6/7 immediate forms.
 CSR_FUNCT3 = (1, 2, 3, 5, 6, 7)
 

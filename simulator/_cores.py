@@ -15,6 +15,7 @@ from unicorn import arm_const, riscv_const
 
 from ._errors import ConfigError
 from ._params import REQUIRED, Param, apply_params, load_toml
+from .isa.rv32 import COUNTER_CSRS
 
 ARM_ARCH_NAMES = {
     10: "v7", 11: "v6-M", 12: "v6S-M", 13: "v7E-M", 16: "v8-M.baseline", 17: "v8-M.mainline",
@@ -38,6 +39,16 @@ CORE_PARAMS = {
     "zig_cpu": Param(REQUIRED, "", "-mcpu value for the bundled toolchain", str),
     "gnu_cc": Param("", "", "GNU cross compiler driver for --toolchain gnu", str),
     "gnu_flags": Param([], "", "architecture flags for the GNU compiler", list),
+    "counter_csrs": Param(list(COUNTER_CSRS), "", "RISC-V: the counter CSRs the core implements; "
+                          "accessing another of them is an illegal instruction", list,
+                          lambda v: set(v) <= set(COUNTER_CSRS)),
+    "counter_access": Param("zicsr", "", "RISC-V: zicsr (any CSR instruction) or rdcounter (only "
+                            "csrrs rd, CSR, x0: PicoRV32 decodes nothing else)", ("zicsr", "rdcounter")),
+    "time_source": Param("mtime", "", "RISC-V: what time/timeh read: mtime (the CLINT timer) or cycle "
+                         "(PicoRV32's RDTIME reads its cycle counter)", ("mtime", "cycle")),
+    "mcountinhibit_reset": Param(0, "", "RISC-V: mcountinhibit after reset (bit 0 stops mcycle, bit 2 "
+                                 "minstret; CV32E40P: 0xD, its counters start stopped)", int,
+                                 lambda v: 0 <= v <= 0xFFFFFFFF),
 }
 
 
@@ -60,6 +71,10 @@ class Core:
     zig_cpu: str
     gnu_cc: str
     gnu_flags: tuple[str, ...]
+    counter_csrs: frozenset[str]
+    counter_access: str
+    time_source: str
+    mcountinhibit_reset: int
 
     @property
     def uc_arch(self) -> int:
@@ -85,6 +100,7 @@ def _table() -> dict[str, Core]:
         v = apply_params(CORE_PARAMS, entry, f"core {name}")
         v["elf_archs"] = tuple(v["elf_archs"])
         v["gnu_flags"] = tuple(v["gnu_flags"])
+        v["counter_csrs"] = frozenset(v["counter_csrs"])
         v["firmware_as"] = v["firmware_as"] or name
         core = Core(name=name, **v)
         try:

@@ -1,9 +1,12 @@
 """The RISC-V machine-mode parts Unicorn lacks: a CLINT timer, interrupt entry, deterministic counters.
 
 Unicorn's counter CSRs read host time, so every CSR instruction that touches
-a counter gets an address-scoped hook that supplies the modeled value. Machine
-timer and software interrupts enter through ``mtvec`` in direct or vectored
-mode; ``mret`` is Unicorn's own.
+a counter gets an address-scoped hook that supplies the modeled value, and
+implements only the counter CSRs the core has (cores.toml ``counter_csrs``:
+Ibex has no unprivileged ``cycle``, PicoRV32 only ``rdcycle``-style reads,
+CV32E40P starts with its counters inhibited). Machine timer and software
+interrupts enter through ``mtvec`` in direct or vectored mode; ``mret`` is
+Unicorn's own.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ _TRAPS = {0: "instruction address misaligned", 1: "instruction access fault", 2:
           7: "store access fault"}
 _CLINT_SIZE = 0x10000
 _WORD = 0xFFFF_FFFF
+_COUNT = (1 << 64) - 1
+#: mcountinhibit bit of each counter (the privileged spec: CY bit 0, IR bit 2).
+_INHIBIT_BIT = {"mcycle": 1 << 0, "minstret": 1 << 2}
 
 
 def _x(n: int) -> int:
@@ -48,6 +54,11 @@ class RiscV:
         self.msip = 0
         self.device_lines: set[int] = set()  # asserted device interrupt lines, seen as MEIP
         self.counter_offset = {"mcycle": 0, "minstret": 0}
+        core = machine.core
+        # Writable inhibit bits: the two counters simmcu keeps, and any the core resets set.
+        self.inhibit_mask = _INHIBIT_BIT["mcycle"] | _INHIBIT_BIT["minstret"] | core.mcountinhibit_reset
+        self.inhibit = core.mcountinhibit_reset
+        self.frozen = {"mcycle": 0, "minstret": 0}  # an inhibited counter's value
         self.taken = Counter()
         on_read, on_write = self.m.bus.device_callbacks(self._clint_read, self._clint_write)
         self.uc.mmio_map(self.clint, _CLINT_SIZE, on_read, None, on_write, None)
@@ -98,14 +109,27 @@ class RiscV:
         its end (``at_issue=False``), so a written value is what the next instruction reads.
         """
         cycle = self.m.blocks.cycle_at(pc) if at_issue else self.m.blocks.cycle_after(pc)
-        if name in ("time", "timeh"):
+        if name in ("time", "timeh") and self.m.core.time_source == "mtime":
             return self.mtime(cycle)
-        base = "mcycle" if "cycle" in name else "minstret"
+        base = "minstret" if "instret" in name else "mcycle"
+        if self.inhibit & _INHIBIT_BIT[base]:
+            return self.frozen[base]
         if base == "mcycle":
             raw = cycle
         else:
             raw = self.m.blocks.instructions_at(pc) + (0 if at_issue else 1)
-        return (raw + self.counter_offset[base]) & ((1 << 64) - 1)
+        return (raw + self.counter_offset[base]) & _COUNT
+
+    def _illegal(self, csr: str, funct3: int, src: int) -> str | None:
+        """Why the core rejects this access to ``csr``, or None when it implements it."""
+        core = self.m.core
+        if csr == "mip":
+            return None
+        if csr not in core.counter_csrs:
+            return f"{core.name} has no CSR {csr}"
+        if core.counter_access == "rdcounter" and (funct3 != 2 or src != 0):
+            return f"{core.name} reads {csr} only as csrrs rd, {csr}, x0"
+        return None
 
     def _on_csr(self, uc, address: int, size: int, _user) -> None:
         if self.m.state.stopped:
@@ -113,8 +137,14 @@ class RiscV:
         word = self.m.bus.code_word(address)
         csr, rd, funct3, src = rv32.decode_csr(word)
         name = rv32.SIMULATED_CSRS[csr]
+        why = self._illegal(name, funct3, src)
+        if why:
+            self.m.act("trap", address, f"illegal instruction {word:08x}: {why}")
+            return
         if name == "mip":
             old = self._mip()
+        elif name == "mcountinhibit":
+            old = self.inhibit
         else:
             full = self._counter(name, address)
             old = (full >> 32) if name.endswith("h") else full & _WORD
@@ -124,7 +154,10 @@ class RiscV:
             if not name.startswith("m"):
                 self.m.act("trap", address, f"illegal instruction {word:08x}: write to read-only CSR {name}")
                 return
-            self._write_counter(name, new & _WORD, address)
+            if name == "mcountinhibit":
+                self._write_inhibit(new & self.inhibit_mask, address)
+            else:
+                self._write_counter(name, new & _WORD, address)
         if rd:
             uc.reg_write(_x(rd), old)
         self.m.skip_to(address + 4)
@@ -136,7 +169,24 @@ class RiscV:
             wanted = (value << 32) | (current & _WORD)
         else:
             wanted = (current & ~_WORD) | value
-        self.counter_offset[base] = (self.counter_offset[base] + wanted - current) & ((1 << 64) - 1)
+        if self.inhibit & _INHIBIT_BIT[base]:
+            self.frozen[base] = wanted
+        else:
+            self.counter_offset[base] = (self.counter_offset[base] + wanted - current) & _COUNT
+
+    def _write_inhibit(self, value: int, pc: int) -> None:
+        """Stop or restart counters from the end of the writing instruction: a stopped counter
+        keeps its value, a restarted one continues from it."""
+        for base, bit in _INHIBIT_BIT.items():
+            if (self.inhibit ^ value) & bit:
+                current = self._counter(base, pc, at_issue=False)
+                self.inhibit ^= bit
+                if value & bit:
+                    self.frozen[base] = current
+                else:
+                    self.counter_offset[base] = 0
+                    self.counter_offset[base] = (current - self._counter(base, pc, at_issue=False)) & _COUNT
+        self.inhibit = value
 
     # -- traps from Unicorn --------------------------------------------------------------
     def on_intr(self, intno: int) -> None:

@@ -20,6 +20,54 @@ def test_counter_reads_are_exact(run, core, expected):
     assert r.exit_code == 0 and r.console == expected
 
 
+#: What each core's documentation says it lacks of simmcu's counter CSRs (picorv32.v's
+#: ENABLE_COUNTERS decode, ibex_cs_registers.sv, cv32e40p_cs_registers.sv); rv32imc has them all.
+_LACKS = {
+    "rv32imc": set(),
+    "picorv32": {"mcycle", "mcycleh", "minstret", "minstreth", "mcountinhibit"},
+    "ibex": {"cycle", "cycleh", "time", "timeh", "instret", "instreth"},
+    "cv32e40p": {"time", "timeh"},
+}
+_CSRS = ("cycle", "cycleh", "time", "timeh", "instret", "instreth", "mcycle", "mcycleh", "minstret", "minstreth",
+         "mcountinhibit")
+
+
+@pytest.mark.parametrize("core", list(_LACKS))
+def test_each_core_has_its_own_counter_csrs(run, core):
+    """The same binary reads each CSR: the ones the core lacks are illegal instructions there."""
+    for csr in _CSRS:
+        r = run("counter_csrs.c", core, csr)
+        if csr in _LACKS[core]:
+            assert r.exit_reason == "fault" and f"{core} has no CSR {csr}" in r.message, (csr, r.message)
+        else:
+            assert r.exit_code == 0 and r.console.startswith(f"{csr} "), (csr, r.message)
+
+
+def test_picorv32_decodes_counters_only_as_rdcounter(tmp_path):
+    """PicoRV32 matches RDCYCLE as csrrs rd, cycle, x0 exactly: csrrc of the same CSR is illegal."""
+    from simmcu import Simulator
+
+    src = tmp_path / "rdc.c"
+    src.write_text('#include "simmcu.h"\nint main(void){ uint32_t v; __asm__ volatile("csrrc %0, cycle, x0" : "=r"(v));'
+                   ' return (int)(v & 1); }\n')
+    elf = build(src, "rv32imc", tmp_path / "rdc.elf")
+    assert Simulator(elf, core="rv32imc").run().exit_reason == "exit"
+    r = Simulator(elf, core="picorv32").run()
+    assert r.exit_reason == "fault" and "reads cycle only as csrrs rd, cycle, x0" in r.message
+
+
+@pytest.mark.parametrize("core, expected", [
+    # CV32E40P resets mcountinhibit to CY|IR|HPM3: nothing counts until firmware clears it.
+    ("cv32e40p", ["d: mcycle +0 minstret +0", "0: mcycle +11 minstret +11", "1: mcycle +0 minstret +11"]),
+    ("ibex", ["0: mcycle +11 minstret +11", "0: mcycle +11 minstret +11", "1: mcycle +0 minstret +11"]),
+])
+def test_mcountinhibit_stops_and_restarts_the_counters(run, core, expected):
+    """csrr + 10 NOPs span 11 cycles and 11 instructions when counting (1 cycle each here)."""
+    r = run("counter_csrs.c", core, "inhibit")
+    assert r.exit_code == 0, r.message
+    assert r.console.splitlines() == [f"mcountinhibit {line}" for line in expected]
+
+
 def test_vector_table_relocation(run):
     r = run("vtor.c", "cortex-m4")
     assert r.exit_code == 0 and r.console == "flash 0 ram 1\n"

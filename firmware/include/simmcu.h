@@ -44,8 +44,8 @@ int snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format
 int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 void simmcu_flush(void);
 
-/* Modeled cycle count since reset (mcycle on RISC-V, DWT CYCCNT on ARMv7-M and later,
- * SYS_ELAPSED on ARMv6-M which has no cycle counter). */
+/* Modeled cycle count since reset (DWT CYCCNT on ARMv7-M and later; SYS_ELAPSED on ARMv6-M,
+ * which has no cycle counter, and on RISC-V, whose cores implement different counter CSRs). */
 uint64_t simmcu_cycles(void);
 
 __attribute__((noreturn)) void _exit(int status);

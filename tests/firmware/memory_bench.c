@@ -2,8 +2,8 @@
  *   flash_table: one byte load per element of a 1000-byte const table in flash;
  *   stream:      two passes of word loads over a 64 KiB SRAM array (larger than the D-cache);
  *   reuse:       four passes over a 4 KiB SRAM array (fits the D-cache).
- * Each prints the cycles it took, read by the firmware (DWT / mcycle) around the loop. A first,
- * unmeasured pass over the big array leaves a data cache holding clean lines of it only. */
+ * Each prints the cycles it took, read by the firmware (simmcu_cycles: DWT, or the host on RISC-V
+ * and ARMv6-M) around the loop. A first, unmeasured pass over the big array leaves a data cache holding clean lines of it only. */
 #include "simmcu.h"
 
 #define TABLE 1000

@@ -1,5 +1,5 @@
 /* RISC-V interrupt paths: the CLINT machine timer every 1000 cycles through mtvec, woken from
- * WFI, a software interrupt through msip, and an ecall trap; mcycle read through the runtime. */
+ * WFI, a software interrupt through msip, and an ecall trap; the cycle count read through the runtime. */
 #include "simmcu.h"
 #include "simmcu_riscv.h"
 
