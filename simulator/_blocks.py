@@ -139,7 +139,7 @@ class BlockAccounting:
         insn = code.insns[s]
         p = code.insns[prev] if prev >= 0 else None
         seq = p is not None and p.fallthrough == insn.addr
-        taken = taken_cost(self.timing, p, insn) if p is not None and p.ctrl and not seq and not self.state.taken_paid \
-            else 0
+        transferred = p is not None and p.ctrl and not seq and not self.state.taken_paid
+        taken = taken_cost(self.timing, code.mem, p, insn) if transferred else 0
         lu, mem = entry_cost(self.timing, code.mem, p, insn)
         return taken, lu + mem - code.field("entry_load_use", s) - code.field("entry_memory", s)

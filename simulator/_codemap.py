@@ -18,7 +18,7 @@ from unicorn import arm_const, riscv_const
 from . import _native as nat
 from ._errors import ElfError
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
-                      latency_model_of, memory_hooked)
+                      latency_model_of, memory_hooked, refetch_lines, stream_stalls, taken_cost)
 from .isa import rv32, thumb
 from .isa.insn import Insn
 
@@ -107,6 +107,10 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         raise ValueError("no code")
     hooked = memory_hooked(profile, exact_memory)
     mem = MemoryCosts.of(board, profile, hooked)
+    if mem.stream is not None:
+        mem = dataclasses.replace(mem, stream=stream_stalls(profile, mem, insns))
+    if mem.refetch is not None:
+        mem = dataclasses.replace(mem, refetch=refetch_lines(mem, insns))
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
     if code_bytes > MAX_CODE_BYTES:  # the index table holds 4 bytes per byte of the span
@@ -144,9 +148,11 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     state.stop_at_cycle = state.stop_at_instruction = state.min_sp = nat.NEVER
     state.skip_stop_at = state.last = -1
     state.stack_low, state.stack_high = board.data.base, board.data.end
-    for hazard in ("load_use", "address_dependency", "back_to_back_load", "jump_reg_use", "misaligned_target"):
+    for hazard in ("load_use", "address_dependency", "back_to_back_load", "jump_reg_use"):
         setattr(state, hazard, profile.hazards[hazard])
+    state.misaligned_target = profile.hazards["misaligned_target"] * mem.refill_scale  # part of taken_cost
     state.fetch_wait, state.fetch_shift, state.prefetch = mem.fetch_wait, mem.fetch_shift, mem.prefetch
+    state.fetch_stream = mem.stream is not None
     state.sp_register = arm_const.UC_ARM_REG_SP if arch == "arm" else riscv_const.UC_RISCV_REG_SP
 
     idx = state.index
@@ -204,7 +210,8 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         rows.reads[i], rows.writes[i] = insn.reads, insn.writes
         rows.load_dests[i], rows.addr_regs[i] = insn.load_dests, insn.addr_regs
         rows.entry_load_use[i], rows.entry_memory[i] = lu, mc
-        rows.taken[i] = profile.taken[insn.klass] if insn.ctrl else 0
+        rows.taken[i] = taken_cost(profile, mem, insn, None) if insn.ctrl else 0
+        rows.fetch[i] = mem.stream.get(insn.addr, 0) if mem.stream is not None else 0
         rows.function[i] = func_of[i]
         cycles[i + 1] = cycles[i] + 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc
         for k, c in enumerate(STALL_CAUSES):

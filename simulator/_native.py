@@ -120,6 +120,7 @@ H_MISALIGNED = HEADER.add("misaligned_target", "hazard cycles")
 FETCH_WAIT = HEADER.add("fetch_wait", "wait states per instruction fetch line of the code region")
 FETCH_SHIFT = HEADER.add("fetch_shift", "log2 of the fetch line width")
 PREFETCH = HEADER.add("prefetch", "a prefetch buffer hides fetch wait states on sequential code")
+FETCH_STREAM = HEADER.add("fetch_stream", "1: streaming fetch (the fetch rows, _timing.stream_stalls)")
 SP_REG = HEADER.add("sp_register", "Unicorn register id of SP")
 XPSR_REG = HEADER.add("xpsr_register", "Unicorn register id of XPSR (Cortex-M)")
 MIN_SP = HEADER.add("min_sp", "lowest SP seen (stack high-water mark)")
@@ -179,6 +180,7 @@ I_AREGS = INSN.add("addr_regs", "registers forming a memory address")
 I_ENTRY_LU = INSN.add("entry_load_use", "load-use cycles it pays after its linear predecessor (in the prefix sums)")
 I_ENTRY_MEM = INSN.add("entry_memory", "memory cycles it pays after its linear predecessor (in the prefix sums)")
 I_TAKEN = INSN.add("taken", "refill cycles when it transfers control elsewhere than its fall-through")
+I_FETCH = INSN.add("fetch", "streaming fetch: cycles it waits for its fetch lines when reached in sequence")
 I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
 I_FUNC = INSN.add("function", "index in the function table")
 I_LAT = INSN.add("latency_function", "address of its native latency function (0: static cost)")
@@ -280,7 +282,10 @@ def _entry(st, p, i, seq):
         if fp & F_LOAD and fi & F_LOAD and not ldest & aregs:
             mem += st[H_B2B_LOAD]
     ws = st[FETCH_WAIT]
-    if ws:
+    if st[FETCH_STREAM]:
+        if seq:
+            mem += st[ib + I_FETCH * n + i]
+    elif ws:
         sh = st[FETCH_SHIFT]
         a = st[ib + I_ADDR * n + i]
         first = a >> sh

@@ -110,7 +110,7 @@ class ReferenceModel(Observer):
         func = self.code.functions[self.code.func_of[i]]
         p, prev = self.profile, self.prev
         if prev is not None and prev.ctrl and prev.fallthrough != address:
-            self._charge(taken_cost(p, prev, insn), "branch", self.func)
+            self._charge(taken_cost(p, self.mem, prev, insn), "branch", self.func)
         lu, mem = entry_cost(p, self.mem, prev, insn)
         self._charge(lu, "load_use", func)
         self._charge(mem, "memory", func)
@@ -182,7 +182,7 @@ class ReferenceModel(Observer):
         if prev is not None and prev.ctrl and prev.fallthrough != return_pc:
             # taken transfer whose target the exception pre-empted: its refill was still paid
             target = self.code.insns[self.code.index(return_pc)] if self.code.index(return_pc) >= 0 else None
-            self._charge(taken_cost(self.profile, prev, target), "branch", self.func)
+            self._charge(taken_cost(self.profile, self.mem, prev, target), "branch", self.func)
         self.prev = None
 
     def exception_returned(self) -> None:

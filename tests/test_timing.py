@@ -53,9 +53,11 @@ ARM = {
 
 
 def _build(elf, program: str, core: str):
-    """``program`` for ``core``; microbench.c reads PicoRV32's only cycle CSR there, ``cycle``."""
+    """``program`` for ``core``, with microbench.c counting as firmware for that core does: PicoRV32
+    has only ``cycle``; CV32E40P starts with its counters inhibited."""
     base = core.split(":")[0]
-    return elf(program, base, **({"COUNTER_CSR": "cycle"} if base == "picorv32" else {}))
+    counters = {"picorv32": {"COUNTER_CSR": "cycle"}, "cv32e40p": {"START_COUNTERS": "1"}}.get(base, {})
+    return elf(program, base, **counters)
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +74,44 @@ def test_micro_benchmarks_match_published_timing(microbench, core):
     measured = microbench(core)
     expected = {**RV32, **ARM}[core]
     assert {k: measured[k] for k in expected} == expected
+
+
+# The same bodies with code in a flash that answers 2 cycles after each request (fetch wait
+# states 1, so W = 2 cycles per 4-byte fetch line), derived by hand from each core's fetch unit:
+#   Ibex, CV32E40P (streaming prefetch, 2 lines ahead): an instruction issues when its lines are
+#   in, one line per W; a taken transfer costs (its cycles + taken extra) fetches, W each:
+#   branch 3W, jump 2W. So alu/load/store/mul: max(cycles, W); load_use: 2 lines, 2W;
+#   misaligned32 (8 bytes): 2W; not-taken branch: W.
+#   PicoRV32 (no prefetch buffer): every new line + 1; a taken branch also fetches its
+#   fall-through (the NOP, a new line) in vain: beq 5 + 1 + 1 and the target's line + 1.
+WAIT1 = {
+    "ibex": dict(alu_imm=2, alu_reg=2, load=2, store=2, mul=3, load_use=4, jump=4, branch_taken=6,
+                 branch_not_taken=2, misaligned32=4),
+    "cv32e40p": dict(alu_imm=2, alu_reg=2, load=2, store=2, mul=2, load_use=4, jump=4, branch_taken=6,
+                     branch_not_taken=2, misaligned32=4),
+    "picorv32": dict(alu_imm=4, alu_reg=4, load=6, store=6, load_use=10, jump=4, branch_taken=7,
+                     branch_not_taken=4, misaligned32=12),
+}
+
+
+@pytest.fixture(scope="module")
+def slow_flash(tmp_path_factory):
+    from importlib import resources
+
+    text = (resources.files("simmcu").joinpath("boards", "generic-rv32.toml").read_text()
+            .replace('kind = "flash"\n', 'kind = "flash"\nfetch_wait_states = 1\n'))
+    path = tmp_path_factory.mktemp("board") / "slow-flash.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("core", list(WAIT1))
+def test_fetch_wait_states_follow_each_cores_fetch_unit(elf, slow_flash, core):
+    r = Simulator(_build(elf, "microbench.c", core), core=core, board=slow_flash, check_timing=True).run()
+    assert r.exit_code == 0, r.message
+    assert r.timing_check["agree"], r.timing_check["differences"]
+    measured = {name: int(value) // 10 for name, value in (line.split() for line in r.console.splitlines())}
+    assert {k: measured[k] for k in WAIT1[core]} == WAIT1[core]
 
 
 CORES = ["rv32imc", "picorv32:barrel_shifter=false,dual_port_regs=false", "ibex", "cortex-m0plus",

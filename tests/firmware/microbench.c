@@ -11,7 +11,8 @@ static volatile uint32_t buffer[4];
 #endif
 
 #if defined(__riscv)
-/* PicoRV32 has only the unprivileged counters (the test builds it with -D COUNTER_CSR=cycle). */
+/* PicoRV32 has only the unprivileged counters (the test builds it with -D COUNTER_CSR=cycle);
+ * CV32E40P's counters start inhibited (-D START_COUNTERS clears mcountinhibit first). */
 #ifndef COUNTER_CSR
 #define COUNTER_CSR mcycle
 #endif
@@ -52,6 +53,9 @@ static volatile uint32_t buffer[4];
 int main(void)
 {
 #if defined(__riscv)
+#ifdef START_COUNTERS
+    __asm__ volatile("csrw mcountinhibit, zero");
+#endif
     BENCH("alu_imm", "addi a0, a0, 1");
     BENCH("alu_reg", "add a0, a0, a1");
     BENCH("shift_reg", "sll a0, a0, a3");

@@ -36,10 +36,9 @@ def extra_wait_states(core: str, memory: str, wait_states: int) -> int:
 
 
 def board_for(core: str, memory: str, wait_states: int, work: Path, prefetch: bool = False) -> Path:
-    """rtl-board.toml with the memory condition's wait states on both regions. ``prefetch`` is
-    off by default: the registered memory serves one transfer at a time, so a prefetch buffer
-    cannot fetch ahead faster than the core consumes (measured: with prefetch = true simmcu is
-    up to 63% fast on Ibex and CV32E40P at N = 3; docs/cores/*.md)."""
+    """rtl-board.toml with the memory condition's wait states on both regions. The board's
+    ``prefetch`` (which hides every sequential fetch wait) is off by default: the profiles'
+    [fetch] tables model what each core's fetch unit does with the wait states."""
     n = extra_wait_states(core, memory, wait_states)
     if n == 0:
         return BOARD
