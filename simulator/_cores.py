@@ -38,6 +38,17 @@ CORE_PARAMS = {
     "zig_cpu": Param(REQUIRED, "", "-mcpu value for the bundled toolchain", str),
     "gnu_cc": Param("", "", "GNU cross compiler driver for --toolchain gnu", str),
     "gnu_flags": Param([], "", "architecture flags for the GNU compiler", list),
+    "energy": Param(REQUIRED, "", "[NAME.energy]: the chip's supply current per MHz (CORE_ENERGY_PARAMS)", dict),
+}
+
+#: A core's energy model: a vendor's whole-chip RUN and SLEEP current per MHz at a supply voltage, so
+#: current x voltage is the energy of a cycle (1 uA/MHz x 1 V = 1 pJ/cycle). docs/energy.md.
+CORE_ENERGY_PARAMS = {
+    "active_current": Param(REQUIRED, "uA/MHz", "supply current per MHz running (datasheet RUN mode, code in flash)",
+                            "quantity"),
+    "sleep_current": Param(REQUIRED, "uA/MHz", "supply current per MHz in WFI sleep, clock running", "quantity"),
+    "supply": Param(REQUIRED, "V", "supply voltage the currents are drawn at", "quantity"),
+    "source": Param(REQUIRED, "", "the published figures and how the values follow from them", str),
 }
 
 
@@ -60,6 +71,15 @@ class Core:
     zig_cpu: str
     gnu_cc: str
     gnu_flags: tuple[str, ...]
+    energy: dict
+
+    @property
+    def active_pj_per_cycle(self) -> float:
+        return self.energy["active_current"] * self.energy["supply"]
+
+    @property
+    def sleep_pj_per_cycle(self) -> float:
+        return self.energy["sleep_current"] * self.energy["supply"]
 
     @property
     def uc_arch(self) -> int:
@@ -86,6 +106,7 @@ def _table() -> dict[str, Core]:
         v["elf_archs"] = tuple(v["elf_archs"])
         v["gnu_flags"] = tuple(v["gnu_flags"])
         v["firmware_as"] = v["firmware_as"] or name
+        v["energy"] = apply_params(CORE_ENERGY_PARAMS, v["energy"], f"core {name} [energy]")
         core = Core(name=name, **v)
         try:
             core.uc_cpu_model
