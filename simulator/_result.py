@@ -111,7 +111,7 @@ class RunResult:
             mo = self.model
             lines.append(f"  model {mo['name']}: {mo['operators']} operators, {mo['macs']:,} MACs in "
                          f"{mo['cycles']:,} cycles ({mo['cycles_per_mac']:.2f} cycles/MAC), arena "
-                         f"{mo['arena_bytes']:,} B, weights {mo['weights_bytes']:,} B")
+                         f"{mo['arena_bytes']:,} B, weights {mo['weights_bytes']:,} B, {mo['energy_uj']:.4g} uJ")
         if self.layers:
             lines.append(f"  {'layer':32s} {'output':>14s} {'MACs':>11s} {'cycles':>12s} {'MAC/cyc':>8s} {'%':>6s} "
                          f"{'uJ':>9s}")
