@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from simmcu._energy import HOROWITZ_45NM as H
 from simmcu._errors import ConfigError
 from simmcu._params import Param, apply_params
 from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode
@@ -24,6 +25,12 @@ COMMON_PARAMS = {
     "irq": Param(0, "line", "device interrupt line (Cortex-M: IRQn; RISC-V: a machine external interrupt)",
                  int, lambda v: 0 <= v < 240),
 }
+
+#: An int8 multiply-accumulate's energy and area, for units' own ``PARAMS`` (docs/energy.md).
+MAC_ENERGY = Param(H["mult8_pj"] + H["add32_pj"], "pJ/MAC", "an 8-bit multiply (0.2 pJ) and 32-bit accumulate "
+                   "(0.1 pJ), Horowitz ISSCC 2014, 45 nm", "quantity")
+MAC_AREA = Param(H["mult8_um2"] + H["add32_um2"], "um2/PE", "an 8-bit multiplier (282) and 32-bit adder (137 um2), "
+                 "Horowitz, 45 nm; the accumulator register left out", "quantity")
 
 
 class Bus(Protocol):
@@ -121,6 +128,23 @@ class Accelerator:
     def firmware(self, core: str) -> FirmwareSupport:
         """The C sources and preprocessor definitions a model firmware for this unit compiles in."""
         return FirmwareSupport()
+
+    # -- energy and area (docs/energy.md) ---------------------------------------------------------
+    def job_energy(self, job: Invocation) -> dict[str, float]:
+        """Energy of one job inside the unit, in pJ by part: ``compute``, ``buffer`` (its local memory),
+        ``dma`` (its side of the transfers) or parts of one's own (reported as ``accelerator_<part>``).
+        The memory side of the job's DMA bytes is added by the machine at the board's region figures.
+        Default: nothing modeled."""
+        return {}
+
+    def static_power(self) -> float:
+        """Leakage in uW, drawn for as long as the run lasts. Default: not modeled (0)."""
+        return 0.0
+
+    def area(self) -> dict[str, float]:
+        """Area in um2 by part (``pes``, ``buffer``, ...), from the parameters alone: a sweep checks an
+        area constraint before a point runs. Default: not modeled (none)."""
+        return {}
 
     # -- accounting helpers -------------------------------------------------------------------
     def error(self, message: str) -> None:

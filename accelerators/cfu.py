@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from simmcu._energy import HOROWITZ_45NM as H
 from simmcu._errors import ConfigError
 from simmcu._params import Param
 from simmcu.firmware._examples import cfu_capable
 from simmcu.firmware._layer import FirmwareSupport
 
-from ._base import Accelerator, Invocation
+from ._base import MAC_AREA, MAC_ENERGY, Accelerator, Invocation
 
 # Unit state slots; operations use slots from STATE0 on.
 MACHINE, N_SITES, OFF_SITES, PC_REG, COUNT, STALLS, RESULT = range(7)
@@ -154,6 +155,15 @@ class CfuAccelerator(CustomInstructionUnit):
         "mac_latency": Param(0, "cycles", "added to a mac4 beyond the instruction's own cycle", int, lambda v: v >= 0),
         "requant_latency": Param(2, "cycles", "added to a requant", int, lambda v: v >= 0),
         "other_latency": Param(0, "cycles", "added to read, reset, set_offset and set", int, lambda v: v >= 0),
+        # the energy and area model (docs/energy.md): Horowitz, ISSCC 2014, 45 nm
+        "mac_energy": MAC_ENERGY,
+        "requant_energy": Param(H["mult32_pj"] + H["add32_pj"], "pJ/op", "a requant: 32-bit multiply (3.1 pJ) and "
+                                "add (0.1 pJ), Horowitz, 45 nm", "quantity"),
+        "op_energy": Param(H["add32_pj"], "pJ/op", "read, reset, set_offset or set: one 32-bit register operation, "
+                           "priced as a 32-bit add (Horowitz, 45 nm)", "quantity"),
+        "lane_area": MAC_AREA,  # each of mac4's 4 lanes
+        "requant_area": Param(H["mult32_um2"] + H["add32_um2"], "um2", "the requantiser: a 32-bit multiplier and "
+                              "adder (Horowitz, 45 nm)", "quantity"),
     }
     COMPILE_PARAMS = ()  # the kernels' instructions are fixed (simmcu_cfu.h: custom-0, coprocessor 0)
 
@@ -177,6 +187,16 @@ class CfuAccelerator(CustomInstructionUnit):
 
     def macs(self, counts: dict[str, int]) -> int:
         return 4 * counts["mac4"]
+
+    def job_energy(self, job: Invocation) -> dict[str, float]:
+        """The run's instructions: 4 MACs per mac4, a requant each, one register operation for the rest."""
+        p, counts = self.params, job.info["instructions"]
+        others = sum(n for op, n in counts.items() if op not in ("mac4", "requant"))
+        return dict(compute=job.macs * p["mac_energy"] + counts["requant"] * p["requant_energy"]
+                    + others * p["op_energy"])
+
+    def area(self) -> dict[str, float]:
+        return dict(lanes=4 * self.params["lane_area"], requant=self.params["requant_area"])
 
 
 _NATIVE = ("HOOK_SIGNATURE", "make_hook", "builtin_hook", "builtin_op", "requantize")

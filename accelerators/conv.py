@@ -14,12 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
+from simmcu._energy import SRAM_8KIB_PJ_PER_BYTE, sram_energy
 from simmcu._errors import ConfigError
 from simmcu._params import Param
 from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode, c_array, c_struct
 from simmcu.firmware.reference import multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_gemmlowp
 
-from ._base import Accelerator, Invocation
+from ._base import MAC_AREA, MAC_ENERGY, Accelerator, Invocation
 
 # Register offsets (firmware/include/simmcu_conv.h mirrors them).
 CTRL, STATUS, ERROR, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C
@@ -33,6 +34,21 @@ ERR_NONE, ERR_ALIGN, ERR_RANGE, ERR_SHAPE, ERR_TILING, ERR_BUSY = range(6)
 _WRITABLE = (CTRL, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT, IN_H, IN_W, IN_C, OUT_C, KERNEL, STRIDE, PAD, MODE,
              IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
 _SIGNED = (IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
+
+
+#: The energy and area model (docs/energy.md).
+ENERGY_PARAMS = {
+    "mac_energy": MAC_ENERGY,
+    "buffer_energy": Param(SRAM_8KIB_PJ_PER_BYTE, "pJ/byte", "a buffer byte written or read, for 8 KiB (10 pJ per "
+                           "64-bit read, Horowitz, 45 nm); scaled by sqrt(buffer_kib / 8)", "quantity"),
+    "dma_energy": Param(0.0, "pJ/byte", "bus and DMA engine per byte moved, beyond the memory access (none published "
+                        "for an MCU bus: left out unless set)", "quantity"),
+    "buffer_leakage": Param(3.13, "nW/KiB", "buffer leakage: SRAM retention of Pons et al., CICC 2019 (55 nm DDC, "
+                            "0.5 V, body-biased: a best case)", "quantity"),
+    "pe_area": MAC_AREA,
+    "buffer_area": Param(round(8192 * 0.346, 1), "um2/KiB", "8192 bit cells of 0.346 um2 (Intel 45 nm, Mistry et al., "
+                         "IEDM 2007); decoders and sense amplifiers left out", "quantity"),
+}
 
 
 class ConvAccelerator(Accelerator):
@@ -49,6 +65,7 @@ class ConvAccelerator(Accelerator):
         "double_buffer": Param(True, "", "overlap a tile's DMA with the previous tile's compute", bool),
         "ram_arbitration": Param("cpu-first", "", "RAM port shared with the CPU: cpu-first (each CPU data access "
                                  "to RAM during a job delays it a cycle) or none", ("cpu-first", "none")),
+        **ENERGY_PARAMS,
     }
     COMPILE_PARAMS = ("base", "pe_cols", "buffer_kib", "double_buffer")  # the driver's address; what fits (plan)
     LAYERS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -263,6 +280,22 @@ class ConvAccelerator(Accelerator):
                 cycles += max(compute, dma) if p["double_buffer"] else compute + dma
                 dma_read, dma_write, tiles = dma_read + read, dma_write + written, tiles + 1
         return cycles, dma_read, dma_write, tiles
+
+    # -- energy and area -------------------------------------------------------------------
+    def job_energy(self, job: Invocation) -> dict[str, float]:
+        """MACs; every byte DMA brings in is written to the buffer once and read into the array once
+        (outputs leave the PEs' accumulators straight to DMA)."""
+        p = self.params
+        per_byte = sram_energy(p["buffer_kib"] * 1024, p["buffer_energy"])
+        return dict(compute=job.macs * p["mac_energy"], buffer=2 * job.dma_read_bytes * per_byte,
+                    dma=(job.dma_read_bytes + job.dma_write_bytes) * p["dma_energy"])
+
+    def static_power(self) -> float:
+        return self.params["buffer_kib"] * self.params["buffer_leakage"] / 1000
+
+    def area(self) -> dict[str, float]:
+        p = self.params
+        return dict(pes=p["pe_rows"] * p["pe_cols"] * p["pe_area"], buffer=p["buffer_kib"] * p["buffer_area"])
 
     def validate(self) -> None:
         if self.params["pe_rows"] * self.params["pe_cols"] > 65536:

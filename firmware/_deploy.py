@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from simmcu._cores import get_core, parse_core_spec
+from simmcu._energy import layer_energy
 
 from . import _compile
 from ._build import firmware_dir
@@ -64,4 +65,7 @@ def run_model(model_path: str | Path, core: str, *, accelerators=(), input_data:
                                                      "not run to completion"])
     model = load_model(model_path)
     layers = layer_report(model, result.functions, json.loads((elf.parent / OFFLOAD_FILE).read_text()))
-    return dataclasses.replace(result, layers=layers, model=model_report(model, layers))
+    layer_energy(result, layers)
+    report = model_report(model, layers)
+    report["energy_uj"] = round(sum(r["energy_uj"] for r in layers), 9)  # one inference: the layers' sum
+    return dataclasses.replace(result, layers=layers, model=report)

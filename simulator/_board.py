@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from ._cortexm import PPB_BASE, PPB_SIZE
+from ._energy import region_energy
 from ._errors import ConfigError
 from ._params import MAX_CYCLES, REQUIRED, Param, apply_params, cycles_in_range, load_toml
 from ._riscv import _CLINT_SIZE
@@ -29,6 +30,10 @@ REGION_PARAMS = {
     "fetch_wait_states": Param(0, "cycles", "extra cycles per instruction fetch line (used by timing models)", int, cycles_in_range),
     "fetch_bytes": Param(4, "bytes", "width of one instruction fetch line (a power of two, at most 1 KiB)", int, lambda v: 2 <= v <= 1024 and v & (v - 1) == 0),
     "prefetch": Param(False, "", "a prefetch buffer hides fetch wait states on sequential code", bool),
+    "read_energy": Param(None, "pJ/byte", "energy per byte of data read (default: by kind and size, docs/energy.md)",
+                         "quantity"),
+    "write_energy": Param(None, "pJ/byte", "energy per byte of data written (default: by kind and size, "
+                          "docs/energy.md)", "quantity"),
 }
 
 BOARD_PARAMS = {
@@ -61,6 +66,14 @@ class Region:
     fetch_wait_states: int
     fetch_bytes: int
     prefetch: bool
+    read_energy: float | None = None
+    write_energy: float | None = None
+
+    def access_energy(self) -> tuple[float, float]:
+        """(read, write) pJ per byte of data: the region's own figures, else the rule for its kind."""
+        read, write = region_energy(self.kind, self.size)
+        return (read if self.read_energy is None else self.read_energy,
+                write if self.write_energy is None else self.write_energy)
 
     @property
     def end(self) -> int:

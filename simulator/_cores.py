@@ -49,6 +49,17 @@ CORE_PARAMS = {
     "mcountinhibit_reset": Param(0, "", "RISC-V: mcountinhibit after reset (bit 0 stops mcycle, bit 2 "
                                  "minstret; CV32E40P: 0xD, its counters start stopped)", int,
                                  lambda v: 0 <= v <= 0xFFFFFFFF),
+    "energy": Param(REQUIRED, "", "[NAME.energy]: the chip's supply current per MHz (CORE_ENERGY_PARAMS)", dict),
+}
+
+#: A core's energy model: a vendor's whole-chip RUN and SLEEP current per MHz at a supply voltage, so
+#: current x voltage is the energy of a cycle (1 uA/MHz x 1 V = 1 pJ/cycle). docs/energy.md.
+CORE_ENERGY_PARAMS = {
+    "active_current": Param(REQUIRED, "uA/MHz", "supply current per MHz running (datasheet RUN mode, code in flash)",
+                            "quantity"),
+    "sleep_current": Param(REQUIRED, "uA/MHz", "supply current per MHz in WFI sleep, clock running", "quantity"),
+    "supply": Param(REQUIRED, "V", "supply voltage the currents are drawn at", "quantity"),
+    "source": Param(REQUIRED, "", "the published figures and how the values follow from them", str),
 }
 
 
@@ -75,6 +86,15 @@ class Core:
     counter_access: str
     time_source: str
     mcountinhibit_reset: int
+    energy: dict
+
+    @property
+    def active_pj_per_cycle(self) -> float:
+        return self.energy["active_current"] * self.energy["supply"]
+
+    @property
+    def sleep_pj_per_cycle(self) -> float:
+        return self.energy["sleep_current"] * self.energy["supply"]
 
     @property
     def uc_arch(self) -> int:
@@ -102,6 +122,7 @@ def _table() -> dict[str, Core]:
         v["gnu_flags"] = tuple(v["gnu_flags"])
         v["counter_csrs"] = frozenset(v["counter_csrs"])
         v["firmware_as"] = v["firmware_as"] or name
+        v["energy"] = apply_params(CORE_ENERGY_PARAMS, v["energy"], f"core {name} [energy]")
         core = Core(name=name, **v)
         try:
             core.uc_cpu_model

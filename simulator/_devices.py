@@ -17,6 +17,7 @@ from ._errors import ConfigError
 class _Bus:
     def __init__(self, machine, devices: Devices, accel):
         self.m, self.devices, self.accel = machine, devices, accel
+        self.dma: dict[str, list[int]] = {}
 
     def now(self) -> int:
         pc = self.m.bus.accessing
@@ -28,10 +29,18 @@ class _Bus:
                 and (not writable or "w" in region.perms))
 
     def read(self, addr: int, size: int) -> bytes:
+        self._moved(addr, size, 0)
         return self.m.bus.read(addr, size)
 
     def write(self, addr: int, data: bytes) -> None:
+        self._moved(addr, len(data), 1)
         self.m.bus.write(addr, data)
+
+    def _moved(self, addr: int, size: int, direction: int) -> None:
+        """Bytes by region the unit read (0) or wrote (1): where its DMA energy is drawn."""
+        region = self.m.board.region_at(addr)
+        if region is not None:
+            self.dma.setdefault(region.name, [0, 0])[direction] += size
 
     def ram_accesses(self) -> int:
         return self.m.bus.ram_accesses()
@@ -49,10 +58,11 @@ class Devices:
         self.m = machine
         self.accels = list(accelerators)
         self.wakes: dict[int, int] = {}
-        for a in self.accels:
+        self.buses = [_Bus(machine, self, a) for a in self.accels]
+        for a, bus in zip(self.accels, self.buses):
             a.check_core(machine.core)
             if not a.MMIO_SIZE:
-                a.attach(_Bus(machine, self, a))
+                a.attach(bus)
                 continue
             base, size = a.params["base"], a.MMIO_SIZE
             region = machine.board.region_at(base)
@@ -62,7 +72,7 @@ class Devices:
             for b in self.accels:
                 if b is not a and b.MMIO_SIZE and b.params["base"] < base + size and base < b.params["base"] + b.MMIO_SIZE:
                     raise ConfigError(f"accelerators {a.NAME} and {b.NAME} overlap at {base:#010x}: set base=")
-            a.attach(_Bus(machine, self, a))
+            a.attach(bus)
             on_read, on_write = machine.bus.device_callbacks(
                 lambda uc, off, size, user, a=a: a.read(off, size) & 0xFFFF_FFFF,
                 lambda uc, off, size, value, user, a=a: a.write(off, size, value & 0xFFFF_FFFF))
@@ -97,4 +107,7 @@ class Devices:
             a.update(now)
 
     def report(self, sleeps: list[tuple[int, int]]) -> list[dict]:
-        return [a.report(self.m.cycles, sleeps) for a in self.accels]
+        """Each unit's report, with ``dma_regions``: the bytes it moved through its bus, by region."""
+        return [{**a.report(self.m.cycles, sleeps),
+                 "dma_regions": {name: dict(read_bytes=r, write_bytes=w) for name, (r, w) in bus.dma.items()}}
+                for a, bus in zip(self.accels, self.buses)]

@@ -29,6 +29,7 @@ from ._bus import GuestAccessError, SystemBus
 from ._cores import Core, get_core, parse_core_spec
 from ._devices import Devices
 from ._elf import ElfImage, load_elf
+from ._energy import accelerator_area, run_energy
 from ._errors import ConfigError, ExitCode, TimeLimitError
 from ._observe import Events, Observer, overrides
 from ._params import check_run_limits
@@ -444,13 +445,17 @@ class Machine:
         nat.icache_sync(self.state.array)  # the last block's instruction lines
         report = Profiler(self).report()
         reports = {o.NAME: o.report() for o in self.observers if o.NAME}
+        accelerators = self.devices.report(self.sleeps)
+        energy = run_energy(self.core, self.board, self.cycles, self.sleep_cycles, report["memory"]["regions"],
+                            self.devices.accels, accelerators)
         return RunResult(
             exit_code=int(stop.exit_code), exit_reason=stop.reason, message=stop.message,
             instructions=self.instructions, cycles=self.cycles, core=self.core.name, board=self.board.name,
             clock_hz=self.board.clock_hz, elf=self.image.path, console="".join(self._console_parts),
             fault=stop.fault, interrupts=self.platform.interrupt_counts(), wall_seconds=wall,
             timing=self.timing.name, timing_options=dict(self.timing.chosen),
-            accelerators=self.devices.report(self.sleeps), reports=reports, **report)
+            accelerators=accelerators, energy=energy, area=accelerator_area(self.devices.accels), reports=reports,
+            **report)
 
 
 class Simulator:

@@ -49,12 +49,20 @@ _SIZE_UNITS = {None: 1, "B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
 #: The units a Param may declare ("" for none): a fixed set, so listings and docs read alike and a
 #: typo in a plug-in is caught when its class is defined. "address" prints in hex; "bytes" of a
 #: 'size' param prints in KiB when it divides.
-UNITS = ("", "address", "bits", "bytes", "bytes/cycle", "cycles", "Hz", "KiB", "line", "lines", "PEs", "ways")
+UNITS = ("", "address", "bits", "bytes", "bytes/cycle", "cycles", "Hz", "KiB", "line", "lines", "PEs", "ways",
+         # energy and area models (docs/energy.md)
+         "pJ/MAC", "pJ/op", "pJ/byte", "nW/KiB", "uA/MHz", "V", "um2", "um2/PE", "um2/KiB")
+
+_QUANTITY_RE = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
 
 
 @dataclass(frozen=True)
 class Param:
-    """One configurable value: ``kind`` is int, str, bool, 'size' or a tuple of choices."""
+    """One configurable value: ``kind`` is int, str, bool, 'size', 'quantity' or a tuple of choices.
+
+    A 'quantity' is a physical figure in the param's unit: a non-negative finite number, or a string
+    with that unit (``"0.3 pJ/MAC"``), so a figure written in another unit is an error, not a silent
+    thousandfold mistake."""
 
     default: Any
     unit: str
@@ -79,6 +87,8 @@ class Param:
         return str(value)
 
     def convert(self, value: Any, where: str) -> Any:
+        if self.kind == "quantity":
+            return self._quantity(value, where)
         if self.kind == "size":
             if isinstance(value, str):
                 m = _SIZE_RE.match(value)
@@ -97,6 +107,21 @@ class Param:
         if self.check is not None and not self.check(value):
             raise ConfigError(f"{where}: value {value!r} is out of range ({self.doc})")
         return value
+
+
+    def _quantity(self, value: Any, where: str) -> float:
+        if isinstance(value, str):
+            m = _QUANTITY_RE.match(value)
+            if not m:
+                raise ConfigError(f"{where}: {value!r} is not a number of {self.unit} (like '1.5 {self.unit}')")
+            if m.group(2) not in ("", self.unit):
+                raise ConfigError(f"{where}: unit {m.group(2)!r} is not {self.unit!r}")
+            value = float(m.group(1))
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number of {self.unit}, got {value!r}")
+        if not 0 <= value < float("inf"):  # also refuses nan
+            raise ConfigError(f"{where}: {value!r} {self.unit} is out of range (a figure of at least 0)")
+        return float(value)
 
 
 def apply_params(params: dict[str, Param], values: dict[str, Any], where: str) -> dict[str, Any]:

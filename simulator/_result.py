@@ -52,6 +52,8 @@ class RunResult:
     baseline: dict | None = None  #: with --baseline: the baseline ELF's cycles and the speedup
     layers: list[dict] | None = None  #: for a .tflite model: the per-layer profile
     model: dict | None = None   #: for a .tflite model: MACs, cycles per inference and MAC, arena and weights
+    energy: dict = field(default_factory=dict)  #: estimate: total_uj and components (docs/energy.md)
+    area: dict = field(default_factory=dict)    #: accelerators' estimated area: total_mm2 and components
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
     reports: dict[str, dict] = field(default_factory=dict)  #: observers' reports by name (JSON: top-level keys)
 
@@ -99,17 +101,24 @@ class RunResult:
         if self.interrupts:
             taken = ", ".join(f"{k} x{v}" for k, v in sorted(self.interrupts.items()))
             lines.append(f"  interrupts {taken}")
+        if self.energy:
+            parts = "  ".join(f"{k} {v:.4g}" for k, v in self.energy["components"].items() if v)
+            lines.append(f"  energy {self.energy['total_uj']:.4g} uJ (estimate, docs/energy.md): {parts}")
+        if self.area.get("components"):
+            parts = "  ".join(f"{k} {v:.4g}" for k, v in self.area["components"].items())
+            lines.append(f"  area {self.area['total_mm2']:.4g} mm2 of accelerators (estimate): {parts}")
         if self.model:
             mo = self.model
             lines.append(f"  model {mo['name']}: {mo['operators']} operators, {mo['macs']:,} MACs in "
                          f"{mo['cycles']:,} cycles ({mo['cycles_per_mac']:.2f} cycles/MAC), arena "
-                         f"{mo['arena_bytes']:,} B, weights {mo['weights_bytes']:,} B")
+                         f"{mo['arena_bytes']:,} B, weights {mo['weights_bytes']:,} B, {mo['energy_uj']:.4g} uJ")
         if self.layers:
-            lines.append(f"  {'layer':32s} {'output':>14s} {'MACs':>11s} {'cycles':>12s} {'MAC/cyc':>8s} {'%':>6s}")
+            lines.append(f"  {'layer':32s} {'output':>14s} {'MACs':>11s} {'cycles':>12s} {'MAC/cyc':>8s} {'%':>6s} "
+                         f"{'uJ':>9s}")
             for r in self.layers:
                 shape = "x".join(map(str, r["output_shape"]))
                 lines.append(f"  {r['name'][:32]:32s} {shape:>14s} {r['macs']:11,d} {r['cycles']:12,d} "
-                             f"{r['macs_per_cycle']:8.3f} {100 * r['share']:6.1f}")
+                             f"{r['macs_per_cycle']:8.3f} {100 * r['share']:6.1f} {r['energy_uj']:9.3f}")
         if self.functions and top > 0:
             lines.append(f"  {'function':28s} {'calls':>8s} {'cycles excl':>13s} {'%':>6s} {'cycles incl':>13s}")
             for f in self.functions[:top]:

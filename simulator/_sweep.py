@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from ._board import BOARD_PARAMS, REGION_PARAMS, _from_dict
 from ._cores import get_core, parse_core_spec
+from ._energy import accelerator_area
 from ._errors import ConfigError, SimmcuError
 from ._params import Param, apply_params, load_toml
 from ._timing import load_profile
@@ -429,7 +430,7 @@ class _Resolver:
         chosen = ",".join(f"{k}={'true' if v else 'false'}" for k, v in sorted(options.items()))
         core_spec = f"{name}:{chosen}" if chosen else name
         board, board_names = self._board(b["board"] or core.board, values, core, where)
-        units, names = [], {"core": name, self.kind: b[self.kind]}
+        units, built, names = [], [], {"core": name, self.kind: b[self.kind]}
         accel = {u: dict(p) for u, p in b["accel"].items()}
         for axis, v in values.items():
             parts = axis.split(".")
@@ -440,8 +441,10 @@ class _Resolver:
                 raise ConfigError(f"{self.where}: [base.accel.{unit_name}] is not a table of parameters")
             unit = accelerator_class(unit_name)(**params)
             unit.check_core(core)
+            built.append(unit)
             units.append({"name": unit_name, "params": unit.params})
             names.update({f"accel.{unit_name}.{k}": p for k, p in unit.params.items()})
+        names["area.total_mm2"] = accelerator_area(built)["total_mm2"]  # known before the run: constraints see it
         sha, file_names = self._file(b[self.kind], where)
         names.update(file_names, **board_names, exact_memory=b["exact_memory"],
                      max_instructions=b["max_instructions"])
@@ -650,7 +653,7 @@ def _metrics(result) -> dict:
     if result.model:
         m.update(inference_cycles=result.model["cycles"], macs=result.model["macs"],
                  cycles_per_mac=result.model["cycles_per_mac"])
-    for attr in ("energy", "area"):  # RunResult.energy / .area where the simulator reports them
+    for attr in ("energy", "area"):  # the estimates (docs/energy.md): energy.total_uj, area.total_mm2, components
         _flatten(m, attr, getattr(result, attr, None))
     for a in result.accelerators:
         for k in ("invocations", "busy_cycles", "utilisation", "macs", "cpu_wait_cycles"):
@@ -658,6 +661,7 @@ def _metrics(result) -> dict:
     for layer in result.layers or []:
         m[f"layer.{layer['name']}.cycles"] = layer["cycles"]
         m[f"layer.{layer['name']}.offload"] = layer["offload"]
+        m[f"layer.{layer['name']}.energy_uj"] = layer["energy_uj"]
     return m
 
 
@@ -806,35 +810,28 @@ def _write_rows(out: Path | None, s: Sweep, done: dict, rows: list[dict] | None 
 
 
 class _Progress:
-    """``sweep: 12/54 points, 1 failed, ETA 2m10s`` on stderr, rewritten in place; silent when quiet
-    or when stderr is not a terminal."""
+    """A tqdm bar on stderr: points done of the total (resumed ones included), failures, rate and ETA
+    from this session's points; silent when quiet or when stderr is not a terminal."""
 
     def __init__(self, total: int, resumed: int, quiet: bool):
-        self.total, self.resumed, self.done, self.failed, self.new = total, resumed, 0, 0, 0
-        self.started = time.monotonic()
-        self.enabled = not quiet and sys.stderr.isatty()
-        self._show()
+        from tqdm import tqdm
+
+        self.failed = 0
+        self.bar = tqdm(total=total, initial=resumed, desc="sweep", unit="point", file=sys.stderr,
+                        disable=quiet or not sys.stderr.isatty(), dynamic_ncols=True)
+        self.bar.set_postfix_str("0 failed")
 
     def count(self, metrics: dict, new: bool = False) -> None:
-        self.done += 1
-        self.new += new
+        """One more point finished; ``new``: run in this session (resumed ones were counted as initial)."""
         self.failed += metrics.get("exit_code") != 0
-        self._show()
-
-    def _show(self) -> None:
-        if not self.enabled:
-            return
-        eta = ""
-        if self.new:
-            left = (time.monotonic() - self.started) / self.new * (self.total - self.done)
-            eta = f", ETA {int(left // 60)}m{int(left % 60):02d}s"
-        resumed = f" ({self.resumed} from an earlier run)" if self.resumed else ""
-        sys.stderr.write(f"\rsweep: {self.done}/{self.total} points{resumed}, {self.failed} failed{eta}   ")
-        sys.stderr.flush()
+        self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+        if new:
+            self.bar.update(1)
+        else:
+            self.bar.refresh()
 
     def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+        self.bar.close()
 
 
 class _LocalExecutor:

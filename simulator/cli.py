@@ -226,7 +226,7 @@ def _cores(a) -> int:
     if a.json:
         return _print_json([dict(name=c.name, isa=c.isa, arch=c.arch, timing=c.timing, description=c.description,
                                  timing_options={o.name: dict(default=o.default, description=o.description)
-                                                 for o in load_profile(c.timing).options.values()})
+                                                 for o in load_profile(c.timing).options.values()}, energy=c.energy)
                             for c in cores])
     for c in cores:
         print(f"{c.name:15s} {c.isa:13s} timing {c.timing:14s} {c.description}")

@@ -349,24 +349,15 @@ def test_bundled_spec_resolves_against_the_mlperf_models():
         load_sweep("conv-mlperf", models_dir=os.devnull)
 
 
-def test_energy_and_area_become_columns_and_default_objectives_when_reported():
-    """Runs that report RunResult.energy and .area (where the simulator models them) get their
-    fields, and the default front weighs cycles against them."""
-    import types
-
-    from simmcu import Simulator
-    from simmcu._sweep import _metrics
-
-    result = Simulator(firmware_dir() / "prebuilt" / "hello-rv32imc.elf", core="rv32imc").run()
-    plain = _metrics(result)
-    assert not [k for k in plain if k.startswith(("energy.", "area."))]
-    reported = types.SimpleNamespace(**{f: getattr(result, f) for f in result.__dataclass_fields__}, ok=result.ok,
-                                     energy={"total_uj": 1.5, "components": {"cpu": 1.0, "sram": 0.5}},
-                                     area={"total_mm2": 0.25})
-    m = _metrics(reported)
-    assert (m["energy.total_uj"], m["energy.components.cpu"], m["area.total_mm2"]) == (1.5, 1.0, 0.25)
-    used = mark_front([dict(point=0, **m)], [], {})
-    assert [e.text for e, _ in used] == ["cycles", "area.total_mm2", "energy.total_uj"]
+def test_energy_and_area_are_columns_and_default_objectives(local):
+    """Every run reports RunResult.energy and .area (docs/energy.md): the rows carry them, per layer
+    too, and the default front weighs cycles against both."""
+    rows, _ = local
+    for r in rows:
+        assert r["energy.total_uj"] > 0 and r["area.total_mm2"] > 0
+        assert r["energy.total_uj"] == pytest.approx(sum(v for k, v in r.items() if k.startswith("energy.components.")))
+        assert [k for k in r if k.startswith("layer.") and k.endswith(".energy_uj")]
+    assert [e.text for e, _ in rows.objectives] == ["inference_cycles", "area.total_mm2", "energy.total_uj"]
 
 
 def test_a_killed_cli_sweep_resumes(models, tmp_path):
