@@ -4,6 +4,7 @@ import math
 import struct
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -390,6 +391,41 @@ def test_semihosting_into_flash_is_a_fault(run, what, call, stdin):
     r = run("semihost_edges.c", "cortex-m4", what, stdin=stdin)
     assert r.exit_code == ExitCode.FAULT and r.fault.kind == "semihosting-bad-pointer", r.message
     assert f"{call} passes a bad pointer: write of" in r.message and r.fault.address_symbol == "rom"
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+@pytest.mark.parametrize("what, call, access", [
+    ("write-unmapped", "SYS_WRITE", "read"), ("write-huge", "SYS_WRITE", "read"),
+    ("write0-unmapped", "SYS_WRITE0", "read"), ("open-unmapped", "SYS_OPEN", "read"),
+    ("heapinfo-unmapped", "SYS_HEAPINFO", "write"), ("elapsed-unmapped", "SYS_ELAPSED", "write"),
+    ("block-unmapped", "SYS_WRITE", "read")])
+def test_semihosting_bad_pointers_are_firmware_faults(run, core, what, call, access):
+    """Each pointer (and length) the firmware hands the host is checked against guest memory."""
+    r = run("semihost_edges.c", core, what, semihost_dir=None)
+    assert r.exit_code == ExitCode.FAULT and r.fault.kind == "semihosting-bad-pointer", r.message
+    assert f"{call} passes a bad pointer: {access} of" in r.message and "\n" not in r.message
+
+
+def _patched_reset_vector(tmp_path, value: int) -> Path:
+    """The prebuilt Cortex-M hello with its vector table's reset entry replaced."""
+    from elftools.elf.elffile import ELFFile
+
+    src = prebuilt("hello", "cortex-m4")
+    data = bytearray(src.read_bytes())
+    with src.open("rb") as f:
+        seg = next(s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_LOAD" and s["p_paddr"] == 0)
+        offset = seg["p_offset"] + 4
+    data[offset:offset + 4] = value.to_bytes(4, "little")
+    out = tmp_path / f"reset-{value:x}.elf"
+    out.write_bytes(data)
+    return out
+
+
+@pytest.mark.parametrize("value, text", [(0, "reset vector"), (0x100, "reset vector"), (0x6000_0001, "reset vector")])
+def test_bad_reset_vector_is_a_fault_not_a_traceback(tmp_path, value, text):
+    """0, an even address (not Thumb) and unmapped memory: a fault at reset, in the run's result."""
+    r = Simulator(_patched_reset_vector(tmp_path, value), core="cortex-m4").run()
+    assert r.exit_code == ExitCode.FAULT and text in r.message.lower() and "\n" not in r.message, r.message
 
 
 # -- boards, profiles and options ------------------------------------------------------------

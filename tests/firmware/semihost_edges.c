@@ -6,6 +6,9 @@ enum { SYS_HEAPINFO = 0x16 };  /* not in simmcu.h */
 
 struct cmdline { char *buf; uint32_t len; };
 
+/* Mapped on neither generic board (flash and SRAM sit elsewhere on both). */
+#define UNMAPPED ((void *)0x30000000u)
+
 static int same(const char *a, const char *b)
 {
     while (*a && *a == *b)
@@ -83,6 +86,21 @@ int main(int argc, char **argv)
     } else if (same(what, "cmdline-into-flash")) {
         struct cmdline c = {(char *)rom, 128};  /* room for the line: the write itself faults */
         simmcu_semihost(SYS_GET_CMDLINE, &c);
+    } else if (same(what, "write-unmapped")) {
+        transfer(SYS_WRITE, 1 /* stdout */, UNMAPPED, 4);
+    } else if (same(what, "write-huge")) {
+        transfer(SYS_WRITE, 1, (void *)rom, 0x7fffffffu);  /* a length far past the buffer's memory */
+    } else if (same(what, "write0-unmapped")) {
+        simmcu_semihost(SYS_WRITE0, UNMAPPED);
+    } else if (same(what, "open-unmapped")) {
+        open_file(UNMAPPED, 4, 0);
+    } else if (same(what, "heapinfo-unmapped")) {
+        const uint32_t block[1] = {(uint32_t)(uintptr_t)UNMAPPED};
+        simmcu_semihost(SYS_HEAPINFO, block);
+    } else if (same(what, "elapsed-unmapped")) {
+        simmcu_semihost(SYS_ELAPSED, UNMAPPED);
+    } else if (same(what, "block-unmapped")) {
+        simmcu_semihost(SYS_WRITE, UNMAPPED);  /* the argument block itself */
     }
     return 0;
 }
