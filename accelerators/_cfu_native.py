@@ -17,20 +17,26 @@ from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, MACHINE, MULT, N_SFI
                   OUT_ZP, PC_REG, RESULT, S_ADDR, S_NEXT, S_OP, S_RA, S_RB, S_RD, S_SEL, SHIFT, SINGLE_ROUNDING,
                   STALLS, COUNT)
 
+#: simmcu._native's SOURCE_FINGERPRINT this file was last checked against (tests/test_accelerators.py
+#: says when to update it): on a mismatch nothing here is cached, so an edit there cannot leave
+#: stale compiled state offsets behind.
+BUILT_AGAINST = "a3db4c4d7a1c930e"
+_CACHE = BUILT_AGAINST == nat.SOURCE_FINGERPRINT
 
-@numba.njit(cache=True)
+
+@numba.njit(cache=_CACHE)
 def _s8(v, lane):
     b = (v >> (8 * lane)) & 0xFF
     return b - 256 if b >= 128 else b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def _wrap32(v):
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v >= 1 << 31 else v
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def requantize(x, mult, shift, single_rounding):
     """TFLite MultiplyByQuantizedMultiplier on one int32 value as firmware/reference.py computes it:
     one rounding (fully connected) or gemmlowp's two (convolutions)."""
@@ -48,7 +54,7 @@ def requantize(x, mult, shift, single_rounding):
     return (high >> right) + (1 if (high & mask) > threshold else 0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def builtin_op(st, op, sel, a, b):
     if op == OP_MAC4:
         off = st[IN_OFFSET]
@@ -77,7 +83,7 @@ def builtin_op(st, op, sel, a, b):
 HOOK_SIGNATURE = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def _site(st_ptr, address):
     """The unit's state and the site row of its instruction at ``address`` (-1: none, or it does not
     run now because the block hook stopped before it), with the instruction's two operands."""
@@ -98,7 +104,7 @@ def _site(st_ptr, address):
     return st, site
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def _operands(uc, st, site):
     machine = st[MACHINE]
     a = nat.read_register(uc, machine, st[site + S_RA]) if st[site + S_RA] >= 0 else np.int64(0)
@@ -106,7 +112,7 @@ def _operands(uc, st, site):
     return a, b
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def _complete(uc, st, site, op, result):
     """Write the result, skip the instruction Unicorn would trap on, count it and charge its latency."""
     machine = st[MACHINE]
@@ -123,7 +129,7 @@ def _complete(uc, st, site, op, result):
         nat.charge_accelerator(nat.machine_state(machine), latency)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=_CACHE)
 def _runs_now(st, site):
     return site >= 0 and not nat.stopped_before(nat.machine_state(st[MACHINE]))
 
@@ -142,7 +148,7 @@ def make_hook(op):
     return hook
 
 
-@numba.cfunc(HOOK_SIGNATURE, nopython=True, cache=True)
+@numba.cfunc(HOOK_SIGNATURE, nopython=True, cache=_CACHE)
 def builtin_hook(uc, address, size, st_ptr):
     """``make_hook(builtin_op)``, written out (see make_hook)."""
     st, site = _site(st_ptr, np.int64(address))

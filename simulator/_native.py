@@ -22,6 +22,8 @@ so that Numba caches the compiled hooks on disk.
 from __future__ import annotations
 
 import ctypes
+import hashlib
+from pathlib import Path
 
 import llvmlite.binding as llvm
 import numba
@@ -78,6 +80,11 @@ class Layout:
 TRAFFIC_PLACES = ("stack", "code", "unattributed")
 TRAFFIC_KINDS = ("reads", "writes", "read_bytes", "write_bytes")
 _N_TRAFFIC = len(TRAFFIC_PLACES) * len(TRAFFIC_KINDS)
+
+#: This file's content hash. Numba's on-disk cache only notices changes to a function's own file, so
+#: cached code in another module that inlines these helpers (accelerators/_cfu_native.py) would keep
+#: stale state offsets after an edit here: that module caches only while its recorded hash matches.
+SOURCE_FINGERPRINT = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 HEADER = Layout("header")
 SCRATCH = HEADER.add("scratch", "buffer for uc_reg_read / uc_reg_write")

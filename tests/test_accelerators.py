@@ -499,3 +499,14 @@ def test_units_round_as_the_layer_asks(acc, mult, shift, single, gemmlowp):
         for sel, value in enumerate((mult, shift, out_zp, -128, 127, int(single_rounding))):
             cfu.builtin_op(st, cfu.OP_SET, sel, value, 0)
         assert cfu.builtin_op(st, cfu.OP_REQUANT, 0, acc, 0) == want + out_zp
+
+
+def test_cached_custom_instruction_code_matches_the_native_layout():
+    """accelerators/_cfu_native.py inlines simmcu._native's helpers and caches the result on disk, where
+    Numba only notices edits to _cfu_native.py itself: after editing _native.py, set its BUILT_AGAINST
+    to the new fingerprint (that edit is what makes Numba recompile)."""
+    from simmcu import _native
+    from simmcu.accelerators import _cfu_native
+
+    assert _cfu_native.BUILT_AGAINST == _native.SOURCE_FINGERPRINT, \
+        f"set BUILT_AGAINST = {_native.SOURCE_FINGERPRINT!r} in accelerators/_cfu_native.py"
