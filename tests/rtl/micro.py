@@ -28,8 +28,7 @@ def measure(core: str, work: Path, memory: str = "comb", wait_states: int = 0, r
     base = core.split(":")[0]
     elf = work / f"micro-{base}{'-rdcycle' * rdcycle}.elf"
     defines = {"SIMMCU_NO_CMDLINE": "1", **({"RDCYCLE": "1"} if rdcycle else {})}  # the testbench stops at the first EBREAK
-    if base != "ibex":  # the Ibex build traps on CSR accesses: see micro.S
-        defines["COUNTERS"] = "1"
+    defines["COUNTERS"] = "1"
     if base == "cv32e40p":
         defines["MCOUNTINHIBIT"] = "1"
     if not elf.exists():
