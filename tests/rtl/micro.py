@@ -24,7 +24,7 @@ def measure(core: str, work: Path, memory: str = "comb", wait_states: int = 0, r
     from simmcu._elf import load_elf
     from simmcu.firmware import build
 
-    board = HERE / "rtl-board.toml"
+    board = validate.BOARD
     base = core.split(":")[0]
     elf = work / f"micro-{base}{'-rdcycle' * rdcycle}.elf"
     defines = {"SIMMCU_NO_CMDLINE": "1", **({"RDCYCLE": "1"} if rdcycle else {})}  # the testbench stops at the first EBREAK
