@@ -3,8 +3,9 @@ program and, from the RTL's retire trace, per instruction.
 
 Both sides run the same ELF over the same memory map (``rtl-board.toml``); simmcu gets the wait
 states the memory condition adds (``board_for``). The comparison covers the instructions both
-execute, from the ELF's entry to the instruction before the exit EBREAK (the RTL stops there):
-Ibex's boot jump at its reset address and the cores' reset latency are not the program's.
+execute, from the one after the ELF's entry to the instruction before the exit EBREAK (the RTL
+stops there): Ibex's boot jump at its reset address and the cores' reset latency are not the
+program's.
 
 Per-instruction cycles need one convention on both sides. The OBI testbenches stamp an
 instruction when it retires, PicoRV32's when its time begins (tb_picorv32.cc); simmcu's side is
@@ -213,6 +214,8 @@ def compare_program(exe: Path, elf: Path, core: str, memory: str = "comb", wait_
     sim_costs = _costs((mine["begins"] if begin else mine["ends"])[:n])
     pcs = mine["pcs"][:n]
     pcs = pcs[:-1] if begin else pcs[1:]  # the instruction each cost belongs to
+    if begin:  # the entry's own cost holds the core's reset-to-first-fetch latency
+        pcs, rtl_costs, sim_costs = pcs[1:], rtl_costs[1:], sim_costs[1:]
     text = _Disassembler(elf)
     steps = [Step(pc, "", r, s) for pc, r, s in zip(pcs, rtl_costs, sim_costs)]
     found = divergences(steps)
@@ -229,7 +232,7 @@ def compare_program(exe: Path, elf: Path, core: str, memory: str = "comb", wait_
         before = steps[max(0, i - 5): i]
         for s in before:
             s.text = text(s.pc)
-        first = Divergence(i + (0 if begin else 1), steps[i], before)
+        first = Divergence(i + 1, steps[i], before)
     return ProgramResult(seed, n, sum(rtl_costs), sum(sim_costs), same, mine["agree"], first, classes)
 
 

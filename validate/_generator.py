@@ -293,8 +293,10 @@ class _Gen:
                 budget -= self.loop(min(budget, 12))
 
     def _skipped(self, budget: int, target: str, klass: str) -> int:
-        """The code a forward transfer may skip, then its target, maybe moved by a halfword."""
-        n = self.r.randint(0, 3)
+        """The code a forward transfer may skip (at least one instruction: a transfer to its own
+    fall-through looks not taken to simmcu, which sees only where execution goes), then its
+    target, maybe moved by a halfword."""
+        n = self.r.randint(1, 3)  # never the fall-through: simmcu cannot tell such a branch taken
         for _ in range(n):
             self.simple()
         self.pad()
@@ -328,8 +330,9 @@ class _Gen:
         self.place(here)
         self.emit(f"auipc x{reg}, %pcrel_hi({target})", 4, "lui_auipc", reg)
         self.emit(f"addi x{reg}, x{reg}, %pcrel_lo({here})", 4, "alu_imm", reg)
-        if self.r.random() < 0.5:
-            self.simple()  # the target register is then not written just before
+        if self.r.random() < 0.5:  # the target register is then not written just before
+            rd = self.r.choice([x for x in POOL if x != reg])
+            self.emit(f"addi x{rd}, x{self.src()}, {self.r.randint(-2048, 2047)}", 4, "alu_imm", rd)
         else:
             self.classes["jump_reg_use"] += 1
         if self.r.random() < 0.4:

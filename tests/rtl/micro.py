@@ -2,8 +2,8 @@
 
     python tests/rtl/micro.py [--core ibex ...] [--memory comb|registered] [--wait-states N]
 
-prints, per RTL configuration, each block's cycles per pattern in steady state: the cycles
-between the retirement of its first instruction and of the instruction after it, over REP.
+prints, per RTL configuration, each block's cycles per pattern in steady state, from the
+retire trace: from its first repetition to its last, over REP - 1.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def measure(core: str, work: Path, memory: str = "comb", wait_states: int = 0, r
     base = core.split(":")[0]
     elf = work / f"micro-{base}{'-rdcycle' * rdcycle}.elf"
     defines = {"SIMMCU_NO_CMDLINE": "1", **({"RDCYCLE": "1"} if rdcycle else {})}  # the testbench stops at the first EBREAK
-    defines["COUNTERS"] = "1"
+    if base != "picorv32":  # mcycle/minstret: PicoRV32 has only the unprivileged counters
+        defines["COUNTERS"] = "1"
     if base == "cv32e40p":
         defines["MCOUNTINHIBIT"] = "1"
     if not elf.exists():
@@ -36,13 +37,19 @@ def measure(core: str, work: Path, memory: str = "comb", wait_states: int = 0, r
     symbols = load_elf(elf, get_core("rv32imc"), load_board(board)).symbols
     run = validate.run(validate.build(core), elf, board, memory, wait_states, trace=True, max_cycles=100_000)
     first: dict[int, int] = {}
-    for pc, cycle in run.trace:
-        first.setdefault(pc, cycle)
+    for k, (pc, _) in enumerate(run.trace):
+        first.setdefault(pc, k)
+    # Steady state: from the first repetition's first instruction to the last repetition's, over
+    # REP - 1 (the same point of the pattern on either side, whatever the trace stamps).
     blocks = {}
     for name, sym in symbols.items():
         if name.startswith("m_") and not name.endswith("_end") and f"{name}_end" in symbols:
             start, end = first.get(sym.addr), first.get(symbols[f"{name}_end"].addr)
-            blocks[name[2:]] = None if start is None or end is None else (end - start) / REP
+            if start is None or end is None:
+                blocks[name[2:]] = None
+                continue
+            last = start + (end - start) // REP * (REP - 1)
+            blocks[name[2:]] = (run.trace[last][1] - run.trace[start][1]) / (REP - 1)
     return dict(sorted(blocks.items(), key=lambda kv: symbols["m_" + kv[0]].addr)), run
 
 
