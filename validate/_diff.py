@@ -282,11 +282,15 @@ def validate(core: str, seeds=range(10), memory: str = "comb", wait_states: int 
              timing: str | Path | None = None, progress=None) -> Report:
     """Generate, build and compare one program per seed on ``core`` (an RTL_CORES name);
     ``progress(ProgramResult)`` is called after each."""
+    from simmcu._errors import ConfigError, ToolchainError
+
     if core not in RTL_CORES:
-        raise ValueError(f"no RTL for core {core!r} (known: {', '.join(RTL_CORES)})")
+        raise ConfigError(f"no RTL for core {core!r} (known: {', '.join(RTL_CORES)})")
+    if memory not in ("comb", "registered") or not 0 <= wait_states <= 3:
+        raise ConfigError(f"memory must be comb or registered with 0..3 wait states, not {memory}/{wait_states}")
     why = available(core)
     if why:
-        raise RuntimeError(f"the {core} RTL is unavailable: {why}")
+        raise ToolchainError(f"the {core} RTL cannot be built here: {why}")
     exe = build(core)
     programs = []
     with tempfile.TemporaryDirectory() as tmp:
