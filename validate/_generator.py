@@ -2,10 +2,11 @@
 
 A program is RISC-V assembly for ``main`` (built with simmcu's runtime by the zig toolchain, so
 the same ELF runs on the RTL and on simmcu). It is written under ``.option exact`` (no
-compression, no linker relaxation) with explicit ``c.`` mnemonics, so that the generator knows every instruction's size and hence the alignment
-of every label: branch and jump targets land on 32-bit and compressed instructions at both
-halfword alignments. Termination is by construction: branches and jumps only go forward, except
-loop back-edges counted down in registers nothing else writes, and calls go to leaf functions.
+compression, no linker relaxation) with explicit ``c.`` mnemonics, so that the generator knows
+every instruction's size and hence the alignment of every label: branch and jump targets land
+on 32-bit and compressed instructions at both halfword alignments. Termination is by
+construction: branches and jumps only go forward, except loop back-edges counted down in
+registers nothing else writes, and calls go to leaf functions.
 
 Register use: s0 (x8) points at a 128-byte data buffer and is never written; s10 and s11 count
 loops; sp, gp, tp are left alone; ra is saved in main's frame. Every other register is in the

@@ -59,7 +59,8 @@ def compare(exe: Path, kernel: str, work: Path, core: str, memory: str = "comb",
     from simmcu import Simulator
 
     elf = kernel_elf(kernel, core, work, toolchain)
-    result = Simulator(elf, core=validate.RTL_CORES[core].spec, board=board_for(core, memory, wait_states, work, prefetch)).run()
+    board = board_for(core, memory, wait_states, work, prefetch)
+    result = Simulator(elf, core=validate.RTL_CORES[core].spec, board=board).run()
     if not result.ok and result.exit_reason != "exit":
         raise RuntimeError(f"{kernel}: {result.message}")
     rtl = validate.run(exe, elf, BOARD, memory, wait_states, max_cycles=100 * result.cycles + 10_000)

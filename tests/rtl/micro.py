@@ -27,7 +27,8 @@ def measure(core: str, work: Path, memory: str = "comb", wait_states: int = 0, r
     board = validate.BOARD
     base = core.split(":")[0]
     elf = work / f"micro-{base}{'-rdcycle' * rdcycle}.elf"
-    defines = {"SIMMCU_NO_CMDLINE": "1", **({"RDCYCLE": "1"} if rdcycle else {})}  # the testbench stops at the first EBREAK
+    # SIMMCU_NO_CMDLINE: the testbench stops at the first EBREAK
+    defines = {"SIMMCU_NO_CMDLINE": "1", **({"RDCYCLE": "1"} if rdcycle else {})}
     if base != "picorv32":  # mcycle/minstret: PicoRV32 has only the unprivileged counters
         defines["COUNTERS"] = "1"
     if base == "cv32e40p":
@@ -63,10 +64,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         table = {c: measure(c, Path(tmp), a.memory, a.wait_states) for c in a.core}
     names = list(dict.fromkeys(n for blocks, _ in table.values() for n in blocks))
-    print(f"{'pattern':24s}" + "".join(f"{c.split(':')[0][:4] + (':' + c.split(':')[1][:6] if ':' in c else ''):>13s}" for c in a.core))
+    heads = [c.split(':')[0][:4] + (':' + c.split(':')[1][:6] if ':' in c else '') for c in a.core]
+    print(f"{'pattern':24s}" + "".join(f"{h:>13s}" for h in heads))
     for n in names:
-        print(f"{n:24s}" + "".join(f"{table[c][0][n]:13.2f}" if table[c][0].get(n) is not None else f"{'-':>13s}" for c in a.core))
-    print(f"{'mcountinhibit at reset':24s}" + "".join(f"{table[c][1].result if c == 'cv32e40p' else '-':>13}" for c in a.core))
+        cells = [table[c][0].get(n) for c in a.core]
+        print(f"{n:24s}" + "".join(f"{v:13.2f}" if v is not None else f"{'-':>13s}" for v in cells))
+    inhibit = [table[c][1].result if c == 'cv32e40p' else '-' for c in a.core]
+    print(f"{'mcountinhibit at reset':24s}" + "".join(f"{v:>13}" for v in inhibit))
 
 
 if __name__ == "__main__":
