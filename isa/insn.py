@@ -70,6 +70,7 @@ class Insn:
     sources: int = 0      #: register source fields (RISC-V: 2 for R/S/B types, compressed ones as expanded)
     operands: tuple[int, ...] = ()  #: register numbers whose values a data-dependent latency reads
     signed: bool = False  #: signed divide (latency models work on magnitudes)
+    csr: int | None = None  #: the CSR number a CSR instruction accesses (profiles may price CSRs apart)
     in_it: bool = False   #: covered by a Thumb-2 IT block
 
     @property

@@ -20,6 +20,21 @@ SIMULATED_CSRS = {
 }
 #: The simulated CSRs a core may or may not implement (cores.toml ``counter_csrs``).
 COUNTER_CSRS = tuple(n for n in SIMULATED_CSRS.values() if n != "mip")
+# CSR numbers by name, as a timing profile's [csr] table names them (the privileged spec's
+# machine, unprivileged-counter and debug CSRs).
+CSR_NUMBERS = {
+    "mstatus": 0x300, "misa": 0x301, "mie": 0x304, "mtvec": 0x305, "mcounteren": 0x306, "mcountinhibit": 0x320,
+    "mscratch": 0x340, "mepc": 0x341, "mcause": 0x342, "mtval": 0x343, "mip": 0x344,
+    "mcycle": 0xB00, "minstret": 0xB02, "mcycleh": 0xB80, "minstreth": 0xB82,
+    "cycle": 0xC00, "time": 0xC01, "instret": 0xC02, "cycleh": 0xC80, "timeh": 0xC81, "instreth": 0xC82,
+    "mvendorid": 0xF11, "marchid": 0xF12, "mimpid": 0xF13, "mhartid": 0xF14,
+    "dcsr": 0x7B0, "dpc": 0x7B1, "dscratch0": 0x7B2, "dscratch1": 0x7B3,
+    **{f"mhpmevent{n}": 0x320 + n for n in range(3, 32)},
+    **{f"mhpmcounter{n}": 0xB00 + n for n in range(3, 32)},
+    **{f"mhpmcounter{n}h": 0xB80 + n for n in range(3, 32)},
+    **{f"hpmcounter{n}": 0xC00 + n for n in range(3, 32)},
+    **{f"hpmcounter{n}h": 0xC80 + n for n in range(3, 32)},
+}
 # funct3 of SYSTEM CSR instructions: 1 csrrw, 2 csrrs, 3 csrrc, 5/6/7 immediate forms.
 CSR_FUNCT3 = (1, 2, 3, 5, 6, 7)
 
@@ -167,6 +182,7 @@ def decode(word: int, addr: int) -> Insn:
         elif word == WFI:
             insn.klass = "hint"
         elif f3:                                # CSR access
+            insn.csr = word >> 20
             insn.writes = _bit(rd)
             insn.reads = 0 if f3 >= 5 else _bit(rs1)
     elif op in (0x0B, 0x2B):                    # custom-0, custom-1

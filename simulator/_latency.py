@@ -43,24 +43,31 @@ def _arm_early_termination(a: int, b: int) -> int:
 
 def _cv32e40p_serial_native(a, b):
     if b == 0:
-        return 3
+        return 35
     zeros = 32
     while b:
         zeros -= 1
         b >>= 1
-    return 4 + zeros
+    return 3 + zeros
 
 
 def _cv32e40p_serial(a: int, b: int) -> int:
-    return 3 if b == 0 else 4 + (32 - b.bit_length())
+    """cv32e40p_alu_div.sv: one cycle loading, DIVIDE for the count cv32e40p_alu.sv loads
+    (div_shift: leading zeros of the divisor; 31 + 1 for zero) plus one, then FINISH. On a
+    magnitude that is exact for unsigned and non-negative divisors; a negative divisor counts the
+    leading zeros of ~b, one fewer cycle unless |b| is a power of two (not modeled: the latency
+    hook passes magnitudes)."""
+    return 35 if b == 0 else 3 + (32 - b.bit_length())
 
 
 def _ibex_long_native(a, b):
-    return 2 if b == 0 else 38
+    return 2 if b == 0 else 37
 
 
 def _ibex_long(a: int, b: int) -> int:
-    return 2 if b == 0 else 38
+    """ibex_multdiv_fast.sv: IDLE, ABS_A, ABS_B, 31 cycles of COMP, LAST, CHANGE_SIGN, FINISH;
+    a zero divisor goes from IDLE straight to FINISH."""
+    return 2 if b == 0 else 37
 
 
 def _picorv32_serial_shift_native(a, b):
@@ -80,9 +87,9 @@ def _picorv32_serial_shift(a: int, b: int) -> int:
 LATENCY_MODELS: dict[str, LatencyModel] = {m.name: m for m in (
     LatencyModel("arm-early-termination", "SDIV/UDIV: 2 + one cycle per 4 bits of quotient length, at most 12",
                  _arm_early_termination_native, _arm_early_termination),
-    LatencyModel("cv32e40p-serial", "DIV/REM: 3 cycles for a zero divisor, else 4 + leading zeros of the divisor",
+    LatencyModel("cv32e40p-serial", "DIV/REM: 3 + leading zeros of the divisor's magnitude, 35 for a zero divisor",
                  _cv32e40p_serial_native, _cv32e40p_serial),
-    LatencyModel("ibex-long", "DIV/REM: 38 cycles, 2 for a zero divisor", _ibex_long_native, _ibex_long),
+    LatencyModel("ibex-long", "DIV/REM: 37 cycles, 2 for a zero divisor", _ibex_long_native, _ibex_long),
     LatencyModel("picorv32-serial-shift", "register shifts: 4 + amount // 4 + amount % 4 cycles",
                  _picorv32_serial_shift_native, _picorv32_serial_shift),
 )}

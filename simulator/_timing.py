@@ -32,6 +32,7 @@ HAZARDS = {
     "second_source": "cycles added to instructions with two register source fields (single-ported register file)",
     "misaligned_target": "cycles added to a taken transfer whose target is a 32-bit instruction at a 2-mod-4 address",
     "misaligned_fetch": "cycles added to every 32-bit instruction at a 2-mod-4 address (a second fetch transfer)",
+    "jump_reg_self": "cycles added to an indirect jump whose link register is its base register (jalr ra, 0(ra))",
 }
 
 STALL_CAUSES = ("branch", "load_use", "muldiv", "memory", "accelerator", "other")
@@ -77,6 +78,7 @@ class Profile:
     exception_return: int
     cache: dict = field(default_factory=dict)  #: CACHE_PARAMS values
     fetch: dict = field(default_factory=dict)  #: FETCH_PARAMS values
+    csr: dict[int, int] = field(default_factory=dict)  #: CSR number -> cycles of an instruction accessing it
     options: dict[str, Option] = field(default_factory=dict)
     chosen: dict[str, bool] = field(default_factory=dict)
 
@@ -125,6 +127,28 @@ def _apply_overrides(profile: Profile, changes: dict, where: str) -> None:
             getattr(profile, key).update({k: table[k] for k in changes[key]})
     if "latency" in changes:
         profile.latency.update(_latency_table(changes, where))
+
+
+def _csr_table(raw: dict, where: str) -> dict[int, int]:
+    """[csr]: CSR name (or a name pattern with ``*``, e.g. ``mhpmcounter*``) = cycles of an
+    instruction that accesses it, instead of its class's."""
+    from fnmatch import fnmatchcase
+
+    from .isa.rv32 import CSR_NUMBERS
+
+    table = raw.get("csr", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [csr] must be a table")
+    out = {}
+    for pattern, v in table.items():
+        names = [n for n in CSR_NUMBERS if fnmatchcase(n, pattern)]
+        if not names:
+            raise ConfigError(f"{where}: [csr] {pattern!r} names no CSR (e.g. mcycle, mstatus, mhpmcounter*)")
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < MAX_CYCLES:
+            raise ConfigError(f"{where}: [csr] {pattern} must be a whole number of cycles in [0, {MAX_CYCLES}), "
+                              f"got {v!r}")
+        out.update({CSR_NUMBERS[n]: v for n in names})
+    return out
 
 
 def _latency_table(raw: dict, where: str) -> dict[str, str]:
@@ -192,6 +216,7 @@ PROFILE_PARAMS = {
     "options": Param({}, "", "named switches, each with description, default, when_true, when_false", dict),
     "cache": Param({}, "", "instruction and data caches (see CACHE_PARAMS)", dict),
     "fetch": Param({}, "", "the fetch unit under fetch wait states (see FETCH_PARAMS)", dict),
+    "csr": Param({}, "cycles", "CSR name or pattern = cycles of an instruction accessing it (RISC-V)", dict),
 }
 
 
@@ -207,7 +232,8 @@ def parse_profile(raw: dict, where: str) -> Profile:
         latency={k: m for k, m in _latency_table(v, where).items() if m},
         exception_entry=v["exception_entry"], exception_return=v["exception_return"],
         cache=apply_params(CACHE_PARAMS, v["cache"], f"{where} [cache]") if v["cache"] else {},
-        fetch=apply_params(FETCH_PARAMS, v["fetch"], f"{where} [fetch]"))
+        fetch=apply_params(FETCH_PARAMS, v["fetch"], f"{where} [fetch]"),
+        csr=_csr_table(v, where))
     for name, opt in v["options"].items():
         if not isinstance(opt, dict) or not isinstance(opt.get("default"), bool):
             raise ConfigError(f"{where}: option {name} needs a table with a boolean default")
@@ -320,12 +346,14 @@ def memory_hooked(profile: Profile, exact_memory: bool) -> bool:
 def instruction_cost(p: Profile, mem: MemoryCosts, insn: Insn) -> dict[str, int]:
     """Cycles of ``insn`` alone, split into 1 (issue) + stall causes; control transfers not taken."""
     k = insn.klass
-    total = p.cycles[k] + p.per_register[k] * insn.nregs
+    total = p.csr.get(insn.csr, p.cycles[k]) + p.per_register[k] * insn.nregs
     model = p.latency_model(k)
     if model is not None and k == "shift" and insn.shamt is not None:
         total = model.reference(0, insn.shamt)  # the amount is in the encoding: priced statically
     if insn.sources >= 2:
         total += p.hazards["second_source"]
+    if k in ("jump_reg", "call_reg") and insn.reads & insn.writes:
+        total += p.hazards["jump_reg_self"]
     cost = dict.fromkeys(STALL_CAUSES, 0)
     cost["issue"] = 1
     cost[cause_of(k)] += max(0, total - 1)

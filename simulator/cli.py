@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__
 from ._board import BOARD_PARAMS, REGION_PARAMS, bundled_boards, load_board
 from ._cores import core_names, get_core, parse_core_spec
-from ._errors import ExitCode, SimmcuError
+from ._errors import ConfigError, ExitCode, SimmcuError
 from ._params import REQUIRED, check_run_limits, describe
 from ._timing import bundled_profiles, load_profile
 
@@ -110,6 +110,22 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--models-dir", default=None, metavar="DIR", help="look the spec's models and ELFs up by file "
                     "name in DIR")
     sw.add_argument("--quiet", action="store_true", help="no progress line")
+
+    val = sub.add_parser("validate", help="compare a RISC-V profile with its core's RTL on generated programs "
+                         "(docs/validation.md)")
+    val.add_argument("--core", required=True, metavar="CORE",
+                     help="RTL configuration: picorv32, ibex, ibex:single_cycle_multiplier=true, cv32e40p, ...")
+    val.add_argument("--seeds", type=int, default=10, metavar="N", help="programs to generate (default 10)")
+    val.add_argument("--first-seed", type=int, default=0, metavar="S", help="seed of the first program (default 0)")
+    val.add_argument("--size", type=int, default=120, metavar="N",
+                     help="instructions in each program's main body (default 120)")
+    val.add_argument("--memory", default="comb", choices=("comb", "registered"),
+                     help="comb: memory answers in the request's cycle (default); registered: with --wait-states")
+    val.add_argument("--wait-states", type=int, default=0, choices=range(4), metavar="K",
+                     help="registered memory's extra cycles per transfer, 0..3 (default 0)")
+    val.add_argument("--max-error", type=float, default=None, metavar="PERCENT",
+                     help="exit 1 if a program's cycles differ from the RTL's by more than this")
+    val.add_argument("--json", action="store_true", help="print the report as JSON instead")
 
     cores = sub.add_parser("cores", help="list the cores and their timing profiles")
     cores.add_argument("--timing", action="store_true",
@@ -221,6 +237,42 @@ def _sweep(a) -> int:
     return 0
 
 
+def _validate(a) -> int:
+    from simmcu import validate
+
+    if a.core not in validate.RTL_CORES:
+        raise ConfigError(f"no RTL for core {a.core!r} (valid: {', '.join(validate.RTL_CORES)})")
+    if a.seeds < 1 or a.size < 1:
+        raise ConfigError("--seeds and --size must be at least 1")
+    if a.memory == "comb" and a.wait_states:
+        raise ConfigError("--wait-states needs --memory registered")
+
+    def progress(p) -> None:
+        if not a.json:
+            flag = "" if p.same_result and p.model_agrees else "  FUNCTIONAL DIFFERENCE" if not p.same_result \
+                else "  NATIVE AND REFERENCE DISAGREE"
+            _write(f"seed {p.seed:5d}: {p.instructions:6d} instructions, RTL {p.rtl:8d} cycles, simmcu {p.simmcu:8d}"
+                   f" ({100 * p.error:+.2f}%){flag}\n")
+            if p.divergence:
+                _write("  " + p.divergence.describe().replace("\n", "\n  ") + "\n")
+
+    seeds = range(a.first_seed, a.first_seed + a.seeds)
+    report = validate.validate(a.core, seeds, a.memory, a.wait_states, a.size, progress=progress)
+    if a.json:
+        _print_json(report.to_dict())
+    else:
+        worst = report.worst
+        condition = a.memory + (f" N={a.wait_states}" if a.memory == "registered" else "")
+        _write(f"simmcu validate --core {a.core}, {condition}: {len(report.programs)} programs, total "
+               f"{100 * report.total_error:+.2f}%, worst {100 * worst.error:+.2f}% (seed {worst.seed})\n")
+        for name, cycles in sorted(report.classes().items(), key=lambda kv: -abs(kv[1]))[:8]:
+            _write(f"  divergences at {name}: {cycles:+d} cycles net\n")
+    bad = not all(p.same_result and p.model_agrees for p in report.programs)
+    if a.max_error is not None and abs(report.worst.error) * 100 > a.max_error:
+        bad = True
+    return 1 if bad else 0
+
+
 def _cores(a) -> int:
     cores = [get_core(name) for name in core_names()]
     if a.json:
@@ -287,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
         return {"run": _run, "build": _build, "compile": _compile, "sweep": _sweep, "cores": _cores,
-                "accels": _accels, "boards": _boards}[a.command](a)
+                "accels": _accels, "boards": _boards, "validate": _validate}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)

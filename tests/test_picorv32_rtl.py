@@ -1,5 +1,6 @@
 """The picorv32 profile against the PicoRV32 RTL itself (simmcu.validate): real kernels, -O2,
-memory answering within the cycle, within 5% per kernel and 2% in total.
+memory answering within the cycle, within 3% per kernel and 1% in total (measured: -2.4% worst,
+crc32_bitwise, -0.6% in total).
 
 Each configuration's RTL is translated by Yosys (CXXRTL) and compiled once (cached); every kernel
 runs as the same ELF on the RTL and on simmcu, and both must compute the same result.
@@ -24,11 +25,11 @@ TOOLCHAINS = ["zig", pytest.param("gnu", marks=pytest.mark.skipif(
 
 @pytest.mark.parametrize("toolchain", TOOLCHAINS)
 @pytest.mark.parametrize("core", CONFIGS)
-def test_kernels_within_5_percent_of_the_rtl(tmp_path, core, toolchain):
+def test_kernels_within_3_percent_of_the_rtl(tmp_path, core, toolchain):
     exe = validate.build(core)
     rows = [compare.compare(exe, k, tmp_path, core, toolchain=toolchain) for k in compare.KERNELS]
     assert all(r.same_result for r in rows)
     worst = max(rows, key=lambda r: abs(r.error))
-    assert abs(worst.error) < 0.05, f"{worst.kernel}: RTL {worst.rtl}, simmcu {worst.simmcu}"
+    assert abs(worst.error) < 0.03, f"{worst.kernel}: RTL {worst.rtl}, simmcu {worst.simmcu}"
     # The total over all kernels is tighter still (docs/cores/picorv32.md quotes the table).
-    assert abs(sum(r.simmcu for r in rows) / sum(r.rtl for r in rows) - 1) < 0.02
+    assert abs(sum(r.simmcu for r in rows) / sum(r.rtl for r in rows) - 1) < 0.01

@@ -25,15 +25,15 @@ RV32 = {
     # Without the barrel shifter: SLL by 5 = 4 + 5 // 4 + 5 % 4.
     "picorv32:barrel_shifter=false": dict(shift_reg=6),
     # Ibex: stall counts + 1; load/store 1 stall, jump 1, taken branch 2, fast multiplier 2/3 stalls,
-    # divide 37 stalls (1 for a zero divisor); no load-use stall beyond the load's own.
-    "ibex": dict(alu_imm=1, alu_reg=1, shift_reg=1, load=2, load_use=3, store=2, mul=3, mulh=4, div=38,
+    # divide 37 cycles (ibex_multdiv_fast.sv; 2 for a zero divisor); no load-use stall beyond the load's own.
+    "ibex": dict(alu_imm=1, alu_reg=1, shift_reg=1, load=2, load_use=3, store=2, mul=3, mulh=4, div=37,
                  div_zero=2, jump=2, branch_taken=3, branch_not_taken=1, misaligned32=3),
     "ibex:single_cycle_multiplier=true": dict(mul=1, mulh=2),
     "ibex:branch_target_alu=true": dict(branch_taken=2),
-    # CV32E40P: ALU, load, store, mul 1; mulh 5; divide 3..35 = 4 + leading zeros of the divisor
-    # (3: 30 zeros), 3 for a zero divisor; jump 2; branch 1 / taken 3; load-use +1.
+    # CV32E40P: ALU, load, store, mul 1; mulh 5; divide 3..35 = 3 + leading zeros of the divisor
+    # (3: 30 zeros), 35 for a zero divisor (cv32e40p_alu_div.sv); jump 2; branch 1 / taken 3; load-use +1.
     "rv32imc": dict(alu_imm=1, alu_reg=1, shift_reg=1, load=1, load_use=3, store=1, mul=1, mulh=5,
-                    div=34, div_zero=3, jump=2, branch_taken=3, branch_not_taken=1, misaligned32=3),
+                    div=33, div_zero=35, jump=2, branch_taken=3, branch_not_taken=1, misaligned32=3),
 }
 # Cortex-M: data processing 1, MUL 1, LDR 2, back-to-back LDRs pipelined (N + 1), STR 1, PUSH/POP of
 # two registers 1 + 2 each, B taken 1 + P (P = 2), CMP + B<cc> not taken 1 + 1, UDIV 1000 / 3 = 2 +

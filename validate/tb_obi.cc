@@ -40,7 +40,15 @@ int main(int argc, char **argv)
     auto ctx = std::make_unique<VerilatedContext>();
     auto top = std::make_unique<Vtb_top>(ctx.get());
     top->boot_addr_i = b.base;  // Ibex starts at BASE + 0x80, CV32E40P at BASE (simmcu.validate lays out the image)
+    // A falling edge of rst_ni, not a low level from the start: the cores' flops reset
+    // asynchronously (negedge rst_ni), and Ibex gates its own clock while not busy, so without the
+    // edge its registers keep Verilator's zero init (priv_lvl_q = U-mode, every CSR illegal;
+    // CV32E40P's mcountinhibit 0 instead of all ones).
+    top->clk_i = 0;
+    top->rst_ni = 1;
+    top->eval();
     top->rst_ni = 0;
+    top->eval();
     for (int i = 0; i < 8; i++) {
         top->clk_i = 0; top->eval();
         top->clk_i = 1; top->eval();

@@ -3,17 +3,19 @@
 //   comb: mem_ready and mem_rdata within the cycle of mem_valid (the README's CPI condition).
 //   registered N: mem_ready and mem_rdata are registers set on the clock edge N+1 cycles after
 //     mem_valid rose (N = 0: upstream testbench_ez.v's memory).
-// Retire trace: an instruction is logged, with the cycle it entered cpu_state_fetch, when it
-// enters cpu_state_ld_rs1 (its address is then reg_pc); differences of consecutive cycles are
-// per-instruction cycles, its fetch included.
+// Retire trace: an instruction is logged at the clock edge that decodes it (cpu_state_fetch with
+// decoder_trigger; its address is then reg_pc), with the cycle its time began: when the core
+// entered cpu_state_fetch for it, or, after a JAL (which picorv32.v decodes and resolves inside
+// cpu_state_fetch, never leaving it), the cycle after the JAL's decode. Differences of
+// consecutive cycles are per-instruction cycles, its fetch included.
 #include "tb_common.h"
 #include "picorv32_cxxrtl.cc"
 
 int main(int argc, char **argv)
 {
     Bench b(argc, argv);
-    const uint32_t fetch_state = 0x40, decode_state = 0x20;  // picorv32.v: cpu_state_fetch, _ld_rs1
-    uint64_t fetch_entered = 0;
+    const uint32_t fetch_state = 0x40;  // picorv32.v: cpu_state_fetch
+    uint64_t began = 0;
     uint32_t last_state = 0;
 
     cxxrtl_design::p_picorv32 top;
@@ -44,6 +46,7 @@ int main(int argc, char **argv)
             top.p_mem__rdata.set<uint32_t>(next_rdata);
             top.step();
         }
+        bool decoding = top.p_cpu__state.get<uint32_t>() == fetch_state && top.p_decoder__trigger.get<bool>();
         edge(true);
         if (b.registered) {  // the memory's registers take their new values at the edge
             top.p_mem__ready.set<bool>(next_ready);
@@ -56,10 +59,10 @@ int main(int argc, char **argv)
         rdata = next_rdata;
         b.cycles++;
         uint32_t state = top.p_cpu__state.get<uint32_t>();
-        if (state == fetch_state && last_state != fetch_state)
-            fetch_entered = b.cycles;
-        if (state == decode_state && last_state != decode_state)
-            b.retired(top.p_reg__pc.get<uint32_t>(), fetch_entered);
+        if (decoding)
+            b.retired(top.p_reg__pc.get<uint32_t>(), began);
+        if (state == fetch_state && (last_state != fetch_state || decoding))
+            began = b.cycles;
         last_state = state;
     }
     return b.report(top.p_trap.get<bool>() ? 1 : 0);

@@ -1,6 +1,6 @@
 /* Counter reads are exact: a read returns the count when the reading instruction issues, so two
  * reads differ by the cycles of the instructions from the first read up to the second: RISC-V
- * mcycle spans csrr+csrr+10 NOPs, Arm LDR (2 cycles) + 10 NOPs. */
+ * mcycle spans csrr+csrr+10 NOPs (CV32E40P: 4 + 4 + 10), Arm LDR (2 cycles) + 10 NOPs. */
 #include "simmcu.h"
 
 int main(void)

@@ -5,7 +5,7 @@
 
 prints, for each RTL configuration (simmcu.validate.RTL_CORES), memory condition and kernel in
 ``kernels.c`` (built -O2 for RV32IMC), the RTL's cycles, simmcu's, and the error. The same ELF
-runs on both; simmcu gets the board ``rtl-board.toml`` with the wait states the memory condition
+runs on both; simmcu gets the board ``validate/rtl-board.toml`` with the wait states the memory condition
 adds over the comb memory on every fetch, read and write (``board_for``).
 tests/test_rtl.py asserts the bounds; docs/cores/*.md quote the tables.
 """
@@ -19,36 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simmcu import validate
+from simmcu.validate import board_for, extra_wait_states
 
 HERE = Path(__file__).resolve().parent
-BOARD = HERE / "rtl-board.toml"
+BOARD = validate.BOARD
 KERNELS = ("conv_int8()", "matmul_int32()", "crc32_bitwise()", "copy_bytes()", "insertion_sort()",
            "decimal()", "fib(15)", "shifts()")
-
-
-def extra_wait_states(core: str, memory: str, wait_states: int) -> int:
-    """Cycles the memory condition adds per transfer over the comb memory: on OBI (Ibex,
-    CV32E40P) registered N answers N cycles later than comb; PicoRV32's registered memory answers
-    one cycle after mem_valid even with N = 0, so N + 1."""
-    if memory == "comb":
-        return 0
-    return wait_states + (1 if core.startswith("picorv32") else 0)
-
-
-def board_for(core: str, memory: str, wait_states: int, work: Path, prefetch: bool = False) -> Path:
-    """rtl-board.toml with the memory condition's wait states on both regions. The board's
-    ``prefetch`` (which hides every sequential fetch wait) is off by default: the profiles'
-    [fetch] tables model what each core's fetch unit does with the wait states."""
-    n = extra_wait_states(core, memory, wait_states)
-    if n == 0:
-        return BOARD
-    prefetch = str(prefetch).lower()
-    keys = f"read_wait_states = {n}\nwrite_wait_states = {n}\nfetch_wait_states = {n}\nprefetch = {prefetch}\n"
-    text = BOARD.read_text().replace('kind = "flash"\n', f'kind = "flash"\n{keys}').replace(
-        'kind = "sram"\n', f'kind = "sram"\n{keys}')
-    path = work / f"board-{n}-{prefetch}.toml"
-    path.write_text(text)
-    return path
 
 
 @dataclass
@@ -83,7 +59,8 @@ def compare(exe: Path, kernel: str, work: Path, core: str, memory: str = "comb",
     from simmcu import Simulator
 
     elf = kernel_elf(kernel, core, work, toolchain)
-    result = Simulator(elf, core=validate.RTL_CORES[core].spec, board=board_for(core, memory, wait_states, work, prefetch)).run()
+    board = board_for(core, memory, wait_states, work, prefetch)
+    result = Simulator(elf, core=validate.RTL_CORES[core].spec, board=board).run()
     if not result.ok and result.exit_reason != "exit":
         raise RuntimeError(f"{kernel}: {result.message}")
     rtl = validate.run(exe, elf, BOARD, memory, wait_states, max_cycles=100 * result.cycles + 10_000)

@@ -4,8 +4,7 @@
  * cycles in steady state. Registers hold the operands each block needs; nothing is printed.
  * With -DMCOUNTINHIBIT, rtl_result gets mcountinhibit as it is after reset (Ibex: an illegal
  * instruction, so not read there).
- * -DCOUNTERS adds csrr of mcycle and minstret (the Ibex RTL as built here traps on every
- * CSR access, an open testbench question: docs/cores/ibex.md). With -DRDCYCLE the program ends in rdcycle (the user cycle CSR, which Ibex does not have). */
+ * -DCOUNTERS adds csrr of mcycle and minstret. With -DRDCYCLE the program ends in rdcycle (the user cycle CSR, which Ibex does not have). */
 #define REP 16
 #define BLOCK(name, ...) .globl m_##name; .globl m_##name##_end; m_##name: .rept REP; __VA_ARGS__; .endr; m_##name##_end: .4byte 0x00000013 /* nop, never compressed */
 
