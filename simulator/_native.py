@@ -100,7 +100,8 @@ BLOCK_S = HEADER.add("block_start", "instruction range [block_start, block_end) 
 BLOCK_E = HEADER.add("block_end", "end of that range")
 BLOCK_START = HEADER.add("block_start_cycle", "cycle at which instruction block_start started")
 BLOCK_ADJ = HEADER.add("block_adjust", "entry cost of block_start minus the static one already in the prefix sums")
-BLOCK_ADJ_LU = HEADER.add("block_adjust_load_use", "the load-use part of block_adjust (the rest is memory)")
+BLOCK_ADJ_LU = HEADER.add("block_adjust_load_use", "the load-use part of block_adjust")
+BLOCK_ADJ_DUAL = HEADER.add("block_adjust_dual", "the dual-issue part of block_adjust (the rest is memory)")
 BLOCK_PREV = HEADER.add("block_previous", "last before the current block")
 BLOCK_DYN = HEADER.add("block_dynamic", "data-dependent cycles added inside the current block so far")
 BLOCK_TAKEN = HEADER.add("block_taken", "refill cycles charged on entering the current block")
@@ -179,7 +180,9 @@ I_LDEST = INSN.add("load_dests", "registers written from memory")
 I_AREGS = INSN.add("addr_regs", "registers forming a memory address")
 I_ENTRY_LU = INSN.add("entry_load_use", "load-use cycles it pays after its linear predecessor (in the prefix sums)")
 I_ENTRY_MEM = INSN.add("entry_memory", "memory cycles it pays after its linear predecessor (in the prefix sums)")
+I_ENTRY_DUAL = INSN.add("entry_dual", "-1: it issues in its linear predecessor's cycle (in the prefix sums)")
 I_TAKEN = INSN.add("taken", "refill cycles when it transfers control elsewhere than its fall-through")
+I_NOT_TAKEN = INSN.add("not_taken", "cycles when it falls through although predicted taken")
 I_FETCH = INSN.add("fetch", "streaming fetch: cycles it waits for its fetch lines when reached in sequence")
 I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
 I_FUNC = INSN.add("function", "index in the function table")
@@ -262,11 +265,12 @@ def _child(st, parent, func):
 
 @numba.njit(cache=True)
 def _entry(st, p, i, seq):
-    """(load_use, memory) cycles instruction ``i`` pays after ``p`` (-1: none); see _timing.entry_cost."""
+    """(load_use, memory, dual) cycles instruction ``i`` pays after ``p`` (-1: none); see _timing.entry_cost."""
     n = st[N_INSNS]
     ib = st[OFF_INSN]
     lu = 0
     mem = 0
+    dual = st[ib + I_ENTRY_DUAL * n + i] if seq else 0
     if p >= 0:
         fp = st[ib + I_FLAGS * n + p]
         fi = st[ib + I_FLAGS * n + i]
@@ -297,7 +301,7 @@ def _entry(st, p, i, seq):
                 mem += new * ws
         else:
             mem += (last - first + 1) * ws
-    return lu, mem
+    return lu, mem, dual
 
 
 @numba.njit(cache=True)
@@ -449,14 +453,18 @@ def block_hook(uc, address, size, st_ptr):
     taken = 0
     if p >= 0:
         seq = st[ib + I_FALL * n + p] == addr
-        if not seq and st[ib + I_FLAGS * n + p] & F_CTRL:
-            taken = st[ib + I_TAKEN * n + p]
-            if st[ib + I_FLAGS * n + s] & F_MISALIGNED32:
-                taken += st[H_MISALIGNED]
+        if st[ib + I_FLAGS * n + p] & F_CTRL:
+            if seq:
+                taken = st[ib + I_NOT_TAKEN * n + p]
+            else:
+                taken = st[ib + I_TAKEN * n + p]
+                if st[ib + I_FLAGS * n + s] & F_MISALIGNED32:
+                    taken += st[H_MISALIGNED]
     if st[TAKEN_PAID]:
         taken = 0
-    lu, mem = _entry(st, p, s, seq)
-    adj = lu + mem - st[ib + I_ENTRY_LU * n + s] - st[ib + I_ENTRY_MEM * n + s]
+    lu, mem, dual = _entry(st, p, s, seq)
+    dual_adj = dual - st[ib + I_ENTRY_DUAL * n + s]
+    adj = lu + mem + dual_adj - st[ib + I_ENTRY_LU * n + s] - st[ib + I_ENTRY_MEM * n + s]
     start = st[CYCLES] + taken
     if st[SKIP_STOP_AT] == addr:
         st[SKIP_STOP_AT] = -1
@@ -485,6 +493,7 @@ def block_hook(uc, address, size, st_ptr):
     st[BLOCK_TAKEN] = taken
     st[BLOCK_ADJ] = adj
     st[BLOCK_ADJ_LU] = lu - st[ib + I_ENTRY_LU * n + s]
+    st[BLOCK_ADJ_DUAL] = dual_adj
     st[BLOCK_S] = s
     st[BLOCK_E] = e
     st[BLOCK_PREV] = p
@@ -584,7 +593,7 @@ def latency_hook(uc, address, size, st_ptr):
     pb = st[OFF_PREFIX]
     n1 = n + 1
     static = st[pb + P_CYC * n1 + i + 1] - st[pb + P_CYC * n1 + i] - st[ib + I_ENTRY_LU * n + i] \
-        - st[ib + I_ENTRY_MEM * n + i]
+        - st[ib + I_ENTRY_MEM * n + i] - st[ib + I_ENTRY_DUAL * n + i]
     extra = cyc - static
     st[CYCLES] += extra
     st[BLOCK_DYN] += extra

@@ -3,7 +3,7 @@
 The native block hook prices whole basic blocks from precomputed prefix sums
 and patches in what depends on execution. This model prices each instruction
 as it executes, straight from the ``_timing`` rules (``instruction_cost``,
-``entry_cost``, ``taken_cost``, ``latency``) and the decoded instruction, with
+``entry_cost``, ``flow_cost``, ``latency``) and the decoded instruction, with
 no shared tables. ``Simulator(check_timing=True)`` runs both and reports any
 difference in cycles, instructions, stalls or per-function cycles. It is slow
 (a Python hook per instruction): a test tool for timing profiles and engine
@@ -19,7 +19,7 @@ from ._codemap import register_ids
 from ._latency import latency
 from ._observe import Observer
 from ._profile import Profiler
-from ._timing import CACHEABLE_KINDS, STALL_CAUSES, entry_cost, instruction_cost, latency_model_of, taken_cost
+from ._timing import CACHEABLE_KINDS, STALL_CAUSES, entry_cost, flow_cost, instruction_cost, latency_model_of
 
 
 class _Cache:
@@ -109,11 +109,12 @@ class ReferenceModel(Observer):
         address = insn.addr
         func = self.code.functions[self.code.func_of[i]]
         p, prev = self.profile, self.prev
-        if prev is not None and prev.ctrl and prev.fallthrough != address:
-            self._charge(taken_cost(p, self.mem, prev, insn), "branch", self.func)
-        lu, mem = entry_cost(p, self.mem, prev, insn)
+        if prev is not None and prev.ctrl:
+            self._charge(flow_cost(p, self.mem, prev, insn, address), "branch", self.func)
+        lu, mem, dual = entry_cost(p, self.mem, prev, insn)
         self._charge(lu, "load_use", func)
         self._charge(mem, "memory", func)
+        self._charge(dual, None, func)
         cost = instruction_cost(p, self.mem, insn)
         own = sum(cost.values())
         self._charge(1, None, func)
@@ -179,10 +180,10 @@ class ReferenceModel(Observer):
     def exception_entered(self, return_pc: int) -> None:
         self._skipped(return_pc)
         prev = self.prev
-        if prev is not None and prev.ctrl and prev.fallthrough != return_pc:
-            # taken transfer whose target the exception pre-empted: its refill was still paid
+        if prev is not None and prev.ctrl:
+            # transfer whose target the exception pre-empted: its refill (or misprediction) was still paid
             target = self.code.insns[self.code.index(return_pc)] if self.code.index(return_pc) >= 0 else None
-            self._charge(taken_cost(self.profile, self.mem, prev, target), "branch", self.func)
+            self._charge(flow_cost(self.profile, self.mem, prev, target, return_pc), "branch", self.func)
         self.prev = None
 
     def exception_returned(self) -> None:
