@@ -109,6 +109,8 @@ class BlockAccounting:
             st.stalls[_MEMORY] -= st.block_adjust - st.block_adjust_load_use - st.block_adjust_dual
             nodes.cycles[st.block_node] -= taken
             st.node, st.depth, st.push_return = st.block_node, st.block_depth, st.block_push_return
+            if st.block_btac >= 0:  # nor has the BTAC learnt from the transfer into it
+                code.state.insn.btac[st.block_previous] = st.block_btac
             if st.block_called >= 0:
                 nodes.calls[st.block_called] -= 1
         st.block_end = i
@@ -139,6 +141,7 @@ class BlockAccounting:
         insn = code.insns[s]
         p = code.insns[prev] if prev >= 0 else None
         transferred = p is not None and p.ctrl and not self.state.taken_paid
-        taken = flow_cost(self.timing, code.mem, p, insn, insn.addr) if transferred else 0
+        taken = flow_cost(self.timing, code.mem, p, insn, insn.addr, bool(code.field("btac", prev))) if transferred \
+            else 0
         static = sum(code.field(f"entry_{part}", s) for part in ("load_use", "memory", "dual"))
         return taken, sum(entry_cost(self.timing, code.mem, p, insn)) - static

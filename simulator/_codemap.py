@@ -18,8 +18,8 @@ from unicorn import arm_const, riscv_const
 from . import _native as nat
 from ._errors import ElfError
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
-                      latency_model_of, memory_hooked, not_taken_cost, pairs, refetch_lines, stream_stalls,
-                      taken_cost)
+                      latency_model_of, memory_hooked, not_taken_cost, pairs, predictable, refetch_lines,
+                      stream_stalls, taken_cost)
 from .isa import rv32, thumb
 from .isa.insn import Insn
 
@@ -190,6 +190,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         flags |= nat.F_JR if insn.klass in ("jump_reg", "call_reg") else 0
         flags |= nat.F_MISALIGNED32 if insn.size == 4 and insn.addr & 2 else 0
         flags |= nat.F_SIGNED if insn.signed else 0
+        flags |= nat.F_PREDICT if predictable(profile, insn) else 0
         word = 0
         if arch != "arm":
             word = _word_at(image, insn.addr)
@@ -213,7 +214,9 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         rows.load_dests[i], rows.addr_regs[i] = insn.load_dests, insn.addr_regs
         rows.entry_load_use[i], rows.entry_memory[i], rows.entry_dual[i] = lu, mc, dual
         rows.taken[i] = taken_cost(profile, mem, insn, None) if insn.ctrl else 0
-        rows.not_taken[i] = not_taken_cost(profile, insn) if insn.ctrl else 0
+        if predictable(profile, insn):
+            rows.predicted[i] = taken_cost(profile, mem, insn, None, predicted=True)
+            rows.not_taken[i] = not_taken_cost(profile, insn, predicted=True)
         rows.fetch[i] = mem.stream.get(insn.addr, 0) if mem.stream is not None else 0
         rows.function[i] = func_of[i]
         cycles[i + 1] = cycles[i] + 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc + dual

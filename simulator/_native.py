@@ -103,6 +103,7 @@ BLOCK_ADJ = HEADER.add("block_adjust", "entry cost of block_start minus the stat
 BLOCK_ADJ_LU = HEADER.add("block_adjust_load_use", "the load-use part of block_adjust")
 BLOCK_ADJ_DUAL = HEADER.add("block_adjust_dual", "the dual-issue part of block_adjust (the rest is memory)")
 BLOCK_PREV = HEADER.add("block_previous", "last before the current block")
+BLOCK_BTAC = HEADER.add("block_btac", "block_previous's BTAC entry before the current block updated it, -1: none")
 BLOCK_DYN = HEADER.add("block_dynamic", "data-dependent cycles added inside the current block so far")
 BLOCK_TAKEN = HEADER.add("block_taken", "refill cycles charged on entering the current block")
 BLOCK_NODE0 = HEADER.add("block_node", "call-tree node before the current block")
@@ -182,7 +183,9 @@ I_ENTRY_LU = INSN.add("entry_load_use", "load-use cycles it pays after its linea
 I_ENTRY_MEM = INSN.add("entry_memory", "memory cycles it pays after its linear predecessor (in the prefix sums)")
 I_ENTRY_DUAL = INSN.add("entry_dual", "-1: it issues in its linear predecessor's cycle (in the prefix sums)")
 I_TAKEN = INSN.add("taken", "refill cycles when it transfers control elsewhere than its fall-through")
-I_NOT_TAKEN = INSN.add("not_taken", "cycles when it falls through although predicted taken")
+I_PREDICTED = INSN.add("predicted", "refill cycles when it transfers control as the BTAC predicted")
+I_NOT_TAKEN = INSN.add("not_taken", "cycles when it falls through although the BTAC predicted it taken")
+I_BTAC = INSN.add("btac", "1: the BTAC predicts it taken (it was taken the last time it ran)")
 I_FETCH = INSN.add("fetch", "streaming fetch: cycles it waits for its fetch lines when reached in sequence")
 I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
 I_FUNC = INSN.add("function", "index in the function table")
@@ -191,7 +194,8 @@ I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first 
 I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
 I_ALIGNED = INSN.add("aligned_base", "Unicorn id of a base register that must be word-aligned (LDRD, LDM...), 0: none")
 N_IFIELDS = INSN.size
-F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED = (1 << i for i in range(9))
+F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT = (
+    1 << i for i in range(10))
 
 #: Prefix-sum rows, each N_INSNS + 1 long: what instructions [0, i) add up to.
 PREFIX = Layout("prefix")
@@ -454,10 +458,11 @@ def block_hook(uc, address, size, st_ptr):
     if p >= 0:
         seq = st[ib + I_FALL * n + p] == addr
         if st[ib + I_FLAGS * n + p] & F_CTRL:
+            predicted = st[ib + I_BTAC * n + p]
             if seq:
-                taken = st[ib + I_NOT_TAKEN * n + p]
+                taken = st[ib + I_NOT_TAKEN * n + p] if predicted else 0
             else:
-                taken = st[ib + I_TAKEN * n + p]
+                taken = st[ib + I_PREDICTED * n + p] if predicted else st[ib + I_TAKEN * n + p]
                 if st[ib + I_FLAGS * n + s] & F_MISALIGNED32:
                     taken += st[H_MISALIGNED]
     if st[TAKEN_PAID]:
@@ -497,6 +502,10 @@ def block_hook(uc, address, size, st_ptr):
     st[BLOCK_S] = s
     st[BLOCK_E] = e
     st[BLOCK_PREV] = p
+    st[BLOCK_BTAC] = -1
+    if p >= 0 and st[ib + I_FLAGS * n + p] & F_PREDICT:  # the BTAC learns where it went
+        st[BLOCK_BTAC] = st[ib + I_BTAC * n + p]
+        st[ib + I_BTAC * n + p] = 0 if seq else 1
     st[BLOCK_DYN] = 0
     st[ACCOUNTED] = 1
     st[INSTRET] += e - s

@@ -19,7 +19,8 @@ from ._codemap import register_ids
 from ._latency import latency
 from ._observe import Observer
 from ._profile import Profiler
-from ._timing import CACHEABLE_KINDS, STALL_CAUSES, entry_cost, flow_cost, instruction_cost, latency_model_of
+from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, entry_cost, flow_cost, instruction_cost, latency_model_of,
+                      predictable)
 
 
 class _Cache:
@@ -71,6 +72,7 @@ class ReferenceModel(Observer):
         self.stalls = dict.fromkeys(STALL_CAUSES, 0)
         self.function_cycles: Counter[str] = Counter()
         self.prev = None   #: instruction executed last; None after reset, an exception entry or return
+        self.btac: dict[int, bool] = {}  #: direct transfer address -> taken the last time (predicted taken)
         self.func = None   #: function of the instruction executed last (charged with time between instructions)
         self._undo = None  #: (address, state before it) of the last instruction, for a stop that takes it back
         self._cache_undo: list = []
@@ -89,10 +91,14 @@ class ReferenceModel(Observer):
         if i < 0:
             return  # outside decoded code: the machine reports it
         self._undo = (address, self.cycles, self.instructions, dict(self.stalls), Counter(self.function_cycles),
-                      self.prev, self.func)
+                      self.prev, self.func, self._btac_entry())
         self._cache_undo = []
         self._skipped(address)
         self._execute(i)
+
+    def _btac_entry(self) -> tuple[int, bool | None] | None:
+        """The one BTAC entry the next instruction may update (the last one's), as it is now."""
+        return None if self.prev is None else (self.prev.addr, self.btac.get(self.prev.addr))
 
     def _skipped(self, address: int) -> None:
         """Unicorn calls no hook for instructions an IT block skips; they still issue: charge them."""
@@ -110,7 +116,10 @@ class ReferenceModel(Observer):
         func = self.code.functions[self.code.func_of[i]]
         p, prev = self.profile, self.prev
         if prev is not None and prev.ctrl:
-            self._charge(flow_cost(p, self.mem, prev, insn, address), "branch", self.func)
+            self._charge(flow_cost(p, self.mem, prev, insn, address, self.btac.get(prev.addr, False)), "branch",
+                         self.func)
+            if predictable(p, prev):
+                self.btac[prev.addr] = prev.fallthrough != address
         lu, mem, dual = entry_cost(p, self.mem, prev, insn)
         self._charge(lu, "load_use", func)
         self._charge(mem, "memory", func)
@@ -183,7 +192,8 @@ class ReferenceModel(Observer):
         if prev is not None and prev.ctrl:
             # transfer whose target the exception pre-empted: its refill (or misprediction) was still paid
             target = self.code.insns[self.code.index(return_pc)] if self.code.index(return_pc) >= 0 else None
-            self._charge(flow_cost(self.profile, self.mem, prev, target, return_pc), "branch", self.func)
+            predicted = self.btac.get(prev.addr, False)  # the BTAC does not learn from a pre-empted transfer
+            self._charge(flow_cost(self.profile, self.mem, prev, target, return_pc, predicted), "branch", self.func)
         self.prev = None
 
     def exception_returned(self) -> None:
@@ -192,7 +202,14 @@ class ReferenceModel(Observer):
     def taken_back(self, address: int) -> None:
         """The instruction at ``address`` did not complete (a fault, a stop mid-instruction): take it back."""
         if self._undo is not None and self._undo[0] == address:
-            _, self.cycles, self.instructions, self.stalls, self.function_cycles, self.prev, self.func = self._undo
+            _, self.cycles, self.instructions, self.stalls, self.function_cycles, self.prev, self.func, entry = \
+                self._undo
+            if entry is not None:
+                key, was = entry
+                if was is None:
+                    self.btac.pop(key, None)
+                else:
+                    self.btac[key] = was
             self._undo = None
             _restore(self._cache_undo)
             self._cache_undo = []

@@ -176,13 +176,14 @@ FETCH_PARAMS = {
                            "fall-through instruction it started to prefetch (the new lines it needs)", bool),
 }
 
-#: Keys of a profile's [prediction] table: which taken transfers the fetch unit predicts, so that
-#: they cost ``predicted_taken`` instead of their [taken] refill; a conditional branch predicted
-#: taken that falls through pays its class's [taken] refill instead (the same flush and refetch).
+#: Keys of a profile's [prediction] table: a branch target address cache (BTAC) remembers whether
+#: each direct transfer was taken the last time it ran and then predicts the same. Predicted and
+#: taken, a transfer costs ``predicted_taken`` instead of its [taken] refill; predicted taken but
+#: falling through, it pays its class's [taken] refill (the same flush and refetch).
 PREDICTION_PARAMS = {
-    "model": Param("none", "", "none: every taken transfer pays [taken]; static: backward conditional branches "
-                   "and direct jumps and calls are predicted taken, forward conditional branches not taken",
-                   ("none", "static")),
+    "model": Param("none", "", "none: every taken transfer pays [taken]; btac: direct branches, jumps and "
+                   "calls are predicted as they went the last time (not taken before they first ran)",
+                   ("none", "btac")),
     "predicted_taken": Param(0, "cycles", "refill of a correctly predicted taken transfer", int, cycles_in_range),
 }
 
@@ -460,30 +461,28 @@ def pairs(p: Profile, insns: list[Insn]) -> frozenset[int]:
     return frozenset(out)
 
 
-def predicted_taken(p: Profile, insn: Insn) -> bool:
-    """Does the fetch unit predict ``insn`` taken ([prediction] model static)?"""
-    if p.prediction.get("model", "none") == "none" or insn.target is None:
-        return False
-    if insn.klass == "branch":
-        return insn.target <= insn.addr
-    return insn.klass in ("jump", "call")
+def predictable(p: Profile, insn: Insn) -> bool:
+    """Does the BTAC predict ``insn`` (a direct branch, jump or call, under [prediction] model btac)?"""
+    return p.prediction.get("model", "none") == "btac" and insn.klass in ("branch", "jump", "call") \
+        and insn.target is not None
 
 
-def not_taken_cost(p: Profile, branch: Insn) -> int:
-    """Extra cycles of a conditional branch that fell through although it was predicted taken."""
-    return p.taken[branch.klass] if branch.cond and predicted_taken(p, branch) else 0
+def not_taken_cost(p: Profile, branch: Insn, predicted: bool) -> int:
+    """Extra cycles of a transfer that fell through: its refill when the BTAC predicted it taken."""
+    return p.taken[branch.klass] if predicted else 0
 
 
-def flow_cost(p: Profile, mem: MemoryCosts, prev: Insn, insn: Insn | None, address: int) -> int:
-    """Cycles the control transfer ``prev`` adds on the way to ``address`` (``insn`` there, if decoded)."""
+def flow_cost(p: Profile, mem: MemoryCosts, prev: Insn, insn: Insn | None, address: int, predicted: bool) -> int:
+    """Cycles the control transfer ``prev`` adds on the way to ``address`` (``insn`` there, if decoded);
+    ``predicted``: the BTAC predicted it taken."""
     if prev.fallthrough == address:
-        return not_taken_cost(p, prev)
-    return taken_cost(p, mem, prev, insn)
+        return not_taken_cost(p, prev, predicted)
+    return taken_cost(p, mem, prev, insn, predicted)
 
 
-def taken_cost(p: Profile, mem: MemoryCosts, branch: Insn, target: Insn | None) -> int:
+def taken_cost(p: Profile, mem: MemoryCosts, branch: Insn, target: Insn | None, predicted: bool = False) -> int:
     """Extra cycles of a control transfer that went somewhere else than its fall-through."""
-    extra = p.prediction["predicted_taken"] if predicted_taken(p, branch) else p.taken[branch.klass]
+    extra = p.prediction["predicted_taken"] if predicted else p.taken[branch.klass]
     if target is not None and target.size == 4 and target.addr & 2:
         extra += p.hazards["misaligned_target"]
     if mem.refetch is not None:
