@@ -96,6 +96,7 @@ class BlockAccounting:
             st.last = i - 1
         st.cycles -= cyc
         st.instructions -= e - i
+        st.dual_issued -= code.prefix("dual", e) - code.prefix("dual", i)
         st.stalls[:] -= code.prefix_rows("stalls", e) - code.prefix_rows("stalls", i)
         st.traffic[:] -= code.prefix_rows("traffic", e) - code.prefix_rows("traffic", i)
         nodes = st.nodes
@@ -107,6 +108,7 @@ class BlockAccounting:
             st.stalls[_BRANCH] -= taken
             st.stalls[_LOAD_USE] -= st.block_adjust_load_use
             st.stalls[_MEMORY] -= st.block_adjust - st.block_adjust_load_use - st.block_adjust_dual
+            st.dual_issued += st.block_adjust_dual
             nodes.cycles[st.block_node] -= taken
             st.node, st.depth, st.push_return = st.block_node, st.block_depth, st.block_push_return
             if st.block_btac >= 0:  # nor has the BTAC learnt from the transfer into it

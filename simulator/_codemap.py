@@ -227,6 +227,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
             where, what = divmod(k, len(nat.TRAFFIC_KINDS))
             traffic[k, i + 1] = traffic[k, i] + (counts[what] if where == insn.mem_where else 0)
         dynamic_sp[i + 1] = dynamic_sp[i] + (insn.sp_delta is None)
+        prefix.dual[i + 1] = prefix.dual[i] - dual
     return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns),
                    alignment_sites)
 

@@ -112,6 +112,7 @@ BLOCK_CALLED = HEADER.add("block_called", "node whose calls the current block co
 BLOCK_PUSH_RET = HEADER.add("block_push_return", "push_return before the current block")
 ACCOUNTED = HEADER.add("accounted", "1 while a block's accounting may need truncating on a stop")
 TAKEN_PAID = HEADER.add("taken_paid", "the refill after the last transfer is already in cycles (charged at a stop)")
+DUAL = HEADER.add("dual_issued", "instructions that issued in the previous instruction's cycle")
 STALLS = HEADER.add("stalls", "cycles beyond one per instruction, by cause (STALL_CAUSES order)", len(STALL_CAUSES))
 TRAFFIC = HEADER.add("traffic", "static data traffic: TRAFFIC_PLACES x TRAFFIC_KINDS", _N_TRAFFIC)
 H_LOAD_USE = HEADER.add("load_use", "hazard cycles from the profile (_timing.HAZARDS)")
@@ -203,6 +204,7 @@ P_CYC = PREFIX.add("cycles", "cycles of the static model")
 P_STALLS = PREFIX.add("stalls", "stall cycles by cause", len(STALL_CAUSES))
 P_TRAFFIC = PREFIX.add("traffic", "static traffic, as TRAFFIC", _N_TRAFFIC)
 P_DYN_SP = PREFIX.add("dynamic_sp", "instructions that set SP to a run-time value")
+P_DUAL = PREFIX.add("dual", "instructions that issue in their linear predecessor's cycle")
 N_PREFIX = PREFIX.size
 
 #: Board region records, one of N_RFIELDS per region.
@@ -513,6 +515,7 @@ def block_hook(uc, address, size, st_ptr):
     st[STALL_BRANCH] += taken
     st[STALL_LOAD_USE] += lu - st[ib + I_ENTRY_LU * n + s]
     st[STALL_MEMORY] += mem - st[ib + I_ENTRY_MEM * n + s]
+    st[DUAL] += st[pb + P_DUAL * n1 + e] - st[pb + P_DUAL * n1 + s] - dual_adj
     for k in range(len(STALL_CAUSES)):
         row = pb + (P_STALLS + k) * n1
         st[STALLS + k] += st[row + e] - st[row + s]

@@ -69,6 +69,7 @@ class ReferenceModel(Observer):
         self.regs = register_ids(machine.core.arch)
         self.cycles = 0
         self.instructions = 0
+        self.dual_issued = 0
         self.stalls = dict.fromkeys(STALL_CAUSES, 0)
         self.function_cycles: Counter[str] = Counter()
         self.prev = None   #: instruction executed last; None after reset, an exception entry or return
@@ -90,8 +91,8 @@ class ReferenceModel(Observer):
         i = self.code.index(address)
         if i < 0:
             return  # outside decoded code: the machine reports it
-        self._undo = (address, self.cycles, self.instructions, dict(self.stalls), Counter(self.function_cycles),
-                      self.prev, self.func, self._btac_entry())
+        self._undo = (address, self.cycles, self.instructions, self.dual_issued, dict(self.stalls),
+                      Counter(self.function_cycles), self.prev, self.func, self._btac_entry())
         self._cache_undo = []
         self._skipped(address)
         self._execute(i)
@@ -124,6 +125,7 @@ class ReferenceModel(Observer):
         self._charge(lu, "load_use", func)
         self._charge(mem, "memory", func)
         self._charge(dual, None, func)
+        self.dual_issued -= dual
         cost = instruction_cost(p, self.mem, insn)
         own = sum(cost.values())
         self._charge(1, None, func)
@@ -202,8 +204,8 @@ class ReferenceModel(Observer):
     def taken_back(self, address: int) -> None:
         """The instruction at ``address`` did not complete (a fault, a stop mid-instruction): take it back."""
         if self._undo is not None and self._undo[0] == address:
-            _, self.cycles, self.instructions, self.stalls, self.function_cycles, self.prev, self.func, entry = \
-                self._undo
+            (_, self.cycles, self.instructions, self.dual_issued, self.stalls, self.function_cycles, self.prev,
+             self.func, entry) = self._undo
             if entry is not None:
                 key, was = entry
                 if was is None:
@@ -219,10 +221,11 @@ class ReferenceModel(Observer):
         """Reference and native totals side by side, with the quantities that differ."""
         profile = Profiler(self.m)
         st = self.m.state
-        native = dict(cycles=st.cycles, instructions=st.instructions,
+        native = dict(cycles=st.cycles, instructions=st.instructions, dual_issued=st.dual_issued,
                       stalls={c: int(v) for c, v in zip(STALL_CAUSES, st.stalls)})
-        reference = dict(cycles=self.cycles, instructions=self.instructions, stalls=dict(self.stalls))
-        differences = [k for k in ("cycles", "instructions") if native[k] != reference[k]]
+        reference = dict(cycles=self.cycles, instructions=self.instructions, dual_issued=self.dual_issued,
+                         stalls=dict(self.stalls))
+        differences = [k for k in ("cycles", "instructions", "dual_issued") if native[k] != reference[k]]
         differences += [f"stalls.{c}" for c in STALL_CAUSES if native["stalls"][c] != reference["stalls"][c]]
         by_name = {row["name"]: row["cycles_exclusive"] for row in profile.functions()[0]}
         for name in sorted(set(by_name) | set(self.function_cycles)):
