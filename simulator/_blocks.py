@@ -14,7 +14,7 @@ Time spent outside instructions (exception entry and return) is charged here too
 from __future__ import annotations
 
 from ._codemap import CodeMap
-from ._timing import STALL_CAUSES, Profile, entry_cost, taken_cost
+from ._timing import STALL_CAUSES, Profile, entry_cost, flow_cost
 
 _BRANCH, _LOAD_USE, _MEMORY = (STALL_CAUSES.index(c) for c in ("branch", "load_use", "memory"))
 
@@ -47,7 +47,7 @@ class BlockAccounting:
         i = self.in_block(pc)
         if i < 0:
             return self.state.cycles
-        entry = self.code.field("entry_load_use", i) + self.code.field("entry_memory", i)
+        entry = sum(self.code.field(f"entry_{part}", i) for part in ("load_use", "memory", "dual"))
         if i == self.state.block_start:
             entry += self.state.block_adjust
         return self._cycle_at_index(i) + entry
@@ -96,6 +96,7 @@ class BlockAccounting:
             st.last = i - 1
         st.cycles -= cyc
         st.instructions -= e - i
+        st.dual_issued -= code.prefix("dual", e) - code.prefix("dual", i)
         st.stalls[:] -= code.prefix_rows("stalls", e) - code.prefix_rows("stalls", i)
         st.traffic[:] -= code.prefix_rows("traffic", e) - code.prefix_rows("traffic", i)
         nodes = st.nodes
@@ -106,9 +107,12 @@ class BlockAccounting:
             st.cycles -= taken
             st.stalls[_BRANCH] -= taken
             st.stalls[_LOAD_USE] -= st.block_adjust_load_use
-            st.stalls[_MEMORY] -= st.block_adjust - st.block_adjust_load_use
+            st.stalls[_MEMORY] -= st.block_adjust - st.block_adjust_load_use - st.block_adjust_dual
+            st.dual_issued += st.block_adjust_dual
             nodes.cycles[st.block_node] -= taken
             st.node, st.depth, st.push_return = st.block_node, st.block_depth, st.block_push_return
+            if st.block_btac >= 0:  # nor has the BTAC learnt from the transfer into it
+                code.state.insn.btac[st.block_previous] = st.block_btac
             if st.block_called >= 0:
                 nodes.calls[st.block_called] -= 1
         st.block_end = i
@@ -138,8 +142,8 @@ class BlockAccounting:
         code = self.code
         insn = code.insns[s]
         p = code.insns[prev] if prev >= 0 else None
-        seq = p is not None and p.fallthrough == insn.addr
-        transferred = p is not None and p.ctrl and not seq and not self.state.taken_paid
-        taken = taken_cost(self.timing, code.mem, p, insn) if transferred else 0
-        lu, mem = entry_cost(self.timing, code.mem, p, insn)
-        return taken, lu + mem - code.field("entry_load_use", s) - code.field("entry_memory", s)
+        transferred = p is not None and p.ctrl and not self.state.taken_paid
+        taken = flow_cost(self.timing, code.mem, p, insn, insn.addr, bool(code.field("btac", prev))) if transferred \
+            else 0
+        static = sum(code.field(f"entry_{part}", s) for part in ("load_use", "memory", "dual"))
+        return taken, sum(entry_cost(self.timing, code.mem, p, insn)) - static

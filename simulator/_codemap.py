@@ -18,7 +18,8 @@ from unicorn import arm_const, riscv_const
 from . import _native as nat
 from ._errors import ElfError
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
-                      latency_model_of, memory_hooked, refetch_lines, stream_stalls, taken_cost)
+                      latency_model_of, memory_hooked, not_taken_cost, pairs, predictable, refetch_lines,
+                      stream_stalls, taken_cost)
 from .isa import rv32, thumb
 from .isa.insn import Insn
 
@@ -111,6 +112,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         mem = dataclasses.replace(mem, stream=stream_stalls(profile, mem, insns))
     if mem.refetch is not None:
         mem = dataclasses.replace(mem, refetch=refetch_lines(mem, insns))
+    mem = dataclasses.replace(mem, paired=pairs(profile, insns))
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
     if code_bytes > MAX_CODE_BYTES:  # the index table holds 4 bytes per byte of the span
@@ -178,7 +180,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     for i, insn in enumerate(insns):
         prev = insns[i - 1] if i and insns[i - 1].fallthrough == insn.addr else None
         cost = instruction_cost(profile, mem, insn)
-        lu, mc = entry_cost(profile, mem, prev, insn)
+        lu, mc, dual = entry_cost(profile, mem, prev, insn)
         flags = 0
         flags |= nat.F_CTRL if insn.ctrl else 0
         flags |= nat.F_CALL if insn.call else 0
@@ -188,6 +190,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         flags |= nat.F_JR if insn.klass in ("jump_reg", "call_reg") else 0
         flags |= nat.F_MISALIGNED32 if insn.size == 4 and insn.addr & 2 else 0
         flags |= nat.F_SIGNED if insn.signed else 0
+        flags |= nat.F_PREDICT if predictable(profile, insn) else 0
         word = 0
         if arch != "arm":
             word = _word_at(image, insn.addr)
@@ -209,11 +212,14 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         rows.address[i], rows.fallthrough[i], rows.flags[i] = insn.addr, insn.fallthrough, flags
         rows.reads[i], rows.writes[i] = insn.reads, insn.writes
         rows.load_dests[i], rows.addr_regs[i] = insn.load_dests, insn.addr_regs
-        rows.entry_load_use[i], rows.entry_memory[i] = lu, mc
+        rows.entry_load_use[i], rows.entry_memory[i], rows.entry_dual[i] = lu, mc, dual
         rows.taken[i] = taken_cost(profile, mem, insn, None) if insn.ctrl else 0
+        if predictable(profile, insn):
+            rows.predicted[i] = taken_cost(profile, mem, insn, None, predicted=True)
+            rows.not_taken[i] = not_taken_cost(profile, insn, predicted=True)
         rows.fetch[i] = mem.stream.get(insn.addr, 0) if mem.stream is not None else 0
         rows.function[i] = func_of[i]
-        cycles[i + 1] = cycles[i] + 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc
+        cycles[i + 1] = cycles[i] + 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc + dual
         for k, c in enumerate(STALL_CAUSES):
             stalls[k, i + 1] = stalls[k, i] + cost[c] + (lu if c == "load_use" else mc if c == "memory" else 0)
         counts = (insn.mem_reads, insn.mem_writes, insn.read_bytes, insn.write_bytes)
@@ -221,6 +227,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
             where, what = divmod(k, len(nat.TRAFFIC_KINDS))
             traffic[k, i + 1] = traffic[k, i] + (counts[what] if where == insn.mem_where else 0)
         dynamic_sp[i + 1] = dynamic_sp[i] + (insn.sp_delta is None)
+        prefix.dual[i + 1] = prefix.dual[i] - dual
     return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns),
                    alignment_sites)
 

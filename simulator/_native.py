@@ -107,8 +107,10 @@ BLOCK_S = HEADER.add("block_start", "instruction range [block_start, block_end) 
 BLOCK_E = HEADER.add("block_end", "end of that range")
 BLOCK_START = HEADER.add("block_start_cycle", "cycle at which instruction block_start started")
 BLOCK_ADJ = HEADER.add("block_adjust", "entry cost of block_start minus the static one already in the prefix sums")
-BLOCK_ADJ_LU = HEADER.add("block_adjust_load_use", "the load-use part of block_adjust (the rest is memory)")
+BLOCK_ADJ_LU = HEADER.add("block_adjust_load_use", "the load-use part of block_adjust")
+BLOCK_ADJ_DUAL = HEADER.add("block_adjust_dual", "the dual-issue part of block_adjust (the rest is memory)")
 BLOCK_PREV = HEADER.add("block_previous", "last before the current block")
+BLOCK_BTAC = HEADER.add("block_btac", "block_previous's BTAC entry before the current block updated it, -1: none")
 BLOCK_DYN = HEADER.add("block_dynamic", "data-dependent cycles added inside the current block so far")
 BLOCK_TAKEN = HEADER.add("block_taken", "refill cycles charged on entering the current block")
 BLOCK_NODE0 = HEADER.add("block_node", "call-tree node before the current block")
@@ -117,6 +119,7 @@ BLOCK_CALLED = HEADER.add("block_called", "node whose calls the current block co
 BLOCK_PUSH_RET = HEADER.add("block_push_return", "push_return before the current block")
 ACCOUNTED = HEADER.add("accounted", "1 while a block's accounting may need truncating on a stop")
 TAKEN_PAID = HEADER.add("taken_paid", "the refill after the last transfer is already in cycles (charged at a stop)")
+DUAL = HEADER.add("dual_issued", "instructions that issued in the previous instruction's cycle")
 STALLS = HEADER.add("stalls", "cycles beyond one per instruction, by cause (STALL_CAUSES order)", len(STALL_CAUSES))
 TRAFFIC = HEADER.add("traffic", "static data traffic: TRAFFIC_PLACES x TRAFFIC_KINDS", _N_TRAFFIC)
 H_LOAD_USE = HEADER.add("load_use", "hazard cycles from the profile (_timing.HAZARDS)")
@@ -186,7 +189,11 @@ I_LDEST = INSN.add("load_dests", "registers written from memory")
 I_AREGS = INSN.add("addr_regs", "registers forming a memory address")
 I_ENTRY_LU = INSN.add("entry_load_use", "load-use cycles it pays after its linear predecessor (in the prefix sums)")
 I_ENTRY_MEM = INSN.add("entry_memory", "memory cycles it pays after its linear predecessor (in the prefix sums)")
+I_ENTRY_DUAL = INSN.add("entry_dual", "-1: it issues in its linear predecessor's cycle (in the prefix sums)")
 I_TAKEN = INSN.add("taken", "refill cycles when it transfers control elsewhere than its fall-through")
+I_PREDICTED = INSN.add("predicted", "refill cycles when it transfers control as the BTAC predicted")
+I_NOT_TAKEN = INSN.add("not_taken", "cycles when it falls through although the BTAC predicted it taken")
+I_BTAC = INSN.add("btac", "1: the BTAC predicts it taken (it was taken the last time it ran)")
 I_FETCH = INSN.add("fetch", "streaming fetch: cycles it waits for its fetch lines when reached in sequence")
 I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
 I_FUNC = INSN.add("function", "index in the function table")
@@ -195,7 +202,8 @@ I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first 
 I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
 I_ALIGNED = INSN.add("aligned_base", "Unicorn id of a base register that must be word-aligned (LDRD, LDM...), 0: none")
 N_IFIELDS = INSN.size
-F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED = (1 << i for i in range(9))
+F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT = (
+    1 << i for i in range(10))
 
 #: Prefix-sum rows, each N_INSNS + 1 long: what instructions [0, i) add up to.
 PREFIX = Layout("prefix")
@@ -203,6 +211,7 @@ P_CYC = PREFIX.add("cycles", "cycles of the static model")
 P_STALLS = PREFIX.add("stalls", "stall cycles by cause", len(STALL_CAUSES))
 P_TRAFFIC = PREFIX.add("traffic", "static traffic, as TRAFFIC", _N_TRAFFIC)
 P_DYN_SP = PREFIX.add("dynamic_sp", "instructions that set SP to a run-time value")
+P_DUAL = PREFIX.add("dual", "instructions that issue in their linear predecessor's cycle")
 N_PREFIX = PREFIX.size
 
 #: Board region records, one of N_RFIELDS per region.
@@ -269,11 +278,12 @@ def _child(st, parent, func):
 
 @numba.njit(cache=True)
 def _entry(st, p, i, seq):
-    """(load_use, memory) cycles instruction ``i`` pays after ``p`` (-1: none); see _timing.entry_cost."""
+    """(load_use, memory, dual) cycles instruction ``i`` pays after ``p`` (-1: none); see _timing.entry_cost."""
     n = st[N_INSNS]
     ib = st[OFF_INSN]
     lu = 0
     mem = 0
+    dual = st[ib + I_ENTRY_DUAL * n + i] if seq else 0
     if p >= 0:
         fp = st[ib + I_FLAGS * n + p]
         fi = st[ib + I_FLAGS * n + i]
@@ -304,7 +314,7 @@ def _entry(st, p, i, seq):
                 mem += new * ws
         else:
             mem += (last - first + 1) * ws
-    return lu, mem
+    return lu, mem, dual
 
 
 @numba.njit(cache=True)
@@ -456,14 +466,19 @@ def block_hook(uc, address, size, st_ptr):
     taken = 0
     if p >= 0:
         seq = st[ib + I_FALL * n + p] == addr
-        if not seq and st[ib + I_FLAGS * n + p] & F_CTRL:
-            taken = st[ib + I_TAKEN * n + p]
-            if st[ib + I_FLAGS * n + s] & F_MISALIGNED32:
-                taken += st[H_MISALIGNED]
+        if st[ib + I_FLAGS * n + p] & F_CTRL:
+            predicted = st[ib + I_BTAC * n + p]
+            if seq:
+                taken = st[ib + I_NOT_TAKEN * n + p] if predicted else 0
+            else:
+                taken = st[ib + I_PREDICTED * n + p] if predicted else st[ib + I_TAKEN * n + p]
+                if st[ib + I_FLAGS * n + s] & F_MISALIGNED32:
+                    taken += st[H_MISALIGNED]
     if st[TAKEN_PAID]:
         taken = 0
-    lu, mem = _entry(st, p, s, seq)
-    adj = lu + mem - st[ib + I_ENTRY_LU * n + s] - st[ib + I_ENTRY_MEM * n + s]
+    lu, mem, dual = _entry(st, p, s, seq)
+    dual_adj = dual - st[ib + I_ENTRY_DUAL * n + s]
+    adj = lu + mem + dual_adj - st[ib + I_ENTRY_LU * n + s] - st[ib + I_ENTRY_MEM * n + s]
     start = st[CYCLES] + taken
     if st[SKIP_STOP_AT] == addr:
         st[SKIP_STOP_AT] = -1
@@ -492,9 +507,14 @@ def block_hook(uc, address, size, st_ptr):
     st[BLOCK_TAKEN] = taken
     st[BLOCK_ADJ] = adj
     st[BLOCK_ADJ_LU] = lu - st[ib + I_ENTRY_LU * n + s]
+    st[BLOCK_ADJ_DUAL] = dual_adj
     st[BLOCK_S] = s
     st[BLOCK_E] = e
     st[BLOCK_PREV] = p
+    st[BLOCK_BTAC] = -1
+    if p >= 0 and st[ib + I_FLAGS * n + p] & F_PREDICT:  # the BTAC learns where it went
+        st[BLOCK_BTAC] = st[ib + I_BTAC * n + p]
+        st[ib + I_BTAC * n + p] = 0 if seq else 1
     st[BLOCK_DYN] = 0
     st[ACCOUNTED] = 1
     st[INSTRET] += e - s
@@ -502,6 +522,7 @@ def block_hook(uc, address, size, st_ptr):
     st[STALL_BRANCH] += taken
     st[STALL_LOAD_USE] += lu - st[ib + I_ENTRY_LU * n + s]
     st[STALL_MEMORY] += mem - st[ib + I_ENTRY_MEM * n + s]
+    st[DUAL] += st[pb + P_DUAL * n1 + e] - st[pb + P_DUAL * n1 + s] - dual_adj
     for k in range(len(STALL_CAUSES)):
         row = pb + (P_STALLS + k) * n1
         st[STALLS + k] += st[row + e] - st[row + s]
@@ -591,7 +612,7 @@ def latency_hook(uc, address, size, st_ptr):
     pb = st[OFF_PREFIX]
     n1 = n + 1
     static = st[pb + P_CYC * n1 + i + 1] - st[pb + P_CYC * n1 + i] - st[ib + I_ENTRY_LU * n + i] \
-        - st[ib + I_ENTRY_MEM * n + i]
+        - st[ib + I_ENTRY_MEM * n + i] - st[ib + I_ENTRY_DUAL * n + i]
     extra = cyc - static
     st[CYCLES] += extra
     st[BLOCK_DYN] += extra

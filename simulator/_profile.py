@@ -27,6 +27,7 @@ class Profiler:
         return dict(warnings=self._warnings(), caches=self.caches(),
                     cpi=round(cycles / instructions, 4) if instructions else 0.0,
                     stalls={c: int(v) for c, v in zip(STALL_CAUSES, st.stalls)}, sleep_cycles=self.m.sleep_cycles,
+                    dual_issued=st.dual_issued,
                     functions=functions, stacks=stacks, memory=self._memory())
 
     def _warnings(self) -> list[str]:

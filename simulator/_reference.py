@@ -3,7 +3,7 @@
 The native block hook prices whole basic blocks from precomputed prefix sums
 and patches in what depends on execution. This model prices each instruction
 as it executes, straight from the ``_timing`` rules (``instruction_cost``,
-``entry_cost``, ``taken_cost``, ``latency``) and the decoded instruction, with
+``entry_cost``, ``flow_cost``, ``latency``) and the decoded instruction, with
 no shared tables. ``Simulator(check_timing=True)`` runs both and reports any
 difference in cycles, instructions, stalls or per-function cycles. It is slow
 (a Python hook per instruction): a test tool for timing profiles and engine
@@ -19,7 +19,8 @@ from ._codemap import register_ids
 from ._latency import latency
 from ._observe import Observer
 from ._profile import Profiler
-from ._timing import CACHEABLE_KINDS, STALL_CAUSES, entry_cost, instruction_cost, latency_model_of, taken_cost
+from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, entry_cost, flow_cost, instruction_cost, latency_model_of,
+                      predictable)
 
 
 class _Cache:
@@ -68,9 +69,11 @@ class ReferenceModel(Observer):
         self.regs = register_ids(machine.core.arch)
         self.cycles = 0
         self.instructions = 0
+        self.dual_issued = 0
         self.stalls = dict.fromkeys(STALL_CAUSES, 0)
         self.function_cycles: Counter[str] = Counter()
         self.prev = None   #: instruction executed last; None after reset, an exception entry or return
+        self.btac: dict[int, bool] = {}  #: direct transfer address -> taken the last time (predicted taken)
         self.func = None   #: function of the instruction executed last (charged with time between instructions)
         self._undo = None  #: (address, state before it) of the last instruction, for a stop that takes it back
         self._cache_undo: list = []
@@ -88,11 +91,15 @@ class ReferenceModel(Observer):
         i = self.code.index(address)
         if i < 0:
             return  # outside decoded code: the machine reports it
-        self._undo = (address, self.cycles, self.instructions, dict(self.stalls), Counter(self.function_cycles),
-                      self.prev, self.func)
+        self._undo = (address, self.cycles, self.instructions, self.dual_issued, dict(self.stalls),
+                      Counter(self.function_cycles), self.prev, self.func, self._btac_entry())
         self._cache_undo = []
         self._skipped(address)
         self._execute(i)
+
+    def _btac_entry(self) -> tuple[int, bool | None] | None:
+        """The one BTAC entry the next instruction may update (the last one's), as it is now."""
+        return None if self.prev is None else (self.prev.addr, self.btac.get(self.prev.addr))
 
     def _skipped(self, address: int) -> None:
         """Unicorn calls no hook for instructions an IT block skips; they still issue: charge them."""
@@ -109,11 +116,16 @@ class ReferenceModel(Observer):
         address = insn.addr
         func = self.code.functions[self.code.func_of[i]]
         p, prev = self.profile, self.prev
-        if prev is not None and prev.ctrl and prev.fallthrough != address:
-            self._charge(taken_cost(p, self.mem, prev, insn), "branch", self.func)
-        lu, mem = entry_cost(p, self.mem, prev, insn)
+        if prev is not None and prev.ctrl:
+            self._charge(flow_cost(p, self.mem, prev, insn, address, self.btac.get(prev.addr, False)), "branch",
+                         self.func)
+            if predictable(p, prev):
+                self.btac[prev.addr] = prev.fallthrough != address
+        lu, mem, dual = entry_cost(p, self.mem, prev, insn)
         self._charge(lu, "load_use", func)
         self._charge(mem, "memory", func)
+        self._charge(dual, None, func)
+        self.dual_issued -= dual
         cost = instruction_cost(p, self.mem, insn)
         own = sum(cost.values())
         self._charge(1, None, func)
@@ -179,10 +191,11 @@ class ReferenceModel(Observer):
     def exception_entered(self, return_pc: int) -> None:
         self._skipped(return_pc)
         prev = self.prev
-        if prev is not None and prev.ctrl and prev.fallthrough != return_pc:
-            # taken transfer whose target the exception pre-empted: its refill was still paid
+        if prev is not None and prev.ctrl:
+            # transfer whose target the exception pre-empted: its refill (or misprediction) was still paid
             target = self.code.insns[self.code.index(return_pc)] if self.code.index(return_pc) >= 0 else None
-            self._charge(taken_cost(self.profile, self.mem, prev, target), "branch", self.func)
+            predicted = self.btac.get(prev.addr, False)  # the BTAC does not learn from a pre-empted transfer
+            self._charge(flow_cost(self.profile, self.mem, prev, target, return_pc, predicted), "branch", self.func)
         self.prev = None
 
     def exception_returned(self) -> None:
@@ -191,7 +204,14 @@ class ReferenceModel(Observer):
     def taken_back(self, address: int) -> None:
         """The instruction at ``address`` did not complete (a fault, a stop mid-instruction): take it back."""
         if self._undo is not None and self._undo[0] == address:
-            _, self.cycles, self.instructions, self.stalls, self.function_cycles, self.prev, self.func = self._undo
+            (_, self.cycles, self.instructions, self.dual_issued, self.stalls, self.function_cycles, self.prev,
+             self.func, entry) = self._undo
+            if entry is not None:
+                key, was = entry
+                if was is None:
+                    self.btac.pop(key, None)
+                else:
+                    self.btac[key] = was
             self._undo = None
             _restore(self._cache_undo)
             self._cache_undo = []
@@ -201,10 +221,11 @@ class ReferenceModel(Observer):
         """Reference and native totals side by side, with the quantities that differ."""
         profile = Profiler(self.m)
         st = self.m.state
-        native = dict(cycles=st.cycles, instructions=st.instructions,
+        native = dict(cycles=st.cycles, instructions=st.instructions, dual_issued=st.dual_issued,
                       stalls={c: int(v) for c, v in zip(STALL_CAUSES, st.stalls)})
-        reference = dict(cycles=self.cycles, instructions=self.instructions, stalls=dict(self.stalls))
-        differences = [k for k in ("cycles", "instructions") if native[k] != reference[k]]
+        reference = dict(cycles=self.cycles, instructions=self.instructions, dual_issued=self.dual_issued,
+                         stalls=dict(self.stalls))
+        differences = [k for k in ("cycles", "instructions", "dual_issued") if native[k] != reference[k]]
         differences += [f"stalls.{c}" for c in STALL_CAUSES if native["stalls"][c] != reference["stalls"][c]]
         by_name = {row["name"]: row["cycles_exclusive"] for row in profile.functions()[0]}
         for name in sorted(set(by_name) | set(self.function_cycles)):

@@ -44,6 +44,7 @@ class RunResult:
     cpi: float = 0.0           #: cycles per instruction
     stalls: dict[str, int] = field(default_factory=dict)  #: cycles beyond one per instruction, by cause
     sleep_cycles: int = 0      #: cycles spent in WFI waiting for an interrupt
+    dual_issued: int = 0       #: instructions that issued in the previous one's cycle (dual-issue cores)
     functions: list[dict] = field(default_factory=list)   #: per-function profile, most exclusive cycles first
     memory: dict = field(default_factory=dict)            #: static sizes, stack/heap peaks, traffic per region
     warnings: list[str] = field(default_factory=list)     #: where a profile is incomplete

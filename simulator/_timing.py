@@ -23,6 +23,7 @@ from ._errors import ConfigError
 from ._params import MAX_CYCLES, REQUIRED, Param, apply_params, cycles_in_range, load_toml
 from ._latency import LATENCY_MODELS, LatencyModel
 from .isa.insn import CLASSES, Insn
+from .isa.thumb import FLAGS
 
 HAZARDS = {
     "load_use": "cycles an instruction waits for a register loaded by the previous instruction",
@@ -79,6 +80,9 @@ class Profile:
     cache: dict = field(default_factory=dict)  #: CACHE_PARAMS values
     fetch: dict = field(default_factory=dict)  #: FETCH_PARAMS values
     csr: dict[int, int] = field(default_factory=dict)  #: CSR number -> cycles of an instruction accessing it
+    #: superscalar pairing: {"units": unit -> how many, "uses": class -> units it occupies} (``pairs``)
+    dual_issue: dict = field(default_factory=dict)
+    prediction: dict = field(default_factory=dict)  #: PREDICTION_PARAMS values
     options: dict[str, Option] = field(default_factory=dict)
     chosen: dict[str, bool] = field(default_factory=dict)
 
@@ -196,6 +200,40 @@ FETCH_PARAMS = {
                            "fall-through instruction it started to prefetch (the new lines it needs)", bool),
 }
 
+#: Keys of a profile's [prediction] table: a branch target address cache (BTAC) remembers whether
+#: each direct transfer was taken the last time it ran and then predicts the same. Predicted and
+#: taken, a transfer costs ``predicted_taken`` instead of its [taken] refill; predicted taken but
+#: falling through, it pays its class's [taken] refill (the same flush and refetch).
+PREDICTION_PARAMS = {
+    "model": Param("none", "", "none: every taken transfer pays [taken]; btac: direct branches, jumps and "
+                   "calls are predicted as they went the last time (not taken before they first ran)",
+                   ("none", "btac")),
+    "predicted_taken": Param(0, "cycles", "refill of a correctly predicted taken transfer", int, cycles_in_range),
+}
+
+
+def _dual_issue_table(raw, where: str) -> dict:
+    """[dual_issue]: ``units`` (name = how many the core has) and ``uses`` (class = units it occupies);
+    classes not in ``uses`` never share an issue cycle."""
+    if not raw:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - {"units", "uses"}:
+        raise ConfigError(f"{where}: [dual_issue] takes a units and a uses table")
+    units, uses = raw.get("units", {}), raw.get("uses", {})
+    if not isinstance(units, dict) or not isinstance(uses, dict):
+        raise ConfigError(f"{where}: [dual_issue] units and uses must be tables")
+    for name, n in units.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"{where}: [dual_issue.units] {name} must be a whole number of units, at least 1")
+    for k, v in uses.items():
+        if k not in CLASSES:
+            raise ConfigError(f"{where}: [dual_issue.uses] has unknown class {k!r}")
+        if not isinstance(v, list) or not all(u in units for u in v):
+            raise ConfigError(f"{where}: [dual_issue.uses] {k} must list units of [dual_issue.units] "
+                              f"({', '.join(units)})")
+    return {"units": dict(units), "uses": {k: list(v) for k, v in uses.items()}}
+
+
 #: Keys of a timing profile TOML file (the tables are checked by class or hazard name).
 PROFILE_PARAMS = {
     "name": Param(REQUIRED, "", "profile name, as cores.toml and --timing refer to it", str),
@@ -217,6 +255,8 @@ PROFILE_PARAMS = {
     "cache": Param({}, "", "instruction and data caches (see CACHE_PARAMS)", dict),
     "fetch": Param({}, "", "the fetch unit under fetch wait states (see FETCH_PARAMS)", dict),
     "csr": Param({}, "cycles", "CSR name or pattern = cycles of an instruction accessing it (RISC-V)", dict),
+    "dual_issue": Param({}, "", "which instruction classes may share an issue cycle (units, uses)", dict),
+    "prediction": Param({}, "", "branch prediction (see PREDICTION_PARAMS)", dict),
 }
 
 
@@ -233,7 +273,9 @@ def parse_profile(raw: dict, where: str) -> Profile:
         exception_entry=v["exception_entry"], exception_return=v["exception_return"],
         cache=apply_params(CACHE_PARAMS, v["cache"], f"{where} [cache]") if v["cache"] else {},
         fetch=apply_params(FETCH_PARAMS, v["fetch"], f"{where} [fetch]"),
-        csr=_csr_table(v, where))
+        csr=_csr_table(v, where),
+        dual_issue=_dual_issue_table(v["dual_issue"], where),
+        prediction=apply_params(PREDICTION_PARAMS, v["prediction"], f"{where} [prediction]"))
     for name, opt in v["options"].items():
         if not isinstance(opt, dict) or not isinstance(opt.get("default"), bool):
             raise ConfigError(f"{where}: option {name} needs a table with a boolean default")
@@ -322,6 +364,9 @@ class MemoryCosts:
     #: per-line model with ``taken_refetch``: conditional branch address -> the lines its
     #: fall-through needs, fetched and discarded when it is taken (``refetch_lines``)
     refetch: dict[int, int] | None = None
+    #: dual issue: addresses of the instructions that issue in their linear predecessor's cycle
+    #: when reached from it (``pairs``)
+    paired: frozenset[int] = frozenset()
 
     @classmethod
     def of(cls, board, profile: Profile | None = None, exact: bool = False) -> MemoryCosts:
@@ -375,14 +420,16 @@ def _lines(mem: MemoryCosts, insn: Insn) -> tuple[int, int]:
     return insn.addr >> mem.fetch_shift, (insn.addr + insn.size - 1) >> mem.fetch_shift
 
 
-def entry_cost(p: Profile, mem: MemoryCosts, prev: Insn | None, insn: Insn) -> tuple[int, int]:
-    """(load_use, memory) cycles ``insn`` pays for following ``prev``; ``None`` after a jump or trap.
+def entry_cost(p: Profile, mem: MemoryCosts, prev: Insn | None, insn: Insn) -> tuple[int, int, int]:
+    """(load_use, memory, dual) cycles ``insn`` pays for following ``prev``; ``None`` after a jump or
+    trap. ``dual`` is -1 when it issues in ``prev``'s cycle (``pairs``), else 0.
 
     ``prev`` is the instruction executed just before; whether flow was
-    sequential decides fetch wait states.
+    sequential decides fetch wait states and pairing.
     """
     lu = mem_c = 0
     seq = prev is not None and prev.fallthrough == insn.addr
+    dual = -1 if seq and insn.addr in mem.paired else 0
     if prev is not None:
         h = p.hazards
         if prev.load_dests & insn.reads:
@@ -404,12 +451,66 @@ def entry_cost(p: Profile, mem: MemoryCosts, prev: Insn | None, insn: Insn) -> t
             mem_c += 0 if mem.prefetch else max(0, new) * mem.fetch_wait
         else:
             mem_c += (last - first + 1) * mem.fetch_wait
-    return lu, mem_c
+    return lu, mem_c, dual
 
 
-def taken_cost(p: Profile, mem: MemoryCosts, branch: Insn, target: Insn | None) -> int:
+def _pairable(p: Profile, first: Insn, second: Insn) -> bool:
+    """May ``second`` issue in ``first``'s cycle? Both classes are in [dual_issue] uses and the units
+    they occupy together exist; ``second`` reads nothing ``first`` writes (a conditional branch may
+    read the flags ``first`` sets: they resolve early); neither moves more than a word (LDRD,
+    VLDR.64, VLDM occupy every unit); neither is in an IT block."""
+    uses = p.dual_issue["uses"]
+    if first.klass not in uses or second.klass not in uses or first.in_it or second.in_it:
+        return False
+    if max(first.read_bytes, first.write_bytes, second.read_bytes, second.write_bytes) > 4:
+        return False
+    busy = [*uses[first.klass], *uses[second.klass]]
+    if any(busy.count(u) > n for u, n in p.dual_issue["units"].items()):
+        return False
+    depends = first.writes & second.reads
+    if second.klass == "branch":
+        depends &= ~FLAGS
+    return not depends
+
+
+def pairs(p: Profile, insns: list[Insn]) -> frozenset[int]:
+    """Addresses of instructions that issue together with their linear predecessor: pairs form greedily
+    in address order (an instruction that issued second starts no pair) and restart wherever a
+    transfer may land (after a control transfer, at static branch targets), so that the pairing is
+    static: reached from elsewhere, an instruction issues alone (``entry_cost``)."""
+    if not p.dual_issue:
+        return frozenset()
+    targets = {i.target for i in insns if i.ctrl and i.target is not None}
+    out = set()
+    for prev, insn in zip(insns, insns[1:]):
+        linear = prev.fallthrough == insn.addr and not prev.ctrl and insn.addr not in targets
+        if linear and prev.addr not in out and _pairable(p, prev, insn):
+            out.add(insn.addr)
+    return frozenset(out)
+
+
+def predictable(p: Profile, insn: Insn) -> bool:
+    """Does the BTAC predict ``insn`` (a direct branch, jump or call, under [prediction] model btac)?"""
+    return p.prediction.get("model", "none") == "btac" and insn.klass in ("branch", "jump", "call") \
+        and insn.target is not None
+
+
+def not_taken_cost(p: Profile, branch: Insn, predicted: bool) -> int:
+    """Extra cycles of a transfer that fell through: its refill when the BTAC predicted it taken."""
+    return p.taken[branch.klass] if predicted else 0
+
+
+def flow_cost(p: Profile, mem: MemoryCosts, prev: Insn, insn: Insn | None, address: int, predicted: bool) -> int:
+    """Cycles the control transfer ``prev`` adds on the way to ``address`` (``insn`` there, if decoded);
+    ``predicted``: the BTAC predicted it taken."""
+    if prev.fallthrough == address:
+        return not_taken_cost(p, prev, predicted)
+    return taken_cost(p, mem, prev, insn, predicted)
+
+
+def taken_cost(p: Profile, mem: MemoryCosts, branch: Insn, target: Insn | None, predicted: bool = False) -> int:
     """Extra cycles of a control transfer that went somewhere else than its fall-through."""
-    extra = p.taken[branch.klass]
+    extra = p.prediction["predicted_taken"] if predicted else p.taken[branch.klass]
     if target is not None and target.size == 4 and target.addr & 2:
         extra += p.hazards["misaligned_target"]
     if mem.refetch is not None:
@@ -455,7 +556,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> dict[int, 
     for insn in insns:
         first, last = _lines(mem, insn)
         if prev is not None and prev.fallthrough == insn.addr and not (prev.ctrl and prev.klass != "branch"):
-            lu, mc = entry_cost(p, plain, prev, insn)
+            lu, mc, _ = entry_cost(p, plain, prev, insn)
             ready = start + prev_cycles + lu + mc
             while fetched < last:  # the prefetcher's next line: after the last one, once there is room
                 fetched += 1

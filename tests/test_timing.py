@@ -48,7 +48,22 @@ ARM = {
     "cortex-m3": {k: v for k, v in _M4.items() if not k.startswith("fp_")},
     "cortex-m4": _M4,
     "cortex-m33": _M4,
-    "cortex-m7": dict(_M4, branch_taken=2),  # approximate profile: M4 costs with P = 1
+    # Cortex-M7 (docs/cores/cortex-m7.md): M4 costs but LDR 1 with a 1-cycle load-use wait; pairs
+    # by issue unit (2 ALUs, 1 LSU, 1 write-back port, 1 branch unit), never a second instruction
+    # that reads the first's result (a branch may read its flags); pairs restart at branch targets.
+    # BTAC: a direct transfer is predicted as it went the last time it ran (refill 0 when predicted
+    # taken and taken); otherwise a taken transfer, or a predicted one falling through, pays P = 1.
+    # Every body's branches run once (cold) except the loop's.
+    #   load: LDR 1 + NOP 1 (a hint issues alone); push_pop: 3 + 3 + 1 (PUSH reads what POP loaded);
+    #   branch_taken: B 1 + cold refill 1 = 2; branch_not_taken: CMP + BEQ paired, falls through, 1;
+    #   branch_forward_taken: CMP + BNE paired 1, cold refill +1 = 2;
+    #   dual_alu_load: ADDS + LDR in one cycle, 1; dual_independent: 1; dual_dependent: 2;
+    #   dual_two_loads: one LSU, 2; dual_mul_store: one write-back port, 2;
+    #   loop_predicted: MOVS 1 + 4 x (SUBS + BNE paired, 1) + first taken BNE cold + 1, two predicted
+    #   0, the last falls through predicted taken + 1 = 7.
+    "cortex-m7": dict(_M4, load=2, push_pop=7, branch_taken=2, branch_not_taken=1, branch_forward_taken=2,
+                      dual_alu_load=1, dual_independent=1, dual_dependent=2, dual_two_loads=2,
+                      dual_mul_store=2, loop_predicted=7),
 }
 
 
@@ -137,8 +152,8 @@ def test_native_model_agrees_with_reference_cycle_for_cycle(elf, program, core):
     assert check["reference"]["cycles"] == r.cycles
 
 
-def test_reference_agrees_through_interrupts_inside_loops(elf):
-    core = "cortex-m4"
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m7"])  # M7: pairs and BTAC entries across interrupts
+def test_reference_agrees_through_interrupts_inside_loops(elf, core):
     r = Simulator(elf("it_blocks.c", core, PERIOD="97"), core=core, check_timing=True).run()
     assert r.console == "same ticks>100=1\n"
     assert r.timing_check["agree"], r.timing_check["differences"]
@@ -186,6 +201,10 @@ def test_native_latency_rule_equals_its_reference(name):
     ('name = "x"\nisa = "rv32"\nsources = ["a"]\n[cycles]\nalu = -1', "alu must be a whole number"),
     ('name = "x"\nisa = "rv32"\nsources = ["a"]\n[cycles]\nvector = 2', "unknown key 'vector'"),
     ('name = "x"\nisa = "rv32"\nsources = ["a"]\noptions = { fast = 1 }', "option fast needs a table"),
+    ('name = "x"\nisa = "rv32"\nsources = ["a"]\n[dual_issue.units]\nalu = 2\n[dual_issue.uses]\nload = ["lsu"]',
+     "load must list units of"),
+    ('name = "x"\nisa = "rv32"\nsources = ["a"]\n[dual_issue.uses]\nvector = []', "unknown class 'vector'"),
+    ('name = "x"\nisa = "rv32"\nsources = ["a"]\n[prediction]\nmodel = "2bit"', "model: '2bit' is not one of"),
 ])
 def test_bad_timing_profile_is_a_clear_error(tmp_path, text, message):
     path = tmp_path / "mine.toml"

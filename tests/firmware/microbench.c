@@ -83,6 +83,15 @@ int main(void)
     BENCH("push_pop", "push {r4, r5}\n pop {r4, r5}");
     BENCH("branch_taken", "b 1f\n nop\n 1:");
     BENCH("branch_not_taken", "cmp r1, #0\n beq 1f\n 1:");
+    BENCH("branch_forward_taken", "cmp r1, #0\n bne 1f\n nop\n 1:");
+    /* issue pairing (dual-issue cores): independent, dependent, competing for one unit */
+    BENCH("dual_alu_load", "adds r0, r0, r1\n ldr r4, [sp]");
+    BENCH("dual_independent", "adds r0, r0, r1\n adds r2, r2, r1");
+    BENCH("dual_dependent", "adds r0, r0, r1\n adds r0, r0, r2");
+    BENCH("dual_two_loads", "ldr r4, [sp]\n ldr r5, [sp, #4]");
+    BENCH("dual_mul_store", "muls r0, r1, r0\n str r2, [sp]");
+    /* a counted loop: its backward branch is taken three times, then falls through */
+    BENCH("loop_predicted", "movs r5, #4\n 2: subs r5, r5, #1\n bne 2b");
 #if __ARM_ARCH >= 7
     BENCH("div", "udiv r5, r2, r1");
     BENCH("div_zero", "udiv r5, r2, r0");
