@@ -555,7 +555,8 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> dict[int, 
     freed: dict[int, int] = {}                   # line -> when the last instruction ending in it issued
     for insn in insns:
         first, last = _lines(mem, insn)
-        if prev is not None and prev.fallthrough == insn.addr and not (prev.ctrl and prev.klass != "branch"):
+        in_sequence = prev is not None and prev.fallthrough == insn.addr and not (prev.ctrl and prev.klass != "branch")
+        if in_sequence:
             lu, mc, _ = entry_cost(p, plain, prev, insn)
             ready = start + prev_cycles + lu + mc
             while fetched < last:  # the prefetcher's next line: after the last one, once there is room
@@ -564,8 +565,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> dict[int, 
             start = max(ready, arrived[last])
             if start > ready:
                 stalls[insn.addr] = start - ready
-        if prev is None or prev.fallthrough != insn.addr or prev.ctrl and prev.klass != "branch" \
-                or insn.addr in targets:  # what follows is priced as after a transfer here
+        if not in_sequence or insn.addr in targets:  # what follows is priced as after a transfer here
             start, fetched, arrived, freed = 0, last, {line: 0 for line in range(first, last + 1)}, {}
         prev_cycles = sum(instruction_cost(p, plain, insn).values())
         freed[last] = start  # the last instruction that ends in a line releases it
