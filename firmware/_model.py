@@ -232,9 +232,16 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
             fail(f"weights {w.name} have shape {list(w.shape)}")
         if not _scales_ok(w.scale):
             fail(f"weights {w.name} have scale {w.scale.tolist()[:4]}; scales must be positive and finite")
+        channels = w.shape[3] if op.op == "DEPTHWISE_CONV_2D" else w.shape[0]
+        if w.scale.size not in (1, channels) or w.zero_point.size not in (1, w.scale.size):
+            fail(f"weights {w.name} have {w.scale.size} scales and {w.zero_point.size} zero points for {channels} "
+                 f"output channels; quantisation is per tensor or one per channel")
         if len(op.inputs) > 2 and op.inputs[2] >= 0 and (tensors[op.inputs[2]].dtype is not np.int32
                                                          or tensors[op.inputs[2]].data is None):
             fail(f"bias {tensors[op.inputs[2]].name} is not constant int32")
+        if len(op.inputs) > 2 and op.inputs[2] >= 0 and tensors[op.inputs[2]].data.size != channels:
+            fail(f"bias {tensors[op.inputs[2]].name} has {tensors[op.inputs[2]].data.size} values for {channels} "
+                 f"output channels")
         if np.any(w.zero_point != 0):
             fail("weights with a non-zero zero point (TFLite int8 weights are symmetric)")
     if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"):

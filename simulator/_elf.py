@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import struct
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,7 +163,10 @@ def _code_data(sec, path: str, board: Board) -> bytes:
     if not region.contains(addr, size):
         raise ElfError(f"{path}: executable section {sec.name} [{addr:#010x}, {addr + size:#010x}) lies outside the "
                        f"code region {region.name!r} [{region.base:#010x}, {region.end:#010x}) of board {board.name}")
-    return sec.data()  # pyelftools inflates at most data_size bytes and refuses a stream that ends short
+    try:
+        return sec.data()  # pyelftools inflates at most data_size bytes and refuses a stream that ends short
+    except zlib.error as e:
+        raise ElfError(f"{path}: compressed section {sec.name} is corrupt ({e})") from None
 
 
 @dataclass(frozen=True)

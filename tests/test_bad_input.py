@@ -318,6 +318,21 @@ def test_compressed_text_is_bounded_before_it_is_inflated(tmp_path, stated, payl
     assert time.monotonic() - started < 5
 
 
+def test_corrupt_compressed_text_is_a_broken_elf(tmp_path):
+    """A compressed .text whose stream is not zlib (fuzz seed 2028, case 7659): a one-line ElfError."""
+    from simmcu import get_core
+    from simmcu._elf import load_elf
+
+    def edit(data):
+        at, sec = _section(data, ".text")
+        struct.pack_into("<I", data, at + 8, sec["sh_flags"] | 0x800)  # SHF_COMPRESSED
+        struct.pack_into("<III", data, sec["sh_offset"], 1, 64, 4)
+        data[sec["sh_offset"] + 12:sec["sh_offset"] + 16] = b"\x78\x9c\xff\xff"  # header, then an invalid block type
+    f = _mutated(tmp_path, "hello", "cortex-m4", edit)
+    with pytest.raises(ElfError, match="compressed section .text is corrupt"):
+        load_elf(f, get_core("cortex-m4"), load_board("generic-cortex-m"))
+
+
 def _phdr(data: bytes, i: int, field: int) -> int:
     phoff = struct.unpack_from("<I", data, 0x1C)[0]
     return phoff + 32 * i + 4 * field
@@ -531,6 +546,28 @@ def test_bad_model_files_are_bad_input(tmp_path, capsys, content, text):
     assert _model_cli(str(model)) == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert re.search(text, err) and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("scales, bias, text", [
+    (3, 8, "weights t1 have 3 scales and 3 zero points for 8 output channels"),  # fuzz seed 2028, case 14021
+    (8, 5, "bias t2 has 5 values for 8 output channels")])
+def test_quantisation_that_does_not_match_the_channels_is_bad_input(tmp_path, capsys, scales, bias, text):
+    """Per-channel scales and biases must cover the output channels: a one-line error, not numpy's."""
+    import numpy as np
+    import tflite_models
+
+    m = tflite_models.ModelWriter(3)
+    x = m.activation([1, 4, 4, 2], 0.05, 0)
+    w = m.tensor([8, 1, 1, 2], [0.01] * scales, [0] * scales, np.ones((8, 1, 1, 2), np.int8))
+    b = m.tensor([bias], [0.0005] * bias, [0] * bias, np.zeros(bias, np.int32), dtype=np.int32)
+    y = m.activation([1, 4, 4, 8], 0.05, 0)
+    m.op("CONV_2D", [x, w, b], [y], Padding=tflite_models.VALID, StrideH=1, StrideW=1,
+         FusedActivationFunction=tflite_models.NONE, DilationHFactor=1, DilationWFactor=1)
+    model = tmp_path / "m.tflite"
+    model.write_bytes(m.bytes([x], [y]))
+    assert _model_cli(str(model)) == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert text in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_bad_model_input_and_seed_are_bad_input(tmp_path, capsys):
