@@ -93,7 +93,7 @@ def test_micro_benchmarks_match_published_timing(microbench, core):
 
 # The same bodies with code in a flash that answers 2 cycles after each request (fetch wait
 # states 1, so W = 2 cycles per 4-byte fetch line), derived by hand from each core's fetch unit:
-#   Ibex, CV32E40P (streaming prefetch, 2 lines ahead): an instruction issues when its lines are
+#   Ibex, CV32E40P (streaming prefetch, 3 and 2 lines ahead): an instruction issues when its lines are
 #   in, one line per W; a taken transfer costs (its cycles + taken extra) fetches, W each:
 #   branch 3W, jump 2W. So alu/load/store/mul: max(cycles, W); load_use: 2 lines, 2W;
 #   misaligned32 (8 bytes): 2W; not-taken branch: W.
