@@ -168,6 +168,11 @@ def _parse(path: Path, model, graph) -> Model:
         raise ModelError(f"{path}: graph inputs {inputs} and outputs {outputs}; the model has {len(tensors)} tensors")
     for k in (*inputs, *outputs):
         _check_activation(path, "the graph", tensors, k)
+    produced = {t for op in operators for t in op.outputs}
+    for k in outputs:
+        if k not in produced and k not in inputs:
+            raise ModelError(f"{path}: graph output tensor {k} ({tensors[k].name}) is neither a graph input nor "
+                             f"produced by an operator")
     return Model(path, tensors, operators, inputs, outputs)
 
 

@@ -244,8 +244,11 @@ class CortexM:
 
     def unaligned_fault(self, pc: int):
         """The fault of the load/store at ``pc`` whose address is not aligned as it must be."""
-        address, size, write = self._access(pc)
         kind = "HardFault" if self.v6m else "UsageFault (UNALIGNED)"
+        access = self._access(pc)
+        if access is None:  # the code there changed since it was decoded (firmware wrote to it)
+            return self.m.fault("unaligned", pc, f"{kind}: unaligned access by code rewritten at run time")
+        address, size, write = access
         access = "write" if write else "read"
         return self.m.fault("unaligned", pc, f"{kind}: unaligned {access} of {size} bytes at", address=address,
                             access=access, size=size)

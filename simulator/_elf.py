@@ -150,6 +150,8 @@ def _read(elf: ELFFile, path: str, core: Core, board: Board, file_size: int) -> 
         allocated.append((sec.name, sec["sh_addr"], sec["sh_size"], bool(flags & 1)))
         if flags & 4 and sec["sh_type"] == "SHT_PROGBITS":  # SHF_EXECINSTR
             code.append(CodeSection(sec.name, sec["sh_addr"], _code_data(sec, path, board)))
+    for c in code:
+        _check_loaded(c, segments, path)
     symbols = _symbol_table(elf, path)
     return ElfImage(path=path, arch=core.arch, entry=elf["e_entry"], segments=segments, symbols=_symbols(elf, symbols),
                     code=code, data_in_code=_data_ranges(elf, symbols, code), sections=allocated)
@@ -167,6 +169,20 @@ def _code_data(sec, path: str, board: Board) -> bytes:
         return sec.data()  # pyelftools inflates at most data_size bytes and refuses a stream that ends short
     except zlib.error as e:
         raise ElfError(f"{path}: compressed section {sec.name} is corrupt ({e})") from None
+
+
+def _check_loaded(code: CodeSection, segments: list[Segment], path: str) -> None:
+    """The timing tables are built from the executable sections and Unicorn runs what the segments
+    load: the two must be the same bytes, or the model would price other instructions than run."""
+    end = code.addr + len(code.data)
+    for i, seg in enumerate(segments):
+        if seg.addr <= code.addr and end <= seg.addr + len(seg.data):
+            if seg.data[code.addr - seg.addr:end - seg.addr] != code.data:
+                raise ElfError(f"{path}: executable section {code.name} [{code.addr:#010x}, {end:#010x}) differs "
+                               f"from the bytes segment {i} loads there")
+            return
+    raise ElfError(f"{path}: executable section {code.name} [{code.addr:#010x}, {end:#010x}) is not loaded by any "
+                   f"segment")
 
 
 @dataclass(frozen=True)
