@@ -18,8 +18,7 @@ from unicorn import arm_const, riscv_const
 from . import _native as nat
 from ._errors import ElfError
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
-                      latency_model_of, memory_hooked, not_taken_cost, pairs, predictable, refetch_lines,
-                      stream_stalls, taken_cost)
+                      latency_model_of, memory_hooked, not_taken_cost, predictable, taken_cost)
 from .isa import rv32, thumb
 from .isa.insn import Insn
 
@@ -107,12 +106,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     if not insns:
         raise ValueError("no code")
     hooked = memory_hooked(profile, exact_memory)
-    mem = MemoryCosts.of(board, profile, hooked)
-    if mem.stream is not None:
-        mem = dataclasses.replace(mem, stream=stream_stalls(profile, mem, insns))
-    if mem.refetch is not None:
-        mem = dataclasses.replace(mem, refetch=refetch_lines(mem, insns))
-    mem = dataclasses.replace(mem, paired=pairs(profile, insns))
+    mem = MemoryCosts.of(board, profile, hooked, insns)
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
     if code_bytes > MAX_CODE_BYTES:  # the index table holds 4 bytes per byte of the span

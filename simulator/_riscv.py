@@ -108,17 +108,18 @@ class RiscV:
         Reads see the count when the reading instruction started; writes are relative to
         its end (``at_issue=False``), so a written value is what the next instruction reads.
         """
-        cycle = self.m.blocks.cycle_at(pc) if at_issue else self.m.blocks.cycle_after(pc)
         if name in ("time", "timeh") and self.m.core.time_source == "mtime":
-            return self.mtime(cycle)
+            return self.mtime(self._raw("mcycle", pc, at_issue))
         base = "minstret" if "instret" in name else "mcycle"
         if self.inhibit & _INHIBIT_BIT[base]:
             return self.frozen[base]
+        return (self._raw(base, pc, at_issue) + self.counter_offset[base]) & _COUNT
+
+    def _raw(self, base: str, pc: int, at_issue: bool) -> int:
+        """Cycles or instructions since reset at the CSR instruction at ``pc``, before any write."""
         if base == "mcycle":
-            raw = cycle
-        else:
-            raw = self.m.blocks.instructions_at(pc) + (0 if at_issue else 1)
-        return (raw + self.counter_offset[base]) & _COUNT
+            return self.m.blocks.cycle_at(pc) if at_issue else self.m.blocks.cycle_after(pc)
+        return self.m.blocks.instructions_at(pc) + (0 if at_issue else 1)
 
     def _illegal(self, csr: str, funct3: int, src: int) -> str | None:
         """Why the core rejects this access to ``csr``, or None when it implements it."""
@@ -180,12 +181,10 @@ class RiscV:
         for base, bit in _INHIBIT_BIT.items():
             if (self.inhibit ^ value) & bit:
                 current = self._counter(base, pc, at_issue=False)
-                self.inhibit ^= bit
                 if value & bit:
                     self.frozen[base] = current
                 else:
-                    self.counter_offset[base] = 0
-                    self.counter_offset[base] = (current - self._counter(base, pc, at_issue=False)) & _COUNT
+                    self.counter_offset[base] = (current - self._raw(base, pc, at_issue=False)) & _COUNT
         self.inhibit = value
 
     # -- traps from Unicorn --------------------------------------------------------------

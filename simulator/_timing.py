@@ -369,7 +369,10 @@ class MemoryCosts:
     paired: frozenset[int] = frozenset()
 
     @classmethod
-    def of(cls, board, profile: Profile | None = None, exact: bool = False) -> MemoryCosts:
+    def of(cls, board, profile: Profile | None = None, exact: bool = False,
+           insns: list[Insn] | None = None) -> MemoryCosts:
+        """The costs of ``board`` under ``profile``; with the decoded ``insns``, also the tables that
+        depend on the code (streaming fetch stalls, discarded fetches, dual-issue pairs)."""
         data, code = board.data, board.code
         places = (data, code, data)
         read = (0, 0, 0) if exact else tuple(r.read_wait_states for r in places)
@@ -378,9 +381,15 @@ class MemoryCosts:
         wait = 0 if cached else code.fetch_wait_states
         fetch = profile.fetch if profile is not None else apply_params(FETCH_PARAMS, {}, "fetch")
         streaming = fetch["model"] == "stream" and wait > 0 and not code.prefetch
-        return cls(read, write, wait, code.fetch_bytes.bit_length() - 1, code.prefetch,
-                   refill_scale=1 + wait if streaming else 1, stream={} if streaming else None,
-                   refetch={} if fetch["taken_refetch"] and wait and not streaming else None)
+        mem = cls(read, write, wait, code.fetch_bytes.bit_length() - 1, code.prefetch,
+                  refill_scale=1 + wait if streaming else 1)
+        if insns is None or profile is None:
+            return mem
+        if streaming:
+            mem = dataclasses.replace(mem, stream=stream_stalls(profile, mem, insns))
+        if fetch["taken_refetch"] and wait and not streaming:
+            mem = dataclasses.replace(mem, refetch=refetch_lines(mem, insns))
+        return dataclasses.replace(mem, paired=pairs(profile, insns))
 
 
 def memory_hooked(profile: Profile, exact_memory: bool) -> bool:
@@ -420,6 +429,12 @@ def _lines(mem: MemoryCosts, insn: Insn) -> tuple[int, int]:
     return insn.addr >> mem.fetch_shift, (insn.addr + insn.size - 1) >> mem.fetch_shift
 
 
+def _new_lines(mem: MemoryCosts, prev: Insn, insn: Insn) -> int:
+    """Fetch lines ``insn`` needs beyond the last one ``prev``, just before it, ended in."""
+    first, last = _lines(mem, insn)
+    return max(0, last - max(first - 1, (prev.fallthrough - 1) >> mem.fetch_shift))
+
+
 def entry_cost(p: Profile, mem: MemoryCosts, prev: Insn | None, insn: Insn) -> tuple[int, int, int]:
     """(load_use, memory, dual) cycles ``insn`` pays for following ``prev``; ``None`` after a jump or
     trap. ``dual`` is -1 when it issues in ``prev``'s cycle (``pairs``), else 0.
@@ -445,11 +460,10 @@ def entry_cost(p: Profile, mem: MemoryCosts, prev: Insn | None, insn: Insn) -> t
     if mem.stream is not None:
         mem_c += mem.stream.get(insn.addr, 0) if seq else 0  # after a transfer: in its refill
     elif mem.fetch_wait:
-        first, last = _lines(mem, insn)
         if seq:
-            new = last - max(first - 1, (prev.fallthrough - 1) >> mem.fetch_shift)
-            mem_c += 0 if mem.prefetch else max(0, new) * mem.fetch_wait
+            mem_c += 0 if mem.prefetch else _new_lines(mem, prev, insn) * mem.fetch_wait
         else:
+            first, last = _lines(mem, insn)
             mem_c += (last - first + 1) * mem.fetch_wait
     return lu, mem_c, dual
 
@@ -528,11 +542,8 @@ def refetch_lines(mem: MemoryCosts, insns: list[Insn]) -> dict[int, int]:
     half word already fetched)."""
     out = {}
     for prev, insn in zip(insns, insns[1:]):
-        if prev.klass == "branch" and prev.fallthrough == insn.addr:
-            first, last = _lines(mem, insn)
-            new = last - max(first - 1, (prev.fallthrough - 1) >> mem.fetch_shift)
-            if new > 0:
-                out[prev.addr] = new
+        if prev.klass == "branch" and prev.fallthrough == insn.addr and _new_lines(mem, prev, insn):
+            out[prev.addr] = _new_lines(mem, prev, insn)
     return out
 
 
