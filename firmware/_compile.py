@@ -316,15 +316,24 @@ def make_units(accels) -> list:
 #: Where ``compile_model`` records, per operator, where it runs (``place``).
 OFFLOAD_FILE = "offload.json"
 
+#: Model code is laid out so its cycles do not depend on where the linker puts it: every function
+#: starts on a 16-byte boundary (a multiple of any fetch line up to 128-bit flash lines, so each
+#: branch target keeps its place within its line wherever the function lands), and on RISC-V,
+#: whose cores pay for a taken branch to a 32-bit instruction straddling a word, loop heads on a
+#: word (Arm loop heads stay as the compiler puts them: the padding would cost an M0+ cycles).
+CODE_ALIGNMENT = {"arm": ["-falign-functions=16"], "riscv": ["-falign-functions=16", "-falign-loops=4"]}
+
 
 def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: np.ndarray | None = None,
-                  seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False) -> Path:
+                  seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False,
+                  code_offset: int = 0) -> Path:
     """Write the model's C sources and kernels into ``out_dir`` and build ``out_dir/model.elf``.
     ``accels`` (instances or specs) are the accelerators the firmware runs with: each layer goes to
     the first that takes it (``Accelerator.compile_layer``), else to the CPU kernels; their firmware
     support (sources, definitions) is compiled in, and model.c includes their headers.
     ``out_dir/offload.json`` lists where each layer runs. ``portable`` keeps the portable C inner
-    loops on cores with the DSP extension."""
+    loops on cores with the DSP extension. ``code_offset`` (even, bytes) moves the model's code by
+    placing that much padding before it: its cycles must not change (``CODE_ALIGNMENT``)."""
     attached = make_units(accels)
     model = load_model(path)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -357,8 +366,24 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     defines = {k: v for s in support for k, v in s.defines.items()}
     if portable:
         defines["NN_PORTABLE"] = "1"
-    return build([out / "main.c", out / "model.c", out / "model.h", *(out / name for name in sorted(files))], core,
-                 out / "model.elf", toolchain=toolchain, defines=defines)
+    cflags = list(CODE_ALIGNMENT[get_core(parse_core_spec(core)[0]).arch])
+    sources = [out / "main.c", out / "model.c", out / "model.h", *(out / name for name in sorted(files))]
+    if code_offset:
+        sources.insert(0, _padding_source(out, code_offset))
+        cflags.append(f"-Wl,-u,{PADDING_SYMBOL}")
+    return build(sources, core, out / "model.elf", toolchain=toolchain, defines=defines, cflags=cflags)
+
+
+PADDING_SYMBOL = "simmcu_code_offset"
+
+
+def _padding_source(out: Path, size: int) -> Path:
+    """A never-called function of ``size`` bytes, linked first in .text (``-u`` keeps it)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0 or size % 2:
+        raise ConfigError(f"code offset {size!r} must be a non-negative even number of bytes")
+    path = out / "code_offset.c"
+    path.write_text(f'__attribute__((used, naked)) void {PADDING_SYMBOL}(void) {{ __asm__(".space {size}"); }}\n')
+    return path
 
 
 def _check_fits(model: Model, path, core: str) -> None:
