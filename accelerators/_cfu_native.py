@@ -12,8 +12,9 @@ from numba import carray, types
 
 from simmcu import _native as nat
 
-from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, MACHINE, MULT, N_SFIELDS, N_SITES, OFF_COUNTS,
-                  OFF_LATENCY, OFF_SITES, OP_MAC4, OP_READ, OP_REQUANT, OP_RESET, OP_RESULT, OP_SET, OP_SET_OFFSET,
+from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, LANES, MACHINE, MULT, N_SFIELDS, N_SITES, OFF_COUNTS,
+                  OFF_LATENCY, OFF_SITES, OP_MAC4, OP_MACL, OP_READ, OP_REQUANT, OP_RESET, OP_RESULT, OP_SET,
+                  OP_SET_OFFSET,
                   OUT_ZP, PC_REG, RESULT, S_ADDR, S_NEXT, S_OP, S_RA, S_RB, S_RD, S_SEL, SHIFT, SINGLE_ROUNDING,
                   STALLS, COUNT)
 
@@ -62,10 +63,18 @@ def builtin_op(st, op, sel, a, b):
             st[ACC] += (_s8(a, lane) + off) * _s8(b, lane)
         st[ACC] = _wrap32(st[ACC])
         return st[ACC]
+    if op == OP_MACL:
+        off, lanes = st[IN_OFFSET], st[LANES:LANES + 4]
+        for lane in range(4):
+            lanes[lane] = _wrap32(lanes[lane] + (_s8(a, lane >> sel) + off) * _s8(b, lane))
+        return 0
     if op == OP_READ:
-        return st[ACC]
+        return st[LANES + sel - 1] if 1 <= sel <= 4 else st[ACC]
     if op == OP_RESET:
-        st[ACC] = _wrap32(a)
+        if sel == 1 or sel == 2:
+            st[LANES + 2 * sel - 2], st[LANES + 2 * sel - 1] = _wrap32(a), _wrap32(b)
+        else:
+            st[ACC] = _wrap32(a)
         return 0
     if op == OP_SET_OFFSET:
         st[IN_OFFSET] = _wrap32(a)

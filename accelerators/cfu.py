@@ -35,7 +35,8 @@ OP_RESULT = N_OPS - 1     #: Cortex-M MRC: read the result of the last MCR/MCRR
 
 # Built-in operations (RISC-V funct3 / Arm opc1) and their state.
 ACC, IN_OFFSET, MULT, SHIFT, OUT_ZP, ACT_MIN, ACT_MAX, SINGLE_ROUNDING = range(STATE0, STATE0 + 8)
-OP_MAC4, OP_READ, OP_RESET, OP_SET_OFFSET, OP_REQUANT, OP_SET = range(6)
+LANES = STATE0 + 8        #: macl's four lane accumulators
+OP_MAC4, OP_READ, OP_RESET, OP_SET_OFFSET, OP_REQUANT, OP_SET, OP_MACL = range(7)
 
 
 class CustomInstructionUnit(Accelerator):
@@ -148,11 +149,13 @@ def _decode_arm(word: int, coproc: int):
 
 class CfuAccelerator(CustomInstructionUnit):
     NAME = "cfu"
-    DESCRIPTION = "custom-instruction unit for int8 inference: 4-lane int8 MAC, accumulator, requantise-and-clamp"
-    OPS = ("mac4", "read", "reset", "set_offset", "requant", "set")
+    DESCRIPTION = ("custom-instruction unit for int8 inference: 4-lane int8 MAC into one accumulator or lane-wise "
+                   "into four, requantise-and-clamp")
+    OPS = ("mac4", "read", "reset", "set_offset", "requant", "set", "macl")
     PARAMS = {
         **CustomInstructionUnit.PARAMS,
-        "mac_latency": Param(0, "cycles", "added to a mac4 beyond the instruction's own cycle", int, lambda v: v >= 0),
+        "mac_latency": Param(0, "cycles", "added to a mac4 or macl beyond the instruction's own cycle", int,
+                             lambda v: v >= 0),
         "requant_latency": Param(2, "cycles", "added to a requant", int, lambda v: v >= 0),
         "other_latency": Param(0, "cycles", "added to read, reset, set_offset and set", int, lambda v: v >= 0),
         # the energy and area model (docs/energy.md): Horowitz, ISSCC 2014, 45 nm
@@ -161,7 +164,7 @@ class CfuAccelerator(CustomInstructionUnit):
                                 "add (0.1 pJ), Horowitz, 45 nm", "quantity"),
         "op_energy": Param(H["add32_pj"], "pJ/op", "read, reset, set_offset or set: one 32-bit register operation, "
                            "priced as a 32-bit add (Horowitz, 45 nm)", "quantity"),
-        "lane_area": MAC_AREA,  # each of mac4's 4 lanes
+        "lane_area": MAC_AREA,  # each of the 4 lanes (mac4 and macl share them; macl adds 3 accumulators)
         "requant_area": Param(H["mult32_um2"] + H["add32_um2"], "um2", "the requantiser: a 32-bit multiplier and "
                               "adder (Horowitz, 45 nm)", "quantity"),
     }
@@ -173,25 +176,26 @@ class CfuAccelerator(CustomInstructionUnit):
         return builtin_hook
 
     def firmware(self, core: str) -> FirmwareSupport:
-        """The CPU kernels use its instructions (NN_CFU: mac4 over word-padded weight rows, fused requantise)."""
+        """The CPU kernels use its instructions (NN_CFU: mac4 over word-padded weight rows, macl over
+        depthwise channels, fused requantise)."""
         return FirmwareSupport(defines={"NN_CFU": "1"})
 
     def latencies(self) -> list[int]:
         p = self.params
         lat = [p["other_latency"]] * N_OPS
-        lat[OP_MAC4], lat[OP_REQUANT] = p["mac_latency"], p["requant_latency"]
+        lat[OP_MAC4], lat[OP_MACL], lat[OP_REQUANT] = p["mac_latency"], p["mac_latency"], p["requant_latency"]
         return lat
 
     def init_state(self, st: np.ndarray) -> None:
         st[MULT], st[ACT_MIN], st[ACT_MAX] = 1 << 30, -128, 127
 
     def macs(self, counts: dict[str, int]) -> int:
-        return 4 * counts["mac4"]
+        return 4 * (counts["mac4"] + counts["macl"])
 
     def job_energy(self, job: Invocation) -> dict[str, float]:
-        """The run's instructions: 4 MACs per mac4, a requant each, one register operation for the rest."""
+        """The run's instructions: 4 MACs per mac4 or macl, a requant each, one register operation for the rest."""
         p, counts = self.params, job.info["instructions"]
-        others = sum(n for op, n in counts.items() if op not in ("mac4", "requant"))
+        others = sum(n for op, n in counts.items() if op not in ("mac4", "macl", "requant"))
         return dict(compute=job.macs * p["mac_energy"] + counts["requant"] * p["requant_energy"]
                     + others * p["op_energy"])
 

@@ -97,6 +97,15 @@ class CodeMap:
         return int(self.state.insn[name][i])
 
 
+def _long_branch(image, insn) -> bool:
+    """A BL to elsewhere in its own function (not to its start: that is recursion) is a jump, not a
+    call: Thumb-1 compilers branch with BL beyond B's 2 KiB reach, and nothing returns past it."""
+    if insn.target is None:
+        return False
+    here, there = image.symbol_at(insn.addr), image.symbol_at(insn.target)
+    return here is not None and there == here and insn.target & ~1 != here.addr & ~1
+
+
 def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
           strict_alignment: bool = False, progress=None) -> CodeMap:
     """``strict_alignment``: the core faults on LDRD/STRD, LDM/STM and FP loads/stores to addresses that
@@ -177,7 +186,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         lu, mc, dual = entry_cost(profile, mem, prev, insn)
         flags = 0
         flags |= nat.F_CTRL if insn.ctrl else 0
-        flags |= nat.F_CALL if insn.call else 0
+        flags |= nat.F_CALL if insn.call and not _long_branch(image, insn) else 0
         flags |= nat.F_IN_IT if insn.in_it else 0
         flags |= nat.F_LOAD if insn.klass == "load" else 0
         flags |= nat.F_SINGLE if insn.klass in ("load", "store") else 0

@@ -230,3 +230,12 @@ def test_a_kernel_timing_itself_agrees_with_the_function_profile(elf, core):
     kernel = next(f for f in r.functions if f["name"] == "conv2d_3x3")
     assert kernel["calls"] == 1
     assert kernel["cycles_inclusive"] < measured <= kernel["cycles_inclusive"] + 120
+
+
+@pytest.mark.parametrize("core", ["cortex-m0plus", "cortex-m4"])
+def test_a_bl_within_its_own_function_is_a_branch_not_a_call(run, core):
+    r = run("long_branch.c", core)
+    assert r.console.strip() == "21"
+    calls = {f["name"]: f["calls"] for f in r.functions}
+    assert calls["far_jump"] == 1 and calls["after"] == 1
+    assert "far_jump;" not in r.folded(), r.folded()

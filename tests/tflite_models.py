@@ -222,8 +222,31 @@ def classifier() -> bytes:
     return m.bytes([x], [out])
 
 
+def depth_multipliers() -> bytes:
+    """DEPTHWISE_CONV_2D with each lane mapping of the kernels and the cfu's macl: multiplier 4 (one
+    input channel feeds four lanes), 3 over 4 input channels (lanes read channels one by one), 1
+    with 12 channels, and 2 with relu6 and dilation 2."""
+    m = ModelWriter(6)
+    x = m.activation([1, 6, 5, 2], 0.04, -6)
+    y, c, scale = x, 2, 0.04
+    for k, mult in enumerate((4, 3, 1, 2)):
+        if mult == 3:
+            # 8 -> 4 channels first (a 1x1 conv), so the multiplier-3 layer has a multiple of 4 outputs
+            y = _conv(m, y, scale, [1, 6, 5, 4], (1, 1), c, 4, True, 0.05, 3, Padding=VALID, StrideH=1,
+                      StrideW=1, FusedActivationFunction=NONE, DilationHFactor=1, DilationWFactor=1)
+            c, scale = 4, 0.05
+        w = m.weights([1, 3, 3, c * mult], k % 2 == 0, axis=3)
+        out_scale = 0.03 + 0.01 * k
+        z = m.activation([1, 6, 5, c * mult], out_scale, 4 - 3 * k)
+        m.op("DEPTHWISE_CONV_2D", [y, w, m.bias(c * mult, scale, w)], [z], Padding=SAME, StrideH=1, StrideW=1,
+             DepthMultiplier=mult, FusedActivationFunction=RELU6 if mult == 2 else NONE,
+             DilationHFactor=2 if mult == 2 else 1, DilationWFactor=2 if mult == 2 else 1)
+        y, c, scale = z, c * mult, out_scale
+    return m.bytes([x], [y])
+
+
 MODELS = {"convolutions": convolutions, "depthwise": depthwise, "pooling_and_add": pooling_and_add,
-          "classifier": classifier}
+          "classifier": classifier, "depth_multipliers": depth_multipliers}
 
 
 def unsupported_op() -> bytes:

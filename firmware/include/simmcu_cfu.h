@@ -7,12 +7,15 @@
 #include <stdint.h>
 
 #define CFU_MAC4 0       /* acc += sum over 4 lanes of (int8 a + offset) * int8 b; returns acc */
-#define CFU_READ 1       /* returns acc */
-#define CFU_RESET 2      /* acc = a */
+#define CFU_READ 1       /* sel 0: returns acc; sel 1-4: returns lane accumulator sel - 1 */
+#define CFU_RESET 2      /* sel 0: acc = a; sel 1: lanes 0, 1 = a, b; sel 2: lanes 2, 3 = a, b */
 #define CFU_SET_OFFSET 3 /* input offset = a */
 #define CFU_REQUANT 4    /* returns clamp(requantise(a) + out_zp) with the parameters set by CFU_SET */
 #define CFU_SET 5        /* parameter[sel] = a: 0 multiplier, 1 shift, 2 out_zp, 3 act_min, 4 act_max,
                           * 5 rounding (0: gemmlowp's two, as TFLite convolutions; 1: one, as FULLY_CONNECTED) */
+#define CFU_MACL 6       /* lane-wise MAC: lane k += (int8 input + offset) * int8 byte k of b, four accumulators
+                          * (depthwise convolution); the input is byte k >> sel of a: sel 0 four inputs, 1 two
+                          * (each feeding two lanes, depth multiplier 2), 2 one (a multiple of 4) */
 
 #if defined(__riscv)
 #define CFU_OP(op, sel, a, b) ({ int32_t r_; \
@@ -40,4 +43,7 @@ static inline int32_t cfu_read(void) { return CFU_RESULT(CFU_READ, 0, 0); }
 static inline int32_t cfu_requant(int32_t acc) { return CFU_RESULT(CFU_REQUANT, 0, acc); }
 #endif
 #define cfu_set_param(sel, v) CFU_SEND(CFU_SET, sel, v, 0)
+#define cfu_macl(sel, a, b) CFU_SEND(CFU_MACL, sel, a, b)
+#define cfu_reset_lanes(a0, a1, a2, a3) do { CFU_SEND(CFU_RESET, 1, a0, a1); CFU_SEND(CFU_RESET, 2, a2, a3); } while (0)
+#define cfu_read_lane(k) CFU_RESULT(CFU_READ, (k) + 1, 0)
 #endif
