@@ -126,7 +126,7 @@ def _complete(uc, st, site, op, result):
     st[OFF_COUNTS + op] += 1
     if latency:
         st[STALLS] += latency
-        nat.charge_accelerator(nat.machine_state(machine), latency)
+        nat.charge_accelerator(nat.machine_state(machine), latency, st[site + S_ADDR])
 
 
 @numba.njit(cache=_CACHE)

@@ -318,13 +318,13 @@ OFFLOAD_FILE = "offload.json"
 
 
 def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: np.ndarray | None = None,
-                  seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False) -> Path:
+                  seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False, strip: bool = False) -> Path:
     """Write the model's C sources and kernels into ``out_dir`` and build ``out_dir/model.elf``.
     ``accels`` (instances or specs) are the accelerators the firmware runs with: each layer goes to
     the first that takes it (``Accelerator.compile_layer``), else to the CPU kernels; their firmware
     support (sources, definitions) is compiled in, and model.c includes their headers.
     ``out_dir/offload.json`` lists where each layer runs. ``portable`` keeps the portable C inner
-    loops on cores with the DSP extension."""
+    loops on cores with the DSP extension; ``strip`` builds without debug information."""
     attached = make_units(accels)
     model = load_model(path)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -358,7 +358,7 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     if portable:
         defines["NN_PORTABLE"] = "1"
     return build([out / "main.c", out / "model.c", out / "model.h", *(out / name for name in sorted(files))], core,
-                 out / "model.elf", toolchain=toolchain, defines=defines)
+                 out / "model.elf", toolchain=toolchain, defines=defines, strip=strip)
 
 
 def _check_fits(model: Model, path, core: str) -> None:

@@ -85,6 +85,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="optimisation level: 0, 1, 2, 3, s or z (default 2)")
     build.add_argument("--cflags", default="", metavar='"FLAGS"',
                        help="extra compiler and linker flags, split like a shell would")
+    build.add_argument("--strip", action="store_true",
+                       help="drop the debug information (line tables); the code is the same")
 
     comp = sub.add_parser("compile", help="compile a .tflite model into C sources and a firmware ELF")
     comp.add_argument("model", help="quantised int8 .tflite model")
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--input", metavar="FILE", default=None, help="model input (.npy or raw int8 bytes)")
     comp.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     comp.add_argument("--toolchain", default="zig", choices=("zig", "gnu"), help="compiler (default zig)")
+    comp.add_argument("--strip", action="store_true", help="build model.elf without debug information")
 
     sw = sub.add_parser("sweep", help="run a design-space sweep from a spec (docs/sweep.md)")
     sw.add_argument("spec", help="sweep spec TOML file, or a bundled spec's name (conv-mlperf)")
@@ -201,7 +204,7 @@ def _build(a) -> int:
     defines = dict((d.split("=", 1) + ["1"])[:2] for d in a.defines)
     what = a.what[0] if len(a.what) == 1 else a.what
     out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines,
-                include_dirs=a.include_dirs, optimize=a.optimize, cflags=a.cflags)
+                include_dirs=a.include_dirs, optimize=a.optimize, cflags=a.cflags, strip=a.strip)
     print(f"simmcu: built {out} for {a.core}")
     return 0
 
@@ -210,7 +213,8 @@ def _compile(a) -> int:
     from simmcu.firmware import compile_model, read_input
 
     data = read_input(a.input) if a.input else None
-    elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels)
+    elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels,
+                        strip=a.strip)
     print(f"simmcu: compiled {a.model} into {Path(a.output)}/ and built {elf}")
     return 0
 
