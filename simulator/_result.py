@@ -153,8 +153,13 @@ class RunResult:
         w.writerows(self.functions)
         return out.getvalue()
 
-    def folded(self) -> str:
-        """Folded call stacks weighted in cycles (``main;conv2d 1234``), for flame-graph tools."""
+    def folded(self, lines: bool = False) -> str:
+        """Folded call stacks weighted in cycles (``main;conv2d 1234``), for flame-graph tools; with
+        ``lines`` (a run with profile_lines), source lines as leaf frames (``_annotate.folded_lines``)."""
+        if lines and self.lines is not None:
+            from ._annotate import folded_lines
+
+            return folded_lines(self.stacks, self.lines)
         return "".join(f"{path} {cycles}\n" for path, cycles in self.stacks)
 
 

@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="write the per-function profile as CSV ('-' for stdout)")
     run.add_argument("--folded", metavar="FILE", default=None,
                      help="write folded call stacks weighted in cycles, for flame-graph tools ('-' for stdout)")
+    run.add_argument("--profile-lines", action="store_true",
+                     help="cycles, instructions and stalls per source line (JSON 'lines', `simmcu annotate`), "
+                          "from the ELF's DWARF line table")
+    run.add_argument("--folded-lines", action="store_true",
+                     help="with --folded: source lines as leaf frames (implies --profile-lines)")
     run.add_argument("--accel", action="append", default=[], metavar="NAME[:PARAM=VALUE,...]|FILE.toml",
                      help="attach an accelerator model (repeatable; see `simmcu accels`)")
     run.add_argument("--baseline", metavar="ELF", default=None,
@@ -130,6 +135,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="exit 1 if a program's cycles differ from the RTL's by more than this")
     val.add_argument("--json", action="store_true", help="print the report as JSON instead")
 
+    ann = sub.add_parser("annotate", help="print a function's source with the cycles of each line, from a result "
+                         "JSON of `simmcu run --profile-lines --json`")
+    ann.add_argument("result", help="result JSON with 'lines'")
+    ann.add_argument("function", nargs="?", default=None, help="function to annotate (default: list the hottest)")
+    ann.add_argument("--source-dir", action="append", default=[], metavar="DIR",
+                     help="look source files up here first (repeatable)")
+    ann.add_argument("--top", type=int, default=10, metavar="N", help="functions listed without FUNCTION (default 10)")
+
     cores = sub.add_parser("cores", help="list the cores and their timing profiles")
     cores.add_argument("--timing", action="store_true",
                        help="also list each timing profile's options, sources and what it leaves out")
@@ -168,7 +181,7 @@ def _run(a) -> int:
     options = dict(board=a.board, timing=a.timing, max_instructions=a.max_instructions, timeout=a.timeout,
                    semihost_dir=a.semihost_dir, args=tuple(a.args), check_timing=a.check_timing,
                    console=None if a.quiet else lambda text: _write(text, human), exact_memory=a.exact_memory,
-                   accelerators=a.accel)
+                   accelerators=a.accel, profile_lines=a.profile_lines or a.folded_lines)
     if elf.suffix == ".tflite":
         from simmcu.firmware import read_input, run_model
 
@@ -187,7 +200,7 @@ def _run(a) -> int:
         _write("\n", human)
     _write(result.summary(a.top) + "\n", human)
     for path, text in ((a.json, lambda: result.to_json() + "\n"), (a.profile_csv, result.functions_csv),
-                       (a.folded, result.folded)):
+                       (a.folded, lambda: result.folded(lines=a.folded_lines))):
         if path == "-":
             _write(text())
         elif path:
@@ -216,6 +229,14 @@ def _compile(a) -> int:
     elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels,
                         strip=a.strip)
     print(f"simmcu: compiled {a.model} into {Path(a.output)}/ and built {elf}")
+    return 0
+
+
+def _annotate(a) -> int:
+    from ._annotate import annotate, hottest_functions, load_lines
+
+    doc = load_lines(a.result)
+    _write((annotate(doc, a.function, a.source_dir) if a.function else hottest_functions(doc, a.top)) + "\n")
     return 0
 
 
@@ -343,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
         return {"run": _run, "build": _build, "compile": _compile, "sweep": _sweep, "cores": _cores,
-                "accels": _accels, "boards": _boards, "validate": _validate}[a.command](a)
+                "accels": _accels, "boards": _boards, "validate": _validate, "annotate": _annotate}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)
