@@ -318,7 +318,8 @@ OFFLOAD_FILE = "offload.json"
 
 
 def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: np.ndarray | None = None,
-                  seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False, strip: bool = False) -> Path:
+                  seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False,
+                  strip: bool = False) -> Path:
     """Write the model's C sources and kernels into ``out_dir`` and build ``out_dir/model.elf``.
     ``accels`` (instances or specs) are the accelerators the firmware runs with: each layer goes to
     the first that takes it (``Accelerator.compile_layer``), else to the CPU kernels; their firmware

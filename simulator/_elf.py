@@ -218,7 +218,8 @@ def _symbol_table(elf: ELFFile, path: str) -> list[_RawSymbol]:
     for name, value, size, info, _, shndx in _SYM.iter_unpack(data[:len(data) - len(data) % _SYM.size]):
         end = names.find(b"\0", name)
         text = names[name:end if end >= 0 else len(names)].decode("utf-8", errors="replace")
-        out.append(_RawSymbol(text, value, size, info & 0xF, shndx not in (0, _SHN_ABS) and shndx not in unallocated))
+        defined = shndx not in (0, _SHN_ABS) and shndx not in unallocated
+        out.append(_RawSymbol(text, value, size, info & 0xF, defined))
     return out
 
 

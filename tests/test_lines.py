@@ -57,8 +57,8 @@ def _loaded(path):
         elf = ELFFile(f)
         alloc = {i for i, s in enumerate(elf.iter_sections()) if s["sh_flags"] & 2}
         segments = [(s["p_vaddr"], s["p_paddr"], s.data()) for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
-        symbols = sorted((s.name, s["st_value"], s["st_size"]) for s in elf.get_section_by_name(".symtab").iter_symbols()
-                         if s["st_shndx"] in alloc)
+        table = elf.get_section_by_name(".symtab")
+        symbols = sorted((s.name, s["st_value"], s["st_size"]) for s in table.iter_symbols() if s["st_shndx"] in alloc)
     return segments, symbols
 
 
@@ -115,7 +115,7 @@ def _check_lines_add_up(r):
 
 
 #: (program, core, options): divides and serial shifts (latency), interrupts and exception entry, wait
-#: states, caches (instruction and data misses), the cfu's accelerator stalls, the conv unit and WFI.
+#: states, caches (instruction and data misses), the conv unit and WFI, a run ended by a fault.
 CASES = [
     ("microbench.c", "rv32imc", {}),
     ("microbench.c", "cortex-m4", {}),
@@ -124,6 +124,7 @@ CASES = [
     ("rv_timer.c", "rv32imc", {}),
     ("memory_bench.c", "cortex-m7:icache=true,dcache=true", {}),
     ("conv2d_conv_irq", "cortex-m4", dict(accelerators=["conv"])),
+    ("fault", "rv32imc", {}),
 ]
 
 
@@ -132,7 +133,7 @@ def test_lines_add_up_to_the_profile_and_match_the_reference(elf, program, core,
     base = core.split(":")[0]
     path = elf(program, "cortex-m4" if program == "memory_bench.c" else base)
     r = Simulator(path, core=core, profile_lines=True, check_timing=True, **options).run()
-    assert r.exit_reason == "exit", r.message
+    assert r.exit_reason == ("fault" if program == "fault" else "exit"), r.message
     # The reference model charges each cycle to the instruction that caused it: per instruction agreement.
     assert r.timing_check["agree"], r.timing_check["differences"][:5]
     _check_lines_add_up(r)
