@@ -236,7 +236,11 @@ def _annotate(a) -> int:
     from ._annotate import annotate, hottest_functions, load_lines
 
     doc = load_lines(a.result)
-    _write((annotate(doc, a.function, a.source_dir) if a.function else hottest_functions(doc, a.top)) + "\n")
+    try:
+        text = annotate(doc, a.function, a.source_dir) if a.function else hottest_functions(doc, a.top)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ConfigError(f"{a.result}: malformed lines entry ({type(e).__name__}: {e})") from None
+    _write(text + "\n")
     return 0
 
 

@@ -209,6 +209,10 @@ def test_annotate_prints_source_cycles_and_marks_the_hottest_lines(tmp_path):
     assert cli("run", "hello", "--json", str(plain), "--quiet")[0] == 0
     rc, _, err = cli("annotate", str(plain))
     assert rc == 120 and err == f"simmcu: error: {plain} has no per-line profile: run with --profile-lines --json\n"
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"lines": [{"function": "f"}]}')
+    rc, _, err = cli("annotate", str(broken), "f")
+    assert rc == 120 and err == f"simmcu: error: {broken}: malformed lines entry (KeyError: 'cycles')\n"
 
 
 def test_annotate_finds_user_sources_through_source_dir(tmp_path):
