@@ -17,6 +17,7 @@ from pathlib import Path
 from ._errors import ConfigError
 
 HOTTEST = 3  #: lines marked ``>>`` in a function
+GAP = 4      #: source lines shown around lines with code; longer stretches without code are elided
 
 
 def load_lines(path: str | Path) -> dict:
@@ -83,6 +84,11 @@ def find_source(name: str, dirs: list[Path]) -> Path | None:
     return None
 
 
+def _gap(rows: dict, n: int) -> int:
+    """Distance from line ``n`` to the nearest line with code."""
+    return min(abs(n - k) for k in rows)
+
+
 def annotate(doc: dict, function: str, source_dirs=()) -> str:
     """The function's source files, each line with its cycles, or its disassembly where it has no line."""
     entries = [e for e in doc["lines"] if e["function"] == function]
@@ -110,6 +116,12 @@ def annotate(doc: dict, function: str, source_dirs=()) -> str:
             source = text[n - 1] if 0 < n <= len(text) else ""
             e = rows.get(n)
             if e is None:
+                gap = _gap(rows, n)
+                if gap > GAP:  # far from any line with code (code inlined from elsewhere in the file)
+                    if not rows.get(n - 1) and _gap(rows, n - 1) > GAP:
+                        continue
+                    out.append(f"   {'':11s} {'':6s} {'':11s}  {'...':>5s}")
+                    continue
                 out.append(f"   {'':11s} {'':6s} {'':11s}  {n:5d}  {source}")
                 continue
             mark = ">>" if (name, n) in marked else "  "
