@@ -21,7 +21,7 @@ from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, LANES, MACHINE, MULT
 #: simmcu._native's SOURCE_FINGERPRINT this file was last checked against (tests/test_accelerators.py
 #: says when to update it): on a mismatch nothing here is cached, so an edit there cannot leave
 #: stale compiled state offsets behind.
-BUILT_AGAINST = "794ea6485613b6c2"
+BUILT_AGAINST = "4d43fc3f473e01af"
 _CACHE = BUILT_AGAINST == nat.SOURCE_FINGERPRINT
 
 
@@ -135,7 +135,7 @@ def _complete(uc, st, site, op, result):
     st[OFF_COUNTS + op] += 1
     if latency:
         st[STALLS] += latency
-        nat.charge_accelerator(nat.machine_state(machine), latency)
+        nat.charge_accelerator(nat.machine_state(machine), latency, st[site + S_ADDR])
 
 
 @numba.njit(cache=_CACHE)

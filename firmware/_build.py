@@ -5,9 +5,13 @@ riscv32 and thumb, compiler-rt included), so a fresh machine builds firmware
 with no system packages. ``toolchain="gnu"`` uses the GNU cross compiler named
 in the core table when it is on PATH.
 
-Builds are deterministic: sources are compiled by relative path inside a
-scratch directory, and debug sections (which carry host paths) are removed
-after linking, leaving code, data and the symbol table.
+Builds keep DWARF debug information (line tables for ``--profile-lines``, ``annotate`` and
+debuggers) and are deterministic: sources are compiled by relative path inside a scratch
+directory, and prefix maps rewrite the host directories the DWARF would name (the scratch
+directory becomes ``.``, the compiler's own headers ``zig/`` or ``gnu/``), so the same sources
+give the same bytes anywhere. The runtime library's (compiler-rt, libgcc) debug sections are
+discarded by the linker script. ``strip=True`` removes all debug sections, leaving code, data
+and the symbol table; the code is the same either way.
 """
 
 from __future__ import annotations
@@ -44,12 +48,12 @@ def firmware_dir() -> Path:
 
 def build(what: str | Path | list, core: str, out: str | Path, *, board: str | Path | None = None,
           toolchain: str = "zig", defines: dict[str, str] | None = None, include_dirs=(), optimize: str = "2",
-          cflags: str | list[str] = ()) -> Path:
+          cflags: str | list[str] = (), strip: bool = False) -> Path:
     """Build an example (by name) or C/assembly sources into ``out``; return its path.
 
     ``include_dirs`` are searched after the sources' own directories; ``optimize`` is the
     -O level (0, 1, 2, 3, s, z); ``cflags`` are extra compiler and linker flags (a string
-    is split like a shell would).
+    is split like a shell would); ``strip`` drops the debug information.
     """
     c = get_core(core)
     b = load_board(board if board is not None else c.board)
@@ -67,11 +71,32 @@ def build(what: str | Path | list, core: str, out: str | Path, *, board: str | P
         work = Path(tmp)
         sources, origins = _stage(what, c, b, work, defines or {})
         (work / "link.ld").write_text(_linker_script(c, b))
-        _run(_command(toolchain, c, sources, flags), work, _user_paths(work, origins, dirs))
-        data = strip_debug((work / "firmware.elf").read_bytes())
+        cmd = _command(toolchain, c, sources, [*_prefix_maps(toolchain, c, work), *flags])
+        _run(cmd, work, _user_paths(work, origins, dirs))
+        data = (work / "firmware.elf").read_bytes()
+    if strip:
+        data = strip_debug(data)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     return out
+
+
+def _prefix_maps(toolchain: str, core: Core, work: Path) -> list[str]:
+    """Prefix maps for the directories a build names that differ between hosts: the scratch
+    directory (the compilation directory in the DWARF) and the compiler's installation (its
+    headers). The user's include directories are mapped by ``_include_flags``."""
+    if toolchain == "zig":
+        spec = importlib.util.find_spec("ziglang")
+        install = Path(spec.submodule_search_locations[0]) if spec and spec.submodule_search_locations else None
+        name = "zig"
+    else:
+        found = shutil.which(core.gnu_cc) if core.gnu_cc else None
+        install = Path(found).resolve().parent.parent if found else None
+        name = "gnu"
+    maps = [f"-ffile-prefix-map={d}=." for d in dict.fromkeys((str(work), str(work.resolve())))]
+    if install is not None:
+        maps.insert(0, f"-ffile-prefix-map={install}={name}")
+    return maps
 
 
 def _include_flags(dirs, resolved: dict[str, str]) -> list[str]:

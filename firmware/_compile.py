@@ -326,14 +326,15 @@ CODE_ALIGNMENT = {"arm": ["-falign-functions=16"], "riscv": ["-falign-functions=
 
 def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: np.ndarray | None = None,
                   seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False,
-                  code_offset: int = 0) -> Path:
+                  code_offset: int = 0, strip: bool = False) -> Path:
     """Write the model's C sources and kernels into ``out_dir`` and build ``out_dir/model.elf``.
     ``accels`` (instances or specs) are the accelerators the firmware runs with: each layer goes to
     the first that takes it (``Accelerator.compile_layer``), else to the CPU kernels; their firmware
     support (sources, definitions) is compiled in, and model.c includes their headers.
     ``out_dir/offload.json`` lists where each layer runs. ``portable`` keeps the portable C inner
     loops on cores with the DSP extension. ``code_offset`` (even, bytes) moves the model's code by
-    placing that much padding before it: its cycles must not change (``CODE_ALIGNMENT``)."""
+    placing that much padding before it: its cycles must not change (``CODE_ALIGNMENT``). ``strip``
+    builds without debug information."""
     attached = make_units(accels)
     model = load_model(path)
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -371,7 +372,8 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     if code_offset:
         sources.insert(0, _padding_source(out, code_offset))
         cflags.append(f"-Wl,-u,{PADDING_SYMBOL}")
-    return build(sources, core, out / "model.elf", toolchain=toolchain, defines=defines, cflags=cflags)
+    return build(sources, core, out / "model.elf", toolchain=toolchain, defines=defines, cflags=cflags,
+                 strip=strip)
 
 
 PADDING_SYMBOL = "simmcu_code_offset"

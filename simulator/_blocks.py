@@ -23,6 +23,7 @@ class BlockAccounting:
     def __init__(self, code: CodeMap, timing: Profile):
         self.code, self.timing = code, timing
         self.state = code.state
+        self.last_ran = -1  #: the instruction that ran last, kept across exception entry and return
 
     def in_block(self, pc: int) -> int:
         """Index of ``pc`` if it lies in the block accounted last, else -1."""
@@ -64,20 +65,27 @@ class BlockAccounting:
         return done if i < 0 else done - (self.state.block_end - i)
 
     def charge(self, cycles: int, cause: str) -> None:
-        """Cycles spent outside instructions (exception entry and return)."""
-        self.state.charge(cycles, cause)
+        """Cycles spent outside instructions (exception entry and return), charged per line to the
+        instruction that ran last, as the function profile charges its function."""
+        last = self.state.last
+        self.state.charge(cycles, cause, last if last >= 0 else self.last_ran)
+
+    def _forget_last(self) -> None:
+        if self.state.last >= 0:
+            self.last_ran = self.state.last
+        self.state.last = -1
 
     def exception_entered(self, return_pc: int, sp: int | None) -> None:
         """The next block is a handler, entered as if called from ``return_pc``."""
         st = self.state
-        st.last = -1
+        self._forget_last()
         st.taken_paid = 0
         st.push_return = return_pc
         if sp is not None:
             st.min_sp = min(st.min_sp, sp)
 
     def exception_returned(self) -> None:
-        self.state.last = -1
+        self._forget_last()
 
     def truncate(self, upto: int) -> bool:
         """The block accounted last stopped before ``upto``: take back what did not run. False when
@@ -115,10 +123,29 @@ class BlockAccounting:
                 code.state.insn.btac[st.block_previous] = st.block_btac
             if st.block_called >= 0:
                 nodes.calls[st.block_called] -= 1
+        if st.lines:
+            self._truncate_lines(i, e, at_start)
         st.block_end = i
         st.icache_pending_end = max(i, st.icache_pending_start)  # the I-cache sees only what ran
         st.accounted = 0
         return True
+
+    def _truncate_lines(self, i: int, e: int, at_start: bool) -> None:
+        """The per-instruction rows of a block that ran [block_start, i) of [block_start, e)."""
+        st = self.state
+        rows = st.line_rows
+        rows.runs[i] -= 1
+        rows.runs[e] += 1
+        if at_start:
+            s, p = st.block_start, st.block_previous
+            lu, dual = st.block_adjust_load_use, st.block_adjust_dual
+            rows.cycles[s] -= st.block_adjust
+            rows.stalls[_LOAD_USE, s] -= lu
+            rows.stalls[_MEMORY, s] -= st.block_adjust - lu - dual
+            rows.dual[s] += dual
+            if st.block_taken:
+                rows.cycles[p] -= st.block_taken
+                rows.stalls[_BRANCH, p] -= st.block_taken
 
     def split_point(self, start: int) -> int | None:
         """Address of the instruction in the block at ``start`` before which the next event is due."""

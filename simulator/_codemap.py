@@ -107,10 +107,11 @@ def _long_branch(image, insn) -> bool:
 
 
 def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
-          strict_alignment: bool = False, progress=None) -> CodeMap:
+          strict_alignment: bool = False, progress=None, lines: bool = False) -> CodeMap:
     """``strict_alignment``: the core faults on LDRD/STRD, LDM/STM and FP loads/stores to addresses that
     are not word-aligned, which Unicorn does not check (ARMv7-M and later). ``progress()`` is called
-    while decoding (to enforce a wall-clock limit)."""
+    while decoding (to enforce a wall-clock limit). ``lines`` keeps per-instruction counts (cycles per
+    source line)."""
     insns = decode_image(image, arch, progress)
     if not insns:
         raise ValueError("no code")
@@ -136,10 +137,12 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     ic_ways, dc_ways = cache.get("icache_ways", 1), cache.get("dcache_ways", 1)
     state = nat.NativeState.allocate(
         instructions=n, code_bytes=code_bytes, regions=len(board.regions), max_nodes=MAX_NODES, max_depth=MAX_DEPTH,
+        lines=lines,
         icache=(cache.get("icache_bytes", 0) // (line * ic_ways), ic_ways),
         dcache=(cache.get("dcache_bytes", 0) // (line * dc_ways), dc_ways))
     state.line_shift = line.bit_length() - 1
     state.xpsr_register = arm_const.UC_ARM_REG_XPSR if arch == "arm" else 0
+    state.pc_register = arm_const.UC_ARM_REG_PC if arch == "arm" else riscv_const.UC_RISCV_REG_PC
     for k, r in enumerate(board.regions):
         region = state.region(k)
         beats = line // cache.get("bus_bytes", line)

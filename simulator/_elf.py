@@ -212,11 +212,14 @@ def _symbol_table(elf: ELFFile, path: str) -> list[_RawSymbol]:
     if strings is None or strings["sh_type"] != "SHT_STRTAB":
         raise ElfError(f"{path}: .symtab links to section {link}, which is not a string table")
     names, data = strings.data(), table.data()
+    # Labels in debug sections (.Lline_table_start0) are offsets there, not addresses.
+    unallocated = {i for i, sec in enumerate(elf.iter_sections()) if not sec["sh_flags"] & 2}
     out = []
     for name, value, size, info, _, shndx in _SYM.iter_unpack(data[:len(data) - len(data) % _SYM.size]):
         end = names.find(b"\0", name)
         text = names[name:end if end >= 0 else len(names)].decode("utf-8", errors="replace")
-        out.append(_RawSymbol(text, value, size, info & 0xF, shndx not in (0, _SHN_ABS)))
+        defined = shndx not in (0, _SHN_ABS) and shndx not in unallocated
+        out.append(_RawSymbol(text, value, size, info & 0xF, defined))
     return out
 
 

@@ -474,14 +474,17 @@ class Simulator:
     really accessed (slower; implied by a data cache); ``accelerators`` attaches
     accelerator models (``"conv:pe_rows=16"``, a TOML path, or ``Accelerator``
     instances); ``observers`` attaches ``Observer`` instances, or classes to
-    instantiate afresh for each run (``simmcu.Observer``: trace writers, checks).
+    instantiate afresh for each run (``simmcu.Observer``: trace writers, checks);
+    ``profile_lines`` adds ``lines`` to the result: cycles, instructions and stalls per source
+    line from the ELF's DWARF line table (a little slower).
     """
 
     def __init__(self, elf: str | Path, core: str = "rv32imc", board: str | Path | None = None, *,
                  timing: str | Path | None = None, max_instructions: int | None = None,
                  timeout: float | None = None, semihost_dir: str | Path | None = None, stdin: bytes = b"",
                  args: tuple[str, ...] = (), console: Callable[[str], None] | None = None,
-                 check_timing: bool = False, exact_memory: bool = False, accelerators=(), observers=()):
+                 check_timing: bool = False, exact_memory: bool = False, accelerators=(), observers=(),
+                 profile_lines: bool = False):
         name, options = parse_core_spec(core)
         self.core = get_core(name)
         self.timing = load_profile(timing if timing is not None else self.core.timing, options)
@@ -507,7 +510,7 @@ class Simulator:
         try:
             self.code = _codemap.build(self.image, self.core.arch, self.timing, self.board, exact_memory,
                                        strict_alignment=self.core.arch == "arm" and self.core.isa != "armv6-m",
-                                       progress=progress)
+                                       progress=progress, lines=profile_lines)
         except ValueError:
             raise ConfigError(f"{self.image.path} has no executable code") from None
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,

@@ -169,6 +169,9 @@ OFF_STACK = HEADER.add("stack_table", "offset of the shadow call stack rows (FRA
 OFF_IC = HEADER.add("icache_table", "offset of the I-cache: tags, LRU stamps, dirty bits")
 OFF_DC = HEADER.add("dcache_table", "offset of the D-cache: tags, LRU stamps, dirty bits")
 OFF_REGION = HEADER.add("region_table", "offset of the region records (REGION)")
+LINES_ON = HEADER.add("lines", "1: keep the per-instruction rows (LINE) for cycles per source line")
+PC_REG = HEADER.add("pc_register", "Unicorn register id of PC (which instruction a data access belongs to)")
+OFF_LINES = HEADER.add("line_table", "offset of the per-instruction rows (LINE); empty when lines is 0")
 NHEADER = HEADER.size
 
 #: Named stall slots the hooks charge directly.
@@ -213,6 +216,15 @@ P_TRAFFIC = PREFIX.add("traffic", "static traffic, as TRAFFIC", _N_TRAFFIC)
 P_DYN_SP = PREFIX.add("dynamic_sp", "instructions that set SP to a run-time value")
 P_DUAL = PREFIX.add("dual", "instructions that issue in their linear predecessor's cycle")
 N_PREFIX = PREFIX.size
+
+#: Per-instruction rows for cycles per source line, each N_INSNS + 1 long, kept only when ``lines`` is 1.
+#: An instruction's cycles are its static price times the times it ran, plus what ``cycles`` holds.
+LINE = Layout("line")
+L_RUNS = LINE.add("runs", "blocks starting at it minus blocks ending before it: the running sum is how often each ran")
+L_CYC = LINE.add("cycles", "cycles charged to it beyond its static price: entry, refill after it, latency, misses")
+L_STALLS = LINE.add("stalls", "those cycles by cause", len(STALL_CAUSES))
+L_DUAL = LINE.add("dual", "dual issues beyond the static prefix (at a block's first instruction)")
+N_LROWS = LINE.size
 
 #: Board region records, one of N_RFIELDS per region.
 REGION = Layout("region")
@@ -345,6 +357,44 @@ def _charge_memory(st, node, cycles):
 
 
 @numba.njit(cache=True)
+def _line_charge(st, i, cycles, stall):
+    """With lines on: ``cycles`` of header stall slot ``stall`` were caused by instruction ``i``."""
+    n1 = st[N_INSNS] + 1
+    lb = st[OFF_LINES]
+    st[lb + L_CYC * n1 + i] += cycles
+    st[lb + (L_STALLS + stall - STALLS) * n1 + i] += cycles
+
+
+@numba.njit(cache=True)
+def _line_block(st, p, s, e, taken, lu_extra, mem_extra, dual_adj):
+    """With lines on: the block [s, e) ran once after ``p``, which pays the refill; ``s`` pays the entry
+    cost beyond the static one (load-use, memory and dual-issue parts)."""
+    n1 = st[N_INSNS] + 1
+    lb = st[OFF_LINES]
+    st[lb + L_RUNS * n1 + s] += 1
+    st[lb + L_RUNS * n1 + e] -= 1
+    if taken:
+        _line_charge(st, p, taken, STALL_BRANCH)
+    _line_charge(st, s, lu_extra, STALL_LOAD_USE)
+    _line_charge(st, s, mem_extra, STALL_MEMORY)
+    st[lb + L_CYC * n1 + s] += dual_adj
+    st[lb + L_DUAL * n1 + s] -= dual_adj
+
+
+@numba.njit(cache=True)
+def _insn_at_pc(uc, st, st_ptr):
+    """Index of the instruction at Unicorn's PC (exact in memory hooks), else the last one accounted."""
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[PC_REG], st_ptr)
+    off = (st[SCRATCH] & 0xFFFFFFFE) - st[CODE_BASE]
+    if 0 <= off < st[CODE_BYTES]:
+        i = st[st[OFF_IDX] + (off >> 1)] - 1
+        if i >= 0:
+            return i
+    return st[LAST]
+
+
+@numba.njit(cache=True)
 def _region_of(st, addr):
     for r in range(st[N_REGIONS]):
         row = st[OFF_REGION] + r * N_RFIELDS
@@ -390,13 +440,31 @@ def icache_sync(st):
     shift = st[LINE_SHIFT]
     first = st[ib + I_ADDR * n + s] >> shift
     last = (st[ib + I_FALL * n + e - 1] - 1) >> shift
+    if st[LINES_ON]:  # the same lines in the same order, each charged to the first instruction on it
+        line = first
+        for i in range(s, e):
+            upto = (st[ib + I_FALL * n + i] - 1) >> shift
+            while line <= upto:
+                fill = _icache_line(st, line, shift)
+                if fill:
+                    _line_charge(st, i, fill, STALL_MEMORY)
+                line += 1
+        return
     for line in range(first, last + 1):
-        row = _region_of(st, line << shift)
-        if row < 0 or not st[row + R_CACHEABLE]:
-            continue
-        if _cache_access(st, st[OFF_IC], st[IC_SETS], st[IC_WAYS], line, False) >= 0:
-            st[IC_MISSES] += 1
-            _charge_memory(st, st[IC_NODE], st[row + R_FILL])
+        _icache_line(st, line, shift)
+
+
+@numba.njit(cache=True)
+def _icache_line(st, line, shift):
+    """Look one instruction line up; on a miss count it and charge its fill, which is returned."""
+    row = _region_of(st, line << shift)
+    if row < 0 or not st[row + R_CACHEABLE]:
+        return 0
+    if _cache_access(st, st[OFF_IC], st[IC_SETS], st[IC_WAYS], line, False) < 0:
+        return 0
+    st[IC_MISSES] += 1
+    _charge_memory(st, st[IC_NODE], st[row + R_FILL])
+    return st[row + R_FILL]
 
 
 @numba.cfunc(_MEM_HOOK_SIG, nopython=True, cache=True)
@@ -435,6 +503,8 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
     if cycles:
         _charge_memory(st, st[CUR_NODE], cycles)
         st[BLOCK_DYN] += cycles  # later instructions of the block start this much later
+        if st[LINES_ON]:
+            _line_charge(st, _insn_at_pc(uc, st, st_ptr), cycles, STALL_MEMORY)
 
 
 @numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
@@ -490,6 +560,8 @@ def block_hook(uc, address, size, st_ptr):
                 st[STALL_BRANCH] += taken
                 st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + st[CUR_NODE]] += taken
                 st[TAKEN_PAID] = 1
+                if st[LINES_ON]:
+                    _line_charge(st, p, taken, STALL_BRANCH)
             _stop(uc, st, STOP_EVENT, addr)
             return
         if p >= 0 and st[ib + I_FLAGS * n + p] & F_WATCH and _watched_changed(uc, st, st_ptr):
@@ -529,6 +601,8 @@ def block_hook(uc, address, size, st_ptr):
     for k in range(_N_TRAFFIC):
         row = pb + (P_TRAFFIC + k) * n1
         st[TRAFFIC + k] += st[row + e] - st[row + s]
+    if st[LINES_ON]:
+        _line_block(st, p, s, e, taken, lu - st[ib + I_ENTRY_LU * n + s], mem - st[ib + I_ENTRY_MEM * n + s], dual_adj)
     # -- call tree: calls seen from the previous block, returns by return address ---------
     m = st[MAX_NODES]
     nb = st[OFF_NODE]
@@ -619,6 +693,8 @@ def latency_hook(uc, address, size, st_ptr):
     st[STALL_MULDIV] += extra
     m = st[MAX_NODES]
     st[st[OFF_NODE] + N_CYC * m + st[CUR_NODE]] += extra
+    if st[LINES_ON]:
+        _line_charge(st, i, extra, STALL_MULDIV)
 
 
 @numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
@@ -711,11 +787,18 @@ def write_register(uc, address, reg, value):
 
 
 @numba.njit(cache=True)
-def charge_accelerator(m, cycles):
-    """An instruction waited ``cycles`` for a unit: the run, the accelerator stall, the function."""
+def charge_accelerator(m, cycles, address):
+    """The instruction at ``address`` waited ``cycles`` for a unit: the run, the accelerator stall, the
+    function (and, with lines on, the instruction)."""
     m[CYCLES] += cycles
     m[STALL_ACCELERATOR] += cycles
     m[m[OFF_NODE] + N_CYC * m[MAX_NODES] + m[CUR_NODE]] += cycles
+    if m[LINES_ON]:
+        i = m[LAST]
+        off = address - m[CODE_BASE]
+        if 0 <= off < m[CODE_BYTES] and m[m[OFF_IDX] + (off >> 1)] > 0:
+            i = m[m[OFF_IDX] + (off >> 1)] - 1
+        _line_charge(m, i, cycles, STALL_ACCELERATOR)
 
 
 # -- the state seen from Python ----------------------------------------------------------------
@@ -785,8 +868,9 @@ class NativeState:
 
     @classmethod
     def allocate(cls, *, instructions: int, code_bytes: int, regions: int, icache: tuple[int, int],
-                 dcache: tuple[int, int], max_nodes: int, max_depth: int) -> NativeState:
-        """A zeroed state with room for the tables; ``icache``/``dcache`` are (sets, ways)."""
+                 dcache: tuple[int, int], max_nodes: int, max_depth: int, lines: bool = False) -> NativeState:
+        """A zeroed state with room for the tables; ``icache``/``dcache`` are (sets, ways); ``lines``
+        keeps the per-instruction rows of cycles per source line."""
         hash_slots = 1
         while hash_slots < 2 * max_nodes:
             hash_slots <<= 1
@@ -794,7 +878,7 @@ class NativeState:
                  (OFF_PREFIX, N_PREFIX * (instructions + 1)), (OFF_NODE, N_NODE_ROWS * max_nodes),
                  (OFF_HASH, 2 * hash_slots), (OFF_STACK, N_FRAME_ROWS * max_depth),
                  (OFF_IC, 3 * icache[0] * icache[1]), (OFF_DC, 3 * dcache[0] * dcache[1]),
-                 (OFF_REGION, N_RFIELDS * regions))
+                 (OFF_REGION, N_RFIELDS * regions), (OFF_LINES, N_LROWS * (instructions + 1) if lines else 0))
         at, offsets = NHEADER, {}
         for slot, size in sizes:
             offsets[slot], at = at, at + size
@@ -804,6 +888,7 @@ class NativeState:
         state.total, state.hash_mask = at, hash_slots - 1
         state.code_bytes, state.n_instructions, state.n_regions = code_bytes, instructions, regions
         state.max_nodes, state.max_depth = max_nodes, max_depth
+        state.lines = int(lines)
         state.icache_sets, state.icache_ways = icache
         state.dcache_sets, state.dcache_ways = dcache
         return state
@@ -829,6 +914,11 @@ class NativeState:
     def nodes(self) -> Rows:
         return Rows(self.array, self.node_table, self.max_nodes, NODE)
 
+    @property
+    def line_rows(self) -> Rows:
+        """The LINE rows (empty views when lines is 0)."""
+        return Rows(self.array, self.line_table, self.n_instructions + 1 if self.lines else 0, LINE)
+
     def region(self, k: int) -> Record:
         return Record(self.array, self.region_table + k * N_RFIELDS, REGION)
 
@@ -838,11 +928,17 @@ class NativeState:
         return {place: {kind: int(t[i, j]) for j, kind in enumerate(TRAFFIC_KINDS)}
                 for i, place in enumerate(TRAFFIC_PLACES)}
 
-    def charge(self, cycles: int, cause: str) -> None:
-        """Add ``cycles`` spent outside instructions to the run, a stall cause and the current function."""
+    def charge(self, cycles: int, cause: str, insn: int = -1) -> None:
+        """Add ``cycles`` spent outside instructions to the run, a stall cause and the current function
+        (and, with lines on, to instruction ``insn`` when it is one)."""
+        k = STALL_CAUSES.index(cause)
         self.cycles += cycles
-        self.stalls[STALL_CAUSES.index(cause)] += cycles
+        self.stalls[k] += cycles
         self.nodes.cycles[self.node] += cycles
+        if self.lines and insn >= 0:
+            rows = self.line_rows
+            rows.cycles[insn] += cycles
+            rows.stalls[k, insn] += cycles
 
 
 for _name, (_at, _count, _doc) in HEADER.fields.items():
@@ -852,7 +948,7 @@ for _name, (_at, _count, _doc) in HEADER.fields.items():
 def describe_layout() -> str:
     """The state array's layout as text (docs/architecture.md quotes it)."""
     lines = []
-    for layout in (HEADER, INSN, PREFIX, REGION, NODE, FRAME):
+    for layout in (HEADER, INSN, PREFIX, LINE, REGION, NODE, FRAME):
         lines.append(f"{layout.what}:")
         for name, (at, count, doc) in layout.fields.items():
             lines.append(f"  {at:3d}{'+' + str(count) if count > 1 else '':4s} {name:24s} {doc}")

@@ -8,6 +8,7 @@ its subtree, counted once per function even under recursion.
 from __future__ import annotations
 
 from . import _codemap
+from ._lines import line_profile
 from ._timing import NEVER_CYCLE, STALL_CAUSES
 
 _STACK_TOP_SYMBOLS = ("_stack_top", "__stack_top", "__StackTop", "_estack", "__stack")
@@ -24,15 +25,18 @@ class Profiler:
         st = self.st
         instructions, cycles = st.instructions, st.cycles
         functions, stacks = self.functions()
-        return dict(warnings=self._warnings(), caches=self.caches(),
+        lines = line_profile(self.code, st, self.m.image) if st.lines else None
+        return dict(warnings=self._warnings(lines), caches=self.caches(), lines=lines,
                     cpi=round(cycles / instructions, 4) if instructions else 0.0,
                     stalls={c: int(v) for c, v in zip(STALL_CAUSES, st.stalls)}, sleep_cycles=self.m.sleep_cycles,
                     dual_issued=st.dual_issued,
                     functions=functions, stacks=stacks, memory=self._memory())
 
-    def _warnings(self) -> list[str]:
-        """Where the per-function profile is incomplete (its totals stay exact)."""
+    def _warnings(self, lines: list[dict] | None) -> list[str]:
+        """Where the per-function (or per-line) profile is incomplete (its totals stay exact)."""
         st, out = self.st, []
+        if lines is not None and all(e["line"] is None for e in lines):
+            out.append(f"{self.m.image.path} has no DWARF line table (built with --strip?): lines have no source")
         if st.lost_frames:
             out.append(f"{st.lost_frames:,} calls deeper than {_codemap.MAX_DEPTH} frames were charged "
                        "to their caller in the function profile")

@@ -17,6 +17,7 @@ from collections import Counter
 
 from ._codemap import register_ids
 from ._latency import latency
+from ._lines import per_instruction
 from ._observe import Observer
 from ._profile import Profiler
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, entry_cost, flow_cost, instruction_cost, latency_model_of,
@@ -74,7 +75,10 @@ class ReferenceModel(Observer):
         self.function_cycles: Counter[str] = Counter()
         self.prev = None   #: instruction executed last; None after reset, an exception entry or return
         self.btac: dict[int, bool] = {}  #: direct transfer address -> taken the last time (predicted taken)
-        self.func = None   #: function of the instruction executed last (charged with time between instructions)
+        self.at = None     #: index of the instruction executed last (charged with time between instructions)
+        self.insn_cycles: Counter[int] = Counter()  #: cycles by the instruction that caused them
+        self.insn_runs: Counter[int] = Counter()    #: times each instruction issued
+        self._journal: list[tuple[int, int, int]] = []  #: (instruction, cycles, runs) since the last one began
         self._undo = None  #: (address, state before it) of the last instruction, for a stop that takes it back
         self._cache_undo: list = []
         c = machine.timing.cache
@@ -92,8 +96,9 @@ class ReferenceModel(Observer):
         if i < 0:
             return  # outside decoded code: the machine reports it
         self._undo = (address, self.cycles, self.instructions, self.dual_issued, dict(self.stalls),
-                      Counter(self.function_cycles), self.prev, self.func, self._btac_entry())
+                      Counter(self.function_cycles), self.prev, self.at, self._btac_entry())
         self._cache_undo = []
+        self._journal = []
         self._skipped(address)
         self._execute(i)
 
@@ -114,36 +119,37 @@ class ReferenceModel(Observer):
     def _execute(self, i: int, ran: bool = True) -> None:
         insn = self.code.insns[i]
         address = insn.addr
-        func = self.code.functions[self.code.func_of[i]]
         p, prev = self.profile, self.prev
         if prev is not None and prev.ctrl:
             self._charge(flow_cost(p, self.mem, prev, insn, address, self.btac.get(prev.addr, False)), "branch",
-                         self.func)
+                         self.at)
             if predictable(p, prev):
                 self.btac[prev.addr] = prev.fallthrough != address
         lu, mem, dual = entry_cost(p, self.mem, prev, insn)
-        self._charge(lu, "load_use", func)
-        self._charge(mem, "memory", func)
-        self._charge(dual, None, func)
+        self._charge(lu, "load_use", i)
+        self._charge(mem, "memory", i)
+        self._charge(dual, None, i)
         self.dual_issued -= dual
         cost = instruction_cost(p, self.mem, insn)
         own = sum(cost.values())
-        self._charge(1, None, func)
+        self._charge(1, None, i)
         for cause in STALL_CAUSES:
-            self._charge(cost[cause], cause, func)
+            self._charge(cost[cause], cause, i)
         dynamic = self._latency(insn) if ran else None
         if dynamic is not None:
-            self._charge(dynamic - own, "muldiv", func)
+            self._charge(dynamic - own, "muldiv", i)
         if ran and insn.klass == "custom":
-            self._charge(self.m.devices.latency_at.get(address, 0), "accelerator", func)
+            self._charge(self.m.devices.latency_at.get(address, 0), "accelerator", i)
         if self.icache is not None:
             for line in range(address // self.line_bytes, (address + insn.size - 1) // self.line_bytes + 1):
                 region = self.m.board.region_at(line * self.line_bytes)
                 if region is not None and region.kind in CACHEABLE_KINDS:
                     if not self.icache.access(line, False, self._cache_undo)[0]:
-                        self._charge(self._fill(region), "memory", func)
+                        self._charge(self._fill(region), "memory", i)
         self.instructions += 1
-        self.prev, self.func = insn, func
+        self.insn_runs[i] += 1
+        self._journal.append((i, 0, 1))
+        self.prev, self.at = insn, i
 
     def _fill(self, region) -> int:
         return self.m.timing.cache["miss_cycles"] + self.beats * region.read_wait_states
@@ -157,16 +163,16 @@ class ReferenceModel(Observer):
         traffic["writes" if write else "reads"] += 1
         traffic["write_bytes" if write else "read_bytes"] += size
         if self.dcache is None or region.kind not in CACHEABLE_KINDS:
-            self._charge(region.write_wait_states if write else region.read_wait_states, "memory", self.func)
+            self._charge(region.write_wait_states if write else region.read_wait_states, "memory", self.at)
             return
         lb = self.line_bytes
         for line in range(address // lb, (address + size - 1) // lb + 1):
             hit, evicted = self.dcache.access(line, write, self._cache_undo)
             if not hit:
-                self._charge(self._fill(region), "memory", self.func)
+                self._charge(self._fill(region), "memory", self.at)
             if evicted is not None:
                 victim = self.m.board.region_at(evicted * lb)
-                self._charge(self._fill(victim) if victim is not None else 0, "memory", self.func)
+                self._charge(self._fill(victim) if victim is not None else 0, "memory", self.at)
 
     def _latency(self, insn) -> int | None:
         model = latency_model_of(self.profile, insn)
@@ -175,15 +181,18 @@ class ReferenceModel(Observer):
         a, b = (self.m.uc.reg_read(self.regs[r]) & 0xFFFF_FFFF for r in insn.operands)
         return latency(model, a, b, insn.signed)
 
-    def _charge(self, n: int, cause: str | None, func: str | None) -> None:
+    def _charge(self, n: int, cause: str | None, at: int | None) -> None:
+        """``n`` cycles of ``cause`` (None: issue and dual-issue cycles) caused by instruction ``at``."""
         self.cycles += n
         if cause is not None:
             self.stalls[cause] += n
-        if func is not None:
-            self.function_cycles[func] += n
+        if at is not None:
+            self.function_cycles[self.code.functions[self.code.func_of[at]]] += n
+            self.insn_cycles[at] += n
+            self._journal.append((at, n, 0))
 
     def cycles_added(self, n: int, cause: str) -> None:
-        self._charge(n, cause, self.func)
+        self._charge(n, cause, self.at)
 
     def slept(self, start: int, end: int) -> None:
         self.cycles += end - start
@@ -195,7 +204,7 @@ class ReferenceModel(Observer):
             # transfer whose target the exception pre-empted: its refill (or misprediction) was still paid
             target = self.code.insns[self.code.index(return_pc)] if self.code.index(return_pc) >= 0 else None
             predicted = self.btac.get(prev.addr, False)  # the BTAC does not learn from a pre-empted transfer
-            self._charge(flow_cost(self.profile, self.mem, prev, target, return_pc, predicted), "branch", self.func)
+            self._charge(flow_cost(self.profile, self.mem, prev, target, return_pc, predicted), "branch", self.at)
         self.prev = None
 
     def exception_returned(self) -> None:
@@ -205,7 +214,11 @@ class ReferenceModel(Observer):
         """The instruction at ``address`` did not complete (a fault, a stop mid-instruction): take it back."""
         if self._undo is not None and self._undo[0] == address:
             (_, self.cycles, self.instructions, self.dual_issued, self.stalls, self.function_cycles, self.prev,
-             self.func, entry) = self._undo
+             self.at, entry) = self._undo
+            for i, n, runs in self._journal:
+                self.insn_cycles[i] -= n
+                self.insn_runs[i] -= runs
+            self._journal = []
             if entry is not None:
                 key, was = entry
                 if was is None:
@@ -233,6 +246,8 @@ class ReferenceModel(Observer):
                 differences.append(f"functions.{name}")
         native["functions"] = by_name
         reference["functions"] = dict(self.function_cycles)
+        if st.lines:
+            differences += self._line_differences()
         for name, cache in (("icache", self.icache), ("dcache", self.dcache)):
             if cache is not None:
                 mine = dict(misses=cache.misses)
@@ -246,6 +261,16 @@ class ReferenceModel(Observer):
             reference["regions"] = self.regions
             differences += [f"regions.{r}" for r in self.regions if self.regions[r] != native["regions"][r]]
         return dict(agree=not differences, native=native, reference=reference, differences=differences)
+
+
+    def _line_differences(self) -> list[str]:
+        """With lines on: the instructions whose cycles or runs the native rows attribute otherwise."""
+        per = per_instruction(self.code, self.m.state)
+        out = []
+        for i, insn in enumerate(self.code.insns):
+            if (int(per["cycles"][i]), int(per["instructions"][i])) != (self.insn_cycles[i], self.insn_runs[i]):
+                out.append(f"lines.{insn.addr:#x}")
+        return out
 
 
 class ExactMemoryReference(ReferenceModel):

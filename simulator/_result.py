@@ -53,6 +53,7 @@ class RunResult:
     baseline: dict | None = None  #: with --baseline: the baseline ELF's cycles and the speedup
     layers: list[dict] | None = None  #: for a .tflite model: the per-layer profile
     model: dict | None = None   #: for a .tflite model: MACs, cycles per inference and MAC, arena and weights
+    lines: list[dict] | None = None  #: with profile_lines: cycles per source line, most first
     energy: dict = field(default_factory=dict)  #: estimate: total_uj and components (docs/energy.md)
     area: dict = field(default_factory=dict)    #: accelerators' estimated area: total_mm2 and components
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
@@ -71,7 +72,7 @@ class RunResult:
         d = asdict(self)
         d.pop("stacks")
         d.update(d.pop("reports"))
-        for key in ("baseline", "layers", "model"):
+        for key in ("baseline", "layers", "model", "lines"):
             if d[key] is None:
                 d.pop(key)
         d["seconds"] = self.cycles / self.clock_hz
@@ -152,8 +153,13 @@ class RunResult:
         w.writerows(self.functions)
         return out.getvalue()
 
-    def folded(self) -> str:
-        """Folded call stacks weighted in cycles (``main;conv2d 1234``), for flame-graph tools."""
+    def folded(self, lines: bool = False) -> str:
+        """Folded call stacks weighted in cycles (``main;conv2d 1234``), for flame-graph tools; with
+        ``lines`` (a run with profile_lines), source lines as leaf frames (``_annotate.folded_lines``)."""
+        if lines and self.lines is not None:
+            from ._annotate import folded_lines
+
+            return folded_lines(self.stacks, self.lines)
         return "".join(f"{path} {cycles}\n" for path, cycles in self.stacks)
 
 

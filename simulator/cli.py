@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="write the per-function profile as CSV ('-' for stdout)")
     run.add_argument("--folded", metavar="FILE", default=None,
                      help="write folded call stacks weighted in cycles, for flame-graph tools ('-' for stdout)")
+    run.add_argument("--profile-lines", action="store_true",
+                     help="cycles, instructions and stalls per source line (JSON 'lines', `simmcu annotate`), "
+                          "from the ELF's DWARF line table")
+    run.add_argument("--folded-lines", action="store_true",
+                     help="with --folded: source lines as leaf frames (implies --profile-lines)")
     run.add_argument("--accel", action="append", default=[], metavar="NAME[:PARAM=VALUE,...]|FILE.toml",
                      help="attach an accelerator model (repeatable; see `simmcu accels`)")
     run.add_argument("--baseline", metavar="ELF", default=None,
@@ -85,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="optimisation level: 0, 1, 2, 3, s or z (default 2)")
     build.add_argument("--cflags", default="", metavar='"FLAGS"',
                        help="extra compiler and linker flags, split like a shell would")
+    build.add_argument("--strip", action="store_true",
+                       help="drop the debug information (line tables); the code is the same")
 
     comp = sub.add_parser("compile", help="compile a .tflite model into C sources and a firmware ELF")
     comp.add_argument("model", help="quantised int8 .tflite model")
@@ -98,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--input", metavar="FILE", default=None, help="model input (.npy or raw int8 bytes)")
     comp.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     comp.add_argument("--toolchain", default="zig", choices=("zig", "gnu"), help="compiler (default zig)")
+    comp.add_argument("--strip", action="store_true", help="build model.elf without debug information")
 
     sw = sub.add_parser("sweep", help="run a design-space sweep from a spec (docs/sweep.md)")
     sw.add_argument("spec", help="sweep spec TOML file, or a bundled spec's name (conv-mlperf)")
@@ -126,6 +134,14 @@ def _parser() -> argparse.ArgumentParser:
     val.add_argument("--max-error", type=float, default=None, metavar="PERCENT",
                      help="exit 1 if a program's cycles differ from the RTL's by more than this")
     val.add_argument("--json", action="store_true", help="print the report as JSON instead")
+
+    ann = sub.add_parser("annotate", help="print a function's source with the cycles of each line, from a result "
+                         "JSON of `simmcu run --profile-lines --json`")
+    ann.add_argument("result", help="result JSON with 'lines'")
+    ann.add_argument("function", nargs="?", default=None, help="function to annotate (default: list the hottest)")
+    ann.add_argument("--source-dir", action="append", default=[], metavar="DIR",
+                     help="look source files up here first (repeatable)")
+    ann.add_argument("--top", type=int, default=10, metavar="N", help="functions listed without FUNCTION (default 10)")
 
     cores = sub.add_parser("cores", help="list the cores and their timing profiles")
     cores.add_argument("--timing", action="store_true",
@@ -165,7 +181,7 @@ def _run(a) -> int:
     options = dict(board=a.board, timing=a.timing, max_instructions=a.max_instructions, timeout=a.timeout,
                    semihost_dir=a.semihost_dir, args=tuple(a.args), check_timing=a.check_timing,
                    console=None if a.quiet else lambda text: _write(text, human), exact_memory=a.exact_memory,
-                   accelerators=a.accel)
+                   accelerators=a.accel, profile_lines=a.profile_lines or a.folded_lines)
     if elf.suffix == ".tflite":
         from simmcu.firmware import read_input, run_model
 
@@ -184,7 +200,7 @@ def _run(a) -> int:
         _write("\n", human)
     _write(result.summary(a.top) + "\n", human)
     for path, text in ((a.json, lambda: result.to_json() + "\n"), (a.profile_csv, result.functions_csv),
-                       (a.folded, result.folded)):
+                       (a.folded, lambda: result.folded(lines=a.folded_lines))):
         if path == "-":
             _write(text())
         elif path:
@@ -201,7 +217,7 @@ def _build(a) -> int:
     defines = dict((d.split("=", 1) + ["1"])[:2] for d in a.defines)
     what = a.what[0] if len(a.what) == 1 else a.what
     out = build(what, a.core, a.output, board=a.board, toolchain=a.toolchain, defines=defines,
-                include_dirs=a.include_dirs, optimize=a.optimize, cflags=a.cflags)
+                include_dirs=a.include_dirs, optimize=a.optimize, cflags=a.cflags, strip=a.strip)
     print(f"simmcu: built {out} for {a.core}")
     return 0
 
@@ -210,8 +226,21 @@ def _compile(a) -> int:
     from simmcu.firmware import compile_model, read_input
 
     data = read_input(a.input) if a.input else None
-    elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels)
+    elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels,
+                        strip=a.strip)
     print(f"simmcu: compiled {a.model} into {Path(a.output)}/ and built {elf}")
+    return 0
+
+
+def _annotate(a) -> int:
+    from ._annotate import annotate, hottest_functions, load_lines
+
+    doc = load_lines(a.result)
+    try:
+        text = annotate(doc, a.function, a.source_dir) if a.function else hottest_functions(doc, a.top)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ConfigError(f"{a.result}: malformed lines entry ({type(e).__name__}: {e})") from None
+    _write(text + "\n")
     return 0
 
 
@@ -339,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
         return {"run": _run, "build": _build, "compile": _compile, "sweep": _sweep, "cores": _cores,
-                "accels": _accels, "boards": _boards, "validate": _validate}[a.command](a)
+                "accels": _accels, "boards": _boards, "validate": _validate, "annotate": _annotate}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)
         return int(e.exit_code)
