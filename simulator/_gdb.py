@@ -44,7 +44,7 @@ def parse_address(text: str) -> tuple[str, int]:
         host = "127.0.0.1"
     host = host.strip("[]")
     if not port.isdigit() or not 0 <= int(port) <= 65535 or (sep and not host):
-        raise ConfigError(f"--gdb {text!r} is not [HOST:]PORT with a port from 0 to 65535")
+        raise ConfigError(f"gdb address {text!r} is not [HOST:]PORT with a port from 0 to 65535")
     return host, int(port)
 
 
@@ -388,12 +388,14 @@ class GdbServer(Observer):
         self._resume_from = (pc, count)
         with self._lock:
             self._running = True
+            if self._interrupted:  # Ctrl-C came right behind the packet that resumes
+                self.run.pause()
 
     # -- the reader thread's callbacks ------------------------------------------------
     def _on_interrupt(self) -> None:
         with self._lock:
+            self._interrupted = True
             if self._running:
-                self._interrupted = True
                 self.run.pause()
 
     def _on_idle(self) -> None:

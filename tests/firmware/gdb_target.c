@@ -1,6 +1,12 @@
 /* gdb_target: a small kernel for the GDB server tests -- a function to break at, a global the
- * loop writes (write watchpoint) and one it reads (read watchpoint), console output, exit code 3. */
+ * loop writes (write watchpoint) and one it reads (read watchpoint), console output, exit code 3.
+ * Built with -D SPIN=1 it first spins until a debugger clears `spin` (Ctrl-C tests). */
 #include "simmcu.h"
+
+#ifndef SPIN
+#define SPIN 0
+#endif
+volatile int32_t spin = SPIN;
 
 volatile int32_t total;          /* written on every call of dot() */
 volatile int32_t scale = 3;      /* read on every call of dot() */
@@ -17,6 +23,8 @@ __attribute__((noinline)) int32_t dot(const int32_t *x, const int32_t *y, int n)
 
 int main(void)
 {
+    while (spin)
+        ;
     for (int i = 0; i < 16; i++) {
         a[i] = i + 1;
         b[i] = 2 * i - 7;
