@@ -330,15 +330,21 @@ class GdbServer(Observer):
         """Is this the instruction we resumed at, not yet executed (the stop we already reported)?"""
         return self._resume_from == (pc, self.run.blocks.instructions_at(pc))
 
+    def _in_it(self, pc: int) -> bool:
+        """Inside a Thumb IT block: the run never stops there (the IT state would not survive), as the loop
+        takes no event there either; a stop asked for there is made at the next block boundary after it."""
+        i = self.run.code.index(pc)
+        return i >= 0 and self.run.code.insns[i].in_it
+
     def _on_breakpoint(self, uc, address: int, size: int, _user) -> None:
         if self.run.state.stopped or self._same_instance(address):
             return  # the loop stops before this instruction anyway / we resume from this very stop
         self._hit = (self._breakpoints.get(address, "swbreak"), address)
-        self.run.pause(address)
+        self.run.pause(None if self._in_it(address) else address)
 
     def _on_step(self, uc, address: int, size: int, _user) -> None:
-        if self.run.state.stopped or self._same_instance(address):
-            return
+        if self.run.state.stopped or self._same_instance(address) or self._in_it(address):
+            return  # an IT block is stepped as a whole
         self.run.pause(address)
 
     def _on_watch(self, uc, access: int, address: int, size: int, value: int, _user) -> None:
@@ -350,7 +356,11 @@ class GdbServer(Observer):
                 access == uc_mod.UC_MEM_READ if kind == "rwatch" else True
             if wants and address < start + length and start < address + size:
                 self._hit = (kind, max(address, start))
-                self.run.pause(pc)
+                if self._in_it(pc):  # reported at the next block boundary, the access done
+                    self._watch_step = True
+                    self.run.pause()
+                else:
+                    self.run.pause(pc)
                 return
 
     def _hook_breakpoint(self, addr: int) -> None:

@@ -306,7 +306,7 @@ class Machine:
         try:
             pc = self.platform.reset()
             while True:
-                if self._pause_requested and self._until is None:  # not in the middle of a split block
+                if self._pause_requested:
                     self._pause_requested = False
                     pc = self._paused(pc)
                 self._arm()
@@ -348,6 +348,9 @@ class Machine:
     def _after_stop(self, error: UcError | None, deadline: float | None) -> int:
         """Handle why emulation stopped; return the PC to resume at."""
         action, self._action = self._action, None
+        if action is not None and action.kind == "pause":  # an observer's stop: no event is handled here
+            self._take_back(action.pc)
+            return action.pc  # the loop calls ``paused``; a split block or re-run under way (``_until``) goes on
         until, self._until = self._until, None
         stop_after, self.bus.stop_after = self.bus.stop_after, False
         stopped = self.state.stopped
@@ -407,8 +410,6 @@ class Machine:
             return self._semihost(action)
         if action.kind == "unsupported":
             raise Stop("unsupported", ExitCode.UNSUPPORTED, f"{action.arg} at {self.where(action.pc)}")
-        if action.kind == "pause":
-            return action.pc  # the loop calls ``paused`` before emulating again
         return self.platform.handle(action)
 
     @staticmethod

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -26,6 +27,7 @@ class Client:
 
     def __init__(self, port: int):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=JOIN)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as GDB does: no 40 ms Nagle waits
         self.buf = b""
         self.naks = 0
 
@@ -322,12 +324,16 @@ def test_ctrl_c_interrupts_a_running_target(elf, core):
     s = Session(path, core)
     c = s.client
     c.cmd("?")
-    c.send("c")
-    c.raw(b"\x03")
-    assert c.recv() == "T02thread:1;"
-    spin = s.sym("spin")
     main = s.sim.image.symbols["main"]
-    assert main.addr <= s.pc < main.addr + main.size  # stopped in the spin loop
+    for _ in range(50):  # until the interrupt finds the core in the spin loop (not still in the start-up code)
+        c.send("c")
+        time.sleep(0.1)
+        c.raw(b"\x03")
+        assert c.recv() == "T02thread:1;"
+        if main.addr <= s.pc < main.addr + main.size:
+            break
+    assert main.addr <= s.pc < main.addr + main.size
+    spin = s.sym("spin")
     assert c.cmd(f"M{spin:x},4:00000000") == "OK"
     assert c.cmd("c") == "W03"
     assert s.finish().exit_code == 3
@@ -455,3 +461,29 @@ def test_gdb_multiarch_session(target, core):
     assert "0x00000001\t0x00000002\t0x00000003\t0x00000004" in r.stdout
     assert "cycles " in r.stdout and "exited with code 03" in r.stdout
     assert comparable(out["result"]) == comparable(plain)
+
+
+def test_it_blocks_are_stepped_whole_and_keep_their_results(elf):
+    """The run never stops inside a Thumb IT block (its IT state would not survive a stop): a step steps the block
+    as a whole and a breakpoint or watchpoint inside one stops after it, as the loop takes events."""
+    path = elf("it_blocks.c", "cortex-m4", PERIOD=97)
+    plain = Simulator(path, core="cortex-m4").run()
+    s = Session(path, "cortex-m4")
+    c = s.client
+    c.cmd("?")
+    mix = s.sim.image.symbols["mix"]
+    inside = [i.addr for i in s.sim.code.insns if mix.addr <= i.addr < mix.addr + mix.size and i.in_it]
+    assert inside
+    c.cmd(f"Z1,{mix.addr:x},2")
+    assert c.cmd("c").startswith("T05hwbreak") and c.cmd("c").startswith("T05hwbreak")  # the call with SysTick on
+    c.cmd(f"z1,{mix.addr:x},2")
+    for _ in range(300):
+        assert c.cmd("s") == "T05thread:1;" and s.pc not in inside
+    c.cmd(f"Z1,{inside[1]:x},2")
+    for _ in range(20):
+        assert c.cmd("c") == "T05thread:1;" and s.pc not in inside
+    c.cmd(f"z1,{inside[1]:x},2")
+    assert c.cmd("c") == "W00"
+    result = s.finish()
+    assert result.console == plain.console and "same" in result.console
+    assert comparable(result) == comparable(plain)
