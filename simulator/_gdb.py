@@ -187,7 +187,7 @@ class _Connection:
                         body, packet = bytes(packet), None
                         if tail[1:].lower() == _checksum(body):
                             self._write(b"+")
-                            self.packets.put(_unescape(body))
+                            self.packets.put(unescape(body))
                         else:
                             self._write(b"-")
                 elif len(packet) >= PACKET_SIZE:
@@ -197,7 +197,8 @@ class _Connection:
                     packet.append(b)
 
 
-def _unescape(body: bytes) -> bytes:
+def unescape(body: bytes) -> bytes:
+    """A packet's payload with its escapes undone: ``}`` escapes the next byte (XOR 0x20)."""
     out, escaped = bytearray(), False
     for b in body:
         if escaped:

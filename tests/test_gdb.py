@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import pytest
 
 from simmcu import GdbServer, Simulator
-from simmcu._gdb import registers
+from simmcu._gdb import registers, unescape
 
 CORES = ["rv32imc", "cortex-m4"]
 JOIN = 120  # seconds: a hang guard, never reached by a passing run
@@ -89,19 +89,6 @@ class Client:
 
     def close(self) -> None:
         self.sock.close()
-
-
-def unescape(body: bytes) -> bytes:
-    out, escaped = bytearray(), False
-    for b in body:
-        if escaped:
-            out.append(b ^ 0x20)
-            escaped = False
-        elif b == 0x7D:
-            escaped = True
-        else:
-            out.append(b)
-    return bytes(out)
 
 
 class Session:
@@ -241,7 +228,7 @@ def test_every_packet(target, core):
     assert c.cmd("c") == "T05hwbreak:;thread:1;" and s.pc == dot
     text, _ = c.monitor("cycles")
     at_dot = int(text.split()[1])
-    assert 0 < at_dot < plain.cycles and f"(dot)" in text
+    assert 0 < at_dot < plain.cycles and "(dot)" in text
     assert c.cmd("s") == "T05thread:1;"
     first = s.pc
     assert first != dot
