@@ -474,3 +474,24 @@ def test_it_blocks_are_stepped_whole_and_keep_their_results(elf):
     result = s.finish()
     assert result.console == plain.console and "same" in result.console
     assert comparable(result) == comparable(plain)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_reference_model_agrees_across_stops(target, core):
+    """The plain-Python reference model (--check-timing) follows the same stops, breakpoints, steps and watchpoint
+    re-runs included, and still agrees with the native model instruction by instruction."""
+    plain = Simulator(target[core], core=core, check_timing=True).run()
+    s = Session(target[core], core, check_timing=True)
+    c = s.client
+    c.cmd("?")
+    dot, total = s.sym("dot"), s.sym("total")
+    c.cmd(f"Z1,{dot:x},2")
+    c.cmd(f"Z2,{total:x},4")
+    replies = [c.cmd(p) for _ in range(4) for p in ("c", "s", "c", "s")]
+    assert replies.count(f"T05watch:{total:x};thread:1;") == 4 and replies.count("T05hwbreak:;thread:1;") == 4
+    c.cmd(f"z1,{dot:x},2")
+    c.cmd(f"z2,{total:x},4")
+    assert c.cmd("c") == "W03"
+    result = s.finish()
+    assert result.reports["timing_check"]["agree"] and result.reports == plain.reports
+    assert comparable(result) == comparable(plain)
