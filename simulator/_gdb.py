@@ -59,7 +59,7 @@ class Register:
 
 
 def registers(core) -> list[Register]:
-    """The registers GDB sees, in remote register-number order; the first ``GPACKET`` fill the ``g`` packet."""
+    """The registers GDB sees, in remote register-number order; those of the first feature fill the ``g`` packet."""
     if core.arch == "riscv":
         regs = [Register(f"x{n}", 32, R.UC_RISCV_REG_X0 + n, "org.gnu.gdb.riscv.cpu",
                          "data_ptr" if n in (2, 3, 4) else "int") for n in range(32)]
@@ -242,14 +242,14 @@ class GdbServer(Observer):
         self._interrupted = False
         self._detached = False
         self._breakpoints: dict[int, str] = {}                 # address -> "swbreak" / "hwbreak"
-        self._watchpoints: dict[tuple[str, int, int], object] = {}  # (kind, address, length) -> hook
+        self._watchpoints: set[tuple[str, int, int]] = set()   # (kind, address, length)
         self._log(f"gdb server listening on {self.host}:{self.port}")
 
     # -- observer ---------------------------------------------------------------------
     def attach(self, run) -> None:
         self.run = run
-        self.regs = registers(run.core)
-        self._gpacket = 17 if run.core.arch == "arm" else 33  # core registers; the rest by 'p'
+        self._regs = registers(run.core)
+        self._gpacket = sum(r.feature == self._regs[0].feature for r in self._regs)  # core registers; the rest by p
         self._hooks: dict[object, object] = {}   # breakpoint address or watchpoint key -> Unicorn hook
         self._step_hook = None
         self._it_hooks = False
@@ -467,23 +467,23 @@ class GdbServer(Observer):
         if p.startswith("qRcmd,"):
             return self._monitor(bytes.fromhex(p[6:]).decode("latin-1").strip(), pc)
         if head == "g":
-            return "".join(self._reg_hex(r) for r in self.regs[:self._gpacket])
+            return "".join(self._reg_hex(r) for r in self._regs[:self._gpacket])
         if head == "G":
             data = bytes.fromhex(p[1:])
             at = 0
-            for r in self.regs[:self._gpacket]:
+            for r in self._regs[:self._gpacket]:
                 if at + r.bits // 8 <= len(data):
                     self._write_reg(r, int.from_bytes(data[at:at + r.bits // 8], "little"))
                 at += r.bits // 8
             return "OK"
         if head == "p":
             n = int(p[1:], 16)
-            return self._reg_hex(self.regs[n]) if n < len(self.regs) else "E45"
+            return self._reg_hex(self._regs[n]) if n < len(self._regs) else "E45"
         if head == "P":
             n, value = p[1:].split("=")
-            if int(n, 16) >= len(self.regs):
+            if int(n, 16) >= len(self._regs):
                 return "E45"
-            r = self.regs[int(n, 16)]
+            r = self._regs[int(n, 16)]
             self._write_reg(r, int.from_bytes(bytes.fromhex(value), "little"))
             return "OK"
         if head == "m":
@@ -559,10 +559,10 @@ class GdbServer(Observer):
             if length <= 0 or self.run.bus.span(addr, "read") < length:
                 return "E01"  # memory only: a watched device register could not be re-run without side effects
             if key not in self._hooks:
-                self._watchpoints[key] = None
+                self._watchpoints.add(key)
                 self._hook_watchpoint(key)
         else:
-            self._watchpoints.pop(key, None)
+            self._watchpoints.discard(key)
             self._unhook(key)
         return "OK"
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from simmcu import GdbServer, Simulator
+from simmcu import ConfigError, GdbServer, Simulator
 from simmcu._gdb import registers, unescape
 
 CORES = ["rv32imc", "cortex-m4"]
@@ -495,3 +495,26 @@ def test_reference_model_agrees_across_stops(target, core):
     result = s.finish()
     assert result.reports["timing_check"]["agree"] and result.reports == plain.reports
     assert comparable(result) == comparable(plain)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_client_gone_while_running_detaches(target, core):
+    plain = Simulator(target[core], core=core).run()
+    s = Session(target[core], core)
+    c = s.client
+    c.cmd("?")
+    c.cmd(f"Z1,{s.sym('dot'):x},2")
+    assert c.cmd("c").startswith("T05hwbreak")
+    c.send("c")
+    c.close()  # gone while the target runs: the next breakpoint hit finds no client and detaches
+    result = s.finish()
+    assert comparable(result) == comparable(plain)
+    assert "gdb client disconnected; the run goes on to its end" in s.notices
+
+
+def test_port_in_use_is_a_config_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        with pytest.raises(ConfigError, match="gdb server cannot listen on 127.0.0.1:"):
+            GdbServer(("127.0.0.1", taken.getsockname()[1]), log=lambda line: None)
