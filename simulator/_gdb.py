@@ -319,10 +319,20 @@ class GdbServer(Observer):
     def ended(self, reason: str, exit_code: int) -> None:
         if self._conn is None or self._detached:
             return
+        signal = _SIGSEGV if reason == "fault" else _SIGTRAP
+        if reason == "fault":  # stop there first, so the client can look at the faulting state
+            self._last_stop = f"T{signal:02x}thread:1;"
+            self._conn.send(self._last_stop)
+            try:
+                self._serve(self.run.pc, self.run.instructions)
+            except EndRun:
+                return  # killed: the run has ended anyway
+            if self._detached:
+                return
         if reason == "exit":
             self._conn.send(f"W{exit_code:02x}")
         elif reason != "killed":
-            self._conn.send(f"X{_SIGSEGV if reason == 'fault' else _SIGTRAP:02x}")
+            self._conn.send(f"X{signal:02x}")
         self._log(f"gdb session ended: {reason}")
         self._close()
 

@@ -364,12 +364,15 @@ def test_detach_runs_on_and_kill_ends_the_run(target, core):
     assert "GDB killed the run" in result.message and result.cycles < plain.cycles
 
 
-def test_firmware_fault_while_attached_sends_x(elf):
-    path = elf("fault", "cortex-m4")
-    s = Session(path, "cortex-m4")
+@pytest.mark.parametrize("core", CORES)
+def test_firmware_fault_stops_then_sends_x(core):
+    s = Session("fault", core)
     s.client.cmd("?")
+    assert s.client.cmd("c") == "T0bthread:1;"  # SIGSEGV, the faulting state readable
+    pc = s.pc
     assert s.client.cmd("c") == "X0b"
-    assert s.finish().exit_reason == "fault"
+    result = s.finish()
+    assert result.exit_reason == "fault" and result.fault.pc == pc and result.fault.pc_symbol.startswith("read_sensor")
 
 
 @pytest.mark.parametrize("core", CORES)
