@@ -238,6 +238,8 @@ class Machine:
             self.act("pause", pc)
 
     def _paused(self, pc: int) -> int:
+        """Between emulation runs, at ``pc``: the observers' ``paused``; returns the PC to go on from (a debugger
+        may have written it)."""
         self.platform.write_pc(pc)
         try:
             for notify in self.events.paused:

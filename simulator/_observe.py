@@ -57,7 +57,8 @@ class Observer:
         the run here, ``Restart`` to start it again from reset."""
 
     def ended(self, reason: str, exit_code: int) -> None:
-        """The run ended (``reason`` as ``RunResult.exit_reason``); the core's state is still readable."""
+        """The run ended (``reason`` as ``RunResult.exit_reason``); the core's state is still readable (a fault: the
+        PC on the faulting instruction). ``Restart`` raised here runs again from reset."""
 
     def report(self) -> dict | None:
         """What the run's result carries under ``NAME`` (called once at the end)."""
@@ -73,7 +74,8 @@ class EndRun(Exception):
 
 
 class Restart(Exception):
-    """Raised from ``Observer.paused`` to run again from reset with the same observers (a debugger's reset)."""
+    """Raised from ``Observer.paused`` or ``ended`` to run again from reset with the same observers (a debugger's
+    reset)."""
 
 
 def overrides(observer: Observer, event: str) -> bool:

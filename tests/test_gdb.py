@@ -142,6 +142,14 @@ def session(elf_path, core: str, **options):
         s.thread.join(JOIN)
 
 
+def started(path, core: str, **options):
+    """(the run never stopped, a session stopped before its first instruction, its client)."""
+    plain = Simulator(path, core=core, **options).run()
+    s = Session(path, core, **options)
+    assert s.client.cmd("?") == "T05thread:1;"
+    return plain, s, s.client
+
+
 def reset_pc(s: Session) -> int:
     """Where the core starts: the ELF entry (RISC-V), the vector table's reset vector (Cortex-M)."""
     if s.core == "rv32imc":
@@ -328,10 +336,7 @@ def test_ctrl_c_interrupts_a_running_target(elf, core):
 
 @pytest.mark.parametrize("core", CORES)
 def test_monitor_reset_runs_again_from_reset(target, core):
-    plain = Simulator(target[core], core=core).run()
-    s = Session(target[core], core)
-    c = s.client
-    c.cmd("?")
+    plain, s, c = started(target[core], core)
     dot = s.sym("dot")
     c.cmd(f"Z1,{dot:x},2")
     assert c.cmd("c").startswith("T05hwbreak")
@@ -483,10 +488,7 @@ def test_it_blocks_are_stepped_whole_and_keep_their_results(elf):
 def test_reference_model_agrees_across_stops(target, core):
     """The plain-Python reference model (--check-timing) follows the same stops, breakpoints, steps and watchpoint
     re-runs included, and still agrees with the native model instruction by instruction."""
-    plain = Simulator(target[core], core=core, check_timing=True).run()
-    s = Session(target[core], core, check_timing=True)
-    c = s.client
-    c.cmd("?")
+    plain, s, c = started(target[core], core, check_timing=True)
     dot, total = s.sym("dot"), s.sym("total")
     c.cmd(f"Z1,{dot:x},2")
     c.cmd(f"Z2,{total:x},4")
@@ -502,10 +504,7 @@ def test_reference_model_agrees_across_stops(target, core):
 
 @pytest.mark.parametrize("core", CORES)
 def test_client_gone_while_running_detaches(target, core):
-    plain = Simulator(target[core], core=core).run()
-    s = Session(target[core], core)
-    c = s.client
-    c.cmd("?")
+    plain, s, c = started(target[core], core)
     c.cmd(f"Z1,{s.sym('dot'):x},2")
     assert c.cmd("c").startswith("T05hwbreak")
     c.send("c")
