@@ -19,7 +19,7 @@ __all__ = [
     "Board", "Region", "bundled_boards", "load_board",
     "Core", "core_names", "get_core",
     "ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError",
-    "Simulator", "Observer", "Fault", "RunResult",
+    "Simulator", "Observer", "GdbServer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
     "sweep",
 ]
@@ -31,4 +31,9 @@ def __getattr__(name: str):
 
         globals()["Simulator"] = Simulator
         return Simulator
+    if name == "GdbServer":
+        from ._gdb import GdbServer
+
+        globals()["GdbServer"] = GdbServer
+        return GdbServer
     raise AttributeError(f"module 'simmcu' has no attribute {name!r}")

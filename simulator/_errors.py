@@ -20,6 +20,7 @@ class ExitCode(enum.IntEnum):
     UNSUPPORTED = 124    #: the firmware asked for something the simulator refuses
     DEADLOCK = 125       #: the firmware waits for an interrupt that can never come
     TOOLCHAIN = 126      #: building firmware failed
+    ENDED = 127          #: an observer ended the run (a debugger's kill)
 
 
 class SimmcuError(Exception):

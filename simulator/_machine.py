@@ -31,7 +31,7 @@ from ._devices import Devices
 from ._elf import ElfImage, load_elf
 from ._energy import accelerator_area, run_energy
 from ._errors import ConfigError, ExitCode, TimeLimitError
-from ._observe import Events, Observer, overrides
+from ._observe import EndRun, Events, Observer, Restart, overrides
 from ._params import check_run_limits
 from ._profile import Profiler
 from ._reference import reference_model
@@ -88,6 +88,7 @@ class Machine:
         self.uc = uc_mod.Uc(core.uc_arch, core.uc_mode, cpu=core.uc_cpu_model)
         self.bus = SystemBus(self)
         self._action: Action | None = None
+        self._pause_requested = False  # an observer asked to stop (``pause``)
         self._console_parts: list[str] = []
 
         def echo(text: str) -> None:
@@ -226,6 +227,27 @@ class Machine:
             self._action = Action(kind, pc, arg)
         self.uc.emu_stop()
 
+    def pause(self, pc: int | None = None) -> None:
+        """For observers: stop before the instruction at ``pc`` (from a Unicorn hook on it: what ran of its
+        block stays accounted, the rest is taken back), or with ``pc`` None from anywhere, any thread
+        included, at the next block boundary; then call the observers' ``paused``."""
+        self._pause_requested = True
+        if pc is None:
+            self.state.stop_at_cycle = 0  # the next block stops before it starts, as for a due event
+        else:
+            self.act("pause", pc)
+
+    def _paused(self, pc: int) -> int:
+        """Between emulation runs, at ``pc``: the observers' ``paused``; returns the PC to go on from (a debugger
+        may have written it)."""
+        self.platform.write_pc(pc)
+        try:
+            for notify in self.events.paused:
+                notify(pc)
+        except EndRun as e:
+            raise Stop(e.reason, ExitCode.ENDED, f"{e} at {self.where(pc)}") from None
+        return self.platform.read_pc()
+
     def _on_sbrk(self, uc, address: int, size: int, _user) -> None:
         """Heap high-water mark from the increments asked of ``_sbrk`` (its first argument)."""
         incr = self.platform.first_argument()
@@ -286,6 +308,9 @@ class Machine:
         try:
             pc = self.platform.reset()
             while True:
+                if self._pause_requested:
+                    self._pause_requested = False
+                    pc = self._paused(pc)
                 self._arm()
                 error = self._emulate(pc, deadline)
                 pc = self._after_stop(error, deadline)
@@ -304,7 +329,7 @@ class Machine:
         st = self.state
         st.stopped = 0
         st.accounted = 0
-        st.stop_at_cycle = min(self._next_event(), NEVER_CYCLE)
+        st.stop_at_cycle = 0 if self._pause_requested else min(self._next_event(), NEVER_CYCLE)
         watch = self.platform.watch_registers()
         st.watching = len(watch)
         for k, (reg, value) in enumerate((watch * 2)[:2]):  # one register fills both slots
@@ -325,6 +350,9 @@ class Machine:
     def _after_stop(self, error: UcError | None, deadline: float | None) -> int:
         """Handle why emulation stopped; return the PC to resume at."""
         action, self._action = self._action, None
+        if action is not None and action.kind == "pause":  # an observer's stop: no event is handled here
+            self._take_back(action.pc)
+            return action.pc  # the loop calls ``paused``; a split block or re-run under way (``_until``) goes on
         until, self._until = self._until, None
         stop_after, self.bus.stop_after = self.bus.stop_after, False
         stopped = self.state.stopped
@@ -443,6 +471,8 @@ class Machine:
 
     def _result(self, stop: Stop, wall: float) -> RunResult:
         nat.icache_sync(self.state.array)  # the last block's instruction lines
+        for notify in self.events.ended:
+            notify(stop.reason, int(stop.exit_code))
         report = Profiler(self).report()
         reports = {o.NAME: o.report() for o in self.observers if o.NAME}
         accelerators = self.devices.report(self.sleeps)
@@ -524,5 +554,9 @@ class Simulator:
         """Run from reset to an ending; each call is a fresh, deterministic run."""
         observers = [o() if isinstance(o, type) else o for o in self._observers]
         started, self._created = self._created, None
-        return Machine(self.image, self.code, self.core, self.board, self.timing, observers=observers,
-                       **self._options).run(started)
+        while True:
+            try:
+                return Machine(self.image, self.code, self.core, self.board, self.timing, observers=observers,
+                               **self._options).run(started)
+            except Restart:  # an observer (a debugger's reset) asked for a fresh run from reset
+                continue

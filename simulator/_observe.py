@@ -16,7 +16,7 @@ and never changes the model.
 from __future__ import annotations
 
 #: Events called from the loop (not per instruction); ``Events`` has one tuple per name.
-EVENTS = ("cycles_added", "exception_entered", "exception_returned", "taken_back", "slept")
+EVENTS = ("cycles_added", "exception_entered", "exception_returned", "taken_back", "slept", "paused", "ended")
 
 
 class Observer:
@@ -51,9 +51,31 @@ class Observer:
     def slept(self, start: int, end: int) -> None:
         """The core slept in WFI over cycles [start, end)."""
 
+    def paused(self, pc: int) -> None:
+        """The run stopped before the instruction at ``pc`` because an observer asked (``run.pause``); it goes
+        on from the PC when this returns. The model is accounted exactly up to ``pc``. Raise ``EndRun`` to end
+        the run here, ``Restart`` to start it again from reset."""
+
+    def ended(self, reason: str, exit_code: int) -> None:
+        """The run ended (``reason`` as ``RunResult.exit_reason``); the core's state is still readable (a fault: the
+        PC on the faulting instruction). ``Restart`` raised here runs again from reset."""
+
     def report(self) -> dict | None:
         """What the run's result carries under ``NAME`` (called once at the end)."""
         return None
+
+
+class EndRun(Exception):
+    """Raised from ``Observer.paused`` to end the run there with exit reason ``reason`` (a debugger's kill)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class Restart(Exception):
+    """Raised from ``Observer.paused`` or ``ended`` to run again from reset with the same observers (a debugger's
+    reset)."""
 
 
 def overrides(observer: Observer, event: str) -> bool:

@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
                           "accessed (slower)")
     run.add_argument("--check-timing", action="store_true",
                      help="also run the plain-Python reference timing model and compare (slow)")
+    run.add_argument("--gdb", metavar="[HOST:]PORT", default=None,
+                     help="wait for GDB on this TCP port (host default 127.0.0.1; port 0: any free one, printed) "
+                          "before the first instruction (docs/debugging-gdb.md)")
     run.add_argument("--quiet", action="store_true", help="do not echo the firmware's console output")
     run.add_argument("args", nargs="*", help="command line passed to the firmware (SYS_GET_CMDLINE)")
 
@@ -175,6 +178,10 @@ def _run(a) -> int:
     core = a.core
     get_core(parse_core_spec(core)[0])  # a bad --core fails before a model is compiled
     check_run_limits(a.max_instructions, a.timeout)
+    if a.gdb is not None:
+        from ._gdb import parse_address
+
+        gdb_address = parse_address(a.gdb)  # a bad address fails before anything is loaded
     elf = Path(a.elf)
     outputs = [a.json, a.profile_csv, a.folded]
     human = sys.stderr if "-" in outputs else sys.stdout  # stdout is reserved for the machine-readable output
@@ -182,6 +189,10 @@ def _run(a) -> int:
                    semihost_dir=a.semihost_dir, args=tuple(a.args), check_timing=a.check_timing,
                    console=None if a.quiet else lambda text: _write(text, human), exact_memory=a.exact_memory,
                    accelerators=a.accel, profile_lines=a.profile_lines or a.folded_lines)
+    if a.gdb is not None:
+        from ._gdb import GdbServer
+
+        options["observers"] = [GdbServer(gdb_address)]
     if elf.suffix == ".tflite":
         from simmcu.firmware import read_input, run_model
 
