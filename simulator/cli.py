@@ -20,6 +20,7 @@ from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ConfigError, ExitCode, SimmcuError
 from ._params import REQUIRED, check_run_limits, describe
 from ._timing import bundled_profiles, load_profile
+from ._trace import MAX_EVENTS, Trace, Waveform
 
 
 DEFAULT_CORE = "rv32imc"
@@ -67,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
                           "accessed (slower)")
     run.add_argument("--check-timing", action="store_true",
                      help="also run the plain-Python reference timing model and compare (slow)")
+    run.add_argument("--trace", metavar="FILE", default=None,
+                     help="write a timeline of the CPU and accelerators in modeled time (Chrome trace-event JSON: "
+                          "ui.perfetto.dev, chrome://tracing; slower)")
+    run.add_argument("--trace-max-events", type=int, default=MAX_EVENTS, metavar="N",
+                     help=f"keep the events that start before the cycle where the trace reaches N events "
+                          f"(default {MAX_EVENTS:,}); also caps --vcd's value changes")
+    run.add_argument("--vcd", metavar="FILE", default=None,
+                     help="write a waveform of each accelerator's registers, busy, interrupt and DMA lines (VCD, "
+                          "for GTKWave; needs simmcu[trace])")
+    run.add_argument("--vcd-cpu", action="store_true", help="add the CPU's current function and call depth to --vcd")
     run.add_argument("--quiet", action="store_true", help="do not echo the firmware's console output")
     run.add_argument("args", nargs="*", help="command line passed to the firmware (SYS_GET_CMDLINE)")
 
@@ -165,7 +176,7 @@ def _run(a) -> int:
     options = dict(board=a.board, timing=a.timing, max_instructions=a.max_instructions, timeout=a.timeout,
                    semihost_dir=a.semihost_dir, args=tuple(a.args), check_timing=a.check_timing,
                    console=None if a.quiet else lambda text: _write(text, human), exact_memory=a.exact_memory,
-                   accelerators=a.accel)
+                   accelerators=a.accel, observers=_observers(a))
     if elf.suffix == ".tflite":
         from simmcu.firmware import read_input, run_model
 
@@ -193,6 +204,16 @@ def _run(a) -> int:
             except OSError as e:
                 raise SimmcuError(f"cannot write {path}: {e.strerror}") from None
     return result.exit_code
+
+
+def _observers(a) -> list:
+    """The trace and waveform writers the run's options ask for."""
+    if a.vcd_cpu and not a.vcd:
+        raise ConfigError("--vcd-cpu needs --vcd FILE")
+    out = [Trace(a.trace, a.trace_max_events)] if a.trace else []
+    if a.vcd:
+        out.append(Waveform(a.vcd, a.vcd_cpu, a.trace_max_events))
+    return out
 
 
 def _build(a) -> int:
