@@ -162,7 +162,7 @@ class ConvAccelerator(Accelerator):
         """Set-up, then per tile its DMA in and out (lane ``dma``) and its compute (lane ``compute``, with the
         share of the PE array it fills), as ``plan`` times them; then the cycles the job yielded the RAM port
         to the CPU (cpu-first arbitration), which the model adds at its end."""
-        p, (h, w, c, oc, kh, kw), (oh, ow) = self.params, job.info["shape"], job.info["output"]
+        p, (_, _, c, oc, kh, kw), (oh, ow) = self.params, job.info["shape"], job.info["output"]
         taps = kh * kw * (1 if job.info["depthwise"] else c)
         t = job.start + p["setup_cycles"]
         out = [Phase("job", "setup", job.start, t)]

@@ -66,7 +66,7 @@ class Observer:
         cycles summed over them equal the profile's (WFI sleep inside a frame aside). Per block: slow."""
 
     def function_exited(self, function: str, cycle: int) -> None:
-        """The innermost frame, of ``function``, ends at ``cycle`` (every frame ends, at the latest when the run does)."""
+        """The innermost frame, of ``function``, ends at ``cycle`` (every frame ends, at the latest with the run)."""
 
     def device_accessed(self, unit, write: bool, offset: int, size: int, value: int, cycle: int) -> None:
         """The CPU read (the value answered) or wrote a register of accelerator ``unit`` at ``cycle``, after the

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+from collections import defaultdict
 from pathlib import Path
 
 from ._errors import ConfigError, SimmcuError
@@ -63,7 +64,8 @@ class Trace(Observer):
         if max_events < 1:
             raise ConfigError(f"--trace-max-events must be at least 1, not {max_events}")
         self.path, self.max_events = _writable(path, "--trace"), max_events
-        self.events: list[tuple[int, dict]] = []  # (start cycle, event with cycles for ts)
+        self.events: list[tuple[int, int, dict]] = []  # heap of (-start cycle, arrival, event with cycles for ts)
+        self._seq = itertools.count()
         self.cut: int | None = None               # the CPU's events stopped at this cycle
         self.stack: list[tuple[str, int, int]] = []  # open frames: (function, start cycle, sp)
         self.exceptions: list[dict] = []          # open exceptions, innermost last
@@ -78,12 +80,14 @@ class Trace(Observer):
         self.top = stack_top(run.image, run.board)
 
     def _add(self, start: int, event: dict) -> None:
+        """Keep the ``max_events`` earliest-starting events (slices arrive when they end, out of start order);
+        ``cut`` is the earliest start of one dropped."""
         if self.cut is not None and start >= self.cut:
             return
-        if len(self.events) >= self.max_events:
-            self.cut = start
-            return
-        self.events.append((start, event))
+        heapq.heappush(self.events, (-start, next(self._seq), event))
+        if len(self.events) > self.max_events:
+            dropped = -heapq.heappop(self.events)[0]
+            self.cut = dropped if self.cut is None else min(self.cut, dropped)
 
     def _slice(self, pid: int, tid: int, name: str, start: int, end: int, **args) -> dict:
         return dict(ph="X", pid=pid, tid=tid, name=name, start=start, end=end,
@@ -152,7 +156,7 @@ class Trace(Observer):
             out.append((job.start, self._slice(pid, _JOBS, f"job {n}", job.start, job.end, macs=job.macs,
                                                dma_read_bytes=job.dma_read_bytes,
                                                dma_write_bytes=job.dma_write_bytes, **info)))
-            busy += [(job.start, 1), (job.end, 0)]
+            busy.append((job.start, job.end))
             util = []
             for ph in unit.phases(job):
                 tid = lanes.setdefault(ph.lane, len(lanes) + _WAITING)
@@ -160,7 +164,7 @@ class Trace(Observer):
                 if ph.utilisation is not None:
                     util += [(ph.start, ph.utilisation), (ph.end, 0)]
             out += self._counter(pid, "utilisation", "compute", util)
-        out += self._counter(pid, "busy", "busy", busy)
+        out += self._counter(pid, "busy", "busy", [c for a, b in _merged(busy) for c in ((a, 1), (b, 0))])
         for a, b, how in unit.waits(self.m.sleeps):
             out.append((a, self._slice(pid, _WAITING, f"CPU waiting ({how})", a, b)))
         out.sort(key=_order)
@@ -178,14 +182,16 @@ class Trace(Observer):
     def report(self) -> dict:
         units = [(k, u) for k, u in enumerate(self.m.devices.accels) if _jobs_in_time(u)]
         per_unit = [self._unit_events(k, u) for k, u in units]
-        streams = [sorted(self.events, key=_order)] + \
+        cpu = [(-start, e) for start, _, e in self.events if self.cut is None or -start < self.cut]
+        streams = [sorted(cpu, key=_order)] + \
             [[e for e in events if self.cut is None or e[0] < self.cut] for events, _ in per_unit]
         merged = list(itertools.islice(heapq.merge(*streams, key=_order), self.max_events + 1))
         cut = self.cut
         if len(merged) > self.max_events:
             cut = merged[self.max_events][0]
             merged = [e for e in merged[:self.max_events] if e[0] < cut]
-        trace = [self._meta(_CPU, "process_name", f"CPU ({self.m.core.name})"), self._meta(_CPU, "process_sort_index", 0)]
+        trace = [self._meta(_CPU, "process_name", f"CPU ({self.m.core.name})"),
+                 self._meta(_CPU, "process_sort_index", 0)]
         for tid, name in ((_CALLS, "call stack"), (_LAYERS, "model layers"), (_EXCEPTIONS, "exceptions"),
                           (_SLEEP, "WFI sleep")):
             trace += [self._meta(_CPU, "thread_name", name, tid), self._meta(_CPU, "thread_sort_index", tid, tid)]
@@ -232,6 +238,17 @@ def timescale(clock_hz: int) -> tuple[str, int, bool]:
     return "1 ps", 0, False
 
 
+def _merged(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of [start, end) intervals as disjoint ones, in order (touching ones joined)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        elif b > a:
+            out.append((a, b))
+    return out
+
+
 def _settled(changes) -> list[tuple[int, tuple, object]]:
     """Time-ordered changes with, per cycle and variable, only the last value, and only where it changes."""
     out, last = [], {}
@@ -270,6 +287,12 @@ class Waveform(Observer):
         self.m = run
         self.units = list(run.devices.accels)
         self.signals = [u.signals() for u in self.units]
+        for unit, sigs in zip(self.units, self.signals):
+            names = [_identifier(sig.name) for sig in sigs]
+            clash = {"busy", "irq"} & set(names) or {n for n in names if names.count(n) > 1}
+            if clash:
+                raise ConfigError(f"accelerator {unit.NAME}: waveform signal names {sorted(clash)} are taken "
+                                  "(busy and irq are every unit's; names must differ after lower-casing)")
         self.per_block = [k for k, u in enumerate(self.units) if not u.MMIO_SIZE and self.signals[k]]
         for k in range(len(self.units)):
             self._sample(k, 0)
@@ -291,7 +314,7 @@ class Waveform(Observer):
 
     def _sample(self, k: int, cycle: int) -> None:
         for s in self.signals[k]:
-            self._change(cycle, (k, s.name), s.value(cycle) & ((1 << s.width) - 1))
+            self._change(cycle, (k, "signal", s.name), s.value(cycle) & ((1 << s.width) - 1))
 
     def device_accessed(self, unit, write: bool, offset: int, size: int, value: int, cycle: int) -> None:
         self._sample(self.units.index(unit), cycle)
@@ -323,15 +346,16 @@ class Waveform(Observer):
 
     def _job_wires(self) -> list[tuple[int, tuple, int]]:
         """Busy and phase wires of the units' jobs (known once the run is over), in time order."""
-        out = []
+        spans = defaultdict(list)
         for k, unit in enumerate(self.units):
             if not _jobs_in_time(unit):
                 continue
             for job in unit.invocations:
-                out += [(job.start, (k, "busy"), 1), (job.end, (k, "busy"), 0)]
+                spans[k, "busy"].append((job.start, job.end))
                 for ph in unit.phases(job):
-                    out += [(ph.start, (k, "phase", ph.name), 1), (ph.end, (k, "phase", ph.name), 0)]
-        return sorted(out, key=lambda c: (c[0], c[2]))  # at one cycle, a wire falls before the next rises
+                    spans[k, "phase", ph.name].append((ph.start, ph.end))
+        out = [c for key, intervals in spans.items() for a, b in _merged(intervals) for c in ((a, key, 1), (b, key, 0))]
+        return sorted(out, key=lambda c: c[0])
 
     def report(self) -> dict:
         from vcd import VCDWriter
@@ -342,18 +366,18 @@ class Waveform(Observer):
         if len(changes) > self.max_changes:
             cut = changes[self.max_changes][0]
             changes = [c for c in changes[:self.max_changes] if c[0] < cut]
-        scale, per_cycle, exact = timescale(self.m.board.clock_hz)
-        comment = f"simmcu {Path(self.m.image.path).name} on {self.m.core.name}, {self.m.board.clock_hz} Hz: one cycle is " + \
-            (f"{per_cycle} x {scale}" if exact else f"{10 ** 12 / self.m.board.clock_hz:g} ps (times rounded)") + \
+        clock = self.m.board.clock_hz
+        scale, per_cycle, exact = timescale(clock)
+        comment = f"simmcu {Path(self.m.image.path).name} on {self.m.core.name}, {clock} Hz: one cycle is " + \
+            (f"{per_cycle} x {scale}" if exact else f"{10 ** 12 / clock:g} ps (times rounded)") + \
             (f"; truncated at cycle {cut}" if cut is not None else "")
         keys = {key for _, key, _ in changes}
         scopes = [_identifier(u.NAME) + (str(k) if [v.NAME for v in self.units].count(u.NAME) > 1 else "")
                   for k, u in enumerate(self.units)]
-        widths = {(k, s.name): s.width for k, sigs in enumerate(self.signals) for s in sigs}
+        widths = {(k, "signal", s.name): s.width for k, sigs in enumerate(self.signals) for s in sigs}
 
         def at(cycle: int) -> int:
-            return cycle * per_cycle if exact else (cycle * 10 ** 12 * 2 + self.m.board.clock_hz) // \
-                (2 * self.m.board.clock_hz)
+            return cycle * per_cycle if exact else (cycle * 10 ** 12 * 2 + clock) // (2 * clock)  # to the nearest ps
 
         try:
             with open(self.path, "w") as f, VCDWriter(f, timescale=scale, date="", comment=comment,
@@ -365,12 +389,12 @@ class Waveform(Observer):
                         variables[key] = w.register_var("cpu", key[1], kind, size=None if kind == "string" else 32)
                     elif key[1] == "phase":
                         variables[key] = w.register_var(scopes[key[0]], _identifier(key[2]), "wire", size=1, init=0)
-                    elif key[1] in ("busy", "irq") and key not in widths:
-                        variables[key] = w.register_var(scopes[key[0]], key[1], "wire", size=1)
-                    else:
+                    elif key[1] == "signal":
                         width = widths[key]
-                        variables[key] = w.register_var(scopes[key[0]], _identifier(key[1]),
+                        variables[key] = w.register_var(scopes[key[0]], _identifier(key[2]),
                                                         "wire" if width == 1 else "reg", size=width)
+                    else:  # busy, irq
+                        variables[key] = w.register_var(scopes[key[0]], key[1], "wire", size=1)
                 for cycle, key, value in changes:
                     w.change(variables[key], at(cycle), value)
         except OSError as e:
