@@ -194,6 +194,12 @@ def _run(a) -> int:
     if result.console and not result.console.endswith("\n") and not a.quiet:
         _write("\n", human)
     _write(result.summary(a.top) + "\n", human)
+    for kind, what in (("trace", "events"), ("vcd", "changes")):
+        written = result.reports.get(kind)
+        if written:
+            cut = written["truncated_at_cycle"]
+            _write(f"simmcu: {kind} {written['file']}: {written[what]:,} {what}"
+                   + (f", truncated at cycle {cut:,} (--trace-max-events)" if cut is not None else "") + "\n", human)
     for path, text in ((a.json, lambda: result.to_json() + "\n"), (a.profile_csv, result.functions_csv),
                        (a.folded, result.folded)):
         if path == "-":
