@@ -64,17 +64,18 @@ class Trace(Observer):
         if max_events < 1:
             raise ConfigError(f"--trace-max-events must be at least 1, not {max_events}")
         self.path, self.max_events = _writable(path, "--trace"), max_events
-        self.events: list[tuple[int, int, dict]] = []  # heap of (-start cycle, arrival, event with cycles for ts)
-        self._seq = itertools.count()
-        self.cut: int | None = None               # the CPU's events stopped at this cycle
-        self.stack: list[tuple[str, int, int]] = []  # open frames: (function, start cycle, sp)
-        self.exceptions: list[dict] = []          # open exceptions, innermost last
 
     def attach(self, run) -> None:
+        """Each run starts a fresh trace (an instance may watch several runs; the file is the last one's)."""
         from simmcu.firmware._layer import LAYER_FUNCTION  # numpy, Numba: the CLI imports this module to parse
 
         from ._profile import stack_top
 
+        self.events: list[tuple[int, int, dict]] = []  # heap of (-start cycle, arrival, event with cycles for ts)
+        self._seq = itertools.count()
+        self.cut: int | None = None               # the earliest start of an event dropped
+        self.stack: list[tuple[str, int, int]] = []  # open frames: (function, start cycle, sp)
+        self.exceptions: list[dict] = []          # open exceptions, innermost last
         self.m, self.layer = run, LAYER_FUNCTION
         self.clock = run.board.clock_hz
         self.top = stack_top(run.image, run.board)
@@ -278,12 +279,13 @@ class Waveform(Observer):
         if max_changes < 1:
             raise ConfigError(f"--trace-max-events must be at least 1, not {max_changes}")
         self.path, self.cpu, self.max_changes = _writable(path, "--vcd"), cpu, max_changes
-        self.changes: list[tuple[int, tuple, object]] = []  # (cycle, variable key, value), in time order
+
+    def attach(self, run) -> None:
+        """Each run starts a fresh waveform."""
+        self.changes: list[tuple[int, tuple, object]] = []  # (cycle, variable key, value), as they came
         self.last: dict[tuple, object] = {}
         self.cut: int | None = None
         self.functions: list[str] = []
-
-    def attach(self, run) -> None:
         self.m = run
         self.units = list(run.devices.accels)
         self.signals = [u.signals() for u in self.units]

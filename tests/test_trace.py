@@ -419,3 +419,13 @@ def test_a_plug_in_declares_its_signals_and_phases(tmp_path):
 
     with pytest.raises(ConfigError, match="signal names"):
         Simulator(program, core="cortex-m4", accelerators=[Clashing()], observers=[Waveform(tmp_path / "x.vcd")]).run()
+
+
+def test_a_trace_is_deterministic_and_fresh_for_each_run(tmp_path):
+    """One Trace instance watching two runs of one Simulator writes the same bytes each time (modeled time only)."""
+    sim = Simulator("conv2d_conv", core="cortex-m0plus", accelerators=["conv"],
+                    observers=[Trace(tmp_path / "t.json"), Waveform(tmp_path / "w.vcd", cpu=True)])
+    sim.run()
+    first = (tmp_path / "t.json").read_bytes(), (tmp_path / "w.vcd").read_bytes()
+    sim.run()
+    assert ((tmp_path / "t.json").read_bytes(), (tmp_path / "w.vcd").read_bytes()) == first
