@@ -429,3 +429,14 @@ def test_a_trace_is_deterministic_and_fresh_for_each_run(tmp_path):
     first = (tmp_path / "t.json").read_bytes(), (tmp_path / "w.vcd").read_bytes()
     sim.run()
     assert ((tmp_path / "t.json").read_bytes(), (tmp_path / "w.vcd").read_bytes()) == first
+
+
+def test_the_block_hook_is_installed_only_for_an_observer_that_asks(tmp_path):
+    from simmcu._calls import CallTracker, tracking
+    from simmcu._reference import reference_model
+
+    quiet = [Observer(), reference_model(False)()]
+    assert tracking(quiet) is quiet  # no Python block hook: the run keeps the native path alone
+    trace = Trace(tmp_path / "t.json")
+    watched = tracking([trace])
+    assert isinstance(watched[0], CallTracker) and watched[1:] == [trace]
