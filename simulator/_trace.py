@@ -76,6 +76,7 @@ class Trace(Observer):
         self.cut: int | None = None               # the earliest start of an event dropped
         self.stack: list[tuple[str, int, int]] = []  # open frames: (function, start cycle, sp)
         self.exceptions: list[dict] = []          # open exceptions, innermost last
+        self._last_depth: dict | None = None
         self.m, self.layer = run, LAYER_FUNCTION
         self.clock = run.board.clock_hz
         self.top = stack_top(run.image, run.board)
@@ -114,8 +115,13 @@ class Trace(Observer):
         self._depth(cycle, self.stack[-1][2] if self.stack else self.top)
 
     def _depth(self, cycle: int, sp: int) -> None:
-        self._add(cycle, dict(ph="C", pid=_CPU, tid=_CALLS, name="stack", start=cycle,
-                              args={"call depth": len(self.stack), "stack bytes": max(0, self.top - sp)}))
+        """The stack counter now; of several changes at one cycle (a return and a call) the last stands."""
+        args = {"call depth": len(self.stack), "stack bytes": max(0, self.top - sp)}
+        if self._last_depth is not None and self._last_depth["start"] == cycle:
+            self._last_depth["args"] = args
+            return
+        self._last_depth = dict(ph="C", pid=_CPU, tid=_CALLS, name="stack", start=cycle, args=args)
+        self._add(cycle, self._last_depth)
 
     def exception_entered(self, return_pc: int) -> None:
         self.exceptions.append(dict(start=self.m.cycles - self.m.timing.exception_entry, entered=self.m.cycles,
@@ -183,8 +189,9 @@ class Trace(Observer):
     def report(self) -> dict:
         units = [(k, u) for k, u in enumerate(self.m.devices.accels) if _jobs_in_time(u)]
         per_unit = [self._unit_events(k, u) for k, u in units]
-        cpu = [(-start, e) for start, _, e in self.events if self.cut is None or -start < self.cut]
-        streams = [sorted(cpu, key=_order)] + \
+        kept = sorted((e for e in self.events if self.cut is None or -e[0] < self.cut),
+                      key=lambda e: (*_order((-e[0], e[2])), e[1]))  # ties in the order they came
+        streams = [[(-start, e) for start, _, e in kept]] + \
             [[e for e in events if self.cut is None or e[0] < self.cut] for events, _ in per_unit]
         merged = list(itertools.islice(heapq.merge(*streams, key=_order), self.max_events + 1))
         cut = self.cut

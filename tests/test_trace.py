@@ -213,6 +213,17 @@ def test_conv_interrupt_timeline_shows_cpu_work_overlapping_the_job_and_the_hand
     instants = [(e["args"]["cycle"], e["name"]) for e in doc["traceEvents"] if e["ph"] == "i"]
     assert [c for c, n in instants if n == "irq raised"] == raised
 
+    def counter(pid, name):
+        return [(round(e["ts"] * r.clock_hz / 1_000_000), e["args"]) for e in doc["traceEvents"]
+                if e["ph"] == "C" and e["pid"] == pid and e["name"] == name]
+
+    busy = counter(10, "busy")  # the counter integrates to the report's busy cycles
+    assert sum((t1 - t0) * a["busy"] for (t0, a), (t1, _) in zip(busy, busy[1:])) == r.accelerators[0]["busy_cycles"]
+    assert all(0 < a["compute"] <= 1 or a["compute"] == 0 for _, a in counter(10, "utilisation"))
+    depth = dict(counter(1, "stack"))  # at each call, the depth counter counts the frame
+    for e in calls:
+        assert depth[e["args"]["start_cycle"]]["call depth"] >= e["args"]["depth"] + 1
+
 
 def test_a_capped_trace_holds_every_event_before_the_cut_and_says_so(elf, tmp_path):
     program = elf("conv_accel.c", "cortex-m4")
