@@ -3,7 +3,8 @@ third-party ones, all found through the entry-point group ``simmcu.accelerators`
 
 ``simmcu accels`` lists what is available; ``--accel NAME[:param=value,...]`` (or a TOML file)
 attaches one. Everything a unit of one's own needs is exported here: the base classes and what
-the machine gives a model (``Bus``, ``Invocation``), parameters (``Param``, ``ConfigError``), the
+the machine gives a model (``Bus``, ``Invocation``), its waveform signals and job phases (``Signal``,
+``Phase``), parameters (``Param``, ``ConfigError``), the
 published figures its energy and area model may build on (``HOROWITZ_45NM``, ``MAC_ENERGY``...), the
 custom-instruction hook (``HOOK_SIGNATURE``, ``make_hook``, ``STATE0``), and the model compiler's
 seam (``Layer``, ``LayerCode``, ...). docs/accelerators.md documents the interface and each model.
@@ -14,13 +15,15 @@ from simmcu._errors import ConfigError
 from simmcu._params import UNITS, Param
 from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode, LayerTensor, c_array, c_struct
 
-from ._base import COMMON_PARAMS, MAC_AREA, MAC_ENERGY, Accelerator, Bus, Invocation
+from ._base import COMMON_PARAMS, MAC_AREA, MAC_ENERGY, Accelerator, Bus, Invocation, Phase, Signal
 from ._registry import GROUP, accelerator_class, available, make_accelerator
 from .cfu import STATE0, CustomInstructionUnit
 
 __all__ = [
     # a model and what the machine gives it
     "Accelerator", "Bus", "Invocation", "COMMON_PARAMS", "Param", "UNITS", "ConfigError",
+    # what a timeline and a waveform show of it (Accelerator.signals, phases)
+    "Signal", "Phase",
     # energy and area models (Accelerator.job_energy, static_power, area; docs/energy.md)
     "HOROWITZ_45NM", "sram_energy", "MAC_ENERGY", "MAC_AREA",
     # custom-instruction units (the hook's shape follows the engine; see cfu.py)

@@ -11,7 +11,7 @@ layers (``compile_layer``) and add sources and definitions to the firmware (``fi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from simmcu._energy import HOROWITZ_45NM as H
 from simmcu._errors import ConfigError
@@ -68,6 +68,30 @@ class Invocation:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A value a waveform shows (``Accelerator.signals``): ``width`` bits, and ``value(now)`` reading it from the
+    model's state at cycle ``now`` without side effects. Sampled after each register access, ``update`` and
+    interrupt change of the unit (a unit without a register window: at each basic block)."""
+
+    name: str
+    width: int
+    value: Callable[[int], int]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Part of a job in modeled cycles [start, end) (``Accelerator.phases``): on ``lane`` (a timeline track
+    of the unit, e.g. ``dma`` or ``compute``; phases of one lane do not overlap), named ``name``; optionally
+    the share of the unit's compute resources in use (its utilisation counter)."""
+
+    lane: str
+    name: str
+    start: int
+    end: int
+    utilisation: float | None = None
+
+
 class Accelerator:
     """Base class: set NAME, DESCRIPTION, PARAMS (added to COMMON_PARAMS) and MMIO_SIZE; implement
     ``read``, ``write`` and, for work that finishes later, ``update``."""
@@ -114,6 +138,17 @@ class Accelerator:
     def update(self, now: int) -> None:
         """Called at a cycle asked for with ``bus.wake_at`` (and whenever the machine updates)."""
 
+    # -- what a trace and a waveform show (docs/debugging-trace.md) --------------------------------
+    def signals(self) -> list[Signal]:
+        """Registers and lines a waveform (``--vcd``) shows, beyond the busy, interrupt and phase wires every
+        unit gets. Default: none."""
+        return []
+
+    def phases(self, job: Invocation) -> list[Phase]:
+        """The parts of a finished job, in time order, for the timeline (``--trace``) and the waveform.
+        Called only when one is written. Default: none (the job shows as one slice)."""
+        return []
+
     # -- model compiler support -----------------------------------------------------------------
     def compile_layer(self, layer: Layer) -> LayerCode | str | None:
         """The code that runs ``layer`` on this unit; or a one-line reason it cannot with these
@@ -156,11 +191,16 @@ class Accelerator:
         if end > start:
             self._wait.append((start, end))
 
+    def waits(self, sleeps: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+        """(start, end, how) the CPU waited for this unit: ``polling`` its status, or ``asleep`` in WFI (the
+        run's ``sleeps``) while a job ran."""
+        asleep = [(max(a, j.start), min(b, j.end)) for a, b in sleeps for j in self.invocations]
+        return [(a, b, "polling") for a, b in self._wait] + [(a, b, "asleep") for a, b in asleep if b > a]
+
     def report(self, total_cycles: int, sleeps: list[tuple[int, int]]) -> dict:
         """The JSON ``accelerators`` entry: totals and the per-invocation list."""
         busy = _union_length([(j.start, j.end) for j in self.invocations])
-        asleep = [(max(a, j.start), min(b, j.end)) for a, b in sleeps for j in self.invocations]
-        wait = _union_length(self._wait + [(a, b) for a, b in asleep if b > a])
+        wait = _union_length([(a, b) for a, b, _ in self.waits(sleeps)])
         return dict(
             name=self.NAME, params=dict(self.params), invocations=len(self.invocations),
             busy_cycles=busy, utilisation=round(busy / total_cycles, 4) if total_cycles else 0.0,

@@ -20,7 +20,7 @@ from simmcu._params import Param
 from simmcu.firmware._examples import cfu_capable
 from simmcu.firmware._layer import FirmwareSupport
 
-from ._base import MAC_AREA, MAC_ENERGY, Accelerator, Invocation
+from ._base import MAC_AREA, MAC_ENERGY, Accelerator, Invocation, Signal
 
 # Unit state slots; operations use slots from STATE0 on.
 MACHINE, N_SITES, OFF_SITES, PC_REG, COUNT, STALLS, RESULT = range(7)
@@ -108,6 +108,16 @@ class CustomInstructionUnit(Accelerator):
     def latency_at(self, op: int) -> int:
         return self.latencies()[op]
 
+    def signals(self) -> list[Signal]:
+        """The instructions run so far, their stall cycles and the last result (sampled per basic block)."""
+        return [self.slot(name, slot, width) for name, slot, width in (("instructions", COUNT, 32),
+                                                                        ("stall_cycles", STALLS, 32),
+                                                                        ("result", RESULT, 32))]
+
+    def slot(self, name: str, slot: int, width: int) -> Signal:
+        """A signal showing one slot of the unit's state array (0 before the run builds it)."""
+        return Signal(name, width, lambda now: 0 if self.state is None else int(self.state[slot]))
+
     def macs(self, counts: dict[str, int]) -> int:
         """Multiply-accumulates done by instructions run ``counts`` times (by operation name)."""
         return 0
@@ -188,6 +198,12 @@ class CfuAccelerator(CustomInstructionUnit):
 
     def init_state(self, st: np.ndarray) -> None:
         st[MULT], st[ACT_MIN], st[ACT_MAX] = 1 << 30, -128, 127
+
+    def signals(self) -> list[Signal]:
+        """The accumulator and the requantisation settings, then the base unit's."""
+        own = [self.slot(name.lower(), slot, 32) for name, slot in (("ACC", ACC), ("IN_OFFSET", IN_OFFSET),
+               ("MULT", MULT), ("SHIFT", SHIFT), ("OUT_ZP", OUT_ZP), ("ACT_MIN", ACT_MIN), ("ACT_MAX", ACT_MAX))]
+        return [*own, *super().signals()]
 
     def macs(self, counts: dict[str, int]) -> int:
         return 4 * (counts["mac4"] + counts["macl"])

@@ -20,7 +20,7 @@ from simmcu._params import Param
 from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode, c_array, c_struct
 from simmcu.firmware.reference import multiply_by_quantized_multiplier, multiply_by_quantized_multiplier_gemmlowp
 
-from ._base import MAC_AREA, MAC_ENERGY, Accelerator, Invocation
+from ._base import MAC_AREA, MAC_ENERGY, Accelerator, Invocation, Phase, Signal
 
 # Register offsets (firmware/include/simmcu_conv.h mirrors them).
 CTRL, STATUS, ERROR, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT = 0x00, 0x04, 0x08, 0x0C, 0x10, 0x14, 0x18, 0x1C
@@ -34,6 +34,11 @@ ERR_NONE, ERR_ALIGN, ERR_RANGE, ERR_SHAPE, ERR_TILING, ERR_BUSY = range(6)
 _WRITABLE = (CTRL, INPUT, WEIGHTS, BIAS, OUTPUT, QUANT, IN_H, IN_W, IN_C, OUT_C, KERNEL, STRIDE, PAD, MODE,
              IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
 _SIGNED = (IN_ZP, OUT_ZP, ACT_MIN, ACT_MAX)
+#: The registers by name, for the waveform
+_REGISTERS = dict(CTRL=CTRL, STATUS=STATUS, ERROR=ERROR, INPUT=INPUT, WEIGHTS=WEIGHTS, BIAS=BIAS, OUTPUT=OUTPUT,
+                  QUANT=QUANT, IN_H=IN_H, IN_W=IN_W, IN_C=IN_C, OUT_C=OUT_C, KERNEL=KERNEL, STRIDE=STRIDE, PAD=PAD,
+                  MODE=MODE, IN_ZP=IN_ZP, OUT_ZP=OUT_ZP, ACT_MIN=ACT_MIN, ACT_MAX=ACT_MAX, OUT_H=OUT_H, OUT_W=OUT_W,
+                  LAST_CYCLES=LAST_CYCLES)
 
 
 #: The energy and area model (docs/energy.md).
@@ -130,7 +135,12 @@ class ConvAccelerator(Accelerator):
             elif not busy and self.poll_start is not None:
                 self.cpu_waited(self.poll_start, self.busy_until)
                 self.poll_start = None
-            return (STATUS_BUSY if busy else 0) | (STATUS_DONE if self.done else 0) | \
+        return self._register(offset, now)
+
+    def _register(self, offset: int, now: int) -> int:
+        """A register's value at cycle ``now``, without the side effects of a CPU read."""
+        if offset == STATUS:
+            return (STATUS_BUSY if now < self.busy_until else 0) | (STATUS_DONE if self.done else 0) | \
                 (STATUS_ERROR if self.error_code else 0)
         if offset == ERROR:
             return self.error_code
@@ -140,6 +150,38 @@ class ConvAccelerator(Accelerator):
         if offset == LAST_CYCLES:
             return self.last_cycles
         return self.regs.get(offset, 0) & 0xFFFF_FFFF
+
+    # -- waveform and timeline -------------------------------------------------------------
+    def signals(self) -> list[Signal]:
+        """Every register (as a CPU read would see it) and the DONE flag."""
+        regs = [Signal(name.lower(), 32, lambda now, off=off: self._register(off, now))
+                for name, off in _REGISTERS.items()]
+        return [*regs, Signal("done", 1, lambda now: int(self.done))]
+
+    def phases(self, job: Invocation) -> list[Phase]:
+        """Set-up, then per tile its DMA in and out (lane ``dma``) and its compute (lane ``compute``, with the
+        share of the PE array it fills), as ``plan`` times them; then the cycles the job yielded the RAM port
+        to the CPU (cpu-first arbitration), which the model adds at its end."""
+        p, (_, _, c, oc, kh, kw), (oh, ow) = self.params, job.info["shape"], job.info["output"]
+        taps = kh * kw * (1 if job.info["depthwise"] else c)
+        t = job.start + p["setup_cycles"]
+        out = [Phase("job", "setup", job.start, t)]
+        pes = p["pe_rows"] * p["pe_cols"]
+        for tr, tc, compute, read, _, dma in self._tiles(oh * ow, oc, taps):
+            dma_in = p["dma_latency"] + -(-read // p["dma_bytes_per_cycle"])  # the rest of dma: the outputs
+            util = round(tr * tc / pes, 4)
+            if p["double_buffer"]:
+                out += [Phase("dma", "DMA in", t, t + dma_in), Phase("dma", "DMA out", t + dma_in, t + dma),
+                        Phase("compute", "compute", t, t + compute, util)]
+                t += max(compute, dma)
+            else:
+                out += [Phase("dma", "DMA in", t, t + dma_in), Phase("compute", "compute", t + dma_in,
+                                                                      t + dma_in + compute, util),
+                        Phase("dma", "DMA out", t + dma_in + compute, t + compute + dma)]
+                t += compute + dma
+        if job.end > t:
+            out.append(Phase("job", "RAM port yielded to the CPU", t, job.end))
+        return [ph for ph in out if ph.end > ph.start]
 
     def write(self, offset: int, size: int, value: int) -> None:
         now = self.bus.now()
@@ -262,24 +304,34 @@ class ConvAccelerator(Accelerator):
         taps inputs + cols x (taps + 12) weights, bias and quantisation + rows x cols outputs; the
         tile takes max(compute, DMA) double-buffered, else their sum."""
         p = self.params
-        copies = 2 if p["double_buffer"] else 1
-        rows = p["pe_rows"]
-        cols = min(p["pe_cols"], channels)
-        while rows >= 1 and copies * (rows * taps + cols * taps) > p["buffer_kib"] * 1024:
-            rows -= 1
-        if rows < 1:
+        if self._rows(channels, taps) < 1:
             return None
         cycles, dma_read, dma_write, tiles = p["setup_cycles"], 0, 0, 0
+        for _, _, compute, read, written, dma in self._tiles(pixels, channels, taps):
+            cycles += max(compute, dma) if p["double_buffer"] else compute + dma
+            dma_read, dma_write, tiles = dma_read + read, dma_write + written, tiles + 1
+        return cycles, dma_read, dma_write, tiles
+
+    def _rows(self, channels: int, taps: int) -> int:
+        """Output pixels per tile: the array's rows, fewer until the tile fits the buffer (0: none fits)."""
+        p = self.params
+        copies = 2 if p["double_buffer"] else 1
+        rows, cols = p["pe_rows"], min(p["pe_cols"], channels)
+        while rows >= 1 and copies * (rows * taps + cols * taps) > p["buffer_kib"] * 1024:
+            rows -= 1
+        return rows
+
+    def _tiles(self, pixels: int, channels: int, taps: int):
+        """(rows, cols, compute cycles, DMA bytes read, written, DMA cycles) of each tile, in order."""
+        p = self.params
+        rows, cols = self._rows(channels, taps), min(p["pe_cols"], channels)
         for r0 in range(0, pixels, rows):
             tr = min(rows, pixels - r0)
             for c0 in range(0, channels, cols):
                 tc = min(cols, channels - c0)
-                compute = 2 * tr + tc + taps - 2
                 read, written = tr * taps + tc * (taps + 12), tr * tc
-                dma = p["dma_latency"] + -(-(read + written) // p["dma_bytes_per_cycle"])
-                cycles += max(compute, dma) if p["double_buffer"] else compute + dma
-                dma_read, dma_write, tiles = dma_read + read, dma_write + written, tiles + 1
-        return cycles, dma_read, dma_write, tiles
+                yield (tr, tc, 2 * tr + tc + taps - 2, read, written,
+                       p["dma_latency"] + -(-(read + written) // p["dma_bytes_per_cycle"]))
 
     # -- energy and area -------------------------------------------------------------------
     def job_energy(self, job: Invocation) -> dict[str, float]:

@@ -23,7 +23,7 @@ from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
 from ._build import build, firmware_dir
-from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct
+from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct, layer_function
 from ._model import Model, ModelError, load_model, read_regular_file
 from .reference import quantize_multiplier
 
@@ -142,7 +142,7 @@ def describe_layer(model: Model, plan: Plan, op) -> Layer:
                   "SOFTMAX": _softmax_params}[op.op](model, op)
     else:
         params = {}
-    return Layer(op.index, op.op, f"layer_{op.index}_{op.op.lower()}", tuple(tensor(i) for i in op.inputs if i >= 0),
+    return Layer(op.index, op.op, layer_function(op.index, op.op), tuple(tensor(i) for i in op.inputs if i >= 0),
                  tuple(tensor(i) for i in op.outputs), dict(op.options), params, tuple(mult), tuple(shift))
 
 
@@ -270,10 +270,10 @@ def generate(model: Model, input_data: np.ndarray, attached=(), headers=()) -> t
     layers = [(op, code) for op, (code, _) in zip(model.operators, placed)]
     scratch = max((layer.scratch for _, layer in layers), default=0)
     functions = "".join(
-        f"__attribute__((noinline)) void layer_{op.index}_{op.op.lower()}(void)\n{{\n{layer.body}"
+        f"__attribute__((noinline)) void {layer_function(op.index, op.op)}(void)\n{{\n{layer.body}"
         "    __asm__ volatile(\"\" ::: \"memory\"); /* no tail call: the profile attributes the kernel here */\n}\n\n"
         for op, layer in layers)
-    calls = "\n".join(f"    layer_{op.index}_{op.op.lower()}();" for op, _ in layers)
+    calls = "\n".join(f"    {layer_function(op.index, op.op)}();" for op, _ in layers)
     (inp,), (out,) = model.inputs, model.outputs
     n_in, n_out = model.tensors[inp].nbytes, model.tensors[out].nbytes
     names = sorted(unit.NAME for unit in attached)
@@ -415,7 +415,7 @@ def layer_report(model: Model, functions: list[dict], offload: list[str]) -> lis
     """Per operator: op, output shape, where it ran (``offload``: an accelerator's name, ``cpu`` or
     ``cpu: <unit>: <why it refused>``), MACs, cycles (its layer function, inclusive), MACs/cycle, share."""
     cycles = {f["name"]: f["cycles_inclusive"] for f in functions}
-    rows = [dict(index=op.index, op=op.op, name=f"layer_{op.index}_{op.op.lower()}",
+    rows = [dict(index=op.index, op=op.op, name=layer_function(op.index, op.op),
                  output_shape=list(model.tensors[op.outputs[0]].shape), offload=where, macs=macs(model, op))
             for op, where in zip(model.operators, offload)]
     total = sum(cycles.get(r["name"], 0) for r in rows)

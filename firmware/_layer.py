@@ -9,11 +9,21 @@ per-layer report says ``cpu: <unit>: <reason>``); None means the operator is not
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+#: A compiled model's layer function, ``layer_<index>_<op>`` (``layer_function``): what the per-layer profile and the
+#: timeline's layer track look for.
+LAYER_FUNCTION = re.compile(r"layer_(\d+)_([a-z0-9_]+)")
+
+
+def layer_function(index: int, op: str) -> str:
+    """The name of the function that runs operator ``index`` (``op``, e.g. CONV_2D) in a compiled model."""
+    return f"layer_{index}_{op.lower()}"
 
 
 @dataclass(frozen=True)

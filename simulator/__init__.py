@@ -12,6 +12,7 @@ from ._observe import Observer
 from ._result import Fault, RunResult
 from ._sweep import sweep
 from ._timing import Profile, bundled_profiles, load_profile
+from ._trace import Trace, Waveform
 
 __version__ = "0.1.0"
 
@@ -21,7 +22,7 @@ __all__ = [
     "ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError",
     "Simulator", "Observer", "GdbServer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
-    "sweep",
+    "sweep", "Trace", "Waveform",
 ]
 
 

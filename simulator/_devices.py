@@ -47,6 +47,8 @@ class _Bus:
 
     def set_irq(self, level: bool) -> None:
         self.m.platform.set_irq(self.accel.params["irq"], level)
+        for notify in self.m.events.device_irq:
+            notify(self.accel, level, self.now())
 
     def wake_at(self, cycle: int) -> None:
         self.devices.wakes[id(self.accel)] = cycle
@@ -73,10 +75,28 @@ class Devices:
                 if b is not a and b.MMIO_SIZE and b.params["base"] < base + size and base < b.params["base"] + b.MMIO_SIZE:
                     raise ConfigError(f"accelerators {a.NAME} and {b.NAME} overlap at {base:#010x}: set base=")
             a.attach(bus)
-            on_read, on_write = machine.bus.device_callbacks(
-                lambda uc, off, size, user, a=a: a.read(off, size) & 0xFFFF_FFFF,
-                lambda uc, off, size, value, user, a=a: a.write(off, size, value & 0xFFFF_FFFF))
+            on_read, on_write = machine.bus.device_callbacks(*self._handlers(a, bus))
             machine.uc.mmio_map(base, size, on_read, None, on_write, None)
+
+    def _handlers(self, a, bus: _Bus):
+        """The unit's register read and write handlers; reporting each access when an observer asks."""
+        watchers = self.m.events.device_accessed
+        if not watchers:
+            return (lambda uc, off, size, user: a.read(off, size) & 0xFFFF_FFFF,
+                    lambda uc, off, size, value, user: a.write(off, size, value & 0xFFFF_FFFF))
+
+        def read(uc, off, size, user):
+            value = a.read(off, size) & 0xFFFF_FFFF
+            for notify in watchers:
+                notify(a, False, off, size, value, bus.now())
+            return value
+
+        def write(uc, off, size, value, user):
+            a.write(off, size, value & 0xFFFF_FFFF)
+            for notify in watchers:
+                notify(a, True, off, size, value & 0xFFFF_FFFF, bus.now())
+
+        return read, write
 
     def install(self, native) -> None:
         """Native hooks of custom-instruction units on every instruction each of them executes."""
@@ -105,6 +125,8 @@ class Devices:
             if self.wakes.get(id(a), now + 1) <= now:
                 del self.wakes[id(a)]
             a.update(now)
+            for notify in self.m.events.device_updated:
+                notify(a, now)
 
     def report(self, sleeps: list[tuple[int, int]]) -> list[dict]:
         """Each unit's report, with ``dma_regions``: the bytes it moved through its bus, by region."""

@@ -26,6 +26,7 @@ from . import _native as nat
 from ._blocks import BlockAccounting
 from ._board import Board, load_board
 from ._bus import GuestAccessError, SystemBus
+from ._calls import tracking
 from ._cores import Core, get_core, parse_core_spec
 from ._devices import Devices
 from ._elf import ElfImage, load_elf
@@ -106,9 +107,9 @@ class Machine:
         else:
             from ._riscv import RiscV as Platform
         self.platform = Platform(self)
-        self.devices = Devices(self, accelerators)
-        self.observers = list(observers)
+        self.observers = tracking(list(observers))
         self.events = Events(self.observers)
+        self.devices = Devices(self, accelerators)
         self._install_hooks()
         for o in self.observers:
             o.attach(self)

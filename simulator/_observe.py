@@ -16,7 +16,10 @@ and never changes the model.
 from __future__ import annotations
 
 #: Events called from the loop (not per instruction); ``Events`` has one tuple per name.
-EVENTS = ("cycles_added", "exception_entered", "exception_returned", "taken_back", "slept", "paused", "ended")
+EVENTS = ("cycles_added", "exception_entered", "exception_returned", "taken_back", "slept", "paused", "ended",
+          "block", "function_entered", "function_exited", "device_accessed", "device_updated", "device_irq")
+#: Events that need a Python block hook (``_calls.CallTracker``): installed only when one is overridden.
+BLOCK_EVENTS = ("block", "function_entered", "function_exited")
 
 
 class Observer:
@@ -58,7 +61,29 @@ class Observer:
 
     def ended(self, reason: str, exit_code: int) -> None:
         """The run ended (``reason`` as ``RunResult.exit_reason``); the core's state is still readable (a fault: the
-        PC on the faulting instruction). ``Restart`` raised here runs again from reset."""
+        PC on the faulting instruction), at ``cycles``; called before ``report``. ``Restart`` raised here
+        runs again from reset."""
+
+    def block(self, address: int, cycle: int) -> None:
+        """A basic block starts at ``cycle`` (a Python hook per block: slow)."""
+
+    def function_entered(self, function: str, cycle: int, sp: int) -> None:
+        """A call-stack frame of ``function`` starts at ``cycle`` (a call, a tail call, or a handler the core
+        vectored to), ``sp`` at its first instruction. Frames are the profile's call-tree paths and nest;
+        cycles summed over them equal the profile's (WFI sleep inside a frame aside). Per block: slow."""
+
+    def function_exited(self, function: str, cycle: int) -> None:
+        """The innermost frame, of ``function``, ends at ``cycle`` (every frame ends, at the latest with the run)."""
+
+    def device_accessed(self, unit, write: bool, offset: int, size: int, value: int, cycle: int) -> None:
+        """The CPU read (the value answered) or wrote a register of accelerator ``unit`` at ``cycle``, after the
+        unit acted on it."""
+
+    def device_updated(self, unit, cycle: int) -> None:
+        """Accelerator ``unit`` was brought up to ``cycle`` (its ``update``): its state may have changed."""
+
+    def device_irq(self, unit, level: bool, cycle: int) -> None:
+        """Accelerator ``unit`` set its interrupt line to ``level`` at ``cycle``."""
 
     def report(self) -> dict | None:
         """What the run's result carries under ``NAME`` (called once at the end)."""

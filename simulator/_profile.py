@@ -116,12 +116,6 @@ class Profiler:
                 entry[field] += counts[field]
         return regions
 
-    def _stack_top(self) -> int:
-        sym = self.m.image.symbols
-        for name in _STACK_TOP_SYMBOLS:
-            if name in sym:
-                return sym[name].addr
-        return self.m.board.data.end
 
     def _memory(self) -> dict:
         board, image = self.m.board, self.m.image
@@ -133,10 +127,18 @@ class Profiler:
             sections.append(dict(name=name, address=addr, bytes=size,
                                  region=region.name if region is not None else None, writable=writable))
         low = self.st.min_sp
-        top = self._stack_top()
+        top = stack_top(self.m.image, self.m.board)
         exact = self.code.memory_hook
         regions = self.region_traffic() if exact else self._static_traffic()
         return dict(traffic="exact" if exact else "static",
                     flash_bytes=flash, ram_static_bytes=ram, sections=sections,
                     stack_peak_bytes=max(0, top - low) if low != NEVER_CYCLE else 0,
                     heap_peak_bytes=self.m.heap_peak, regions=regions)
+
+
+def stack_top(image, board) -> int:
+    """The initial SP: the linker script's stack-top symbol, else the end of the data region."""
+    for name in _STACK_TOP_SYMBOLS:
+        if name in image.symbols:
+            return image.symbols[name].addr
+    return board.data.end

@@ -20,6 +20,7 @@ from ._cores import core_names, get_core, parse_core_spec
 from ._errors import ConfigError, ExitCode, SimmcuError
 from ._params import REQUIRED, check_run_limits, describe
 from ._timing import bundled_profiles, load_profile
+from ._trace import MAX_EVENTS, Trace, Waveform
 
 
 DEFAULT_CORE = "rv32imc"
@@ -74,7 +75,17 @@ def _parser() -> argparse.ArgumentParser:
                      help="also run the plain-Python reference timing model and compare (slow)")
     run.add_argument("--gdb", metavar="[HOST:]PORT", default=None,
                      help="wait for GDB on this TCP port (host default 127.0.0.1; port 0: any free one, printed) "
-                          "before the first instruction (docs/debugging-gdb.md)")
+                          "before the first instruction (docs/debugging.md)")
+    run.add_argument("--trace", metavar="FILE", default=None,
+                     help="write a timeline of the CPU and accelerators in modeled time (Chrome trace-event JSON: "
+                          "ui.perfetto.dev, chrome://tracing; slower)")
+    run.add_argument("--trace-max-events", type=int, default=MAX_EVENTS, metavar="N",
+                     help=f"keep the events that start before the cycle where the trace reaches N events "
+                          f"(default {MAX_EVENTS:,}); also caps --vcd's value changes")
+    run.add_argument("--vcd", metavar="FILE", default=None,
+                     help="write a waveform of each accelerator's registers, busy, interrupt and DMA lines (VCD, "
+                          "for GTKWave; needs simmcu[trace])")
+    run.add_argument("--vcd-cpu", action="store_true", help="add the CPU's current function and call depth to --vcd")
     run.add_argument("--quiet", action="store_true", help="do not echo the firmware's console output")
     run.add_argument("args", nargs="*", help="command line passed to the firmware (SYS_GET_CMDLINE)")
 
@@ -188,11 +199,11 @@ def _run(a) -> int:
     options = dict(board=a.board, timing=a.timing, max_instructions=a.max_instructions, timeout=a.timeout,
                    semihost_dir=a.semihost_dir, args=tuple(a.args), check_timing=a.check_timing,
                    console=None if a.quiet else lambda text: _write(text, human), exact_memory=a.exact_memory,
-                   accelerators=a.accel, profile_lines=a.profile_lines or a.folded_lines)
+                   accelerators=a.accel, profile_lines=a.profile_lines or a.folded_lines, observers=_observers(a))
     if a.gdb is not None:
         from ._gdb import GdbServer
 
-        options["observers"] = [GdbServer(gdb_address)]
+        options["observers"].append(GdbServer(gdb_address))
     if elf.suffix == ".tflite":
         from simmcu.firmware import read_input, run_model
 
@@ -210,6 +221,12 @@ def _run(a) -> int:
     if result.console and not result.console.endswith("\n") and not a.quiet:
         _write("\n", human)
     _write(result.summary(a.top) + "\n", human)
+    for kind, what in (("trace", "events"), ("vcd", "changes")):
+        written = result.reports.get(kind)
+        if written:
+            cut = written["truncated_at_cycle"]
+            _write(f"simmcu: {kind} {written['file']}: {written[what]:,} {what}"
+                   + (f", truncated at cycle {cut:,} (--trace-max-events)" if cut is not None else "") + "\n", human)
     for path, text in ((a.json, lambda: result.to_json() + "\n"), (a.profile_csv, result.functions_csv),
                        (a.folded, lambda: result.folded(lines=a.folded_lines))):
         if path == "-":
@@ -220,6 +237,16 @@ def _run(a) -> int:
             except OSError as e:
                 raise SimmcuError(f"cannot write {path}: {e.strerror}") from None
     return result.exit_code
+
+
+def _observers(a) -> list:
+    """The trace and waveform writers the run's options ask for."""
+    if a.vcd_cpu and not a.vcd:
+        raise ConfigError("--vcd-cpu needs --vcd FILE")
+    out = [Trace(a.trace, a.trace_max_events)] if a.trace else []
+    if a.vcd:
+        out.append(Waveform(a.vcd, a.vcd_cpu, a.trace_max_events))
+    return out
 
 
 def _build(a) -> int:
