@@ -3,7 +3,8 @@ the compiler from quantised .tflite models to C (``compile_model``, ``run_model`
 through which an accelerator takes layers (``Layer``, ``LayerCode``, ``FirmwareSupport``)."""
 
 from ._build import build, firmware_dir, strip_debug
-from ._compile import compile_model, read_input
+from ._compile import compile_model
+from ._io import read_input
 from ._deploy import model_elf, run_model
 from ._examples import EXAMPLES, example_elf
 from ._layer import FirmwareSupport, Layer, LayerCode, LayerTensor, c_array, c_struct
