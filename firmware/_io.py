@@ -242,7 +242,8 @@ def load_dataset(tensors: list[TensorIO], path: str | Path) -> tuple[int, list[n
     (count,) = counts
     out = []
     for t, a, (name, _) in zip(tensors, arrays, found):
-        first = conform(t, a[0], f"data {path} ({name}) sample 0 of shape {list(a.shape[1:])}")
+        member = f"[{name}]" if Path(path).suffix == ".npz" else ""
+        first = conform(t, a[0], f"data {path}{member} sample 0")
         out.append(np.stack([first, *(x.reshape(t.shape) for x in a[1:])]))
     return count, out
 
