@@ -277,6 +277,9 @@ def generate(model: Model, input_data, attached=(), headers=()) -> tuple[dict[st
         for op, layer in layers)
     calls = "\n".join(f"    layer_{op.index}_{op.op.lower()}();" for op, _ in layers)
     inputs, outputs = inputs_of(model), outputs_of(model)
+    if not inputs or not outputs:
+        raise ModelError(f"{model.path}: {len(inputs)} inputs and {len(outputs)} outputs; a model needs at least "
+                         f"one of each")
     n_in, n_out = buffer_bytes(inputs), buffer_bytes(outputs)
     packed = pack(inputs, as_inputs(model, input_data))
     names = sorted(unit.NAME for unit in attached)

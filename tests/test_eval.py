@@ -50,14 +50,7 @@ def two_in_two_out() -> bytes:
     return m.bytes([a, b], [c, p])
 
 
-@pytest.fixture(scope="session")
-def _session_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def _model_cache(_session_cache, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
+pytestmark = pytest.mark.usefixtures("model_cache")  # compiled models go to the session's cache
 
 
 @pytest.fixture(scope="module")
