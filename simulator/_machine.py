@@ -527,9 +527,8 @@ class Simulator:
         re-decoded, so many runs of one build cost only their execution).
 
         ``write`` maps symbols to bytes placed at them before reset, so one build serves many inputs:
-        a constant (flash) or ``.noinit`` symbol is written where it lives, an initialised variable
-        (``.data``) at its load image, which start-up code copies; a zeroed (``.bss``) symbol is
-        refused. ``read`` names symbols whose bytes (their ELF size) the result carries after the
+        a constant (flash) is written where it lives, an initialised variable (``.data``) at its load
+        image, which start-up code copies; a zeroed (``.bss``) symbol is refused. ``read`` names symbols whose bytes (their ELF size) the result carries after the
         run, in ``RunResult.symbol_data``."""
         writes = tuple(self._symbol_write(name, bytes(data)) for name, data in (write or {}).items())
         reads = tuple((name, self._symbol(name).addr, self._symbol(name).size) for name in read)
@@ -552,8 +551,5 @@ class Simulator:
         for seg in self.image.segments:
             if seg.addr <= symbol.addr and symbol.addr + len(data) <= seg.addr + len(seg.data):
                 return seg.load_addr + symbol.addr - seg.addr, data
-        if any(section == ".noinit" and addr <= symbol.addr < addr + size
-               for section, addr, size, _ in self.image.sections):
-            return symbol.addr, data
         raise ConfigError(f"symbol {name!r} is in memory the start-up code zeroes (.bss): written before reset, "
-                          f"it would not survive; place it in a constant, .data or .noinit")
+                          f"it would not survive; make it a constant or an initialised variable")
