@@ -6,10 +6,11 @@ inference and per layer. ``simmcu eval`` and ``simmcu.evaluate`` are this."""
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -59,8 +60,7 @@ class EvalResult:
         return None if self.correct is None else self.correct / self.samples
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("outputs")
+        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "outputs"}
         d.update(cycles=dict(**_spread(self.cycles), per_inference=self.cycles),
                  model_cycles=dict(**_spread(self.model_cycles), per_inference=self.model_cycles),
                  accuracy=None if self.correct is None else dict(correct=self.correct, total=self.samples,
