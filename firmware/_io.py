@@ -129,15 +129,26 @@ def output_records(tensors: list[TensorIO], arrays: list[np.ndarray]) -> list[di
             for t, a in zip(tensors, arrays)]
 
 
+def _float_range(model: Model, index: int) -> tuple[float, float]:
+    """What a float input should span: the range the QUANTIZE reading it maps onto int8, and a tenth
+    beyond on each side (values it clamps); [-1, 1) when no QUANTIZE reads it."""
+    for op in model.operators:
+        if op.op == "QUANTIZE" and op.inputs[0] == index:
+            q = model.tensors[op.outputs[0]]
+            lo, hi = (float(q.scale[0]) * (v - int(q.zero_point[0])) for v in (-128, 127))
+            return 1.1 * lo - 0.1 * hi, 1.1 * hi - 0.1 * lo
+    return -1.0, 1.0
+
+
 def random_inputs(model: Model, seed: int = 0) -> list[np.ndarray]:
-    """Seeded inputs covering each input type's range (floats: [-1, 1)), drawn in graph order."""
+    """Seeded inputs covering each input type's range (floats: ``_float_range``), drawn in graph order."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed {seed!r} must be a non-negative integer")
     rng = np.random.default_rng(seed)
     out = []
     for t in inputs_of(model):
         if t.dtype.kind == "f":
-            out.append(rng.uniform(-1, 1, t.shape).astype(t.dtype))
+            out.append(rng.uniform(*_float_range(model, t.index), t.shape).astype(t.dtype))
         else:
             info = np.iinfo(t.dtype)
             out.append(rng.integers(info.min, info.max + 1, t.shape, dtype=t.dtype))

@@ -170,6 +170,12 @@ def test_write_and_read_symbols_of_any_elf(tmp_path):
         sim.run(read=["nothing"])
 
 
+def _tensor(index, shape, dtype, scale=(), zero_point=()):
+    from simmcu.firmware._model import Tensor
+
+    return Tensor(index, f"t{index}", shape, dtype, np.array(scale, float), np.array(zero_point, np.int64), None)
+
+
 def _samples(model, n: int, seed: int) -> np.ndarray:
     (t,) = inputs_of(load_model(model))
     return np.random.default_rng(seed).integers(-128, 128, (n, *t.shape), dtype=np.int8)
@@ -299,3 +305,44 @@ def test_unsupported_operators_and_types_are_named(tmp_path, capsys, monkeypatch
     typed = tmp_path / "typed.tflite"
     typed.write_bytes(m.bytes([x], [y]))
     assert "tensor t0 has type UINT32, which simmcu's kernels do not take" in _cli_error(capsys, "run", str(typed))
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m0plus"])
+def test_the_io_layer_follows_the_tensor_types(tmp_path, monkeypatch, core):
+    """Float32 and int16 inputs and outputs (the graph outputs are its inputs, so no kernel is
+    involved): laid out by dtype, written and read back as such, printed as values."""
+    from simmcu.firmware import _compile
+    from simmcu.firmware._deploy import io_symbols
+    from simmcu.firmware._io import OUTPUT_SYMBOL, as_inputs, output_records, unpack
+    from simmcu.firmware._model import Model, ModelError
+
+    model = Model(tmp_path / "io.tflite", [_tensor(0, (1, 3), np.float32), _tensor(1, (5,), np.int16, [0.5], [3])],
+                  [], [0, 1], [1, 0])
+    ins, outs = inputs_of(model), outputs_of(model)
+    assert [(t.offset, t.nbytes) for t in ins] == [(0, 12), (12, 10)]
+    assert [(t.offset, t.nbytes) for t in outs] == [(0, 10), (12, 12)]  # each aligned to 4 bytes
+    with pytest.raises(ModelError, match=r"input 0 is int8; input t0 \(1x3 float32\) takes float32"):
+        as_inputs(model, [np.zeros(3, np.int8), np.zeros(5, np.int16)])
+    monkeypatch.setattr(_compile, "load_model", lambda path: model)
+    elf = _compile.compile_model(model.path, core, tmp_path / "build")
+    x = [np.array([[1.5, -0.1, 3e-7]], np.float32), np.array([-32768, 7, 0, 1, 32767], np.int16)]
+    r = Simulator(elf, core=core).run(**io_symbols(model, as_inputs(model, x)))
+    assert r.exit_code == 0, r.message
+    got = unpack(outs, r.symbol_data[OUTPUT_SYMBOL])
+    assert np.array_equal(got[0], x[1]) and np.array_equal(got[1], x[0]) and got[1].dtype == np.float32
+    assert r.console.splitlines() == ["output -32768 7 0 1 32767", "output 1.5 -0.100000001 3.00000011e-07"]
+    records = output_records(outs, got)
+    assert records[0]["dequantised"] == [(v - 3) * 0.5 for v in x[1].tolist()]
+    assert records[1]["scale"] is None and records[1]["dequantised"] == [[float(v) for v in x[0][0]]]
+
+
+def test_random_float_inputs_span_what_their_quantize_maps():
+    from simmcu.firmware._model import Model, Operator
+
+    model = Model(None, [_tensor(0, (4000,), np.float32), _tensor(1, (4000,), np.int8, [0.02], [-28]),
+                         _tensor(2, (7,), np.float32)], [Operator(0, "QUANTIZE", [0], [1])], [0, 2], [1])
+    x, free = random_inputs(model, 3)
+    lo, hi = 0.02 * (-128 + 28), 0.02 * (127 + 28)  # -2.0 .. 3.1, and a tenth of the span beyond each end
+    assert x.dtype == np.float32 and lo - 0.51 < x.min() < lo - 0.4 and hi + 0.4 < x.max() < hi + 0.51
+    assert -1 <= free.min() and free.max() < 1
+    assert all(np.array_equal(a, b) for a, b in zip(random_inputs(model, 3), (x, free)))
