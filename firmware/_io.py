@@ -57,11 +57,10 @@ def _layout(model: Model, indices: list[int]) -> list[TensorIO]:
     out, at = [], 0
     for k in indices:
         t = model.tensors[k]
-        quantised = t.scale.size > 0 and np.dtype(t.dtype).kind != "f"
-        out.append(TensorIO(k, t.name, tuple(t.shape), np.dtype(t.dtype),
-                            float(t.scale[0]) if quantised else None,
-                            int(t.zero_point[0]) if quantised and t.zero_point.size else 0 if quantised else None,
-                            at))
+        scale = zero_point = None
+        if t.scale.size and np.dtype(t.dtype).kind != "f":
+            scale, zero_point = float(t.scale[0]), int(t.zero_point[0]) if t.zero_point.size else 0
+        out.append(TensorIO(k, t.name, tuple(t.shape), np.dtype(t.dtype), scale, zero_point, at))
         at = -(-(at + out[-1].nbytes) // IO_ALIGN) * IO_ALIGN
     return out
 
@@ -113,13 +112,14 @@ def pack(tensors: list[TensorIO], arrays: list[np.ndarray]) -> bytes:
     """The input buffer for ``arrays`` (one per input, already conformed)."""
     buf = bytearray(buffer_bytes(tensors))
     for t, a in zip(tensors, arrays):
-        buf[t.offset:t.offset + t.nbytes] = np.ascontiguousarray(a, t.dtype).tobytes()
+        buf[t.offset:t.offset + t.nbytes] = np.ascontiguousarray(a, t.dtype.newbyteorder("<")).tobytes()
     return bytes(buf)
 
 
 def unpack(tensors: list[TensorIO], raw: bytes) -> list[np.ndarray]:
-    """The output tensors from the output buffer's bytes."""
-    return [np.frombuffer(raw, t.dtype, math.prod(t.shape), t.offset).reshape(t.shape).copy() for t in tensors]
+    """The output tensors from the output buffer's bytes (both ISAs are little-endian)."""
+    return [np.frombuffer(raw, t.dtype.newbyteorder("<"), math.prod(t.shape), t.offset).astype(t.dtype).reshape(t.shape)
+            for t in tensors]
 
 
 def output_records(tensors: list[TensorIO], arrays: list[np.ndarray]) -> list[dict]:
