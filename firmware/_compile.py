@@ -353,14 +353,16 @@ def make_units(accels) -> list:
 OFFLOAD_FILE = "offload.json"
 
 
-def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: np.ndarray | None = None,
+def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data=None,
                   seed: int = 0, toolchain: str = "zig", accels=(), portable: bool = False) -> Path:
     """Write the model's C sources and kernels into ``out_dir`` and build ``out_dir/model.elf``.
     ``accels`` (instances or specs) are the accelerators the firmware runs with: each layer goes to
     the first that takes it (``Accelerator.compile_layer``), else to the CPU kernels; their firmware
     support (sources, definitions) is compiled in, and model.c includes their headers.
     ``out_dir/offload.json`` lists where each layer runs. ``portable`` keeps the portable C inner
-    loops on cores with the DSP extension."""
+    loops on cores with the DSP extension. ``input_data`` (the one input's array, or one per input;
+    default: seeded random) is what the ELF runs on by itself; the simulator writes another into
+    ``model_input`` at run time (``_io``)."""
     attached = make_units(accels)
     model = load_model(path)
     for unit in attached:
