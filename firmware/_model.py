@@ -123,12 +123,15 @@ def _parse(path: Path, model, graph) -> Model:
     if model.SubgraphsLength() != 1:
         raise ModelError(f"{path}: {model.SubgraphsLength()} subgraphs; only single-graph models are supported")
     names = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+    types = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
     tensors = []
     for i in range(graph.TensorsLength()):
         t = graph.Tensors(i)
         name = (t.Name() or b"").decode()  # the name is optional in the schema
         if t.Type() not in _DTYPES:
-            raise ModelError(f"{path}: tensor {name} has type {t.Type()}, not an int8/int32 model type")
+            raise ModelError(f"{path}: tensor {name or i} has type {types.get(t.Type(), f'number {t.Type()}')}, "
+                             f"which simmcu's kernels do not take (supported: "
+                             f"{', '.join(types[k] for k in _DTYPES)})")
         q = t.Quantization()
         scale = q.ScaleAsNumpy() if q is not None and q.ScaleLength() else np.zeros(0)
         zp = q.ZeroPointAsNumpy() if q is not None and q.ZeroPointLength() else np.zeros(0, np.int64)
@@ -150,7 +153,7 @@ def _parse(path: Path, model, graph) -> Model:
             raise ModelError(f"{path}: operator {i} has opcode index {o.OpcodeIndex()}; the model has "
                              f"{model.OperatorCodesLength()} operator codes")
         code = model.OperatorCodes(o.OpcodeIndex())
-        name = names.get(max(code.BuiltinCode(), code.DeprecatedBuiltinCode()), "CUSTOM")
+        name = _operator_name(names, code)
         if name not in SUPPORTED:
             raise ModelError(f"{path}: operator {i} is {name}, which simmcu's int8 kernels do not implement "
                              f"(supported: {', '.join(SUPPORTED)})")
@@ -174,6 +177,16 @@ def _parse(path: Path, model, graph) -> Model:
             raise ModelError(f"{path}: graph output tensor {k} ({tensors[k].name}) is neither a graph input nor "
                              f"produced by an operator")
     return Model(path, tensors, operators, inputs, outputs)
+
+
+def _operator_name(names: dict[int, str], code) -> str:
+    """The builtin's name; a custom operator by its custom code (``CUSTOM operator SignalWindow``);
+    a builtin newer than the schema simmcu reads by its number."""
+    number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if names.get(number) == "CUSTOM":
+        custom = (code.CustomCode() or b"").decode(errors="replace")
+        return f"CUSTOM operator {custom}" if custom else "a CUSTOM operator without a custom code"
+    return names.get(number, f"builtin operator {number} (unknown to simmcu's TFLite schema)")
 
 
 def _check_activation(path: Path, where: str, tensors: list[Tensor], k: int) -> None:

@@ -2,7 +2,7 @@
 
 The public API is what ``__all__`` lists; modules starting with ``_`` are private. ``Simulator``
 is imported on first use: it brings in Unicorn and the compiled native hooks, which listings and
-configuration checks do not need.
+configuration checks do not need; ``evaluate`` (a .tflite model on a data set) likewise.
 """
 
 from ._board import Board, Region, bundled_boards, load_board
@@ -22,7 +22,7 @@ __all__ = [
     "ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError",
     "Simulator", "Observer", "GdbServer", "Fault", "RunResult",
     "Profile", "bundled_profiles", "load_profile",
-    "sweep", "Trace", "Waveform",
+    "sweep", "evaluate", "Trace", "Waveform",
 ]
 
 
@@ -37,4 +37,9 @@ def __getattr__(name: str):
 
         globals()["GdbServer"] = GdbServer
         return GdbServer
+    if name == "evaluate":  # the model compiler: numpy, tflite and the build driver
+        from simmcu.firmware import evaluate
+
+        globals()["evaluate"] = evaluate
+        return evaluate
     raise AttributeError(f"module 'simmcu' has no attribute {name!r}")

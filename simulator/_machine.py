@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import unicorn as uc_mod
 from unicorn import UcError
@@ -72,8 +72,10 @@ class Machine:
 
     def __init__(self, image: ElfImage, code: _codemap.CodeMap, core: Core, board: Board, timing: Profile, *,
                  max_instructions: int | None, timeout: float | None, console: Callable[[str], None], stdin: bytes,
-                 semihost_dir: str | Path | None, cmdline: str, observers: list[Observer] = (), accelerators=()):
+                 semihost_dir: str | Path | None, cmdline: str, observers: list[Observer] = (), accelerators=(),
+                 writes: tuple[tuple[int, bytes], ...] = (), reads: tuple[tuple[str, int, int], ...] = ()):
         self.image, self.core, self.board, self.timing = image, core, board, timing
+        self._reads = reads
         self.max_instructions = max_instructions
         self.timeout = timeout
         self.code = code.fresh()
@@ -102,6 +104,8 @@ class Machine:
             check=self.bus.check)
         self._map_memory()
         self._load()
+        for addr, data in writes:  # after the load: what the host puts into the firmware's buffers
+            self.uc.mem_write(addr, data)
         if core.arch == "arm":
             from ._cortexm import CortexM as Platform
         else:
@@ -486,7 +490,7 @@ class Machine:
             fault=stop.fault, interrupts=self.platform.interrupt_counts(), wall_seconds=wall,
             timing=self.timing.name, timing_options=dict(self.timing.chosen),
             accelerators=accelerators, energy=energy, area=accelerator_area(self.devices.accels), reports=reports,
-            **report)
+            symbol_data={name: bytes(self.uc.mem_read(addr, size)) for name, addr, size in self._reads}, **report)
 
 
 class Simulator:
@@ -551,13 +555,39 @@ class Simulator:
                                            for a in accelerators])
         self._observers = [*observers, *([reference_model(self.code.memory_hook)] if check_timing else [])]
 
-    def run(self) -> RunResult:
-        """Run from reset to an ending; each call is a fresh, deterministic run."""
+    def run(self, write: Mapping[str, bytes] | None = None, read: Iterable[str] = ()) -> RunResult:
+        """Run from reset to an ending; each call is a fresh, deterministic run on the ELF as loaded
+        (its segments, kept since construction, are written into fresh memory: nothing is re-read or
+        re-decoded, so many runs of one build cost only their execution).
+
+        ``write`` maps symbols to bytes placed at them before reset, so one build serves many inputs:
+        a constant (flash) is written where it lives, an initialised variable (``.data``) at its load
+        image, which start-up code copies; a zeroed (``.bss``) symbol is refused. ``read`` names symbols whose bytes (their ELF size) the result carries after the
+        run, in ``RunResult.symbol_data``."""
+        writes = tuple(self._symbol_write(name, bytes(data)) for name, data in (write or {}).items())
+        reads = tuple((name, self._symbol(name).addr, self._symbol(name).size) for name in read)
         observers = [o() if isinstance(o, type) else o for o in self._observers]
         started, self._created = self._created, None
         while True:
             try:
                 return Machine(self.image, self.code, self.core, self.board, self.timing, observers=observers,
-                               **self._options).run(started)
+                               writes=writes, reads=reads, **self._options).run(started)
             except Restart:  # an observer (a debugger's reset) asked for a fresh run from reset
                 continue
+
+    def _symbol(self, name: str):
+        symbol = self.image.symbols.get(name)
+        if symbol is None or symbol.is_function or symbol.size == 0:
+            raise ConfigError(f"{self.image.path} has no data symbol {name!r} with a size")
+        return symbol
+
+    def _symbol_write(self, name: str, data: bytes) -> tuple[int, bytes]:
+        """Where ``data`` must go so that the firmware finds it at ``name`` after start-up."""
+        symbol = self._symbol(name)
+        if len(data) > symbol.size:
+            raise ConfigError(f"{len(data)} bytes for symbol {name!r}, which holds {symbol.size}")
+        for seg in self.image.segments:
+            if seg.addr <= symbol.addr and symbol.addr + len(data) <= seg.addr + len(seg.data):
+                return seg.load_addr + symbol.addr - seg.addr, data
+        raise ConfigError(f"symbol {name!r} is in memory the start-up code zeroes (.bss): written before reset, "
+                          f"it would not survive; make it a constant or an initialised variable")

@@ -58,6 +58,8 @@ class RunResult:
     area: dict = field(default_factory=dict)    #: accelerators' estimated area: total_mm2 and components
     stacks: list[tuple[str, int]] = field(default_factory=list, repr=False)  #: folded call paths, cycles
     reports: dict[str, dict] = field(default_factory=dict)  #: observers' reports by name (JSON: top-level keys)
+    outputs: list[dict] | None = None  #: for a .tflite model: each output tensor's values (docs/json.md)
+    symbol_data: dict[str, bytes] = field(default_factory=dict, repr=False)  #: ``Simulator.run(read=...)``: bytes
 
     @property
     def timing_check(self) -> dict | None:
@@ -71,8 +73,9 @@ class RunResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("stacks")
+        d.pop("symbol_data")
         d.update(d.pop("reports"))
-        for key in ("baseline", "layers", "model", "lines"):
+        for key in ("baseline", "layers", "model", "lines", "outputs"):
             if d[key] is None:
                 d.pop(key)
         d["seconds"] = self.cycles / self.clock_hz

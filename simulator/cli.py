@@ -38,8 +38,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a firmware ELF (or a bundled example by name)")
     run.add_argument("elf", help="firmware ELF file, a bundled example (hello, conv2d, ...), or a .tflite model")
-    run.add_argument("--input", metavar="FILE", default=None,
-                     help="model input (.npy or raw int8 bytes); default: seeded random (--seed)")
+    run.add_argument("--input", metavar="FILE", action="append", default=[],
+                     help="model input: .npy or raw bytes of the input's type, one per input (repeatable), or "
+                          "one .npz with an array per input; default: seeded random (--seed)")
+    run.add_argument("--output", metavar="FILE", default=None,
+                     help="write the model's output tensor (.npy), or all of them (.npz, by tensor name)")
     run.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     run.add_argument("--portable-kernels", action="store_true",
                      help="compile a model with portable C kernels even where the core has the DSP extension")
@@ -116,10 +119,30 @@ def _parser() -> argparse.ArgumentParser:
                            "run on it (see `simmcu accels`); repeatable")
     comp.add_argument("--portable-kernels", action="store_true",
                       help="portable C kernels even where the core has the DSP extension")
-    comp.add_argument("--input", metavar="FILE", default=None, help="model input (.npy or raw int8 bytes)")
+    comp.add_argument("--input", metavar="FILE", action="append", default=[],
+                      help="the input model.elf runs on by itself (as `simmcu run --input`; the simulator "
+                           "writes another at run time)")
     comp.add_argument("--seed", type=int, default=0, help="seed of the random model input (default 0)")
     comp.add_argument("--toolchain", default="zig", choices=("zig", "gnu"), help="compiler (default zig)")
     comp.add_argument("--strip", action="store_true", help="build model.elf without debug information")
+
+    ev = sub.add_parser("eval", help="run a .tflite model on a data set: accuracy, agreement with the reference "
+                        "interpreter, cycles per inference")
+    ev.add_argument("model", help="quantised .tflite model")
+    ev.add_argument("--data", metavar="FILE", required=True,
+                    help=".npy with samples along the first axis, or .npz with such an array per input")
+    ev.add_argument("--labels", metavar="FILE", default=None, help=".npy of integer classes, one per sample: "
+                    "top-1 accuracy of the first output")
+    ev.add_argument("--reference", action="store_true",
+                    help="also run the TFLite reference interpreter (ai-edge-litert) and compare the outputs")
+    _core_option(ev)
+    ev.add_argument("--accel", action="append", default=[], metavar="NAME[:PARAM=VALUE,...]|FILE.toml",
+                    help="attach an accelerator and compile for it, as `simmcu run --accel` (repeatable)")
+    ev.add_argument("--portable-kernels", action="store_true",
+                    help="portable C kernels even where the core has the DSP extension")
+    ev.add_argument("--board", default=None, help="bundled board name or board TOML file (default: the core's)")
+    ev.add_argument("--timing", default=None, metavar="PROFILE", help="timing profile name or TOML file")
+    ev.add_argument("--json", metavar="FILE", default=None, help="write the evaluation as JSON ('-' for stdout)")
 
     sw = sub.add_parser("sweep", help="run a design-space sweep from a spec (docs/sweep.md)")
     sw.add_argument("spec", help="sweep spec TOML file, or a bundled spec's name (conv-mlperf)")
@@ -205,10 +228,16 @@ def _run(a) -> int:
 
         options["observers"].append(GdbServer(gdb_address))
     if elf.suffix == ".tflite":
-        from simmcu.firmware import read_input, run_model
+        from simmcu.firmware import load_model, run_model
+        from simmcu.firmware._io import OUTPUT_SYMBOL, check_output_path, inputs_of, load_inputs, outputs_of, unpack
 
-        data = read_input(a.input) if a.input else None
+        model = load_model(elf)
+        if a.output:
+            check_output_path(a.output, outputs_of(model))
+        data = load_inputs(inputs_of(model), a.input) if a.input else None
         result = run_model(elf, core, input_data=data, seed=a.seed, portable=a.portable_kernels, **options)
+    elif a.input or a.output:
+        raise ConfigError("--input and --output are for .tflite models")
     else:
         result = Simulator(elf, core=core, **options).run()
     if a.baseline:
@@ -227,6 +256,10 @@ def _run(a) -> int:
             cut = written["truncated_at_cycle"]
             _write(f"simmcu: {kind} {written['file']}: {written[what]:,} {what}"
                    + (f", truncated at cycle {cut:,} (--trace-max-events)" if cut is not None else "") + "\n", human)
+    if a.output and result.outputs is not None:
+        from simmcu.firmware._io import write_outputs
+
+        write_outputs(a.output, outputs_of(model), unpack(outputs_of(model), result.symbol_data[OUTPUT_SYMBOL]))
     for path, text in ((a.json, lambda: result.to_json() + "\n"), (a.profile_csv, result.functions_csv),
                        (a.folded, lambda: result.folded(lines=a.folded_lines))):
         if path == "-":
@@ -261,9 +294,10 @@ def _build(a) -> int:
 
 
 def _compile(a) -> int:
-    from simmcu.firmware import compile_model, read_input
+    from simmcu.firmware import compile_model, load_model
+    from simmcu.firmware._io import inputs_of, load_inputs
 
-    data = read_input(a.input) if a.input else None
+    data = load_inputs(inputs_of(load_model(a.model)), a.input) if a.input else None
     elf = compile_model(a.model, a.core, a.output, data, a.seed, a.toolchain, a.accel, a.portable_kernels,
                         strip=a.strip)
     print(f"simmcu: compiled {a.model} into {Path(a.output)}/ and built {elf}")
@@ -279,6 +313,23 @@ def _annotate(a) -> int:
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ConfigError(f"{a.result}: malformed lines entry ({type(e).__name__}: {e})") from None
     _write(text + "\n")
+    return 0
+
+
+def _eval(a) -> int:
+    from simmcu.firmware import evaluate
+
+    get_core(parse_core_spec(a.core)[0])
+    result = evaluate(a.model, a.data, a.labels, core=a.core, accelerators=a.accel, reference=a.reference,
+                      portable=a.portable_kernels, board=a.board, timing=a.timing)
+    _write(result.summary() + "\n", sys.stderr if a.json == "-" else sys.stdout)
+    if a.json == "-":
+        _write(result.to_json() + "\n")
+    elif a.json:
+        try:
+            Path(a.json).write_text(result.to_json() + "\n")
+        except OSError as e:
+            raise SimmcuError(f"cannot write {a.json}: {e.strerror}") from None
     return 0
 
 
@@ -405,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "run" and [a.json, a.profile_csv, a.folded].count("-") > 1:
         parser.error("only one of --json, --profile-csv and --folded can write to stdout")
     try:
-        return {"run": _run, "build": _build, "compile": _compile, "sweep": _sweep, "cores": _cores,
+        return {"run": _run, "build": _build, "compile": _compile, "eval": _eval, "sweep": _sweep, "cores": _cores,
                 "accels": _accels, "boards": _boards, "validate": _validate, "annotate": _annotate}[a.command](a)
     except SimmcuError as e:
         print(f"simmcu: error: {e}", file=sys.stderr)

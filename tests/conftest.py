@@ -41,3 +41,15 @@ def run(elf):
         return Simulator(elf(what, core, **(defines or {})), core=core, args=args, **options).run()
 
     return go
+
+
+@pytest.fixture(scope="session")
+def _session_model_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def model_cache(_session_model_cache, monkeypatch):
+    """Compiled models (and the compiler's own cache) go to this session's cache, not the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_model_cache))
+    return _session_model_cache

@@ -35,15 +35,7 @@ def _litert(model: Path, x: np.ndarray) -> np.ndarray:
     return it.get_tensor(it.get_output_details()[0]["index"]).ravel()
 
 
-@pytest.fixture(scope="session")
-def _session_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def _model_cache(_session_cache, monkeypatch):
-    """Compiled models (and the compiler's own cache) go to this session's cache, not the user's."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(_session_cache))
+pytestmark = pytest.mark.usefixtures("model_cache")  # compiled models go to the session's cache
 
 
 def _run_compiled(model: Path, core: str, accels: list[str], seed: int = 0, **options):
