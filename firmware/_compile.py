@@ -22,6 +22,7 @@ from simmcu._board import load_board
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
+from . import _ops
 from ._build import build, firmware_dir
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct
 from ._model import Model, ModelError, load_model, read_regular_file
@@ -212,6 +213,8 @@ def cpu_code(layer: Layer) -> LayerCode:
     name, p = layer.name, layer.params
     if layer.op in _CONVS:
         return _cpu_conv(layer)
+    if _ops.lowers(layer):
+        return _ops.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({layer.outputs[0].address}, {layer.inputs[0].address}, "
                              f"{layer.outputs[0].nbytes});\n")
@@ -303,7 +306,13 @@ def random_input(model: Model, seed: int = 0) -> np.ndarray:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed {seed!r} must be a non-negative integer")
     (inp,) = model.inputs
-    return np.random.default_rng(seed).integers(-128, 128, model.tensors[inp].shape, dtype=np.int8)
+    x = model.tensors[inp]
+    rng = np.random.default_rng(seed)
+    if x.dtype is np.float32:  # a float input model: values over the range its QUANTIZE maps, and beyond
+        q = next(model.tensors[op.outputs[0]] for op in model.operators if op.op == "QUANTIZE" and op.inputs[0] == inp)
+        lo, hi = (float(q.scale[0]) * (v - int(q.zero_point[0])) for v in (-128, 127))
+        return rng.uniform(1.1 * lo - 0.1 * hi, 1.1 * hi - 0.1 * lo, x.shape).astype(np.float32)
+    return rng.integers(-128, 128, x.shape, dtype=np.int8)
 
 
 def make_units(accels) -> list:
@@ -335,7 +344,8 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     support = [unit.firmware(core) for unit in attached]
     if input_data is None:
         input_data = random_input(model, seed)
-    expected = model.tensors[model.inputs[0]].nbytes
+    x = model.tensors[model.inputs[0]]
+    expected = int(np.prod(x.shape))
     if np.asarray(input_data).size != expected:
         raise ModelError(f"input has {np.asarray(input_data).size} values; the model takes {expected}")
     files = {k.name: k for k in (firmware_dir() / "kernels").iterdir() if k.suffix in (".c", ".h")}
@@ -348,7 +358,8 @@ def compile_model(path: str | Path, core: str, out_dir: str | Path, input_data: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     headers = [Path(f).name for unit in support for f in unit.sources if Path(f).suffix == ".h"]
-    sources, offload = generate(model, np.asarray(input_data, np.int8), attached, headers)
+    input_bytes = np.ascontiguousarray(np.asarray(input_data, x.dtype)).view(np.int8)  # float inputs as their bytes
+    sources, offload = generate(model, input_bytes, attached, headers)
     for name, text in sources.items():
         (out / name).write_text(text)
     for name, f in files.items():
