@@ -15,7 +15,7 @@ import numpy as np
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._energy import layer_energy
 
-from . import _compile
+from . import _compile, _ops
 from ._build import firmware_dir
 from ._compile import OFFLOAD_FILE, compile_model, layer_report, make_units, model_report
 from ._model import load_model, read_regular_file
@@ -31,10 +31,10 @@ def model_elf(model_path: str | Path, core: str, *, input_data: np.ndarray | Non
     firmware_as = get_core(parse_core_spec(core)[0]).firmware_as
     attached = make_units(accels)
     key = hashlib.sha256(read_regular_file(model_path, "model"))
-    data = None if input_data is None else np.asarray(input_data, np.int8).tobytes()
+    data = None if input_data is None else (np.asarray(input_data).dtype.str, np.asarray(input_data).tobytes())
     key.update(repr((firmware_as, seed, portable, data)).encode())
     files = [*sorted((firmware_dir() / "kernels").iterdir()), *sorted((firmware_dir() / "include").glob("*.h")),
-             Path(_compile.__file__)]
+             Path(_compile.__file__), Path(_ops.__file__)]
     for unit in attached:
         support = unit.firmware(firmware_as)
         names = unit.params if unit.COMPILE_PARAMS is None else unit.COMPILE_PARAMS

@@ -233,16 +233,17 @@ def unsupported_op() -> bytes:
     m = ModelWriter(5)
     x = m.activation([1, 8], 0.1, 0)
     y = m.activation([1, 8], 1 / 128, 0)
-    m.op("TANH", [x], [y])
+    m.op("EXP", [x], [y])
     return m.bytes([x], [y])
 
 
-def broadcast_add() -> bytes:
+def concatenation_requantising() -> bytes:
+    """What the reference interpreter refuses for int8: an input quantised unlike the output."""
     m = ModelWriter(6)
     x = m.activation([1, 4, 4, 2], 0.1, 0)
-    c = m.tensor([1, 1, 1, 2], [0.1], [0], np.array([1, 2], np.int8).reshape(1, 1, 1, 2))
-    y = m.activation([1, 4, 4, 2], 0.1, 0)
-    m.op("ADD", [x, c], [y], FusedActivationFunction=NONE)
+    c = m.tensor([1, 4, 4, 1], [0.2], [0], np.ones([1, 4, 4, 1], np.int8))
+    y = m.activation([1, 4, 4, 3], 0.1, 0)
+    m.op("CONCATENATION", [x, c], [y], Axis=3, FusedActivationFunction=NONE)
     return m.bytes([x], [y])
 
 
@@ -289,15 +290,11 @@ def activations(seed: int) -> bytes:
     return m.bytes([x], [out])
 
 
-def arithmetic(seed: int) -> bytes:
+def _arithmetic(m: ModelWriter, seed: int, x: int, shape: list[int], sx: float) -> int:
     """MEAN over the image (keep_dims) as a per-channel gate, MUL and ADD broadcasting between
     activations and with constants (per channel, per column, a scalar), MAXIMUM and MINIMUM, and a
     final MEAN over random axes with or without keep_dims."""
-    m = ModelWriter(200 + seed)
-    shape = _image(m)
     h, w, c = shape[1:]
-    sx, zx = _quant(m)
-    x = m.activation(shape, sx, zx)
 
     def mean(src, scale, axes, keep, out_shape):
         y = m.activation(out_shape, scale, int(m.rng.integers(-60, 60)))
@@ -329,14 +326,13 @@ def arithmetic(seed: int) -> bytes:
     reduced = {a % 4 for a in axes}
     out_shape = [1 if i in reduced else d for i, d in enumerate(shape)] if keep else \
         [d for i, d in enumerate(shape) if i not in reduced]
-    out = mean(u, su * m.rng.uniform(0.5, 1.5), axes, keep, out_shape)
-    return m.bytes([x], [out])
+    return mean(u, su * m.rng.uniform(0.5, 1.5), axes, keep, out_shape)
 
 
-def movement(seed: int) -> bytes:
+def tensors_and_arithmetic(seed: int) -> bytes:
     """PAD (zero point fill) of the image, STRIDED_SLICE with random begin/end/strides (negative
     strides, begin/end masks, a shrunk batch axis), PADV2 with a constant, and CONCATENATION with a
-    constant tensor along a random axis."""
+    constant tensor along a random axis; reshaped to an image again, the arithmetic operators."""
     m = ModelWriter(300 + seed)
     shape = _image(m)
     q = _quant(m)
@@ -377,7 +373,9 @@ def movement(seed: int) -> bytes:
     out = m.activation(out_shape, *q)
     m.op("CONCATENATION", [z, const] if seed % 2 else [const, z], [out], Axis=axis - 3 if seed % 2 else axis,
          FusedActivationFunction=NONE)
-    return m.bytes([x], [out])
+    image = m.activation([1, *out_shape], *q)
+    m.op("RESHAPE", [out, m.tensor([4], data=np.array([1, *out_shape], np.int32), dtype=np.int32)], [image])
+    return m.bytes([x], [_arithmetic(m, seed, image, [1, *out_shape], q[0])])
 
 
 def float_io(seed: int) -> bytes:
@@ -398,4 +396,4 @@ def float_io(seed: int) -> bytes:
     return m.bytes([x], [out])
 
 
-OP_MODELS = {"activations": activations, "arithmetic": arithmetic, "movement": movement, "float_io": float_io}
+OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}
