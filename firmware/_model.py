@@ -311,7 +311,7 @@ def _check_same_size(op: Operator, tensors: list[Tensor], fail) -> None:
     if x.shape != y.shape:
         fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal")
     if op.op == "LOGISTIC" and np.float32(y.scale[0]) != np.float32(1 / 256):
-        fail(f"output scale {float(y.scale[0])}; the reference kernel takes 1/256")
+        fail(f"output scale {float(np.float32(y.scale[0])):g}; the reference kernel takes 1/256")
     if op.op == "HARD_SWISH" and float(np.float32(x.scale[0]) / np.float32(128) / np.float32(y.scale[0])) >= 1:
         fail("input scale at least 128 x the output scale (the reference kernel's multiplier must be below 1)")
 

@@ -39,13 +39,13 @@ def lowers(layer: Layer) -> bool:
 
 def cpu_code(layer: Layer) -> LayerCode:
     if layer.op in UNARY or layer.op == "QUANTIZE" and layer.inputs[0].dtype == "int8":
-        return _lut(layer, "int8_t", "nn_lut_params", "nn_lut", _unary_table(layer))
+        return _lut(layer, "int8_t", "nn_lut", _unary_table(layer))
     if layer.op == "DEQUANTIZE":
         x = layer.inputs[0]
         values = (float(np.float32(x.scale[0])) * (_VALUES - int(x.zero_point[0]))).astype(np.float32)
-        return _lut(layer, "uint32_t", "nn_lut32_params", "nn_lut32", values.view(np.uint32))
+        return _lut(layer, "uint32_t", "nn_lut32", values.view(np.uint32))
     if layer.op == "QUANTIZE":
-        return _lut(layer, "int32_t", "nn_quantize_params", "nn_quantize", _quantize_thresholds(layer.outputs[0]))
+        return _lut(layer, "int32_t", "nn_quantize", _quantize_thresholds(layer.outputs[0]), "thresholds")
     if layer.op in BINARY:
         return _binary(layer)
     if layer.op == "MEAN":
@@ -53,18 +53,17 @@ def cpu_code(layer: Layer) -> LayerCode:
     return _copies(layer)
 
 
-def _address(t: LayerTensor, ctype: str = "int8_t") -> str:
-    return f"({ctype} *)(void *)({t.address})" if ctype != "int8_t" else t.address
+def _address(t: LayerTensor) -> str:
+    """A float32 tensor's arena address as the kernels take it: its words (the kernels never do float arithmetic)."""
+    return f"(uint32_t *)(void *)({t.address})" if t.dtype == "float32" else t.address
 
 
-def _lut(layer: Layer, ctype: str, block: str, kernel: str, table) -> LayerCode:
-    name, (x,), (y,) = layer.name, layer.inputs[:1], layer.outputs
-    size = int(np.prod(y.shape))
-    in_type, out_type = ("uint32_t" if t.dtype == "float32" else "int8_t" for t in (x, y))
+def _lut(layer: Layer, ctype: str, kernel: str, table, field: str = "table") -> LayerCode:
+    """A kernel over the flat tensor with one constant ``table`` (``<kernel>_params``: table, size)."""
+    name, x, (y,) = layer.name, layer.inputs[0], layer.outputs
     consts = (c_array(ctype, f"{name}_table", table),
-              c_struct(block, f"{name}_params", {"thresholds" if kernel == "nn_quantize" else "table":
-                                                 f"{name}_table", "size": size}))
-    return LayerCode(consts, f"    {kernel}(&{name}_params, {_address(x, in_type)}, {_address(y, out_type)});\n")
+              c_struct(f"{kernel}_params", f"{name}_params", {field: f"{name}_table", "size": int(np.prod(y.shape))}))
+    return LayerCode(consts, f"    {kernel}(&{name}_params, {_address(x)}, {_address(y)});\n")
 
 
 # --- unary int8 -> int8: the reference's result for each input byte ------------------------------

@@ -14,21 +14,10 @@ from simmcu.firmware import run_model
 from simmcu.firmware._compile import random_input
 from simmcu.firmware._model import ModelError, load_model
 from simmcu.firmware._ops import OPS
+from test_tflite import VARIANTS, _litert
 
 SEEDS = (0, 1, 2)
 CORES = ("rv32imc", "cortex-m4", "cortex-m0plus")
-VARIANTS = {"cpu": [], "cfu": ["cfu"], "conv": ["conv"]}
-
-
-def _litert(model: Path, x: np.ndarray) -> np.ndarray:
-    interp = pytest.importorskip("ai_edge_litert.interpreter")
-    it = interp.Interpreter(model_content=model.read_bytes(),
-                            experimental_op_resolver_type=interp.OpResolverType.BUILTIN_REF)
-    it.allocate_tensors()
-    inp = it.get_input_details()[0]
-    it.set_tensor(inp["index"], x.reshape(inp["shape"]))
-    it.invoke()
-    return it.get_tensor(it.get_output_details()[0]["index"]).ravel()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -264,7 +264,7 @@ def _constant_int8(m: ModelWriter, shape) -> int:
 
 
 def activations(seed: int) -> bytes:
-    """LOGISTIC, TANH, HARD_SWISH and LEAKY_RELU (alpha of either sign) of one image, each branch
+    """LOGISTIC, TANH, HARD_SWISH and LEAKY_RELU (alpha 0.3, -0.25 or 1.7) of one image, each branch
     requantised by QUANTIZE (int8 -> int8) to one scale but the last, which has it already, then
     CONCATENATION along a random axis."""
     m = ModelWriter(100 + seed)
@@ -272,9 +272,9 @@ def activations(seed: int) -> bytes:
     x = m.activation(shape, *_quant(m, m.rng.uniform(0.02, 0.12)))
     common = _quant(m)
     branches = []
-    for op, q, opt in (("LOGISTIC", (1 / 256, -128), {}), ("TANH", (1 / 128, 0), {}),
-                       ("HARD_SWISH", _quant(m), {}), ("LEAKY_RELU", common,
-                                                       dict(Alpha=float(m.rng.choice([0.1, 0.3, -0.25, 1.7]))))):
+    tanh = (1 / 128, 0) if seed % 2 == 0 else _quant(m)  # the converter's output quantisation, or another
+    for op, q, opt in (("LOGISTIC", (1 / 256, -128), {}), ("TANH", tanh, {}), ("HARD_SWISH", _quant(m), {}),
+                       ("LEAKY_RELU", common, dict(Alpha=[0.3, -0.25, 1.7][seed % 3]))):
         y = m.activation(shape, *q)
         m.op(op, [x], [y], **opt)
         if q != common:
@@ -308,7 +308,7 @@ def _arithmetic(m: ModelWriter, seed: int, x: int, shape: list[int], sx: float) 
 
     gate_scale = sx * m.rng.uniform(0.5, 1.5) if seed % 2 else sx  # the same or other quantisation than x's
     gate = mean(x, gate_scale, [1, 2], True, [1, 1, 1, c])
-    act = int(m.rng.choice([NONE, RELU, RELU6]))
+    act = [RELU6, NONE, RELU][seed % 3]
     p, sp = binary("MUL", x, sx, gate, gate_scale, shape, sx * gate_scale * 128 * m.rng.uniform(0.3, 1.2),
                    FusedActivationFunction=act)
     rows = mean(x, sx * m.rng.uniform(0.5, 1.5), [-2], True, [1, h, 1, c])
