@@ -22,7 +22,7 @@ from .reference import quantize_multiplier
 
 MAX_DIMS = 6  #: NN_MAX_DIMS in simmcu_nn.h
 UNARY = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU")
-BINARY = {"ADD": "NN_OP_ADD", "MUL": "NN_OP_MUL", "MAXIMUM": "NN_OP_MAXIMUM", "MINIMUM": "NN_OP_MINIMUM"}
+BINARY = {"ADD": "nn_add_broadcast", "MUL": "nn_mul", "MAXIMUM": "nn_maximum", "MINIMUM": "nn_minimum"}
 COPIES = ("PAD", "PADV2", "CONCATENATION", "STRIDED_SLICE")
 OPS = (*UNARY, *BINARY, *COPIES, "MEAN", "QUANTIZE", "DEQUANTIZE")
 _VALUES = np.arange(-128, 128, dtype=np.int64)
@@ -233,7 +233,7 @@ def _binary(layer: Layer) -> LayerCode:
         shape = (1,) * (rank - len(t.shape)) + tuple(t.shape)
         strides.append([0 if d == 1 and o != 1 else s for d, o, s in zip(shape, out, _strides(shape))])
     dims, (s1, s2, _) = _collapse(out, *strides, _strides(out))
-    fields = dict(op=BINARY[layer.op], **_array_fields(dims=dims, stride1=s1, stride2=s2))
+    fields = _array_fields(dims=dims, stride1=s1, stride2=s2)
     if layer.op == "ADD":
         p = layer.params
         fields.update({k: p[k] for k in ("in1_offset", "in1_multiplier", "in1_shift", "in2_offset", "in2_multiplier",
@@ -247,7 +247,7 @@ def _binary(layer: Layer) -> LayerCode:
     consts: list[str] = []
     in1, in2 = _operand(layer, 0, consts), _operand(layer, 1, consts)
     consts.append(c_struct("nn_binary_params", f"{name}_params", fields))
-    return LayerCode(tuple(consts), f"    nn_binary(&{name}_params, {in1}, {in2}, {y.address});\n")
+    return LayerCode(tuple(consts), f"    {BINARY[layer.op]}(&{name}_params, {in1}, {in2}, {y.address});\n")
 
 
 # --- MEAN ----------------------------------------------------------------------------------------

@@ -127,20 +127,22 @@ typedef struct {
 
 void nn_quantize(const nn_quantize_params *p, const uint32_t *in, int8_t *out);
 
-/* ADD, MUL, MAXIMUM and MINIMUM with broadcasting: ``dims`` is the output's shape, stride1/stride2
- * each input's element strides (0 along a broadcast dimension). ADD rescales as nn_add; MUL
- * requantises the product of the offset inputs; MAXIMUM and MINIMUM compare the raw values. */
-enum { NN_OP_ADD, NN_OP_MUL, NN_OP_MAXIMUM, NN_OP_MINIMUM };
+/* ADD (nn_add_broadcast), MUL, MAXIMUM and MINIMUM with broadcasting: ``dims`` is the output's
+ * shape, stride1/stride2 each input's element strides (0 along a broadcast dimension). ADD
+ * rescales as nn_add; MUL requantises the product of the offset inputs; MAXIMUM and MINIMUM
+ * compare the raw values. */
 
 typedef struct {
-    int32_t op;
     int32_t dims[NN_MAX_DIMS], stride1[NN_MAX_DIMS], stride2[NN_MAX_DIMS];
     int32_t in1_offset, in1_multiplier, in1_shift;
     int32_t in2_offset, in2_multiplier, in2_shift;
     int32_t out_multiplier, out_shift, out_zp, act_min, act_max;
 } nn_binary_params;
 
-void nn_binary(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_add_broadcast(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_mul(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_maximum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_minimum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 
 /* PAD, PADV2, CONCATENATION (one call per input) and STRIDED_SLICE: a block of ``dims`` bytes is
  * copied from in + in_start (byte strides, negative for a reversed slice) to out + out_start; when

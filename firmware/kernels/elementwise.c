@@ -4,6 +4,8 @@
  * so no soft-float routines on cores without an FPU); and the broadcasting binary operators. */
 #include "simmcu_nn.h"
 
+enum { NN_OP_ADD, NN_OP_MUL, NN_OP_MAXIMUM, NN_OP_MINIMUM };
+
 void nn_lut(const nn_lut_params *p, const int8_t *in, int8_t *out)
 {
     const int8_t *table = p->table + 128;
@@ -67,20 +69,28 @@ static inline __attribute__((always_inline)) void binary(const nn_binary_params 
                     }
 }
 
-void nn_binary(const nn_binary_params *params, const int8_t *in1, const int8_t *in2, int8_t *out)
+/* One kernel per operator (the generator calls the one it needs): one function holding all four
+ * loops would outgrow Thumb-1's branch range, and its far branches (BL) read as calls. */
+void nn_add_broadcast(const nn_binary_params *params, const int8_t *in1, const int8_t *in2, int8_t *out)
 {
-    const nn_binary_params local = *params, *p = &local; /* not reloaded after each output store (see conv.c) */
-    switch (p->op) {
-    case NN_OP_ADD:
-        binary(p, in1, in2, out, NN_OP_ADD);
-        break;
-    case NN_OP_MUL:
-        binary(p, in1, in2, out, NN_OP_MUL);
-        break;
-    case NN_OP_MAXIMUM:
-        binary(p, in1, in2, out, NN_OP_MAXIMUM);
-        break;
-    default:
-        binary(p, in1, in2, out, NN_OP_MINIMUM);
-    }
+    const nn_binary_params local = *params; /* not reloaded after each output store (see conv.c) */
+    binary(&local, in1, in2, out, NN_OP_ADD);
+}
+
+void nn_mul(const nn_binary_params *params, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    const nn_binary_params local = *params;
+    binary(&local, in1, in2, out, NN_OP_MUL);
+}
+
+void nn_maximum(const nn_binary_params *params, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    const nn_binary_params local = *params;
+    binary(&local, in1, in2, out, NN_OP_MAXIMUM);
+}
+
+void nn_minimum(const nn_binary_params *params, const int8_t *in1, const int8_t *in2, int8_t *out)
+{
+    const nn_binary_params local = *params;
+    binary(&local, in1, in2, out, NN_OP_MINIMUM);
 }
