@@ -293,7 +293,8 @@ def activations(seed: int) -> bytes:
 def _arithmetic(m: ModelWriter, seed: int, x: int, shape: list[int], sx: float) -> int:
     """MEAN over the image (keep_dims) as a per-channel gate, MUL and ADD broadcasting between
     activations and with constants (per channel, per column, a scalar), MAXIMUM and MINIMUM, and a
-    final MEAN over random axes with or without keep_dims."""
+    final MEAN per seed over the image without keep_dims (a global average pool), the last axis or
+    three axes with it, or the rows without."""
     h, w, c = shape[1:]
 
     def mean(src, scale, axes, keep, out_shape):
@@ -321,8 +322,7 @@ def _arithmetic(m: ModelWriter, seed: int, x: int, shape: list[int], sx: float) 
                    FusedActivationFunction=NONE)
     u, su = binary("ADD", t, st, _constant_int8(m, [1, 1, w, 1]), 0, shape, st * m.rng.uniform(1, 2.5),
                    FusedActivationFunction=int(m.rng.choice([NONE, RELU])))
-    axes = [[1], [3], [1, 2, 3], [2, 1], [-1, 1]][seed % 5]
-    keep = bool(seed % 2 == 0)
+    axes, keep = [([1, 2], False), ([-1], True), ([2, 1, 3], True), ([1], False)][seed % 4]
     reduced = {a % 4 for a in axes}
     out_shape = [1 if i in reduced else d for i, d in enumerate(shape)] if keep else \
         [d for i, d in enumerate(shape) if i not in reduced]
