@@ -379,7 +379,10 @@ def _check_strided_slice(op: Operator, tensors: list[Tensor], fail) -> None:
             np.any(strides == 0):
         fail(f"begin {begin.tolist()}, end {end.tolist()}, strides {strides.tolist()} for input {list(x.shape)}; "
              f"one non-zero stride per dimension, at most {_MAX_DIMS}")
-    _, sizes, _ = strided_slice(x.shape, begin, end, strides, o)
+    starts, sizes, _ = strided_slice(x.shape, begin, end, strides, o)
+    for axis, (start, n) in enumerate(zip(starts, x.shape)):
+        if o["shrink_axis_mask"] >> axis & 1 and not 0 <= start < n:
+            fail(f"axis {axis} is shrunk to index {int(begin[axis])}, outside its {n} elements")
     kept = [n for axis, n in enumerate(sizes) if not o["shrink_axis_mask"] >> axis & 1]
     if 0 in sizes or int(np.prod(kept)) != int(np.prod(y.shape)):
         fail(f"the slice is {sizes} of input {list(x.shape)}; the output is {list(y.shape)}")

@@ -124,6 +124,7 @@ def test_tables_equal_the_reference_kernels_on_every_input(tmp_path, op, x_dtype
     ("negative_pad", r"operator 0 \(PAD\): paddings \[\[0, 0\], \[-1, 0\]\]"),
     ("mul_no_broadcast", r"operator 0 \(MUL\): shapes \[1, 3\] and \[1, 2\] do not broadcast"),
     ("logistic_scale", r"operator 0 \(LOGISTIC\): output scale 0.01"),
+    ("strided_slice_shrink", r"operator 0 \(STRIDED_SLICE\): axis 0 is shrunk to index 1, outside its 1 elements"),
 ])
 def test_what_the_kernels_do_not_take_is_a_one_line_error(tmp_path, model, message):
     m = tflite_models.ModelWriter(0)
@@ -131,11 +132,13 @@ def test_what_the_kernels_do_not_take_is_a_one_line_error(tmp_path, model, messa
     if model == "hard_swish_scale":
         y = m.activation([1, 3], 0.1 / 200, 0)
         m.op("HARD_SWISH", [x], [y])
-    elif model == "strided_slice_ellipsis":
-        y = m.activation([1, 3], 0.1, 0)
-        consts = [m.tensor([2], data=np.array(v, np.int32), dtype=np.int32) for v in ([0, 0], [1, 3], [1, 1])]
-        m.op("STRIDED_SLICE", [x, *consts], [y], BeginMask=0, EndMask=0, ShrinkAxisMask=0, EllipsisMask=1,
-             NewAxisMask=0, Offset=False)
+    elif model.startswith("strided_slice"):
+        shrink = model.endswith("shrink")
+        y = m.activation([3] if shrink else [1, 3], 0.1, 0)
+        begin, end = ([1, 0], [2, 3]) if shrink else ([0, 0], [1, 3])
+        consts = [m.tensor([2], data=np.array(v, np.int32), dtype=np.int32) for v in (begin, end, [1, 1])]
+        m.op("STRIDED_SLICE", [x, *consts], [y], BeginMask=0, EndMask=0, ShrinkAxisMask=int(shrink),
+             EllipsisMask=int(not shrink), NewAxisMask=0, Offset=False)
     elif model == "negative_pad":
         y = m.activation([1, 2], 0.1, 0)
         m.op("PAD", [x, m.tensor([2, 2], data=np.array([[0, 0], [-1, 0]], np.int32), dtype=np.int32)], [y])
@@ -155,3 +158,36 @@ def test_what_the_kernels_do_not_take_is_a_one_line_error(tmp_path, model, messa
 def test_every_lowered_operator_is_in_an_op_model(op_models):
     ops = {op.op for path in op_models.values() for op in load_model(path).operators}
     assert set(OPS) <= ops
+
+
+def test_strided_slice_resolves_begin_end_and_masks_as_the_reference(tmp_path):
+    """STRIDED_SLICE's index resolution (firmware/_ops.strided_slice) against the interpreter for 40
+    random slices of a 4-D tensor: negative and out-of-range indices, negative strides, and begin,
+    end and shrink-axis masks on any axis."""
+    from simmcu.firmware._ops import strided_slice
+
+    rng = np.random.default_rng(7)
+    shape = [2, 5, 4, 6]
+    data = np.arange(np.prod(shape)).astype(np.int8).reshape(shape)
+    checked = 0
+    while checked < 40:
+        strides = [int(rng.choice([1, 2, 3, -1, -2])) for _ in shape]
+        begin, end = ([int(rng.integers(-n - 2, n + 2)) for n in shape] for _ in range(2))
+        opts = dict(begin_mask=int(rng.integers(0, 16)), end_mask=int(rng.integers(0, 16)),
+                    shrink_axis_mask=int(rng.integers(0, 16)) & int(rng.integers(0, 16)))
+        starts, sizes, steps = strided_slice(shape, begin, end, strides, opts)
+        if 0 in sizes or any(opts["shrink_axis_mask"] >> axis & 1 and not 0 <= a < n
+                             for axis, (a, n) in enumerate(zip(starts, shape))):
+            continue  # empty, or an index outside a shrunk axis: refused (the reference reads out of bounds)
+        out_shape = [n for axis, n in enumerate(sizes) if not opts["shrink_axis_mask"] >> axis & 1] or [1]
+        m = tflite_models.ModelWriter(0)
+        x, y = m.activation(shape, 0.1, 0), m.activation(out_shape, 0.1, 0)
+        consts = [m.tensor([4], data=np.array(v, np.int32), dtype=np.int32) for v in (begin, end, strides)]
+        m.op("STRIDED_SLICE", [x, *consts], [y], BeginMask=opts["begin_mask"], EndMask=opts["end_mask"],
+             ShrinkAxisMask=opts["shrink_axis_mask"], EllipsisMask=0, NewAxisMask=0, Offset=False)
+        path = tmp_path / "slice.tflite"
+        path.write_bytes(m.bytes([x], [y]))
+        expected = data[tuple(slice(a, a + n * k if a + n * k >= 0 else None, k)
+                              for a, n, k in zip(starts, sizes, steps))]
+        assert np.array_equal(_litert(path, data), expected.ravel()), (begin, end, strides, opts)
+        checked += 1
