@@ -22,6 +22,7 @@ from simmcu._board import load_board
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
+from . import _ops
 from ._build import build, firmware_dir
 from ._io import INPUT_SYMBOL, OUTPUT_SYMBOL, as_inputs, buffer_bytes, inputs_of, outputs_of, pack, random_inputs
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct, layer_function
@@ -213,6 +214,8 @@ def cpu_code(layer: Layer) -> LayerCode:
     name, p = layer.name, layer.params
     if layer.op in _CONVS:
         return _cpu_conv(layer)
+    if _ops.lowers(layer):
+        return _ops.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({layer.outputs[0].address}, {layer.inputs[0].address}, "
                              f"{layer.outputs[0].nbytes});\n")

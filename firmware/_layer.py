@@ -52,7 +52,9 @@ class Layer:
     strides, dilations, TFLite's padding, ``taps`` (kh x kw x in_c; depthwise kh x kw),
     ``single_rounding`` (1 for FULLY_CONNECTED), ``in_offset`` (-input zero point), ``out_zp`` and
     the fused activation's ``act_min``/``act_max``; the pools ``nn_pool_params``; ADD
-    ``nn_add_params`` (rescaling multipliers and shifts); SOFTMAX ``nn_softmax_params``; RESHAPE none.
+    ``nn_add_params`` (rescaling multipliers and shifts); SOFTMAX ``nn_softmax_params``; RESHAPE and the
+    operators ``firmware/_ops.py`` lowers (elementwise, data movement, MEAN) none: their code is derived
+    from the tensors and options.
     ``multiplier`` and ``shift`` are the per-output-channel requantisation of the convolutions
     (TFLite convention: a positive shift is to the left).
     """

@@ -57,12 +57,26 @@ _OPTIONS = {
     "ADD": ("AddOptions", dict(activation="FusedActivationFunction")),
     "RESHAPE": (None, {}),
     "SOFTMAX": ("SoftmaxOptions", dict(beta="Beta")),
+    "MUL": ("MulOptions", dict(activation="FusedActivationFunction")),
+    "MAXIMUM": (None, {}), "MINIMUM": (None, {}),
+    "LOGISTIC": (None, {}), "TANH": (None, {}), "HARD_SWISH": (None, {}),
+    "LEAKY_RELU": ("LeakyReluOptions", dict(alpha="Alpha")),
+    "QUANTIZE": (None, {}), "DEQUANTIZE": (None, {}),
+    "MEAN": ("ReducerOptions", dict(keep_dims="KeepDims")),
+    "PAD": (None, {}), "PADV2": (None, {}),
+    "CONCATENATION": ("ConcatenationOptions", dict(axis="Axis", activation="FusedActivationFunction")),
+    "STRIDED_SLICE": ("StridedSliceOptions", dict(begin_mask="BeginMask", end_mask="EndMask",
+                                                  ellipsis_mask="EllipsisMask", new_axis_mask="NewAxisMask",
+                                                  shrink_axis_mask="ShrinkAxisMask", offset="Offset")),
 }
 SUPPORTED = tuple(_OPTIONS)
 #: how many leading inputs of each operator are activations (int8 tensors in the arena)
 _ACTIVATION_INPUTS = {"ADD": 2}
 #: how many leading inputs each operator needs present (weights after the activations)
-_TENSOR_INPUTS = {"ADD": 2, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2}
+_TENSOR_INPUTS = {"ADD": 2, "CONV_2D": 2, "DEPTHWISE_CONV_2D": 2, "FULLY_CONNECTED": 2, "MUL": 2, "MAXIMUM": 2,
+                  "MINIMUM": 2, "MEAN": 2, "PAD": 2, "PADV2": 2, "STRIDED_SLICE": 4}
+#: operators whose data inputs may be constant int8 tensors as well as activations (how many; None: all)
+_DATA_INPUTS = {"ADD": 2, "MUL": 2, "MAXIMUM": 2, "MINIMUM": 2, "CONCATENATION": None}
 _DTYPES = {9: np.int8, 2: np.int32, 0: np.float32, 3: np.uint8, 7: np.int16, 4: np.int64}
 _ACTIVATIONS = {0: "none", 1: "relu", 2: "relu_n1_to_1", 3: "relu6"}
 
@@ -162,15 +176,21 @@ def _parse(path: Path, model, graph) -> Model:
             raise ModelError(f"{path}: operator {i} ({name}) has inputs {op.inputs} and outputs {op.outputs}; "
                              f"the model has {len(tensors)} tensors")
         op.options = _options(path, i, name, o)
-        for k in (*op.inputs[:_ACTIVATION_INPUTS.get(name, 1)], *op.outputs):
-            _check_activation(path, f"operator {i} ({name})", tensors, k)
+        where = f"operator {i} ({name})"
+        if name in _DATA_INPUTS:
+            for k in op.inputs[:_DATA_INPUTS[name]]:
+                _check_activation(path, where, tensors, k, constant=True)
+        for k in op.inputs[:_ACTIVATION_INPUTS.get(name, 1)] if name not in _DATA_INPUTS else ():
+            _check_activation(path, where, tensors, k, floating=name == "QUANTIZE")
+        for k in op.outputs:
+            _check_activation(path, where, tensors, k, floating=name == "DEQUANTIZE")
         _check(path, op, tensors)
         operators.append(op)
     inputs, outputs = [int(v) for v in graph.InputsAsNumpy()], [int(v) for v in graph.OutputsAsNumpy()]
     if not all(0 <= k < len(tensors) for k in (*inputs, *outputs)):
         raise ModelError(f"{path}: graph inputs {inputs} and outputs {outputs}; the model has {len(tensors)} tensors")
     for k in (*inputs, *outputs):
-        _check_activation(path, "the graph", tensors, k)
+        _check_activation(path, "the graph", tensors, k, floating=True)
     produced = {t for op in operators for t in op.outputs}
     for k in outputs:
         if k not in produced and k not in inputs:
@@ -189,14 +209,19 @@ def _operator_name(names: dict[int, str], code) -> str:
     return names.get(number, f"builtin operator {number} (unknown to simmcu's TFLite schema)")
 
 
-def _check_activation(path: Path, where: str, tensors: list[Tensor], k: int) -> None:
+def _check_activation(path: Path, where: str, tensors: list[Tensor], k: int, constant: bool = False,
+                      floating: bool = False) -> None:
     """An activation lives in the arena: int8, not constant, at least one dimension, quantised with a
-    positive finite scale and an int8 zero point (the generator requantises with them)."""
+    positive finite scale and an int8 zero point (the generator requantises with them). ``constant``
+    also takes a constant int8 tensor so quantised; ``floating`` also a float32 activation (a QUANTIZE
+    input, a DEQUANTIZE output, the graph's inputs and outputs around them)."""
     t = tensors[k] if k >= 0 else None
-    if t is None or t.dtype is not np.int8 or t.data is not None:
+    if floating and t is not None and t.dtype is np.float32 and t.data is None and t.shape:
+        return
+    if t is None or t.dtype is not np.int8 or t.data is not None and not constant:
         raise ModelError(f"{path}: {where} has a non-int8 activation tensor {t.name if t else '(absent)'}; "
                          f"only fully int8 models are supported")
-    if not t.shape or not _scales_ok(t.scale) or t.zero_point.size < 1 or \
+    if not t.shape and t.data is None or not _scales_ok(t.scale) or t.zero_point.size < 1 or \
             not np.all((t.zero_point >= -128) & (t.zero_point <= 127)):
         raise ModelError(f"{path}: {where}: activation tensor {t.name} has shape {list(t.shape)}, scale "
                          f"{t.scale.tolist()[:4]}, zero point {t.zero_point.tolist()[:4]}; it needs a dimension, a "
@@ -269,10 +294,126 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
         fail("grouped convolution (filter depth differs from input channels)")
     if op.op == "FULLY_CONNECTED" and op.options["weights_format"] != 0:
         fail("shuffled weights format")
-    if op.op == "ADD" and tensors[op.inputs[1]].shape != x.shape:
-        fail(f"broadcasting {list(x.shape)} + {list(tensors[op.inputs[1]].shape)}; ADD needs equal shapes")
+    if op.op in _NEW_CHECKS:
+        _NEW_CHECKS[op.op](op, tensors, fail)
     if op.op == "SOFTMAX" and (int(y.zero_point[0]) != -128 or abs(float(y.scale[0]) * 256 - 1) > 1e-3):
         fail("output quantisation is not scale 1/256, zero point -128")
     if op.op in ("RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D") and (
             not np.array_equal(x.scale, y.scale) or not np.array_equal(x.zero_point, y.zero_point)):
         fail("input and output quantisation differ")
+
+
+#: at most as many dimensions as the kernels' shapes hold (NN_MAX_DIMS)
+_MAX_DIMS = 6
+
+
+def _check_binary(op: Operator, tensors: list[Tensor], fail) -> None:
+    a, b, y = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
+    rank = max(len(a.shape), len(b.shape))
+    pa, pb = ((1,) * (rank - len(t.shape)) + tuple(t.shape) for t in (a, b))
+    if rank > _MAX_DIMS or any(d != e and 1 not in (d, e) for d, e in zip(pa, pb)) or \
+            tuple(y.shape) != tuple(max(d, e) for d, e in zip(pa, pb)):
+        fail(f"shapes {list(a.shape)} and {list(b.shape)} do not broadcast to the output's {list(y.shape)} "
+             f"(at most {_MAX_DIMS} dimensions)")
+    if a.scale.size != 1 or b.scale.size != 1:
+        fail("per-channel quantised inputs; an elementwise operator takes one scale per tensor")
+
+
+def _check_same_size(op: Operator, tensors: list[Tensor], fail) -> None:
+    x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    if x.shape != y.shape:
+        fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal")
+    if op.op == "LOGISTIC" and np.float32(y.scale[0]) != np.float32(1 / 256):
+        fail(f"output scale {float(np.float32(y.scale[0])):g}; the reference kernel takes 1/256")
+    if op.op == "HARD_SWISH" and float(np.float32(x.scale[0]) / np.float32(128) / np.float32(y.scale[0])) >= 1:
+        fail("input scale at least 128 x the output scale (the reference kernel's multiplier must be below 1)")
+
+
+def _constant(op: Operator, tensors: list[Tensor], k: int, what: str, fail) -> np.ndarray:
+    t = tensors[op.inputs[k]] if k < len(op.inputs) and op.inputs[k] >= 0 else None
+    if t is None or t.data is None or t.dtype not in (np.int32, np.int64):
+        fail(f"{what} is not a constant int32 tensor")
+    return t.data.astype(np.int64)
+
+
+def _check_mean(op: Operator, tensors: list[Tensor], fail) -> None:
+    x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    axes = _constant(op, tensors, 1, "the axis input", fail).ravel()
+    if len(x.shape) > _MAX_DIMS or not axes.size or np.any((axes < -len(x.shape)) | (axes >= len(x.shape))):
+        fail(f"axes {axes.tolist()} for an input of shape {list(x.shape)} (at most {_MAX_DIMS} dimensions)")
+    reduced = {int(a) % len(x.shape) for a in axes}
+    if int(np.prod(y.shape)) != int(np.prod([d for i, d in enumerate(x.shape) if i not in reduced])):
+        fail(f"output shape {list(y.shape)} is not the input's {list(x.shape)} reduced over axes {sorted(reduced)}")
+
+
+def _check_pad(op: Operator, tensors: list[Tensor], fail) -> None:
+    x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    pads = _constant(op, tensors, 1, "the paddings input", fail)
+    if len(x.shape) > _MAX_DIMS or pads.shape != (len(x.shape), 2) or np.any(pads < 0) or \
+            tuple(y.shape) != tuple(int(d + p.sum()) for d, p in zip(x.shape, pads)):
+        fail(f"paddings {pads.tolist()} for input {list(x.shape)} and output {list(y.shape)}; one non-negative "
+             f"(before, after) pair per dimension, at most {_MAX_DIMS}")
+    if op.op == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
+        v = tensors[op.inputs[2]]
+        if v.data is None or v.dtype is not np.int8 or v.data.size != 1:
+            fail("the constant value is not one constant int8")
+
+
+def _check_concatenation(op: Operator, tensors: list[Tensor], fail) -> None:
+    y = tensors[op.outputs[0]]
+    rank = len(y.shape)
+    axis = op.options["axis"] + rank if op.options["axis"] < 0 else op.options["axis"]
+    if not 0 <= axis < rank or rank > _MAX_DIMS:
+        fail(f"axis {op.options['axis']} for an output of {rank} dimensions (at most {_MAX_DIMS})")
+    if op.options["activation"] != "none":
+        fail(f"fused activation {op.options['activation']}")
+    xs = [tensors[k] for k in op.inputs]
+    if any(len(x.shape) != rank or any(d != e for i, (d, e) in enumerate(zip(x.shape, y.shape)) if i != axis)
+           for x in xs) or sum(x.shape[axis] for x in xs) != y.shape[axis]:
+        fail(f"input shapes {[list(x.shape) for x in xs]} do not concatenate to {list(y.shape)} along axis {axis}")
+    for x in xs:
+        if not np.array_equal(np.float32(x.scale), np.float32(y.scale)) or \
+                not np.array_equal(x.zero_point, y.zero_point):
+            fail(f"input {x.name} is quantised differently from the output (the reference kernel refuses that "
+                 f"for int8; requantise it with QUANTIZE first)")
+
+
+def _check_strided_slice(op: Operator, tensors: list[Tensor], fail) -> None:
+    from ._ops import strided_slice
+
+    x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    begin, end, strides = (_constant(op, tensors, k, what, fail).ravel()
+                           for k, what in ((1, "begin"), (2, "end"), (3, "strides")))
+    o = op.options
+    for key in ("ellipsis_mask", "new_axis_mask", "offset"):
+        if o[key]:
+            fail(f"{key} {int(o[key])} (only begin, end and shrink-axis masks are supported)")
+    if len(x.shape) > _MAX_DIMS or not begin.size == end.size == strides.size == len(x.shape) or \
+            np.any(strides == 0):
+        fail(f"begin {begin.tolist()}, end {end.tolist()}, strides {strides.tolist()} for input {list(x.shape)}; "
+             f"one non-zero stride per dimension, at most {_MAX_DIMS}")
+    starts, sizes, _ = strided_slice(x.shape, begin, end, strides, o)
+    for axis, (start, n) in enumerate(zip(starts, x.shape)):
+        if o["shrink_axis_mask"] >> axis & 1 and not 0 <= start < n:
+            fail(f"axis {axis} is shrunk to index {int(begin[axis])}, outside its {n} elements")
+    kept = [n for axis, n in enumerate(sizes) if not o["shrink_axis_mask"] >> axis & 1]
+    if 0 in sizes or int(np.prod(kept)) != int(np.prod(y.shape)):
+        fail(f"the slice is {sizes} of input {list(x.shape)}; the output is {list(y.shape)}")
+
+
+def _check_quantize(op: Operator, tensors: list[Tensor], fail) -> None:
+    x, y = tensors[op.inputs[0]], tensors[op.outputs[0]]
+    if x.shape != y.shape:
+        fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal")
+    if op.op == "DEQUANTIZE" and y.dtype is not np.float32 or op.op == "QUANTIZE" and y.dtype is not np.int8:
+        fail(f"output {y.name} is {np.dtype(y.dtype).name}; supported: int8 -> float32 (DEQUANTIZE), float32 or int8 "
+             f"-> int8 (QUANTIZE)")
+    if x.scale.size > 1 or y.scale.size > 1:
+        fail("per-channel quantisation")
+
+
+_NEW_CHECKS = {"ADD": _check_binary, "MUL": _check_binary, "MAXIMUM": _check_binary, "MINIMUM": _check_binary,
+               "LOGISTIC": _check_same_size, "TANH": _check_same_size, "HARD_SWISH": _check_same_size,
+               "LEAKY_RELU": _check_same_size, "MEAN": _check_mean, "PAD": _check_pad, "PADV2": _check_pad,
+               "CONCATENATION": _check_concatenation, "STRIDED_SLICE": _check_strided_slice,
+               "QUANTIZE": _check_quantize, "DEQUANTIZE": _check_quantize}

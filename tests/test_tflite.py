@@ -141,20 +141,20 @@ def test_arena_reuses_memory_of_dead_tensors_and_never_overlaps_live_ones(small_
 
 
 def test_unsupported_models_are_one_line_errors(tmp_path):
-    tanh = tmp_path / "tanh.tflite"
-    tanh.write_bytes(tflite_models.unsupported_op())
-    with pytest.raises(ModelError, match=r"operator 0 is TANH, which simmcu's int8 kernels do not implement"):
-        load_model(tanh)
-    broadcast = tmp_path / "broadcast.tflite"
-    broadcast.write_bytes(tflite_models.broadcast_add())
-    with pytest.raises(ModelError, match=r"operator 0 \(ADD\)"):
-        load_model(broadcast)
+    unsupported = tmp_path / "exp.tflite"
+    unsupported.write_bytes(tflite_models.unsupported_op())
+    with pytest.raises(ModelError, match=r"operator 0 is EXP, which simmcu's int8 kernels do not implement"):
+        load_model(unsupported)
+    concatenation = tmp_path / "concatenation.tflite"
+    concatenation.write_bytes(tflite_models.concatenation_requantising())
+    with pytest.raises(ModelError, match=r"operator 0 \(CONCATENATION\): input t1 is quantised differently"):
+        load_model(concatenation)
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelError, match="is not a TensorFlow Lite flatbuffer"):
         load_model(bad)
-    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(tanh)], capture_output=True, text=True)
-    assert p.returncode == 120 and p.stderr.count("\n") == 1 and "TANH" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "simmcu", "run", str(unsupported)], capture_output=True, text=True)
+    assert p.returncode == 120 and p.stderr.count("\n") == 1 and "EXP" in p.stderr
 
 
 def test_accelerated_variants_the_core_cannot_run_are_config_errors(small_models, tmp_path):

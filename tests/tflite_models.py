@@ -13,7 +13,10 @@ _TYPES = {np.int8: 9, np.int32: 2, np.float32: 0}
 _OPTIONS = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
             "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
             "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "SOFTMAX": "SoftmaxOptions",
-            "RESHAPE": "ReshapeOptions", "MUL": "MulOptions", "TANH": None}
+            "RESHAPE": "ReshapeOptions", "MUL": "MulOptions", "TANH": None, "LOGISTIC": None, "HARD_SWISH": None,
+            "LEAKY_RELU": "LeakyReluOptions", "QUANTIZE": None, "DEQUANTIZE": None, "MEAN": "ReducerOptions",
+            "PAD": None, "PADV2": None, "CONCATENATION": "ConcatenationOptions",
+            "STRIDED_SLICE": "StridedSliceOptions", "MAXIMUM": None, "MINIMUM": None, "EXP": None}
 SAME, VALID = 0, 1
 NONE, RELU, RELU_N1_TO_1, RELU6 = 0, 1, 2, 3
 
@@ -253,14 +256,167 @@ def unsupported_op() -> bytes:
     m = ModelWriter(5)
     x = m.activation([1, 8], 0.1, 0)
     y = m.activation([1, 8], 1 / 128, 0)
-    m.op("TANH", [x], [y])
+    m.op("EXP", [x], [y])
     return m.bytes([x], [y])
 
 
-def broadcast_add() -> bytes:
+def concatenation_requantising() -> bytes:
+    """What the reference interpreter refuses for int8: an input quantised unlike the output."""
     m = ModelWriter(6)
     x = m.activation([1, 4, 4, 2], 0.1, 0)
-    c = m.tensor([1, 1, 1, 2], [0.1], [0], np.array([1, 2], np.int8).reshape(1, 1, 1, 2))
-    y = m.activation([1, 4, 4, 2], 0.1, 0)
-    m.op("ADD", [x, c], [y], FusedActivationFunction=NONE)
+    c = m.tensor([1, 4, 4, 1], [0.2], [0], np.ones([1, 4, 4, 1], np.int8))
+    y = m.activation([1, 4, 4, 3], 0.1, 0)
+    m.op("CONCATENATION", [x, c], [y], Axis=3, FusedActivationFunction=NONE)
     return m.bytes([x], [y])
+
+
+# --- the elementwise, data-movement and reduction operators, with random shapes and quantisation per seed
+
+
+def _quant(m: ModelWriter, scale: float = None) -> tuple[float, int]:
+    return float(scale if scale is not None else m.rng.uniform(0.01, 0.2)), int(m.rng.integers(-60, 60))
+
+
+def _image(m: ModelWriter, lo: int = 2, hi: int = 7) -> list[int]:
+    return [1, *(int(v) for v in m.rng.integers(lo, hi, 2)), int(m.rng.integers(3, 9))]
+
+
+def _constant_int8(m: ModelWriter, shape) -> int:
+    s, z = _quant(m)
+    return m.tensor(shape, [s], [z], m.rng.integers(-128, 128, shape).astype(np.int8))
+
+
+def activations(seed: int) -> bytes:
+    """LOGISTIC, TANH, HARD_SWISH and LEAKY_RELU (alpha 0.3, -0.25 or 1.7) of one image, each branch
+    requantised by QUANTIZE (int8 -> int8) to one scale but the last, which has it already, then
+    CONCATENATION along a random axis."""
+    m = ModelWriter(100 + seed)
+    shape = _image(m, 4, 9)
+    x = m.activation(shape, *_quant(m, m.rng.uniform(0.02, 0.12)))
+    common = _quant(m)
+    branches = []
+    tanh = (1 / 128, 0) if seed % 2 == 0 else _quant(m)  # the converter's output quantisation, or another
+    for op, q, opt in (("LOGISTIC", (1 / 256, -128), {}), ("TANH", tanh, {}), ("HARD_SWISH", _quant(m), {}),
+                       ("LEAKY_RELU", common, dict(Alpha=[0.3, -0.25, 1.7][seed % 3]))):
+        y = m.activation(shape, *q)
+        m.op(op, [x], [y], **opt)
+        if q != common:
+            r = m.activation(shape, *common)
+            m.op("QUANTIZE", [y], [r])
+            y = r
+        branches.append(y)
+    axis = int(m.rng.integers(-4, 4))
+    out_shape = list(shape)
+    out_shape[axis] *= len(branches)
+    out = m.activation(out_shape, *common)
+    m.op("CONCATENATION", branches, [out], Axis=axis, FusedActivationFunction=NONE)
+    return m.bytes([x], [out])
+
+
+def _arithmetic(m: ModelWriter, seed: int, x: int, shape: list[int], sx: float) -> int:
+    """MEAN over the image (keep_dims) as a per-channel gate, MUL and ADD broadcasting between
+    activations and with constants (per channel, per column, a scalar), MAXIMUM and MINIMUM, and a
+    final MEAN per seed over the image without keep_dims (a global average pool), the last axis or
+    three axes with it, or the rows without."""
+    h, w, c = shape[1:]
+
+    def mean(src, scale, axes, keep, out_shape):
+        y = m.activation(out_shape, scale, int(m.rng.integers(-60, 60)))
+        m.op("MEAN", [src, m.tensor([len(axes)], data=np.array(axes, np.int32), dtype=np.int32)], [y], KeepDims=keep)
+        return y
+
+    def binary(op, a, sa, b, sb, out_shape, scale, **opt):
+        y = m.activation(out_shape, scale, int(m.rng.integers(-60, 60)))
+        m.op(op, [a, b], [y], **opt)
+        return y, scale
+
+    gate_scale = sx * m.rng.uniform(0.5, 1.5) if seed % 2 else sx  # the same or other quantisation than x's
+    gate = mean(x, gate_scale, [1, 2], True, [1, 1, 1, c])
+    act = [RELU6, NONE, RELU][seed % 3]
+    p, sp = binary("MUL", x, sx, gate, gate_scale, shape, sx * gate_scale * 128 * m.rng.uniform(0.3, 1.2),
+                   FusedActivationFunction=act)
+    rows = mean(x, sx * m.rng.uniform(0.5, 1.5), [-2], True, [1, h, 1, c])
+    q, sq = binary("ADD", p, sp, rows, sx, shape, max(sp, sx) * m.rng.uniform(1, 2.5), FusedActivationFunction=NONE)
+    r, _ = binary("MAXIMUM", q, sq, _constant_int8(m, [c]), 0, shape, sq)
+    s_, _ = binary("MINIMUM", r, sq, x, sx, shape, sq)
+    cs, cz = _quant(m)
+    scalar = m.tensor([1], [cs], [cz], m.rng.integers(-128, 128, [1]).astype(np.int8))
+    t, st = binary("MUL", s_, sq, scalar, cs, shape, sq * cs * 128 * m.rng.uniform(0.3, 1.2),
+                   FusedActivationFunction=NONE)
+    u, su = binary("ADD", t, st, _constant_int8(m, [1, 1, w, 1]), 0, shape, st * m.rng.uniform(1, 2.5),
+                   FusedActivationFunction=int(m.rng.choice([NONE, RELU])))
+    axes, keep = [([1, 2], False), ([-1], True), ([2, 1, 3], True), ([1], False)][seed % 4]
+    reduced = {a % 4 for a in axes}
+    out_shape = [1 if i in reduced else d for i, d in enumerate(shape)] if keep else \
+        [d for i, d in enumerate(shape) if i not in reduced]
+    return mean(u, su * m.rng.uniform(0.5, 1.5), axes, keep, out_shape)
+
+
+def tensors_and_arithmetic(seed: int) -> bytes:
+    """PAD (zero point fill) of the image, STRIDED_SLICE with random begin/end/strides (negative
+    strides, begin/end masks, a shrunk batch axis), PADV2 with a constant, and CONCATENATION with a
+    constant tensor along a random axis; reshaped to an image again, the arithmetic operators."""
+    m = ModelWriter(300 + seed)
+    shape = _image(m)
+    q = _quant(m)
+    x = m.activation(shape, *q)
+    pads = np.array([[0, 0], *m.rng.integers(0, 3, (3, 2)).tolist()], np.int32)
+    padded = [int(d + p.sum()) for d, p in zip(shape, pads)]
+    y = m.activation(padded, *q)
+    m.op("PAD", [x, m.tensor([4, 2], data=pads, dtype=np.int32)], [y])
+    begin, end, strides = [0], [1], [1]
+    for n in padded[1:]:
+        step = int(m.rng.choice([1, 2, -1, -2, 3]))
+        a, b = sorted(int(v) for v in m.rng.integers(0, n, 2))
+        if step < 0:
+            a, b = b, a - 1 - n if a == 0 else a - 1  # down to index a, end written from the end when it is -1
+        begin.append(a - n if m.rng.random() < 0.3 and a > 0 else a)
+        end.append(b)
+        strides.append(step)
+    begin_mask, end_mask = int(m.rng.integers(0, 16)) & ~1, int(m.rng.integers(0, 16)) & ~1
+    opts = dict(begin_mask=begin_mask, end_mask=end_mask, shrink_axis_mask=1, ellipsis_mask=0, new_axis_mask=0,
+                offset=False)
+    from simmcu.firmware._ops import strided_slice
+    _, sizes, _ = strided_slice(padded, begin, end, strides, opts)
+    sliced = m.activation(sizes[1:], *q)
+    consts = [m.tensor([4], data=np.array(v, np.int32), dtype=np.int32) for v in (begin, end, strides)]
+    m.op("STRIDED_SLICE", [y, *consts], [sliced], BeginMask=begin_mask, EndMask=end_mask, ShrinkAxisMask=1,
+         EllipsisMask=0, NewAxisMask=0, Offset=False)
+    pads2 = m.rng.integers(0, 2, (3, 2)).astype(np.int32)
+    padded2 = [int(d + p.sum()) for d, p in zip(sizes[1:], pads2)]
+    z = m.activation(padded2, *q)
+    value = m.tensor([1], [q[0]], [q[1]], np.array([int(m.rng.integers(-128, 128))], np.int8))
+    m.op("PADV2", [sliced, m.tensor([3, 2], data=pads2, dtype=np.int32), value], [z])
+    axis = int(m.rng.integers(0, 3))
+    extra = list(padded2)
+    extra[axis] = int(m.rng.integers(1, 3))
+    const = m.tensor(extra, [q[0]], [q[1]], m.rng.integers(-128, 128, extra).astype(np.int8))
+    out_shape = list(padded2)
+    out_shape[axis] += extra[axis]
+    out = m.activation(out_shape, *q)
+    m.op("CONCATENATION", [z, const] if seed % 2 else [const, z], [out], Axis=axis - 3 if seed % 2 else axis,
+         FusedActivationFunction=NONE)
+    image = m.activation([1, *out_shape], *q)
+    m.op("RESHAPE", [out, m.tensor([4], data=np.array([1, *out_shape], np.int32), dtype=np.int32)], [image])
+    return m.bytes([x], [_arithmetic(m, seed, image, [1, *out_shape], q[0])])
+
+
+def float_io(seed: int) -> bytes:
+    """A float32 model as converters emit it: QUANTIZE at the input, DEQUANTIZE at the output, with
+    LOGISTIC or TANH between (a requantising QUANTIZE before the DEQUANTIZE)."""
+    m = ModelWriter(400 + seed)
+    shape = [1, int(m.rng.integers(40, 120))]
+    x = m.tensor(shape, dtype=np.float32)
+    q = m.activation(shape, *_quant(m, m.rng.uniform(0.01, 0.1)))
+    m.op("QUANTIZE", [x], [q])
+    op, out_q = (("LOGISTIC", (1 / 256, -128)), ("TANH", (1 / 128, 0)))[seed % 2]
+    y = m.activation(shape, *out_q)
+    m.op(op, [q], [y])
+    r = m.activation(shape, *_quant(m))
+    m.op("QUANTIZE", [y], [r])
+    out = m.tensor(shape, dtype=np.float32)
+    m.op("DEQUANTIZE", [r], [out])
+    return m.bytes([x], [out])
+
+
+OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}

@@ -95,4 +95,73 @@ typedef struct {
 } nn_softmax_params;
 
 void nn_softmax(const nn_softmax_params *p, const int8_t *in, int8_t *out);
+
+/* Shapes of the elementwise, data-movement and reduction kernels: at most NN_MAX_DIMS dimensions,
+ * padded with leading 1s (the generator collapses dimensions that are contiguous in every operand). */
+#define NN_MAX_DIMS 6
+
+/* LOGISTIC, TANH, HARD_SWISH, LEAKY_RELU and QUANTIZE int8 -> int8: the output depends on the input
+ * byte alone, so the generator computes the reference kernel's result for all 256 inputs (table[v + 128]). */
+typedef struct {
+    const int8_t *table;
+    int32_t size;
+} nn_lut_params;
+
+void nn_lut(const nn_lut_params *p, const int8_t *in, int8_t *out);
+
+/* DEQUANTIZE int8 -> float32: the reference's float32 result per input byte, as bit patterns. */
+typedef struct {
+    const uint32_t *table;
+    int32_t size;
+} nn_lut32_params;
+
+void nn_lut32(const nn_lut32_params *p, const int8_t *in, uint32_t *out);
+
+/* QUANTIZE float32 -> int8 without float arithmetic: the reference's round(x / scale) + zero point
+ * is monotonic in x, so the output is -128 + the number of thresholds at or below x, compared as
+ * order-preserving integers (sign-magnitude bits folded to two's complement); 255 thresholds. */
+typedef struct {
+    const int32_t *thresholds;
+    int32_t size;
+} nn_quantize_params;
+
+void nn_quantize(const nn_quantize_params *p, const uint32_t *in, int8_t *out);
+
+/* ADD (nn_add_broadcast), MUL, MAXIMUM and MINIMUM with broadcasting: ``dims`` is the output's
+ * shape, stride1/stride2 each input's element strides (0 along a broadcast dimension). ADD
+ * rescales as nn_add; MUL requantises the product of the offset inputs; MAXIMUM and MINIMUM
+ * compare the raw values. */
+
+typedef struct {
+    int32_t dims[NN_MAX_DIMS], stride1[NN_MAX_DIMS], stride2[NN_MAX_DIMS];
+    int32_t in1_offset, in1_multiplier, in1_shift;
+    int32_t in2_offset, in2_multiplier, in2_shift;
+    int32_t out_multiplier, out_shift, out_zp, act_min, act_max;
+} nn_binary_params;
+
+void nn_add_broadcast(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_mul(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_maximum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_minimum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+
+/* PAD, PADV2, CONCATENATION (one call per input) and STRIDED_SLICE: a block of ``dims`` bytes is
+ * copied from in + in_start (byte strides, negative for a reversed slice) to out + out_start; when
+ * fill_size > 0 the first fill_size output bytes are set to ``fill`` first (the padding). */
+typedef struct {
+    int32_t dims[NN_MAX_DIMS], in_stride[NN_MAX_DIMS], out_stride[NN_MAX_DIMS];
+    int32_t in_start, out_start, fill_size, fill;
+} nn_copy_params;
+
+void nn_copy(const nn_copy_params *p, const int8_t *in, int8_t *out);
+
+/* MEAN over any axes (TFLite QuantizedMeanOrSum): the input (shape ``dims``) is summed into
+ * out_size int32 accumulators (``acc``, in scratch; acc_stride is 0 along reduced axes), then each
+ * sum less zp_sum (input zero point x count) is requantised with the multiplier folded with 1/count. */
+typedef struct {
+    int32_t *acc;
+    int32_t dims[NN_MAX_DIMS], acc_stride[NN_MAX_DIMS];
+    int32_t out_size, zp_sum, multiplier, shift, out_zp;
+} nn_mean_params;
+
+void nn_mean(const nn_mean_params *p, const int8_t *in, int8_t *out);
 #endif
