@@ -138,7 +138,7 @@ class Accelerator:
     def update(self, now: int) -> None:
         """Called at a cycle asked for with ``bus.wake_at`` (and whenever the machine updates)."""
 
-    # -- what a trace and a waveform show (docs/debugging-trace.md) --------------------------------
+    # -- what a trace and a waveform show (docs/debugging.md) --------------------------------
     def signals(self) -> list[Signal]:
         """Registers and lines a waveform (``--vcd``) shows, beyond the busy, interrupt and phase wires every
         unit gets. Default: none."""

@@ -3,7 +3,7 @@
 Both are observers (``_observe``): they see the run through its events and change nothing in it.
 Time is modeled: a timestamp is the integer cycle at the board clock (the trace's ``ts`` in
 microseconds, the VCD's in the coarsest exact timescale), and every trace slice carries its cycles in
-``args``. docs/debugging-trace.md describes the tracks and the signals.
+``args``. docs/debugging.md describes the tracks and the signals.
 """
 
 from __future__ import annotations
