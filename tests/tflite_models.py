@@ -9,14 +9,15 @@ import flatbuffers
 import numpy as np
 import tflite
 
-_TYPES = {np.int8: 9, np.int32: 2, np.float32: 0}
+_TYPES = {np.int8: 9, np.int32: 2, np.float32: 0, np.int16: 7}
 _OPTIONS = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
             "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
             "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "SOFTMAX": "SoftmaxOptions",
             "RESHAPE": "ReshapeOptions", "MUL": "MulOptions", "TANH": None, "LOGISTIC": None, "HARD_SWISH": None,
             "LEAKY_RELU": "LeakyReluOptions", "QUANTIZE": None, "DEQUANTIZE": None, "MEAN": "ReducerOptions",
             "PAD": None, "PADV2": None, "CONCATENATION": "ConcatenationOptions",
-            "STRIDED_SLICE": "StridedSliceOptions", "MAXIMUM": None, "MINIMUM": None, "EXP": None}
+            "STRIDED_SLICE": "StridedSliceOptions", "MAXIMUM": None, "MINIMUM": None, "EXP": None,
+            "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions"}
 SAME, VALID = 0, 1
 NONE, RELU, RELU_N1_TO_1, RELU6 = 0, 1, 2, 3
 
@@ -29,9 +30,10 @@ class ModelWriter:
         self.tensors: list[dict] = []
         self.ops: list[tuple] = []
 
-    def tensor(self, shape, scale=None, zero_point=None, data=None, dtype=np.int8, axis=0) -> int:
+    def tensor(self, shape, scale=None, zero_point=None, data=None, dtype=np.int8, axis=0, variable=False) -> int:
+        """``variable``: a state tensor the interpreter keeps between invocations (an LSTM's states)."""
         self.tensors.append(dict(shape=list(shape), scale=scale, zero_point=zero_point, data=data, dtype=dtype,
-                                 axis=axis))
+                                 axis=axis, variable=variable))
         return len(self.tensors) - 1
 
     def activation(self, shape, scale: float, zero_point: int) -> int:
@@ -47,8 +49,9 @@ class ModelWriter:
         return self.tensor([n], scales, [0] * len(scales), self.rng.integers(-3000, 3000, n).astype(np.int32),
                            dtype=np.int32)
 
-    def op(self, name: str, inputs, outputs, **options) -> None:
-        self.ops.append((name, list(inputs), list(outputs), options))
+    def op(self, name: str, inputs, outputs, intermediates=(), **options) -> None:
+        """An operator; ``intermediates`` are tensors only their quantisation matters for (the integer LSTM's)."""
+        self.ops.append((name, list(inputs), list(outputs), dict(options, intermediates=list(intermediates))))
 
     def bytes(self, inputs, outputs) -> bytes:
         b = flatbuffers.Builder(4096)
@@ -127,11 +130,15 @@ class ModelWriter:
         tflite.TensorAddName(b, name)
         if quant is not None:
             tflite.TensorAddQuantization(b, quant)
+        if t["variable"]:
+            tflite.TensorAddIsVariable(b, True)
         return tflite.TensorEnd(b)
 
     @staticmethod
     def _operator(b, opcode: int, inputs, outputs, options: dict, name: str) -> int:
         table = _OPTIONS[name]
+        options = dict(options)
+        intermediates = options.pop("intermediates")
         opts = None
         if table is not None:
             getattr(tflite, f"{table}Start")(b)
@@ -139,10 +146,13 @@ class ModelWriter:
                 getattr(tflite, f"{table}Add{key}")(b, value)
             opts = getattr(tflite, f"{table}End")(b)
         ins, outs = (b.CreateNumpyVector(np.array(v, np.int32)) for v in (inputs, outputs))
+        between = b.CreateNumpyVector(np.array(intermediates, np.int32)) if intermediates else None
         tflite.OperatorStart(b)
         tflite.OperatorAddOpcodeIndex(b, opcode)
         tflite.OperatorAddInputs(b, ins)
         tflite.OperatorAddOutputs(b, outs)
+        if between is not None:
+            tflite.OperatorAddIntermediates(b, between)
         if opts is not None:
             tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, table))
             tflite.OperatorAddBuiltinOptions(b, opts)
@@ -420,3 +430,55 @@ def float_io(seed: int) -> bytes:
 
 
 OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}
+
+
+def lstm(seed: int, cifg: bool = False, time_major: bool = False, **features) -> bytes:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM as the converter emits it for full-integer quantisation: int8
+    input and output, per-tensor int8 weights scaled so the gates (Q3.12) neither vanish nor always
+    saturate, int32 gate biases, the output state (int8, quantised as the output) and the int16 cell
+    state (scale 2^-9 .. 2^-15) as variable tensors, and five intermediates (Q3.12 gate scales; the
+    hidden state's scale and zero point). Random batch-1 sequences of 2-6 steps, input size and units;
+    every other seed a cell clip. ``features`` adds what the kernel refuses, for the refusal tests:
+    ``peephole``, ``projection``, ``layer_norm``."""
+    m = ModelWriter(500 + seed)
+    steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
+    sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
+    so, zo = float(m.rng.uniform(1 / 160, 1 / 60)), int(m.rng.integers(-20, 20))
+    cell_exponent = int(m.rng.integers(-15, -8))
+    n_output = n_cell
+
+    def matrix(cols: int, scale_in: float) -> int:
+        scale = float(2 / (np.sqrt(cols) * 5400 * scale_in) * m.rng.uniform(0.4, 2.5))
+        return m.tensor([n_cell, cols], [scale], [0], m.rng.integers(-127, 128, [n_cell, cols]).astype(np.int8))
+
+    def bias(weights: int) -> int:
+        scale = sx * m.tensors[weights]["scale"][0]
+        data = np.round(m.rng.uniform(-1.5, 1.5, n_cell) / scale).astype(np.int32)
+        return m.tensor([n_cell], [scale], [0], data, dtype=np.int32)
+
+    x = m.activation([steps, 1, n_input] if time_major else [1, steps, n_input], sx, zx)
+    gates = range(1, 4) if cifg else range(4)
+    w_in = {g: matrix(n_input, sx) for g in gates}
+    w_rec = {g: matrix(n_output, so) for g in gates}
+    biases = {g: bias(w_in[g]) for g in gates}
+    inputs = [x, *(w_in.get(g, -1) for g in range(4)), *(w_rec.get(g, -1) for g in range(4)), -1, -1, -1,
+              *(biases.get(g, -1) for g in range(4)), -1, -1]
+    if features.get("peephole"):
+        inputs[9:12] = [m.tensor([n_cell], [0.01], [0], m.rng.integers(-50, 50, n_cell).astype(np.int16),
+                                 dtype=np.int16) for _ in range(3)]
+    if features.get("projection"):
+        inputs[16] = m.tensor([n_output, n_cell], [0.01], [0],
+                              m.rng.integers(-127, 128, [n_output, n_cell]).astype(np.int8))
+    state = m.tensor([1, n_output], [so], [zo], variable=True)
+    cell = m.tensor([1, n_cell], [2.0 ** cell_exponent], [0], dtype=np.int16, variable=True)
+    norms = [-1] * 4
+    if features.get("layer_norm"):
+        norms = [m.tensor([n_cell], [0.001], [0], m.rng.integers(1000, 20000, n_cell).astype(np.int16),
+                          dtype=np.int16) for _ in range(4)]
+    inputs += [state, cell, *norms]
+    between = [m.tensor([1], [2.0 ** -12], [0], dtype=np.int16) for _ in range(4)] + [m.activation([1], so, zo)]
+    y = m.activation([steps, 1, n_output] if time_major else [1, steps, n_output], so, zo)
+    clip = float(m.rng.uniform(0.5, 4)) if seed % 2 else 0.0
+    m.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], intermediates=between, FusedActivationFunction=4,
+         CellClip=clip, ProjClip=0.0, TimeMajor=time_major, AsymmetricQuantizeInputs=False)
+    return m.bytes([x], [y])
