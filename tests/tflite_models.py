@@ -432,14 +432,15 @@ def float_io(seed: int) -> bytes:
 OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}
 
 
-def lstm(seed: int, cifg: bool = False, time_major: bool = False, **features) -> bytes:
+def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: float | None = None, **features) -> bytes:
     """UNIDIRECTIONAL_SEQUENCE_LSTM as the converter emits it for full-integer quantisation: int8
     input and output, per-tensor int8 weights scaled so the gates (Q3.12) neither vanish nor always
     saturate, int32 gate biases, the output state (int8, quantised as the output) and the int16 cell
     state (scale 2^-9 .. 2^-15) as variable tensors, and five intermediates (Q3.12 gate scales; the
     hidden state's scale and zero point). Random batch-1 sequences of 2-6 steps, input size and units;
-    every other seed a cell clip. ``features`` adds what the kernel refuses, for the refusal tests:
-    ``peephole``, ``projection``, ``layer_norm``."""
+    every other seed a cell clip (``cell_clip`` sets it, 0 for none). ``features`` adds what the
+    kernel refuses, for the refusal tests: ``peephole``, ``projection``, ``layer_norm``, ``batch`` (a
+    batch size), ``float_input`` (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``."""
     m = ModelWriter(500 + seed)
     steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
     sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
@@ -449,14 +450,21 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, **features) ->
 
     def matrix(cols: int, scale_in: float) -> int:
         scale = float(2 / (np.sqrt(cols) * 5400 * scale_in) * m.rng.uniform(0.4, 2.5))
-        return m.tensor([n_cell, cols], [scale], [0], m.rng.integers(-127, 128, [n_cell, cols]).astype(np.int8))
+        data = m.rng.integers(-127, 128, [n_cell, cols])
+        if features.get("float_weights"):
+            return m.tensor([n_cell, cols], data=(data * scale).astype(np.float32), dtype=np.float32)
+        return m.tensor([n_cell, cols], [scale], [0], data.astype(np.int8))
 
     def bias(weights: int) -> int:
+        if features.get("float_weights"):
+            return m.tensor([n_cell], data=m.rng.uniform(-1, 1, n_cell).astype(np.float32), dtype=np.float32)
         scale = sx * m.tensors[weights]["scale"][0]
         data = np.round(m.rng.uniform(-1.5, 1.5, n_cell) / scale).astype(np.int32)
         return m.tensor([n_cell], [scale], [0], data, dtype=np.int32)
 
-    x = m.activation([steps, 1, n_input] if time_major else [1, steps, n_input], sx, zx)
+    batch = features.get("batch", 1)
+    x_shape = [steps, batch, n_input] if time_major else [batch, steps, n_input]
+    x = m.tensor(x_shape, dtype=np.float32) if features.get("float_input") else m.activation(x_shape, sx, zx)
     gates = range(1, 4) if cifg else range(4)
     w_in = {g: matrix(n_input, sx) for g in gates}
     w_rec = {g: matrix(n_output, so) for g in gates}
@@ -469,16 +477,17 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, **features) ->
     if features.get("projection"):
         inputs[16] = m.tensor([n_output, n_cell], [0.01], [0],
                               m.rng.integers(-127, 128, [n_output, n_cell]).astype(np.int8))
-    state = m.tensor([1, n_output], [so], [zo], variable=True)
-    cell = m.tensor([1, n_cell], [2.0 ** cell_exponent], [0], dtype=np.int16, variable=True)
+    state = m.tensor([batch, n_output], [so], [zo], variable=True)
+    cell = m.tensor([batch, n_cell], [2.0 ** cell_exponent], [0], dtype=np.int16, variable=True)
     norms = [-1] * 4
     if features.get("layer_norm"):
         norms = [m.tensor([n_cell], [0.001], [0], m.rng.integers(1000, 20000, n_cell).astype(np.int16),
                           dtype=np.int16) for _ in range(4)]
     inputs += [state, cell, *norms]
     between = [m.tensor([1], [2.0 ** -12], [0], dtype=np.int16) for _ in range(4)] + [m.activation([1], so, zo)]
-    y = m.activation([steps, 1, n_output] if time_major else [1, steps, n_output], so, zo)
+    y = m.activation([*x_shape[:2], n_output], so, zo)
     clip = float(m.rng.uniform(0.5, 4)) if seed % 2 else 0.0
+    clip = clip if cell_clip is None else cell_clip
     m.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], intermediates=between, FusedActivationFunction=4,
          CellClip=clip, ProjClip=0.0, TimeMajor=time_major, AsymmetricQuantizeInputs=False)
     return m.bytes([x], [y])

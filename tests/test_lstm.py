@@ -1,0 +1,97 @@
+"""UNIDIRECTIONAL_SEQUENCE_LSTM, fully integer (firmware/_lstm.py, kernels/lstm.c), bit-exact with
+the reference interpreter (ai-edge-litert, BUILTIN_REF) on rv32imc, cortex-m4 and cortex-m0plus, on
+the CPU and with the cfu and conv units attached (which leave it to the CPU): the random sizes,
+quantisation, cell clips, CIFG and time-major layouts of tests/tflite_models.lstm; and the LSTMs
+the kernel does not take refused in one line naming the feature."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tflite_models
+from simmcu.firmware import run_model
+from simmcu.firmware._compile import random_input
+from simmcu.firmware._model import ModelError, load_model
+from test_tflite import VARIANTS, _litert
+
+CORES = ("rv32imc", "cortex-m4", "cortex-m0plus")
+#: seed -> generator arguments: 1 has a cell clip that binds, 2 is time-major, 3 CIFG (no input gate)
+MODELS = {0: {}, 1: {}, 2: dict(time_major=True), 3: dict(cifg=True)}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _model_cache(tmp_path_factory):
+    """Compiled models (and the compiler's own cache) go to this module's cache, not the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[int, Path]:
+    folder = tmp_path_factory.mktemp("lstm-models")
+    paths = {}
+    for seed, options in MODELS.items():
+        paths[seed] = folder / f"lstm-{seed}.tflite"
+        paths[seed].write_bytes(tflite_models.lstm(seed, **options))
+    return paths
+
+
+CASES = [(core, "cpu", seed) for core in CORES for seed in MODELS] + \
+    [("rv32imc", "cfu", 1), ("cortex-m4", "conv", 3)]
+
+
+@pytest.mark.parametrize("core,variant,seed", CASES)
+def test_lstm_is_bit_exact_with_the_reference_interpreter(models, core, variant, seed):
+    model = models[seed]
+    r = run_model(model, core, accelerators=VARIANTS[variant], seed=seed)
+    assert r.exit_code == 0, r.message
+    (out,) = r.outputs
+    got = np.array(out["values"], out["dtype"]).ravel()
+    expected = _litert(model, random_input(load_model(model), seed))
+    assert got.dtype == expected.dtype and np.array_equal(got, expected), (got, expected)
+    (layer,) = r.layers
+    assert layer["op"] == "UNIDIRECTIONAL_SEQUENCE_LSTM" and layer["offload"] == "cpu"
+    assert 0 < layer["cycles"] < r.cycles and layer["macs"] > 0
+    assert "nn_lstm" in {f["name"] for f in r.functions}
+
+
+def test_the_models_exercise_the_clip_and_many_output_values(models):
+    """Seed 1's cell clip changes the reference's output (so the kernel's clip is checked), and
+    each model's outputs take many values (the gates neither vanish nor all saturate)."""
+    x = random_input(load_model(models[1]), 1)
+    unclipped = Path(str(models[1]).replace(".tflite", "-unclipped.tflite"))
+    unclipped.write_bytes(tflite_models.lstm(1, cell_clip=0.0))
+    assert not np.array_equal(_litert(models[1], x), _litert(unclipped, x))
+    for seed, model in models.items():
+        assert np.unique(_litert(model, random_input(load_model(model), seed))).size >= 8, seed
+
+
+def test_one_build_evaluates_many_sequences_as_the_reference(models):
+    """Run-time inputs: several sequences on one build (simmcu.evaluate), each equal to the
+    interpreter's output for it."""
+    from simmcu.firmware import evaluate
+
+    model = models[2]
+    x = np.stack([random_input(load_model(model), seed) for seed in range(3)])
+    result = evaluate(model, x, core="cortex-m0plus", reference=True)
+    assert result.reference["exact"] == 3, result.reference
+    for sample, outputs in zip(x, result.outputs):
+        assert np.array_equal(np.asarray(outputs[0]).ravel(), _litert(model, sample))
+
+
+@pytest.mark.parametrize("features,message", [
+    (dict(float_input=True, float_weights=True), "a float LSTM; only the fully integer LSTM"),
+    (dict(float_input=True), r"a hybrid LSTM \(float32 activations, int8 weights\)"),
+    (dict(peephole=True), r"peephole \(cell-to-gate\) weights are not supported"),
+    (dict(projection=True), "a projection layer is not supported"),
+    (dict(layer_norm=True), "layer normalisation is not supported"),
+    (dict(batch=2), r"batch 2; the kernel runs one sequence \(batch 1\)"),
+])
+def test_what_the_lstm_kernel_does_not_take_is_a_one_line_error(tmp_path, features, message):
+    path = tmp_path / "lstm.tflite"
+    path.write_bytes(tflite_models.lstm(0, **features))
+    with pytest.raises(ModelError, match=r"operator 0 \(UNIDIRECTIONAL_SEQUENCE_LSTM\): " + message) as e:
+        load_model(path)
+    assert "\n" not in str(e.value)
