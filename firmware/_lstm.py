@@ -43,8 +43,6 @@ def check(op, tensors, fail) -> None:
              "; only the fully integer LSTM (int8 activations and weights, int16 cell state) is supported")
     if any(_slot(op, tensors, k) is not None for k in PEEPHOLE):
         fail("peephole (cell-to-gate) weights are not supported")
-    if any(_slot(op, tensors, k) is not None for k in PROJECTION):
-        fail("a projection layer is not supported")
     if any(_slot(op, tensors, k) is not None for k in LAYER_NORM):
         fail("layer normalisation is not supported")
     o = op.options
@@ -74,6 +72,18 @@ def check(op, tensors, fail) -> None:
         b = _slot(op, tensors, BIASES[gate])
         if b is None or b.dtype is not np.int32 or b.data is None or b.shape != (n_cell,):
             fail(f"{GATES[gate]} gate bias is not a constant int32 tensor of {n_cell} values")
+    projection, projection_bias = (_slot(op, tensors, k) for k in PROJECTION)
+    if projection is None and projection_bias is not None:
+        fail("a projection bias without projection weights")
+    if projection is not None and (projection.dtype is not np.int8 or projection.data is None or
+                                   projection.shape != (n_output, n_cell) or projection.scale.size != 1 or
+                                   not projection.scale[0] > 0 or np.any(projection.zero_point != 0)):
+        fail(f"projection weights are not constant symmetric per-tensor int8 of shape [{n_output}, {n_cell}]")
+    if projection is None and n_output != n_cell:
+        fail(f"{n_output} output units for {n_cell} cells without a projection")
+    if projection_bias is not None and (projection_bias.dtype is not np.int32 or projection_bias.data is None or
+                                        projection_bias.shape != (n_output,)):
+        fail(f"the projection bias is not a constant int32 tensor of {n_output} values")
     state, cell = _slot(op, tensors, OUTPUT_STATE), _slot(op, tensors, CELL_STATE)
     if state is None or state.dtype is not np.int8 or state.data is not None or state.scale.size != 1 or \
             int(np.prod(state.shape)) != n_output or not state.scale[0] > 0:
@@ -122,7 +132,18 @@ def describe(model, op) -> dict:
     clip = float(op.options["cell_clip"])
     quantized_clip = int(min(max(f32(clip) / f32(cell.scale[0]), -32768.0), 32767.0)) if clip > 0 else 0
     time_major = bool(op.options["time_major"])
-    return dict(gates=gates, steps=x.shape[0] if time_major else x.shape[1], n_input=x.shape[2],
+    projection, projection_bias = (_slot(op, t, k) for k in PROJECTION)
+    project = {}
+    if projection is not None:  # Prepare's float32 scale; the row sums with the hidden zero point
+        effective = f32(f32(projection.scale[0]) * f32(hidden.scale[0])) / ss
+        project["proj_multiplier"], project["proj_shift"] = quantize_multiplier(float(effective))
+        rows = projection.data.astype(np.int64).sum(axis=1) * -int(hidden.zero_point[0])
+        project["proj_bias"] = _wrap32(rows + (0 if projection_bias is None else projection_bias.data))
+        project["proj_weights"] = projection.data
+        proj_clip = float(op.options["proj_clip"])
+        y = t[op.outputs[0]]
+        project["proj_clip"] = int(min(max(f32(proj_clip) / f32(y.scale[0]), -128.0), 127.0)) if proj_clip > 0 else 0
+    return dict(gates=gates, projection=project, steps=x.shape[0] if time_major else x.shape[1], n_input=x.shape[2],
                 n_cell=int(np.prod(cell.shape)),
                 n_output=int(np.prod(state.shape)), cell_exponent=cell_exponent, hidden_multiplier=hm,
                 hidden_shift=hs, hidden_zp=int(hidden.zero_point[0]), cell_clip=quantized_clip,
@@ -135,7 +156,8 @@ def _wrap32(v: np.ndarray) -> np.ndarray:
 
 def cpu_code(layer: Layer) -> LayerCode:
     """nn_lstm with one parameter block: per gate (input, forget, cell, output) its two weight
-    matrices, effective biases and requantisation; the input gate's entries 0 for CIFG."""
+    matrices, effective biases and requantisation; the input gate's entries 0 for CIFG; the
+    projection's (weights 0 without one)."""
     p, name = layer.params, layer.name
     consts, fields = [], {}
     arrays = {"in_weights": [], "rec_weights": [], "in_bias": [], "rec_bias": []}
@@ -151,6 +173,12 @@ def cpu_code(layer: Layer) -> LayerCode:
         for key in scalars:
             scalars[key].append(0 if entry is None else entry[key])
     fields.update({k: "{" + ", ".join(map(str, v)) + "}" for k, v in {**arrays, **scalars}.items()})
+    project = p["projection"]
+    for key, ctype in (("proj_weights", "int8_t"), ("proj_bias", "int32_t")):
+        if project:
+            consts.append(c_array(ctype, f"{name}_{key}", project[key]))
+        fields[key] = f"{name}_{key}" if project else 0
+    fields.update({key: project.get(key, 0) for key in ("proj_multiplier", "proj_shift", "proj_clip")})
     state, cell = layer.params["state_address"], layer.params["cell_address"]
     n_cell = p["n_cell"]
     fields.update(output_state=f"(int8_t *)({state})", cell_state=f"(int16_t *)(void *)({cell})",
@@ -160,7 +188,8 @@ def cpu_code(layer: Layer) -> LayerCode:
                   state_zp=p["state_zp"])
     consts.append(c_struct("nn_lstm_params", f"{name}_params", fields))
     x, y = layer.inputs[0], layer.outputs[0]
-    return LayerCode(tuple(consts), f"    nn_lstm(&{name}_params, {x.address}, {y.address});\n", 2 * 4 * n_cell)
+    scratch = 2 * 4 * n_cell + (n_cell if project else 0)
+    return LayerCode(tuple(consts), f"    nn_lstm(&{name}_params, {x.address}, {y.address});\n", scratch)
 
 
 def macs(model, op) -> int:

@@ -1,7 +1,8 @@
 """UNIDIRECTIONAL_SEQUENCE_LSTM, fully integer (firmware/_lstm.py, kernels/lstm.c), bit-exact with
 the reference interpreter (ai-edge-litert, BUILTIN_REF) on rv32imc, cortex-m4 and cortex-m0plus, on
 the CPU and with the cfu and conv units attached (which leave it to the CPU): the random sizes,
-quantisation, cell clips, CIFG and time-major layouts of tests/tflite_models.lstm; and the LSTMs
+quantisation, cell and projection clips, CIFG, projection and time-major layouts of
+tests/tflite_models.lstm; and the LSTMs
 the kernel does not take refused in one line naming the feature."""
 
 from pathlib import Path
@@ -16,8 +17,10 @@ from simmcu.firmware._model import ModelError, load_model
 from test_tflite import VARIANTS, _litert
 
 CORES = ("rv32imc", "cortex-m4", "cortex-m0plus")
-#: seed -> generator arguments: 1 has a cell clip that binds, 2 is time-major, 3 CIFG (no input gate)
-MODELS = {0: {}, 1: {}, 2: dict(time_major=True), 3: dict(cifg=True)}
+#: seed -> generator arguments: 1 has a cell clip that binds, 2 is time-major, 3 CIFG (no input gate),
+#: 4 and 5 project the hidden state (5 with a projection bias and a projection clip that binds)
+MODELS = {0: {}, 1: {}, 2: dict(time_major=True), 3: dict(cifg=True), 4: dict(projection=True),
+          5: dict(projection="bias")}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -39,7 +42,7 @@ def models(tmp_path_factory) -> dict[int, Path]:
 
 
 CASES = [(core, "cpu", seed) for core in CORES for seed in MODELS] + \
-    [("rv32imc", "cfu", 1), ("cortex-m4", "conv", 3)]
+    [("rv32imc", "cfu", 1), ("cortex-m4", "conv", 5)]
 
 
 @pytest.mark.parametrize("core,variant,seed", CASES)
@@ -57,13 +60,16 @@ def test_lstm_is_bit_exact_with_the_reference_interpreter(models, core, variant,
     assert "nn_lstm" in {f["name"] for f in r.functions}
 
 
-def test_the_models_exercise_the_clip_and_many_output_values(models):
-    """Seed 1's cell clip changes the reference's output (so the kernel's clip is checked), and
-    each model's outputs take many values (the gates neither vanish nor all saturate)."""
+def test_the_models_exercise_the_clips_and_many_output_values(models):
+    """Seed 1's cell clip changes the reference's output and seed 5's projection clip bounds it (so
+    the kernel's clips are checked), and each model's outputs take many values (the gates neither
+    vanish nor all saturate)."""
     x = random_input(load_model(models[1]), 1)
     unclipped = Path(str(models[1]).replace(".tflite", "-unclipped.tflite"))
     unclipped.write_bytes(tflite_models.lstm(1, cell_clip=0.0))
     assert not np.array_equal(_litert(models[1], x), _litert(unclipped, x))
+    projected = _litert(models[5], random_input(load_model(models[5]), 5))
+    assert projected.max() == -projected.min() < 127
     for seed, model in models.items():
         assert np.unique(_litert(model, random_input(load_model(model), seed))).size >= 8, seed
 
@@ -85,7 +91,6 @@ def test_one_build_evaluates_many_sequences_as_the_reference(models):
     (dict(float_input=True, float_weights=True), "a float LSTM; only the fully integer LSTM"),
     (dict(float_input=True), r"a hybrid LSTM \(float32 activations, int8 weights\)"),
     (dict(peephole=True), r"peephole \(cell-to-gate\) weights are not supported"),
-    (dict(projection=True), "a projection layer is not supported"),
     (dict(layer_norm=True), "layer normalisation is not supported"),
     (dict(batch=2), r"batch 2; the kernel runs one sequence \(batch 1\)"),
 ])

@@ -438,15 +438,18 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     saturate, int32 gate biases, the output state (int8, quantised as the output) and the int16 cell
     state (scale 2^-9 .. 2^-15) as variable tensors, and five intermediates (Q3.12 gate scales; the
     hidden state's scale and zero point). Random batch-1 sequences of 2-6 steps, input size and units;
-    every other seed a cell clip (``cell_clip`` sets it, 0 for none). ``features`` adds what the
-    kernel refuses, for the refusal tests: ``peephole``, ``projection``, ``layer_norm``, ``batch`` (a
-    batch size), ``float_input`` (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``."""
+    every other seed a cell clip (``cell_clip`` sets it, 0 for none). ``projection`` (True, or
+    "bias" with a projection bias) projects the hidden state (quantised on its own) to another number
+    of units, every other seed with a projection clip. The other ``features`` are what the kernel
+    refuses, for the refusal tests: ``peephole``, ``layer_norm``, ``batch`` (a batch size),
+    ``float_input`` (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``."""
     m = ModelWriter(500 + seed)
     steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
     sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
     so, zo = float(m.rng.uniform(1 / 160, 1 / 60)), int(m.rng.integers(-20, 20))
     cell_exponent = int(m.rng.integers(-15, -8))
-    n_output = n_cell
+    projection = features.get("projection")
+    n_output = int(m.rng.integers(2, 16)) if projection else n_cell
 
     def matrix(cols: int, scale_in: float) -> int:
         scale = float(2 / (np.sqrt(cols) * 5400 * scale_in) * m.rng.uniform(0.4, 2.5))
@@ -474,9 +477,16 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     if features.get("peephole"):
         inputs[9:12] = [m.tensor([n_cell], [0.01], [0], m.rng.integers(-50, 50, n_cell).astype(np.int16),
                                  dtype=np.int16) for _ in range(3)]
-    if features.get("projection"):
-        inputs[16] = m.tensor([n_output, n_cell], [0.01], [0],
+    hidden = (so, zo)
+    if projection:  # the hidden state quantised on its own, projected to n_output units, with or without a bias
+        hidden = (float(m.rng.uniform(1 / 150, 1 / 90)), int(m.rng.integers(-20, 20)))
+        scale = float(m.rng.uniform(0.5, 2) / (127 * np.sqrt(n_cell)))
+        inputs[16] = m.tensor([n_output, n_cell], [scale], [0],
                               m.rng.integers(-127, 128, [n_output, n_cell]).astype(np.int8))
+        if projection == "bias":
+            inputs[17] = m.tensor([n_output], [scale * hidden[0]], [0],
+                                  np.round(m.rng.uniform(-0.3, 0.3, n_output) / (scale * hidden[0])).astype(np.int32),
+                                  dtype=np.int32)
     state = m.tensor([batch, n_output], [so], [zo], variable=True)
     cell = m.tensor([batch, n_cell], [2.0 ** cell_exponent], [0], dtype=np.int16, variable=True)
     norms = [-1] * 4
@@ -484,10 +494,11 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
         norms = [m.tensor([n_cell], [0.001], [0], m.rng.integers(1000, 20000, n_cell).astype(np.int16),
                           dtype=np.int16) for _ in range(4)]
     inputs += [state, cell, *norms]
-    between = [m.tensor([1], [2.0 ** -12], [0], dtype=np.int16) for _ in range(4)] + [m.activation([1], so, zo)]
+    between = [m.tensor([1], [2.0 ** -12], [0], dtype=np.int16) for _ in range(4)] + [m.activation([1], *hidden)]
     y = m.activation([*x_shape[:2], n_output], so, zo)
     clip = float(m.rng.uniform(0.5, 4)) if seed % 2 else 0.0
     clip = clip if cell_clip is None else cell_clip
+    proj_clip = float(m.rng.uniform(0.2, 0.6)) if projection and seed % 2 else 0.0
     m.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], intermediates=between, FusedActivationFunction=4,
-         CellClip=clip, ProjClip=0.0, TimeMajor=time_major, AsymmetricQuantizeInputs=False)
+         CellClip=clip, ProjClip=proj_clip, TimeMajor=time_major, AsymmetricQuantizeInputs=False)
     return m.bytes([x], [y])

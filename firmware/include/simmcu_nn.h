@@ -179,6 +179,9 @@ typedef struct {
     int16_t *cell_state, *scratch;
     int32_t steps, n_input, n_cell, n_output, cell_exponent;
     int32_t hidden_multiplier, hidden_shift, hidden_zp, cell_clip, state_zp;
+    const int8_t *proj_weights;
+    const int32_t *proj_bias;
+    int32_t proj_multiplier, proj_shift, proj_clip;
 } nn_lstm_params;
 
 void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out);

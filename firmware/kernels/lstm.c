@@ -3,7 +3,7 @@
  * (input, previous output state), each requantised to Q3.12 and summed saturating in int16, then
  * sigmoid or tanh in gemmlowp's int16 fixed point (Q0.15 out); the int16 cell state is
  * forget * cell + input * cell gate (rounding shifts), clipped; the output is the output gate times
- * tanh of the cell, requantised to int8. The generator computes all multipliers and the effective
+ * tanh of the cell, requantised to int8, the output state (or projected to it). The generator computes all multipliers and the effective
  * biases (zero-point row sums) as the interpreter's Prepare does. */
 #include "simmcu_nn.h"
 
@@ -144,10 +144,25 @@ void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out)
             cell[i] = c;
         }
         gate_of(p, GATE_OUTPUT, in, output_gate);
+        int8_t *hidden = p->proj_weights ? (int8_t *)(output_gate + n) : p->output_state;
         for (int32_t i = 0; i < n; i++) {
             int32_t h = nn_requantize_gemmlowp((int32_t)output_gate[i] * tanh16(cell[i], cell_bits),
                                                p->hidden_multiplier, p->hidden_shift) + p->hidden_zp;
-            out[i] = p->output_state[i] = nn_clamp(h, -128, 127);
+            hidden[i] = nn_clamp(h, -128, 127);
         }
+        if (p->proj_weights) {
+            const int8_t *w = p->proj_weights;
+            int32_t lo = p->proj_clip > 0 ? -p->proj_clip : -128, hi = p->proj_clip > 0 ? p->proj_clip : 127;
+            for (int32_t r = 0; r < p->n_output; r++, w += n) {
+                int32_t acc = p->proj_bias[r];
+                for (int32_t c = 0; c < n; c++)
+                    acc += w[c] * hidden[c];
+                p->output_state[r] = nn_clamp(nn_clamp(nn_requantize_gemmlowp(acc, p->proj_multiplier,
+                                                                              p->proj_shift) + p->state_zp,
+                                                       -128, 127), lo, hi);
+            }
+        }
+        for (int32_t i = 0; i < p->n_output; i++)
+            out[i] = p->output_state[i];
     }
 }
