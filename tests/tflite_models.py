@@ -432,7 +432,8 @@ def float_io(seed: int) -> bytes:
 OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}
 
 
-def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: float | None = None, **features) -> bytes:
+def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: float | None = None,
+         proj_clip: float | None = None, **features) -> bytes:
     """UNIDIRECTIONAL_SEQUENCE_LSTM as the converter emits it for full-integer quantisation: int8
     input and output, per-tensor int8 weights scaled so the gates (Q3.12) neither vanish nor always
     saturate, int32 gate biases, the output state (int8, quantised as the output) and the int16 cell
@@ -440,7 +441,7 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     hidden state's scale and zero point). Random batch-1 sequences of 2-6 steps, input size and units;
     every other seed a cell clip (``cell_clip`` sets it, 0 for none). ``projection`` (True, or
     "bias" with a projection bias) projects the hidden state (quantised on its own) to another number
-    of units, every other seed with a projection clip. The other ``features`` are what the kernel
+    of units, every other seed with a projection clip (``proj_clip`` sets it). The other ``features`` are what the kernel
     refuses, for the refusal tests: ``peephole``, ``layer_norm``, ``batch`` (a batch size),
     ``float_input`` (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``."""
     m = ModelWriter(500 + seed)
@@ -498,7 +499,8 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     y = m.activation([*x_shape[:2], n_output], so, zo)
     clip = float(m.rng.uniform(0.5, 4)) if seed % 2 else 0.0
     clip = clip if cell_clip is None else cell_clip
-    proj_clip = float(m.rng.uniform(0.2, 0.6)) if projection and seed % 2 else 0.0
+    default_clip = float(m.rng.uniform(0.2, 0.6)) if projection and seed % 2 else 0.0
+    proj_clip = default_clip if proj_clip is None else proj_clip
     m.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], intermediates=between, FusedActivationFunction=4,
          CellClip=clip, ProjClip=proj_clip, TimeMajor=time_major, AsymmetricQuantizeInputs=False)
     return m.bytes([x], [y])
