@@ -193,10 +193,11 @@ def cpu_code(layer: Layer) -> LayerCode:
 
 
 def macs(model, op) -> int:
-    """Multiply-accumulates of the gate matrix products over the sequence."""
+    """Multiply-accumulates of the gate matrix products (and the projection's) over the sequence."""
     t = model.tensors
     x = t[op.inputs[0]]
     steps = x.shape[0] if op.options["time_major"] else x.shape[1]
     gates = [g for g in range(4) if _slot(op, t, INPUT_WEIGHTS[g]) is not None]
     n_cell, n_output = t[op.inputs[INPUT_WEIGHTS[1]]].shape[0], int(np.prod(_slot(op, t, OUTPUT_STATE).shape))
-    return steps * len(gates) * n_cell * (x.shape[2] + n_output)
+    projection = _slot(op, t, PROJECTION[0])
+    return steps * (len(gates) * n_cell * (x.shape[2] + n_output) + (projection.data.size if projection else 0))

@@ -23,12 +23,7 @@ MODELS = {0: {}, 1: {}, 2: dict(time_major=True), 3: dict(cifg=True), 4: dict(pr
           5: dict(projection="bias")}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _model_cache(tmp_path_factory):
-    """Compiled models (and the compiler's own cache) go to this module's cache, not the user's."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        yield
+pytestmark = pytest.mark.usefixtures("model_cache")  # compiled models go to the session's cache
 
 
 @pytest.fixture(scope="module")
