@@ -43,8 +43,6 @@ def check(op, tensors, fail) -> None:
              "; only the fully integer LSTM (int8 activations and weights, int16 cell state) is supported")
     if any(_slot(op, tensors, k) is not None for k in PEEPHOLE):
         fail("peephole (cell-to-gate) weights are not supported")
-    if any(_slot(op, tensors, k) is not None for k in LAYER_NORM):
-        fail("layer normalisation is not supported")
     o = op.options
     if o["cell_activation"] != _TANH:
         fail(f"cell activation {o['cell_activation']}; the integer kernel computes tanh (4)")
@@ -72,6 +70,19 @@ def check(op, tensors, fail) -> None:
         b = _slot(op, tensors, BIASES[gate])
         if b is None or b.dtype is not np.int32 or b.data is None or b.shape != (n_cell,):
             fail(f"{GATES[gate]} gate bias is not a constant int32 tensor of {n_cell} values")
+    norms = [_slot(op, tensors, k) for k in LAYER_NORM]
+    if any(t is not None for t in norms):
+        for gate, t in enumerate(norms):
+            if gate == 0 and cifg:
+                if t is not None:
+                    fail("an input gate layer normalisation without an input gate (CIFG)")
+            elif t is None or t.dtype is not np.int16 or t.data is None or t.shape != (n_cell,) or \
+                    t.scale.size != 1 or not t.scale[0] > 0:
+                fail(f"{GATES[gate]} gate layer normalisation coefficients are not constant quantised int16 of "
+                     f"{n_cell} values (layer normalisation takes one per gate)")
+    if any(t is not None for t in norms) and \
+            any(not tensors[k].scale.size or not tensors[k].scale[0] > 0 for k in op.intermediates[:4]):
+        fail("layer normalisation without the gates' intermediate scales")
     projection, projection_bias = (_slot(op, tensors, k) for k in PROJECTION)
     if projection is None and projection_bias is not None:
         fail("a projection bias without projection weights")
@@ -111,6 +122,8 @@ def describe(model, op) -> dict:
     hidden = t[op.intermediates[4]]
     f32 = np.float32
     sx, ss = f32(x.scale[0]), f32(state.scale[0])
+    norms = [_slot(op, t, k) for k in LAYER_NORM]
+    layer_norm = any(n is not None for n in norms)
     gates = []
     for gate in range(4):
         w_in, w_rec = _slot(op, t, INPUT_WEIGHTS[gate]), _slot(op, t, RECURRENT_WEIGHTS[gate])
@@ -118,9 +131,19 @@ def describe(model, op) -> dict:
             gates.append(None)
             continue
         entry = {}
-        for tag, w, scale, zp, bias in (("in", w_in, sx, int(x.zero_point[0]), _slot(op, t, BIASES[gate]).data),
+        gate_bias = _slot(op, t, BIASES[gate]).data
+        # with layer normalisation the products are requantised to the gate's intermediate scale and
+        # the gate bias is added after the normalisation
+        gate_scale = f32(t[op.intermediates[gate]].scale[0]) if layer_norm else f32(GATE_SCALE)
+        if layer_norm:
+            coefficients = norms[gate]
+            scale = f32(coefficients.scale[0])
+            entry["ln_weights"], entry["ln_bias"] = coefficients.data, gate_bias
+            entry["ln_multiplier"], entry["ln_shift"] = quantize_multiplier(float(scale))
+            entry["ln_guard"] = max(1, int(f32(10000) * scale))
+        for tag, w, scale, zp, bias in (("in", w_in, sx, int(x.zero_point[0]), None if layer_norm else gate_bias),
                                         ("rec", w_rec, ss, int(state.zero_point[0]), None)):
-            effective = f32(f32(w.scale[0]) * scale) / f32(GATE_SCALE)  # float32, as Prepare's floats
+            effective = f32(f32(w.scale[0]) * scale) / gate_scale  # float32, as Prepare's floats
             entry[f"{tag}_multiplier"], entry[f"{tag}_shift"] = quantize_multiplier(float(effective))
             rows = w.data.astype(np.int64).sum(axis=1) * -zp + (0 if bias is None else bias.astype(np.int64))
             entry[f"{tag}_bias"] = _wrap32(rows)
@@ -156,22 +179,24 @@ def _wrap32(v: np.ndarray) -> np.ndarray:
 
 def cpu_code(layer: Layer) -> LayerCode:
     """nn_lstm with one parameter block: per gate (input, forget, cell, output) its two weight
-    matrices, effective biases and requantisation; the input gate's entries 0 for CIFG; the
-    projection's (weights 0 without one)."""
+    matrices, effective biases and requantisation, and its layer normalisation (0 without); the
+    input gate's entries 0 for CIFG; the projection's (weights 0 without one)."""
     p, name = layer.params, layer.name
     consts, fields = [], {}
-    arrays = {"in_weights": [], "rec_weights": [], "in_bias": [], "rec_bias": []}
-    scalars = {"in_multiplier": [], "in_shift": [], "rec_multiplier": [], "rec_shift": []}
+    arrays = {"in_weights": [], "rec_weights": [], "in_bias": [], "rec_bias": [], "ln_weights": [], "ln_bias": []}
+    scalars = {"in_multiplier": [], "in_shift": [], "rec_multiplier": [], "rec_shift": [], "ln_multiplier": [],
+               "ln_shift": [], "ln_guard": []}
+    ctypes = {"in_weights": "int8_t", "rec_weights": "int8_t", "ln_weights": "int16_t"}
     for gate, entry in zip(GATES, p["gates"]):
         for key in arrays:
-            if entry is None:
+            if entry is None or key not in entry:
                 arrays[key].append("0")
                 continue
-            ctype = "int8_t" if key.endswith("weights") else "int32_t"
+            ctype = ctypes.get(key, "int32_t")
             consts.append(c_array(ctype, f"{name}_{gate}_{key}", entry[key]))
             arrays[key].append(f"{name}_{gate}_{key}")
         for key in scalars:
-            scalars[key].append(0 if entry is None else entry[key])
+            scalars[key].append(0 if entry is None else entry.get(key, 0))
     fields.update({k: "{" + ", ".join(map(str, v)) + "}" for k, v in {**arrays, **scalars}.items()})
     project = p["projection"]
     for key, ctype in (("proj_weights", "int8_t"), ("proj_bias", "int32_t")):

@@ -441,10 +441,11 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     hidden state's scale and zero point). Random batch-1 sequences of 2-6 steps, input size and units;
     every other seed a cell clip (``cell_clip`` sets it, 0 for none). ``projection`` (True, or
     "bias" with a projection bias) projects the hidden state (quantised on its own) to another number
-    of units, every other seed with a projection clip (``proj_clip`` sets it). The other
-    ``features`` are what the kernel refuses, for the refusal tests: ``peephole``, ``layer_norm``,
-    ``batch`` (a batch size), ``float_input`` (float32 input: with the int8 weights a hybrid LSTM),
-    ``float_weights``."""
+    of units, every other seed with a projection clip (``proj_clip`` sets it). ``layer_norm``
+    normalises each gate (int16 coefficients, the gate biases after it, the gates' intermediate
+    scales). The other ``features`` are what the kernel refuses, for the refusal tests:
+    ``peephole``, ``batch`` (a batch size), ``float_input`` (float32 input: with the int8 weights a
+    hybrid LSTM), ``float_weights``."""
     m = ModelWriter(500 + seed)
     steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
     sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
@@ -491,12 +492,17 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
                                   dtype=np.int32)
     state = m.tensor([batch, n_output], [so], [zo], variable=True)
     cell = m.tensor([batch, n_cell], [2.0 ** cell_exponent], [0], dtype=np.int16, variable=True)
-    norms = [-1] * 4
-    if features.get("layer_norm"):
-        norms = [m.tensor([n_cell], [0.001], [0], m.rng.integers(1000, 20000, n_cell).astype(np.int16),
-                          dtype=np.int16) for _ in range(4)]
+    norms, gate_scales = [-1] * 4, [2.0 ** -12] * 4
+    if features.get("layer_norm"):  # per gate: coefficients near 1, the bias after the normalisation
+        gate_scales = [float(2.0 ** -12 * m.rng.uniform(0.5, 2)) for _ in range(4)]
+        for g in gates:
+            scale = float(2.0 ** -13 * m.rng.uniform(0.8, 1.25))
+            norms[g] = m.tensor([n_cell], [scale], [0], np.round(m.rng.uniform(0.5, 1.5, n_cell) / scale)
+                                .astype(np.int16), dtype=np.int16)
+            m.tensors[biases[g]]["data"] = np.round(m.rng.uniform(-0.5, 0.5, n_cell) / (scale * 2.0 ** -10)
+                                                    ).astype(np.int32)
     inputs += [state, cell, *norms]
-    between = [m.tensor([1], [2.0 ** -12], [0], dtype=np.int16) for _ in range(4)] + [m.activation([1], *hidden)]
+    between = [m.tensor([1], [s], [0], dtype=np.int16) for s in gate_scales] + [m.activation([1], *hidden)]
     y = m.activation([*x_shape[:2], n_output], so, zo)
     clip = float(m.rng.uniform(0.5, 4)) if seed % 2 else 0.0
     clip = clip if cell_clip is None else cell_clip

@@ -1,7 +1,8 @@
 /* UNIDIRECTIONAL_SEQUENCE_LSTM, fully integer, with the reference interpreter's arithmetic
  * (lstm_eval's EvalInteger8x8_16): per time step each gate is the two int8 matrix products
  * (input, previous output state), each requantised to Q3.12 and summed saturating in int16, then
- * sigmoid or tanh in gemmlowp's int16 fixed point (Q0.15 out); the int16 cell state is
+ * (with layer normalisation: normalised, scaled and biased per gate), then sigmoid or tanh in
+ * gemmlowp's int16 fixed point (Q0.15 out); the int16 cell state is
  * forget * cell + input * cell gate (rounding shifts), clipped; the output is the output gate times
  * tanh of the cell, requantised to int8, the output state (or projected to it). The generator computes all multipliers and the effective
  * biases (zero-point row sums) as the interpreter's Prepare does. */
@@ -94,6 +95,71 @@ static int16_t tanh16(int16_t a, int bits)
     return a < 0 ? (int16_t)-t : t;
 }
 
+/* gemmlowp SaturatingRoundingMultiplyByPOT<e> for int32, e > 0. */
+static inline int32_t shl32(int32_t x, int e)
+{
+    int32_t threshold = (int32_t)((1u << (31 - e)) - 1);
+    return x > threshold ? INT32_MAX : x < -threshold ? INT32_MIN : (int32_t)((uint32_t)x << e);
+}
+
+/* 1 / sqrt(v) as a multiplier and left shift (TFLite's GetInvSqrtQuantizedMultiplierExp with
+ * reverse_shift -1): v normalised to [2^27, 2^29) by pairs of bits, five Newton-Raphson steps in
+ * Q3.28, times sqrt(2) / 2. */
+static void inv_sqrt(int32_t v, int32_t *multiplier, int32_t *shift)
+{
+    if (v <= 1) {
+        *multiplier = INT32_MAX;
+        *shift = 0;
+        return;
+    }
+    int32_t exponent = 11;
+    while (v >= (1 << 29)) {
+        v /= 4;
+        exponent++;
+    }
+    int pairs = (__builtin_clz((uint32_t)v) - 1) / 2 - 1;
+    exponent -= pairs;
+    v <<= 2 * pairs;
+    const int32_t half_three = (1 << 28) + (1 << 27), half_sqrt2 = 1518500250;
+    int32_t half_input = nn_div_pot(v >> 1, 1), x = 1 << 28;
+    for (int i = 0; i < 5; i++) {
+        int32_t x3 = shl32(nn_mul_high(nn_mul_high(x, x), x), 6);
+        x = shl32((int32_t)((uint32_t)nn_mul_high(half_three, x) - (uint32_t)nn_mul_high(half_input, x3)), 3);
+    }
+    x = nn_mul_high(x, half_sqrt2);
+    if (exponent < 0) {
+        x = (int32_t)((uint32_t)x << -exponent);
+        exponent = 0;
+    }
+    *multiplier = x;
+    *shift = -exponent;
+}
+
+/* TFLite's integer ApplyLayerNorm over one gate: mean and variance with 2^10 of extra resolution,
+ * the variance guard when it is below 1, the normalised value times the coefficient plus the bias
+ * (int32 arithmetic, as the reference), rounded by 2^10, requantised to Q3.12. */
+static void layer_norm(const nn_lstm_params *p, int g, int16_t *gate)
+{
+    int32_t n = p->n_cell;
+    int64_t sum = 0, sum_sq = 0;
+    for (int32_t j = 0; j < n; j++) {
+        sum += gate[j];
+        sum_sq += (int32_t)gate[j] * gate[j];
+    }
+    int32_t mean = (int32_t)(sum * 1024 / n);
+    int64_t variance = sum_sq * ((1 << 20) / n) - (int64_t)mean * mean;
+    int32_t variance2 = (int32_t)(variance / (1 << 20)), multiplier, shift;
+    inv_sqrt(variance2 < 1 ? p->ln_guard[g] : variance2, &multiplier, &shift);
+    const int16_t *w = p->ln_weights[g];
+    const int32_t *bias = p->ln_bias[g];
+    for (int32_t j = 0; j < n; j++) {
+        int32_t rescaled = nn_requantize_gemmlowp(1024 * gate[j] - mean, multiplier, shift);
+        int64_t weighted = (int32_t)((uint32_t)rescaled * (uint32_t)(int32_t)w[j] + (uint32_t)bias[j]);
+        int32_t rounded = (int32_t)((weighted > 0 ? weighted + 512 : weighted - 512) / 1024);
+        gate[j] = sat16(nn_requantize_gemmlowp(rounded, p->ln_multiplier[g], p->ln_shift[g] + 12));
+    }
+}
+
 /* gate[r] = sat16(gate[r] + requant(bias[r] + sum_c w[r][c] * v[c])) */
 static void accumulate(int16_t *gate, const int8_t *w, const int32_t *bias, const int8_t *v, int32_t rows,
                        int32_t cols, int32_t multiplier, int32_t shift)
@@ -114,6 +180,8 @@ static void gate_of(const nn_lstm_params *p, int g, const int8_t *x, int16_t *ga
                p->in_shift[g]);
     accumulate(gate, p->rec_weights[g], p->rec_bias[g], p->output_state, p->n_cell, p->n_output,
                p->rec_multiplier[g], p->rec_shift[g]);
+    if (p->ln_weights[g])
+        layer_norm(p, g, gate);
     for (int32_t r = 0; r < p->n_cell; r++)
         gate[r] = g == GATE_CELL ? tanh16(gate[r], 3) : logistic16(gate[r], 3);
 }
