@@ -130,7 +130,7 @@ class ModelWriter:
         tflite.TensorAddName(b, name)
         if quant is not None:
             tflite.TensorAddQuantization(b, quant)
-        if t["variable"]:
+        if t.get("variable"):
             tflite.TensorAddIsVariable(b, True)
         return tflite.TensorEnd(b)
 
@@ -138,7 +138,7 @@ class ModelWriter:
     def _operator(b, opcode: int, inputs, outputs, options: dict, name: str) -> int:
         table = _OPTIONS[name]
         options = dict(options)
-        intermediates = options.pop("intermediates")
+        intermediates = options.pop("intermediates", ())
         opts = None
         if table is not None:
             getattr(tflite, f"{table}Start")(b)
