@@ -6,8 +6,11 @@ Everything the interpreter's Prepare computes is computed here: the effective sc
 gate matrix products (weight scale x input or output-state scale / the Q3.12 gate scale, in float32,
 as QuantizeMultiplier's multiplier and shift), the hidden state's (2^-15 x 2^-15 / its intermediate
 scale), the quantised cell clip, and the effective biases (gate bias + weight row sums x -input
-zero point; row sums x -output-state zero point for the recurrent products). The kernel does the
-integer arithmetic of each time step. The states start from the interpreter's reset values (the
+zero point; row sums x -output-state zero point for the recurrent products; the gate bias is
+added after layer normalisation instead), the peephole and projection scales and the layer
+normalisation's. CIFG, peephole weights, projection (with or without bias) and layer normalisation
+are supported; float and hybrid LSTMs and batches above 1 are refused. The kernel does the integer
+arithmetic of each time step. The states start from the interpreter's reset values (the
 output state at its zero point, the cell state at 0) on every run of the model.
 """
 
@@ -41,8 +44,6 @@ def check(op, tensors, fail) -> None:
     if x.dtype is np.float32:
         fail(("a hybrid LSTM (float32 activations, int8 weights)" if w.dtype is np.int8 else "a float LSTM") +
              "; only the fully integer LSTM (int8 activations and weights, int16 cell state) is supported")
-    if any(_slot(op, tensors, k) is not None for k in PEEPHOLE):
-        fail("peephole (cell-to-gate) weights are not supported")
     o = op.options
     if o["cell_activation"] != _TANH:
         fail(f"cell activation {o['cell_activation']}; the integer kernel computes tanh (4)")
@@ -70,6 +71,16 @@ def check(op, tensors, fail) -> None:
         b = _slot(op, tensors, BIASES[gate])
         if b is None or b.dtype is not np.int32 or b.data is None or b.shape != (n_cell,):
             fail(f"{GATES[gate]} gate bias is not a constant int32 tensor of {n_cell} values")
+    peepholes = [_slot(op, tensors, k) for k in PEEPHOLE]  # input, forget, output gates
+    if any(t is not None for t in peepholes):
+        for gate, t in zip(("input", "forget", "output"), peepholes):
+            if gate == "input" and cifg:
+                if t is not None:
+                    fail("input gate peephole weights without an input gate (CIFG)")
+            elif t is None or t.dtype is not np.int16 or t.data is None or t.shape != (n_cell,) or \
+                    t.scale.size != 1 or not t.scale[0] > 0:
+                fail(f"{gate} gate peephole weights are not constant quantised int16 of {n_cell} values (peephole "
+                     f"weights are all present or all absent)")
     norms = [_slot(op, tensors, k) for k in LAYER_NORM]
     if any(t is not None for t in norms):
         for gate, t in enumerate(norms):
@@ -141,6 +152,12 @@ def describe(model, op) -> dict:
             entry["ln_weights"], entry["ln_bias"] = coefficients.data, gate_bias
             entry["ln_multiplier"], entry["ln_shift"] = quantize_multiplier(float(scale))
             entry["ln_guard"] = max(1, int(f32(10000) * scale))
+        peephole = _slot(op, t, PEEPHOLE[(0, 1, None, 2)[gate]]) if gate != 2 else None
+        if peephole is not None:  # Prepare: 2^cell exponent (double) x weight scale / gate scale, stored as float
+            cell_exponent = int(round(np.log2(float(f32(cell.scale[0])))))
+            effective = f32(2.0 ** cell_exponent * float(f32(peephole.scale[0])) / float(gate_scale))
+            entry["peephole"] = peephole.data
+            entry["peephole_multiplier"], entry["peephole_shift"] = quantize_multiplier(float(effective))
         for tag, w, scale, zp, bias in (("in", w_in, sx, int(x.zero_point[0]), None if layer_norm else gate_bias),
                                         ("rec", w_rec, ss, int(state.zero_point[0]), None)):
             effective = f32(f32(w.scale[0]) * scale) / gate_scale  # float32, as Prepare's floats
@@ -179,14 +196,15 @@ def _wrap32(v: np.ndarray) -> np.ndarray:
 
 def cpu_code(layer: Layer) -> LayerCode:
     """nn_lstm with one parameter block: per gate (input, forget, cell, output) its two weight
-    matrices, effective biases and requantisation, and its layer normalisation (0 without); the
+    matrices, effective biases and requantisation, its peephole and layer normalisation (0 without); the
     input gate's entries 0 for CIFG; the projection's (weights 0 without one)."""
     p, name = layer.params, layer.name
     consts, fields = [], {}
-    arrays = {"in_weights": [], "rec_weights": [], "in_bias": [], "rec_bias": [], "ln_weights": [], "ln_bias": []}
+    arrays = {"in_weights": [], "rec_weights": [], "in_bias": [], "rec_bias": [], "ln_weights": [], "ln_bias": [],
+              "peephole": []}
     scalars = {"in_multiplier": [], "in_shift": [], "rec_multiplier": [], "rec_shift": [], "ln_multiplier": [],
-               "ln_shift": [], "ln_guard": []}
-    ctypes = {"in_weights": "int8_t", "rec_weights": "int8_t", "ln_weights": "int16_t"}
+               "ln_shift": [], "ln_guard": [], "peephole_multiplier": [], "peephole_shift": []}
+    ctypes = {"in_weights": "int8_t", "rec_weights": "int8_t", "ln_weights": "int16_t", "peephole": "int16_t"}
     for gate, entry in zip(GATES, p["gates"]):
         for key in arrays:
             if entry is None or key not in entry:

@@ -443,9 +443,9 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     "bias" with a projection bias) projects the hidden state (quantised on its own) to another number
     of units, every other seed with a projection clip (``proj_clip`` sets it). ``layer_norm``
     normalises each gate (int16 coefficients, the gate biases after it, the gates' intermediate
-    scales). The other ``features`` are what the kernel refuses, for the refusal tests:
-    ``peephole``, ``batch`` (a batch size), ``float_input`` (float32 input: with the int8 weights a
-    hybrid LSTM), ``float_weights``."""
+    scales); ``peephole`` adds int16 cell-to-gate weights. The other ``features`` are what the kernel
+    refuses, for the refusal tests: ``batch`` (a batch size), ``float_input`` (float32 input: with
+    the int8 weights a hybrid LSTM), ``float_weights``."""
     m = ModelWriter(500 + seed)
     steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
     sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
@@ -477,9 +477,11 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     biases = {g: bias(w_in[g]) for g in gates}
     inputs = [x, *(w_in.get(g, -1) for g in range(4)), *(w_rec.get(g, -1) for g in range(4)), -1, -1, -1,
               *(biases.get(g, -1) for g in range(4)), -1, -1]
-    if features.get("peephole"):
-        inputs[9:12] = [m.tensor([n_cell], [0.01], [0], m.rng.integers(-50, 50, n_cell).astype(np.int16),
-                                 dtype=np.int16) for _ in range(3)]
+    if features.get("peephole"):  # int16 cell-to-gate weights of the input (not with CIFG), forget and output gates
+        scale = float(2.0 ** -14 * m.rng.uniform(0.8, 1.25))
+        for k in (10, 11) if cifg else (9, 10, 11):
+            inputs[k] = m.tensor([n_cell], [scale], [0], np.round(m.rng.uniform(-0.6, 0.6, n_cell) / scale)
+                                 .astype(np.int16), dtype=np.int16)
     hidden = (so, zo)
     if projection:  # the hidden state quantised on its own, projected to n_output units, with or without a bias
         hidden = (float(m.rng.uniform(1 / 150, 1 / 90)), int(m.rng.integers(-20, 20)))

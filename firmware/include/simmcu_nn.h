@@ -185,6 +185,8 @@ typedef struct {
     const int16_t *ln_weights[4]; /* layer normalisation per gate (0: none): int16 coefficients, */
     const int32_t *ln_bias[4];    /* the gate bias (not in the effective biases then), the coefficient */
     int32_t ln_multiplier[4], ln_shift[4], ln_guard[4]; /* scale's multiplier and shift, variance guard */
+    const int16_t *peephole[4];   /* cell-to-gate weights [n_cell] (0: none; never for the cell gate) */
+    int32_t peephole_multiplier[4], peephole_shift[4];
 } nn_lstm_params;
 
 void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out);

@@ -180,6 +180,10 @@ static void gate_of(const nn_lstm_params *p, int g, const int8_t *x, int16_t *ga
                p->in_shift[g]);
     accumulate(gate, p->rec_weights[g], p->rec_bias[g], p->output_state, p->n_cell, p->n_output,
                p->rec_multiplier[g], p->rec_shift[g]);
+    if (p->peephole[g]) /* the input and forget gates see the previous cell state, the output gate the new */
+        for (int32_t r = 0; r < p->n_cell; r++)
+            gate[r] = sat16(gate[r] + nn_requantize_gemmlowp((int32_t)p->peephole[g][r] * p->cell_state[r],
+                                                             p->peephole_multiplier[g], p->peephole_shift[g]));
     if (p->ln_weights[g])
         layer_norm(p, g, gate);
     for (int32_t r = 0; r < p->n_cell; r++)
