@@ -9,7 +9,7 @@ scale), the quantised cell clip, and the effective biases (gate bias + weight ro
 zero point; row sums x -output-state zero point for the recurrent products; the gate bias is
 added after layer normalisation instead), the peephole and projection scales and the layer
 normalisation's. CIFG, peephole weights, projection (with or without bias) and layer normalisation
-are supported; float and hybrid LSTMs and batches above 1 are refused. The kernel does the integer
+are supported, batch-major or time-major, any batch; float and hybrid LSTMs are refused. The kernel does the integer
 arithmetic of each time step. The states start from the interpreter's reset values (the
 output state at its zero point, the cell state at 0) on every run of the model.
 """
@@ -52,8 +52,6 @@ def check(op, tensors, fail) -> None:
     if len(x.shape) != 3:
         fail(f"input shape {list(x.shape)}; it takes [batch, time, features] (or [time, batch, features])")
     batch = x.shape[1] if o["time_major"] else x.shape[0]
-    if batch != 1:
-        fail(f"batch {batch}; the kernel runs one sequence (batch 1)")
     cifg = _slot(op, tensors, INPUT_WEIGHTS[0]) is None
     if cifg != (_slot(op, tensors, RECURRENT_WEIGHTS[0]) is None) or cifg != (_slot(op, tensors, BIASES[0]) is None):
         fail("the input gate's weights and bias must all be present or all absent (CIFG)")
@@ -108,10 +106,11 @@ def check(op, tensors, fail) -> None:
         fail(f"the projection bias is not a constant int32 tensor of {n_output} values")
     state, cell = _slot(op, tensors, OUTPUT_STATE), _slot(op, tensors, CELL_STATE)
     if state is None or state.dtype is not np.int8 or state.data is not None or state.scale.size != 1 or \
-            int(np.prod(state.shape)) != n_output or not state.scale[0] > 0:
-        fail(f"the output state is not a quantised int8 variable tensor of {n_output} values")
-    if cell is None or cell.dtype is not np.int16 or cell.data is not None or int(np.prod(cell.shape)) != n_cell:
-        fail(f"the cell state is not an int16 variable tensor of {n_cell} values")
+            int(np.prod(state.shape)) != batch * n_output or not state.scale[0] > 0:
+        fail(f"the output state is not a quantised int8 variable tensor of {batch} x {n_output} values")
+    if cell is None or cell.dtype is not np.int16 or cell.data is not None or \
+            int(np.prod(cell.shape)) != batch * n_cell:
+        fail(f"the cell state is not an int16 variable tensor of {batch} x {n_cell} values")
     exponent = np.log2(float(np.float32(cell.scale[0]))) if cell.scale.size == 1 and cell.scale[0] > 0 else 0.5
     if exponent != round(exponent) or not -15 <= exponent <= -9:
         fail(f"cell state scale {cell.scale.tolist()[:1]}; the integer kernel takes a power of two 2^-15 .. 2^-9")
@@ -172,6 +171,11 @@ def describe(model, op) -> dict:
     clip = float(op.options["cell_clip"])
     quantized_clip = int(min(max(f32(clip) / f32(cell.scale[0]), -32768.0), 32767.0)) if clip > 0 else 0
     time_major = bool(op.options["time_major"])
+    steps, batches = (x.shape[0], x.shape[1]) if time_major else (x.shape[1], x.shape[0])
+    n_input, n_output = x.shape[2], t[op.outputs[0]].shape[2]
+    layout = {f"{side}_{what}": n * (value if (what == "step") == time_major else 1)
+              for side, n in (("in", n_input), ("out", n_output))
+              for what, value in (("step", batches), ("batch", steps))}
     projection, projection_bias = (_slot(op, t, k) for k in PROJECTION)
     project = {}
     if projection is not None:  # Prepare's float32 scale; the row sums with the hidden zero point
@@ -183,10 +187,9 @@ def describe(model, op) -> dict:
         proj_clip = float(op.options["proj_clip"])
         y = t[op.outputs[0]]
         project["proj_clip"] = int(min(max(f32(proj_clip) / f32(y.scale[0]), -128.0), 127.0)) if proj_clip > 0 else 0
-    return dict(gates=gates, projection=project, steps=x.shape[0] if time_major else x.shape[1], n_input=x.shape[2],
-                n_cell=int(np.prod(cell.shape)),
-                n_output=int(np.prod(state.shape)), cell_exponent=cell_exponent, hidden_multiplier=hm,
-                hidden_shift=hs, hidden_zp=int(hidden.zero_point[0]), cell_clip=quantized_clip,
+    return dict(gates=gates, projection=project, batches=batches, steps=steps, **layout, n_input=n_input,
+                n_cell=t[op.inputs[INPUT_WEIGHTS[1]]].shape[0], n_output=n_output, cell_exponent=cell_exponent,
+                hidden_multiplier=hm, hidden_shift=hs, hidden_zp=int(hidden.zero_point[0]), cell_clip=quantized_clip,
                 state_zp=int(state.zero_point[0]))
 
 
@@ -225,7 +228,9 @@ def cpu_code(layer: Layer) -> LayerCode:
     state, cell = layer.params["state_address"], layer.params["cell_address"]
     n_cell = p["n_cell"]
     fields.update(output_state=f"(int8_t *)({state})", cell_state=f"(int16_t *)(void *)({cell})",
-                  scratch="(int16_t *)(void *)nn_scratch", steps=p["steps"], n_input=p["n_input"], n_cell=n_cell,
+                  scratch="(int16_t *)(void *)nn_scratch",
+                  **{k: p[k] for k in ("batches", "steps", "in_step", "in_batch", "out_step", "out_batch")},
+                  n_input=p["n_input"], n_cell=n_cell,
                   n_output=p["n_output"], cell_exponent=p["cell_exponent"], hidden_multiplier=p["hidden_multiplier"],
                   hidden_shift=p["hidden_shift"], hidden_zp=p["hidden_zp"], cell_clip=p["cell_clip"],
                   state_zp=p["state_zp"])
@@ -239,8 +244,8 @@ def macs(model, op) -> int:
     """Multiply-accumulates of the gate matrix products (and the projection's) over the sequence."""
     t = model.tensors
     x = t[op.inputs[0]]
-    steps = x.shape[0] if op.options["time_major"] else x.shape[1]
+    sequences = x.shape[0] * x.shape[1]  # steps x batches
     gates = [g for g in range(4) if _slot(op, t, INPUT_WEIGHTS[g]) is not None]
-    n_cell, n_output = t[op.inputs[INPUT_WEIGHTS[1]]].shape[0], int(np.prod(_slot(op, t, OUTPUT_STATE).shape))
+    n_cell, n_output = t[op.inputs[INPUT_WEIGHTS[1]]].shape[0], t[op.outputs[0]].shape[2]
     projection = _slot(op, t, PROJECTION[0])
-    return steps * (len(gates) * n_cell * (x.shape[2] + n_output) + (projection.data.size if projection else 0))
+    return sequences * (len(gates) * n_cell * (x.shape[2] + n_output) + (projection.data.size if projection else 0))

@@ -177,7 +177,7 @@ typedef struct {
     int32_t in_multiplier[4], in_shift[4], rec_multiplier[4], rec_shift[4];
     int8_t *output_state;
     int16_t *cell_state, *scratch;
-    int32_t steps, n_input, n_cell, n_output, cell_exponent;
+    int32_t batches, steps, in_step, in_batch, out_step, out_batch, n_input, n_cell, n_output, cell_exponent;
     int32_t hidden_multiplier, hidden_shift, hidden_zp, cell_clip, state_zp;
     const int8_t *proj_weights;
     const int32_t *proj_bias;

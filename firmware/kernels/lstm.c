@@ -190,7 +190,8 @@ static void gate_of(const nn_lstm_params *p, int g, const int8_t *x, int16_t *ga
         gate[r] = g == GATE_CELL ? tanh16(gate[r], 3) : logistic16(gate[r], 3);
 }
 
-void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out)
+/* One sequence: steps apart by in_step / out_step elements, from the reset state. */
+static void sequence(const nn_lstm_params *p, const int8_t *in, int8_t *out)
 {
     int32_t n = p->n_cell;
     int16_t *input_gate = p->scratch, *forget_gate = input_gate + n, *cell_gate = forget_gate + n;
@@ -200,7 +201,7 @@ void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out)
         p->output_state[i] = (int8_t)p->state_zp;
     for (int32_t i = 0; i < n; i++)
         cell[i] = 0;
-    for (int32_t t = 0; t < p->steps; t++, in += p->n_input, out += p->n_output) {
+    for (int32_t t = 0; t < p->steps; t++, in += p->in_step, out += p->out_step) {
         gate_of(p, GATE_FORGET, in, forget_gate);
         gate_of(p, GATE_CELL, in, cell_gate);
         int cifg = p->in_weights[GATE_INPUT] == 0;
@@ -236,5 +237,15 @@ void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out)
         }
         for (int32_t i = 0; i < p->n_output; i++)
             out[i] = p->output_state[i];
+    }
+}
+
+void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out)
+{
+    for (int32_t b = 0; b < p->batches; b++) { /* independent sequences, each with its rows of the states */
+        nn_lstm_params one = *p;
+        one.output_state += b * p->n_output;
+        one.cell_state += b * p->n_cell;
+        sequence(&one, in + b * p->in_batch, out + b * p->out_batch);
     }
 }
