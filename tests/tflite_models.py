@@ -441,11 +441,11 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     hidden state's scale and zero point). Random sequences of 2-6 steps, input size and units
     (``batch`` sequences, default 1); every other seed a cell clip (``cell_clip`` sets it, 0 for
     none). ``projection`` (True, or "bias" with a projection bias) projects the hidden state
-    (quantised on its own) to another number of units, every other seed with a projection clip (``proj_clip`` sets it). ``layer_norm``
-    normalises each gate (int16 coefficients, the gate biases after it, the gates' intermediate
-    scales); ``peephole`` adds int16 cell-to-gate weights. The other ``features`` are what the kernel
-    refuses, for the refusal tests: ``float_input`` (float32 input: with the int8 weights a hybrid
-    LSTM), ``float_weights``."""
+    (quantised on its own) to another number of units, every other seed with a projection clip
+    (``proj_clip`` sets it). ``layer_norm`` normalises each gate (int16 coefficients, the gate
+    biases after it, the gates' intermediate scales); ``peephole`` adds int16 cell-to-gate weights.
+    The other ``features`` are what the kernel refuses, for the refusal tests: ``float_input``
+    (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``."""
     m = ModelWriter(500 + seed)
     steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
     sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
