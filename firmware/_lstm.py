@@ -69,26 +69,8 @@ def check(op, tensors, fail) -> None:
         b = _slot(op, tensors, BIASES[gate])
         if b is None or b.dtype is not np.int32 or b.data is None or b.shape != (n_cell,):
             fail(f"{GATES[gate]} gate bias is not a constant int32 tensor of {n_cell} values")
-    peepholes = [_slot(op, tensors, k) for k in PEEPHOLE]  # input, forget, output gates
-    if any(t is not None for t in peepholes):
-        for gate, t in zip(("input", "forget", "output"), peepholes):
-            if gate == "input" and cifg:
-                if t is not None:
-                    fail("input gate peephole weights without an input gate (CIFG)")
-            elif t is None or t.dtype is not np.int16 or t.data is None or t.shape != (n_cell,) or \
-                    t.scale.size != 1 or not t.scale[0] > 0:
-                fail(f"{gate} gate peephole weights are not constant quantised int16 of {n_cell} values (peephole "
-                     f"weights are all present or all absent)")
-    norms = [_slot(op, tensors, k) for k in LAYER_NORM]
-    if any(t is not None for t in norms):
-        for gate, t in enumerate(norms):
-            if gate == 0 and cifg:
-                if t is not None:
-                    fail("an input gate layer normalisation without an input gate (CIFG)")
-            elif t is None or t.dtype is not np.int16 or t.data is None or t.shape != (n_cell,) or \
-                    t.scale.size != 1 or not t.scale[0] > 0:
-                fail(f"{GATES[gate]} gate layer normalisation coefficients are not constant quantised int16 of "
-                     f"{n_cell} values (layer normalisation takes one per gate)")
+    _check_vectors(op, tensors, PEEPHOLE, ("input", "forget", "output"), "peephole weights", cifg, n_cell, fail)
+    norms = _check_vectors(op, tensors, LAYER_NORM, GATES, "layer normalisation coefficients", cifg, n_cell, fail)
     if any(t is not None for t in norms) and \
             any(not tensors[k].scale.size or not tensors[k].scale[0] > 0 for k in op.intermediates[:4]):
         fail("layer normalisation without the gates' intermediate scales")
@@ -113,7 +95,8 @@ def check(op, tensors, fail) -> None:
         fail(f"the cell state is not an int16 variable tensor of {batch} x {n_cell} values")
     exponent = np.log2(float(np.float32(cell.scale[0]))) if cell.scale.size == 1 and cell.scale[0] > 0 else 0.5
     if exponent != round(exponent) or not -15 <= exponent <= -9:
-        fail(f"cell state scale {cell.scale.tolist()[:1]}; the integer kernel takes a power of two 2^-15 .. 2^-9")
+        shown = f"{float(np.float32(cell.scale[0])):g}" if cell.scale.size else "absent"
+        fail(f"cell state scale {shown}; the integer kernel takes a power of two 2^-15 .. 2^-9")
     if len(op.intermediates) != 5:
         fail(f"{len(op.intermediates)} intermediate tensors; the integer LSTM has 5 (the gate and hidden scales)")
     hidden = tensors[op.intermediates[4]]
@@ -122,6 +105,22 @@ def check(op, tensors, fail) -> None:
     y = tensors[op.outputs[0]]
     if len(y.shape) != 3 or y.shape[:2] != x.shape[:2] or y.shape[2] != n_output:
         fail(f"output shape {list(y.shape)}; the input's {list(x.shape[:2])} steps by {n_output} units")
+
+
+def _check_vectors(op, tensors, slots, gates, what: str, cifg: bool, n_cell: int, fail) -> list:
+    """Per-gate int16 vectors (peephole weights, layer normalisation coefficients): none, or one
+    for each gate there is (no input gate's with CIFG). The tensors by slot."""
+    vectors = [_slot(op, tensors, k) for k in slots]
+    if all(t is None for t in vectors):
+        return vectors
+    for gate, t in zip(gates, vectors):
+        if gate == "input" and cifg:
+            if t is not None:
+                fail(f"input gate {what} without an input gate (CIFG)")
+        elif t is None or t.dtype is not np.int16 or t.data is None or t.shape != (n_cell,) or \
+                t.scale.size != 1 or not t.scale[0] > 0:
+            fail(f"{gate} gate {what} are not constant quantised int16 of {n_cell} values (one per gate, or none)")
+    return vectors
 
 
 def describe(model, op) -> dict:

@@ -88,6 +88,8 @@ def test_one_build_evaluates_many_sequences_as_the_reference(models):
 @pytest.mark.parametrize("features,message", [
     (dict(float_input=True, float_weights=True), "a float LSTM; only the fully integer LSTM"),
     (dict(float_input=True), r"a hybrid LSTM \(float32 activations, int8 weights\)"),
+    (dict(cell_scale=0.001), r"cell state scale 0.001; the integer kernel takes a power of two"),
+    (dict(cell_scale=2.0 ** -8), r"cell state scale 0.00390625; the integer kernel takes a power of two"),
 ])
 def test_what_the_lstm_kernel_does_not_take_is_a_one_line_error(tmp_path, features, message):
     path = tmp_path / "lstm.tflite"

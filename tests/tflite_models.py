@@ -445,7 +445,7 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     (``proj_clip`` sets it). ``layer_norm`` normalises each gate (int16 coefficients, the gate
     biases after it, the gates' intermediate scales); ``peephole`` adds int16 cell-to-gate weights.
     The other ``features`` are what the kernel refuses, for the refusal tests: ``float_input``
-    (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``."""
+    (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``, ``cell_scale``."""
     m = ModelWriter(500 + seed)
     steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
     sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
@@ -493,7 +493,8 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
                                   np.round(m.rng.uniform(-0.3, 0.3, n_output) / (scale * hidden[0])).astype(np.int32),
                                   dtype=np.int32)
     state = m.tensor([batch, n_output], [so], [zo], variable=True)
-    cell = m.tensor([batch, n_cell], [2.0 ** cell_exponent], [0], dtype=np.int16, variable=True)
+    cell = m.tensor([batch, n_cell], [features.get("cell_scale", 2.0 ** cell_exponent)], [0], dtype=np.int16,
+                    variable=True)
     norms, gate_scales = [-1] * 4, [2.0 ** -12] * 4
     if features.get("layer_norm"):  # per gate: coefficients near 1, the bias after the normalisation
         gate_scales = [float(2.0 ** -12 * m.rng.uniform(0.5, 2)) for _ in range(4)]
