@@ -22,7 +22,7 @@ from simmcu._board import load_board
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
-from . import _ops
+from . import _lstm, _ops
 from ._build import build, firmware_dir
 from ._io import INPUT_SYMBOL, OUTPUT_SYMBOL, as_inputs, buffer_bytes, inputs_of, outputs_of, pack, random_inputs
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct, layer_function
@@ -139,6 +139,10 @@ def describe_layer(model: Model, plan: Plan, op) -> Layer:
     mult = shift = ()
     if op.op in _CONVS:
         params, mult, shift = _conv_params(model, op)
+    elif op.op == _lstm.OP:
+        params = dict(_lstm.describe(model, op),
+                      **{f"{what}_address": f"arena + {plan.offsets[op.inputs[k]]}"
+                         for what, k in (("state", _lstm.OUTPUT_STATE), ("cell", _lstm.CELL_STATE))})
     elif op.op in _KERNELS:
         params = {"AVERAGE_POOL_2D": _pool_params, "MAX_POOL_2D": _pool_params, "ADD": _add_params,
                   "SOFTMAX": _softmax_params}[op.op](model, op)
@@ -216,6 +220,8 @@ def cpu_code(layer: Layer) -> LayerCode:
         return _cpu_conv(layer)
     if _ops.lowers(layer):
         return _ops.cpu_code(layer)
+    if layer.op == _lstm.OP:
+        return _lstm.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({layer.outputs[0].address}, {layer.inputs[0].address}, "
                              f"{layer.outputs[0].nbytes});\n")
@@ -443,6 +449,8 @@ def macs(model: Model, op) -> int:
         return outputs * int(np.prod(t[op.inputs[1]].shape[1:]))
     if op.op == "DEPTHWISE_CONV_2D":
         return outputs * int(np.prod(t[op.inputs[1]].shape[1:3]))
+    if op.op == _lstm.OP:
+        return _lstm.macs(model, op)
     return 0
 
 

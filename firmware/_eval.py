@@ -110,7 +110,9 @@ def _samples(model: Model, data, count_hint: str) -> tuple[int, list[np.ndarray]
 
 
 class _Reference:
-    """The TFLite reference interpreter (ai-edge-litert, BUILTIN_REF kernels) on the same inputs."""
+    """The TFLite reference interpreter (ai-edge-litert, BUILTIN_REF kernels) on the same inputs,
+    each sample from the reset state (a stateful model's variable tensors, such as an LSTM's, reset
+    before each inference, as the simulator restores the firmware's memory)."""
 
     def __init__(self, path: Path, inputs: list[TensorIO], outputs: list[TensorIO]):
         try:
@@ -126,6 +128,7 @@ class _Reference:
     def __call__(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         for t, a in zip(self.inputs, arrays):
             self.it.set_tensor(t.index, a)
+        self.it.reset_all_variables()
         self.it.invoke()
         return [self.it.get_tensor(t.index).reshape(t.shape) for t in self.outputs]
 

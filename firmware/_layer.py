@@ -54,7 +54,9 @@ class Layer:
     the fused activation's ``act_min``/``act_max``; the pools ``nn_pool_params``; ADD
     ``nn_add_params`` (rescaling multipliers and shifts); SOFTMAX ``nn_softmax_params``; RESHAPE and the
     operators ``firmware/_ops.py`` lowers (elementwise, data movement, MEAN) none: their code is derived
-    from the tensors and options.
+    from the tensors and options. UNIDIRECTIONAL_SEQUENCE_LSTM gives what the interpreter's Prepare
+    computes (``firmware/_lstm.describe``: per gate its weights, effective biases and multipliers, as
+    arrays, and the scalars of ``nn_lstm_params``) and its state tensors' arena addresses.
     ``multiplier`` and ``shift`` are the per-output-channel requantisation of the convolutions
     (TFLite convention: a positive shift is to the left).
     """

@@ -68,6 +68,10 @@ _OPTIONS = {
     "STRIDED_SLICE": ("StridedSliceOptions", dict(begin_mask="BeginMask", end_mask="EndMask",
                                                   ellipsis_mask="EllipsisMask", new_axis_mask="NewAxisMask",
                                                   shrink_axis_mask="ShrinkAxisMask", offset="Offset")),
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": ("UnidirectionalSequenceLSTMOptions",
+                                     dict(cell_clip="CellClip", proj_clip="ProjClip", time_major="TimeMajor",
+                                          cell_activation="FusedActivationFunction",
+                                          diagonal_recurrent="DiagonalRecurrentTensors")),
 }
 SUPPORTED = tuple(_OPTIONS)
 #: how many leading inputs of each operator are activations (int8 tensors in the arena)
@@ -103,6 +107,7 @@ class Operator:
     inputs: list[int]          #: tensor indices, -1 for an absent optional input
     outputs: list[int]
     options: dict = field(default_factory=dict)
+    intermediates: list[int] = field(default_factory=list)  #: tensors only quantisation is read from (LSTM)
 
 
 @dataclass
@@ -171,12 +176,18 @@ def _parse(path: Path, model, graph) -> Model:
         if name not in SUPPORTED:
             raise ModelError(f"{path}: operator {i} is {name}, which simmcu's int8 kernels do not implement "
                              f"(supported: {', '.join(SUPPORTED)})")
-        op = Operator(i, name, [int(v) for v in o.InputsAsNumpy()], [int(v) for v in o.OutputsAsNumpy()])
-        if not op.inputs or not op.outputs or not all(-1 <= k < len(tensors) for k in (*op.inputs, *op.outputs)):
-            raise ModelError(f"{path}: operator {i} ({name}) has inputs {op.inputs} and outputs {op.outputs}; "
-                             f"the model has {len(tensors)} tensors")
+        op = Operator(i, name, [int(v) for v in o.InputsAsNumpy()], [int(v) for v in o.OutputsAsNumpy()],
+                      intermediates=[int(v) for v in o.IntermediatesAsNumpy()] if o.IntermediatesLength() else [])
+        if not op.inputs or not op.outputs or not all(-1 <= k < len(tensors) for k in (*op.inputs, *op.outputs)) \
+                or not all(0 <= k < len(tensors) for k in op.intermediates):
+            raise ModelError(f"{path}: operator {i} ({name}) has inputs {op.inputs}, outputs {op.outputs} and "
+                             f"intermediates {op.intermediates}; the model has {len(tensors)} tensors")
         op.options = _options(path, i, name, o)
         where = f"operator {i} ({name})"
+        if name == "UNIDIRECTIONAL_SEQUENCE_LSTM":  # before the generic checks: float and hybrid LSTMs by name
+            from ._lstm import check
+
+            check(op, tensors, lambda what: _fail(path, op, what))
         if name in _DATA_INPUTS:
             for k in op.inputs[:_DATA_INPUTS[name]]:
                 _check_activation(path, where, tensors, k, constant=True)
@@ -255,10 +266,14 @@ def _options(path: Path, index: int, name: str, o) -> dict:
     return options
 
 
+def _fail(path: Path, op: Operator, what: str):
+    raise ModelError(f"{path}: operator {op.index} ({op.op}): {what}")
+
+
 def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
     """What the kernels assume of an operator, as a one-line error naming it when it does not hold."""
     def fail(what: str):
-        raise ModelError(f"{path}: operator {op.index} ({op.op}): {what}")
+        _fail(path, op, what)
 
     need = _TENSOR_INPUTS.get(op.op, 1)
     if len(op.inputs) < need or min(op.inputs[:need]) < 0:

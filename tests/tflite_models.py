@@ -9,14 +9,15 @@ import flatbuffers
 import numpy as np
 import tflite
 
-_TYPES = {np.int8: 9, np.int32: 2, np.float32: 0}
+_TYPES = {np.int8: 9, np.int32: 2, np.float32: 0, np.int16: 7}
 _OPTIONS = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
             "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
             "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "SOFTMAX": "SoftmaxOptions",
             "RESHAPE": "ReshapeOptions", "MUL": "MulOptions", "TANH": None, "LOGISTIC": None, "HARD_SWISH": None,
             "LEAKY_RELU": "LeakyReluOptions", "QUANTIZE": None, "DEQUANTIZE": None, "MEAN": "ReducerOptions",
             "PAD": None, "PADV2": None, "CONCATENATION": "ConcatenationOptions",
-            "STRIDED_SLICE": "StridedSliceOptions", "MAXIMUM": None, "MINIMUM": None, "EXP": None}
+            "STRIDED_SLICE": "StridedSliceOptions", "MAXIMUM": None, "MINIMUM": None, "EXP": None,
+            "UNIDIRECTIONAL_SEQUENCE_LSTM": "UnidirectionalSequenceLSTMOptions"}
 SAME, VALID = 0, 1
 NONE, RELU, RELU_N1_TO_1, RELU6 = 0, 1, 2, 3
 
@@ -29,9 +30,10 @@ class ModelWriter:
         self.tensors: list[dict] = []
         self.ops: list[tuple] = []
 
-    def tensor(self, shape, scale=None, zero_point=None, data=None, dtype=np.int8, axis=0) -> int:
+    def tensor(self, shape, scale=None, zero_point=None, data=None, dtype=np.int8, axis=0, variable=False) -> int:
+        """``variable``: a state tensor the interpreter keeps between invocations (an LSTM's states)."""
         self.tensors.append(dict(shape=list(shape), scale=scale, zero_point=zero_point, data=data, dtype=dtype,
-                                 axis=axis))
+                                 axis=axis, variable=variable))
         return len(self.tensors) - 1
 
     def activation(self, shape, scale: float, zero_point: int) -> int:
@@ -47,8 +49,9 @@ class ModelWriter:
         return self.tensor([n], scales, [0] * len(scales), self.rng.integers(-3000, 3000, n).astype(np.int32),
                            dtype=np.int32)
 
-    def op(self, name: str, inputs, outputs, **options) -> None:
-        self.ops.append((name, list(inputs), list(outputs), options))
+    def op(self, name: str, inputs, outputs, intermediates=(), **options) -> None:
+        """An operator; ``intermediates`` are tensors only their quantisation matters for (the integer LSTM's)."""
+        self.ops.append((name, list(inputs), list(outputs), dict(options, intermediates=list(intermediates))))
 
     def bytes(self, inputs, outputs) -> bytes:
         b = flatbuffers.Builder(4096)
@@ -127,11 +130,15 @@ class ModelWriter:
         tflite.TensorAddName(b, name)
         if quant is not None:
             tflite.TensorAddQuantization(b, quant)
+        if t.get("variable"):
+            tflite.TensorAddIsVariable(b, True)
         return tflite.TensorEnd(b)
 
     @staticmethod
     def _operator(b, opcode: int, inputs, outputs, options: dict, name: str) -> int:
         table = _OPTIONS[name]
+        options = dict(options)
+        intermediates = options.pop("intermediates", ())
         opts = None
         if table is not None:
             getattr(tflite, f"{table}Start")(b)
@@ -139,10 +146,13 @@ class ModelWriter:
                 getattr(tflite, f"{table}Add{key}")(b, value)
             opts = getattr(tflite, f"{table}End")(b)
         ins, outs = (b.CreateNumpyVector(np.array(v, np.int32)) for v in (inputs, outputs))
+        between = b.CreateNumpyVector(np.array(intermediates, np.int32)) if intermediates else None
         tflite.OperatorStart(b)
         tflite.OperatorAddOpcodeIndex(b, opcode)
         tflite.OperatorAddInputs(b, ins)
         tflite.OperatorAddOutputs(b, outs)
+        if between is not None:
+            tflite.OperatorAddIntermediates(b, between)
         if opts is not None:
             tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, table))
             tflite.OperatorAddBuiltinOptions(b, opts)
@@ -420,3 +430,87 @@ def float_io(seed: int) -> bytes:
 
 
 OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}
+
+
+def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: float | None = None,
+         proj_clip: float | None = None, **features) -> bytes:
+    """UNIDIRECTIONAL_SEQUENCE_LSTM as the converter emits it for full-integer quantisation: int8
+    input and output, per-tensor int8 weights scaled so the gates (Q3.12) neither vanish nor always
+    saturate, int32 gate biases, the output state (int8, quantised as the output) and the int16 cell
+    state (scale 2^-9 .. 2^-15) as variable tensors, and five intermediates (Q3.12 gate scales; the
+    hidden state's scale and zero point). Random sequences of 2-6 steps, input size and units
+    (``batch`` sequences, default 1); every other seed a cell clip (``cell_clip`` sets it, 0 for
+    none). ``projection`` (True, or "bias" with a projection bias) projects the hidden state
+    (quantised on its own) to another number of units, every other seed with a projection clip
+    (``proj_clip`` sets it). ``layer_norm`` normalises each gate (int16 coefficients, the gate
+    biases after it, the gates' intermediate scales); ``peephole`` adds int16 cell-to-gate weights.
+    The other ``features`` are what the kernel refuses, for the refusal tests: ``float_input``
+    (float32 input: with the int8 weights a hybrid LSTM), ``float_weights``, ``cell_scale``."""
+    m = ModelWriter(500 + seed)
+    steps, n_input, n_cell = int(m.rng.integers(2, 7)), int(m.rng.integers(3, 24)), int(m.rng.integers(2, 20))
+    sx, zx = float(m.rng.uniform(0.01, 0.06)), int(m.rng.integers(-40, 40))
+    so, zo = float(m.rng.uniform(1 / 160, 1 / 60)), int(m.rng.integers(-20, 20))
+    cell_exponent = int(m.rng.integers(-15, -8))
+    projection = features.get("projection")
+    n_output = int(m.rng.integers(2, 16)) if projection else n_cell
+
+    def matrix(cols: int, scale_in: float) -> int:
+        scale = float(2 / (np.sqrt(cols) * 5400 * scale_in) * m.rng.uniform(0.4, 2.5))
+        data = m.rng.integers(-127, 128, [n_cell, cols])
+        if features.get("float_weights"):
+            return m.tensor([n_cell, cols], data=(data * scale).astype(np.float32), dtype=np.float32)
+        return m.tensor([n_cell, cols], [scale], [0], data.astype(np.int8))
+
+    def bias(weights: int) -> int:
+        if features.get("float_weights"):
+            return m.tensor([n_cell], data=m.rng.uniform(-1, 1, n_cell).astype(np.float32), dtype=np.float32)
+        scale = sx * m.tensors[weights]["scale"][0]
+        data = np.round(m.rng.uniform(-1.5, 1.5, n_cell) / scale).astype(np.int32)
+        return m.tensor([n_cell], [scale], [0], data, dtype=np.int32)
+
+    batch = features.get("batch", 1)
+    x_shape = [steps, batch, n_input] if time_major else [batch, steps, n_input]
+    x = m.tensor(x_shape, dtype=np.float32) if features.get("float_input") else m.activation(x_shape, sx, zx)
+    gates = range(1, 4) if cifg else range(4)
+    w_in = {g: matrix(n_input, sx) for g in gates}
+    w_rec = {g: matrix(n_output, so) for g in gates}
+    biases = {g: bias(w_in[g]) for g in gates}
+    inputs = [x, *(w_in.get(g, -1) for g in range(4)), *(w_rec.get(g, -1) for g in range(4)), -1, -1, -1,
+              *(biases.get(g, -1) for g in range(4)), -1, -1]
+    if features.get("peephole"):  # int16 cell-to-gate weights of the input (not with CIFG), forget and output gates
+        scale = float(2.0 ** -14 * m.rng.uniform(0.8, 1.25))
+        for k in (10, 11) if cifg else (9, 10, 11):
+            inputs[k] = m.tensor([n_cell], [scale], [0], np.round(m.rng.uniform(-0.6, 0.6, n_cell) / scale)
+                                 .astype(np.int16), dtype=np.int16)
+    hidden = (so, zo)
+    if projection:  # the hidden state quantised on its own, projected to n_output units, with or without a bias
+        hidden = (float(m.rng.uniform(1 / 150, 1 / 90)), int(m.rng.integers(-20, 20)))
+        scale = float(m.rng.uniform(0.5, 2) / (127 * np.sqrt(n_cell)))
+        inputs[16] = m.tensor([n_output, n_cell], [scale], [0],
+                              m.rng.integers(-127, 128, [n_output, n_cell]).astype(np.int8))
+        if projection == "bias":
+            inputs[17] = m.tensor([n_output], [scale * hidden[0]], [0],
+                                  np.round(m.rng.uniform(-0.3, 0.3, n_output) / (scale * hidden[0])).astype(np.int32),
+                                  dtype=np.int32)
+    state = m.tensor([batch, n_output], [so], [zo], variable=True)
+    cell = m.tensor([batch, n_cell], [features.get("cell_scale", 2.0 ** cell_exponent)], [0], dtype=np.int16,
+                    variable=True)
+    norms, gate_scales = [-1] * 4, [2.0 ** -12] * 4
+    if features.get("layer_norm"):  # per gate: coefficients near 1, the bias after the normalisation
+        gate_scales = [float(2.0 ** -12 * m.rng.uniform(0.5, 2)) for _ in range(4)]
+        for g in gates:
+            scale = float(2.0 ** -13 * m.rng.uniform(0.8, 1.25))
+            norms[g] = m.tensor([n_cell], [scale], [0], np.round(m.rng.uniform(0.5, 1.5, n_cell) / scale)
+                                .astype(np.int16), dtype=np.int16)
+            m.tensors[biases[g]]["data"] = np.round(m.rng.uniform(-0.5, 0.5, n_cell) / (scale * 2.0 ** -10)
+                                                    ).astype(np.int32)
+    inputs += [state, cell, *norms]
+    between = [m.tensor([1], [s], [0], dtype=np.int16) for s in gate_scales] + [m.activation([1], *hidden)]
+    y = m.activation([*x_shape[:2], n_output], so, zo)
+    clip = float(m.rng.uniform(0.5, 4)) if seed % 2 else 0.0
+    clip = clip if cell_clip is None else cell_clip
+    default_clip = float(m.rng.uniform(0.2, 0.6)) if projection and seed % 2 else 0.0
+    proj_clip = default_clip if proj_clip is None else proj_clip
+    m.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], intermediates=between, FusedActivationFunction=4,
+         CellClip=clip, ProjClip=proj_clip, TimeMajor=time_major, AsymmetricQuantizeInputs=False)
+    return m.bytes([x], [y])

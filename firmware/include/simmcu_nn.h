@@ -164,4 +164,30 @@ typedef struct {
 } nn_mean_params;
 
 void nn_mean(const nn_mean_params *p, const int8_t *in, int8_t *out);
+
+/* UNIDIRECTIONAL_SEQUENCE_LSTM, fully integer (kernels/lstm.c): per gate (input, forget, cell,
+ * output) the input and recurrent int8 weights [n_cell][n_input or n_output], their effective
+ * biases (gate bias + row sums x -zero point) and requantisation to the Q3.12 gate; the input
+ * gate's pointers are 0 for CIFG (input gate = 1 - forget gate). The output state (int8, quantised as
+ * the output) and the int16 cell state (scale 2^cell_exponent) start from reset on every call;
+ * scratch holds 4 x n_cell int16. One sequence (batch 1) of ``steps`` steps. */
+typedef struct {
+    const int8_t *in_weights[4], *rec_weights[4];
+    const int32_t *in_bias[4], *rec_bias[4];
+    int32_t in_multiplier[4], in_shift[4], rec_multiplier[4], rec_shift[4];
+    int8_t *output_state;
+    int16_t *cell_state, *scratch;
+    int32_t batches, steps, in_step, in_batch, out_step, out_batch, n_input, n_cell, n_output, cell_exponent;
+    int32_t hidden_multiplier, hidden_shift, hidden_zp, cell_clip, state_zp;
+    const int8_t *proj_weights;
+    const int32_t *proj_bias;
+    int32_t proj_multiplier, proj_shift, proj_clip;
+    const int16_t *ln_weights[4]; /* layer normalisation per gate (0: none): int16 coefficients, */
+    const int32_t *ln_bias[4];    /* the gate bias (not in the effective biases then), the coefficient */
+    int32_t ln_multiplier[4], ln_shift[4], ln_guard[4]; /* scale's multiplier and shift, variance guard */
+    const int16_t *peephole[4];   /* cell-to-gate weights [n_cell] (0: none; never for the cell gate) */
+    int32_t peephole_multiplier[4], peephole_shift[4];
+} nn_lstm_params;
+
+void nn_lstm(const nn_lstm_params *p, const int8_t *in, int8_t *out);
 #endif
