@@ -562,8 +562,9 @@ class Simulator:
 
         ``write`` maps symbols to bytes placed at them before reset, so one build serves many inputs:
         a constant (flash) is written where it lives, an initialised variable (``.data``) at its load
-        image, which start-up code copies; a zeroed (``.bss``) symbol is refused. ``read`` names symbols whose bytes (their ELF size) the result carries after the
-        run, in ``RunResult.symbol_data``."""
+        image, which start-up code copies; a zeroed (``.bss``) symbol is refused. ``read`` names
+        symbols whose bytes (their ELF size) the result carries after the run, in
+        ``RunResult.symbol_data``."""
         writes = tuple(self._symbol_write(name, bytes(data)) for name, data in (write or {}).items())
         reads = tuple((name, self._symbol(name).addr, self._symbol(name).size) for name in read)
         observers = [o() if isinstance(o, type) else o for o in self._observers]
