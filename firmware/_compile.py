@@ -84,16 +84,17 @@ def _align(n: int) -> int:
     return -(-n // ARENA_ALIGN) * ARENA_ALIGN
 
 
-def _activation_range(kind: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite CalculateActivationRangeQuantized for int8 (the bound divided by the scale in float32)."""
+def _activation_range(kind: str, scale: float, zero_point: int, dtype: str = "int8") -> tuple[int, int]:
+    """TFLite CalculateActivationRangeQuantized for int8 or int16 (the bound divided by the scale in float32)."""
     def quantize(v: float) -> int:
         with np.errstate(over="ignore"):  # a tiny scale: the bound is out of any int8 range, clamped below
             q = float(np.float32(v) / np.float32(scale))
         return zero_point + int(_round(max(-2.0 ** 31, min(2.0 ** 31, q))))
 
-    lo, hi = {"none": (-128, 127), "relu": (quantize(0.0), 127), "relu6": (quantize(0.0), quantize(6.0)),
-              "relu_n1_to_1": (quantize(-1.0), quantize(1.0))}[kind]
-    return max(lo, -128), min(hi, 127)
+    info = np.iinfo(dtype)
+    lo, hi = {"none": (info.min, info.max), "relu": (quantize(0.0), info.max),
+              "relu6": (quantize(0.0), quantize(6.0)), "relu_n1_to_1": (quantize(-1.0), quantize(1.0))}[kind]
+    return max(lo, int(info.min)), min(hi, int(info.max))
 
 
 def _multipliers(x, w, y, channels: int, float32_product: bool) -> tuple[list[int], list[int]]:
@@ -165,7 +166,7 @@ def _conv_params(model: Model, op) -> tuple[dict, list[int], list[int]]:
         sh, sw, dh, dw = o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"]
     (pt, pb), (pl, pr) = _padding(h, oh, sh, dh, kh), _padding(wd, ow, sw, dw, kw)
     mult, shift = _multipliers(x, w, y, channels, float32_product=fc and w.scale.size == 1)
-    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
+    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]), np.dtype(y.dtype).name)
     params = dict(in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=channels, kh=kh, kw=kw, stride_h=sh,
                   stride_w=sw, dilation_h=dh, dilation_w=dw, pad_top=pt, pad_left=pl, pad_bottom=pb, pad_right=pr,
                   taps=kh * kw * (1 if op.op == "DEPTHWISE_CONV_2D" else c), single_rounding=int(fc),
@@ -184,15 +185,17 @@ def _pool_params(model: Model, op) -> dict:
 
 
 def _add_params(model: Model, op) -> dict:
-    """TFLite add.cc Prepare: inputs rescaled to twice the larger scale with 20 bits of headroom."""
+    """TFLite add.cc Prepare: inputs rescaled to twice the larger scale with 20 bits of headroom (int8;
+    15 for int16, whose values shifted so still fit an int32)."""
     t = model.tensors
     a, b, y = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
     sa, sb, sy = float(a.scale[0]), float(b.scale[0]), float(y.scale[0])
     twice_max = 2 * max(sa, sb)
+    left_shift = 15 if y.dtype is np.int16 else 20
     (ma, ea), (mb, eb), (my, ey) = (quantize_multiplier(v) for v in
-                                    (sa / twice_max, sb / twice_max, twice_max / ((1 << 20) * sy)))
-    lo, hi = _activation_range(op.options["activation"], sy, int(y.zero_point[0]))
-    return dict(size=a.nbytes, in1_offset=-int(a.zero_point[0]), in1_multiplier=ma, in1_shift=ea,
+                                    (sa / twice_max, sb / twice_max, twice_max / ((1 << left_shift) * sy)))
+    lo, hi = _activation_range(op.options["activation"], sy, int(y.zero_point[0]), np.dtype(y.dtype).name)
+    return dict(size=int(np.prod(a.shape)), in1_offset=-int(a.zero_point[0]), in1_multiplier=ma, in1_shift=ea,
                 in2_offset=-int(b.zero_point[0]), in2_multiplier=mb, in2_shift=eb, out_multiplier=my,
                 out_shift=ey, out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
 
@@ -213,14 +216,16 @@ def cpu_code(layer: Layer) -> LayerCode:
     """The layer on the CPU: a call into the kernel library (firmware/kernels)."""
     name, p = layer.name, layer.params
     if layer.op in _CONVS:
-        return _cpu_conv(layer)
+        return _cpu_conv16(layer) if layer.inputs[0].dtype == "int16" else _cpu_conv(layer)
     if _ops.lowers(layer):
         return _ops.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({layer.outputs[0].address}, {layer.inputs[0].address}, "
                              f"{layer.outputs[0].nbytes});\n")
     block, kernel = _KERNELS[layer.op]
-    args = ", ".join(x.address for x in (*layer.inputs, *layer.outputs))
+    wide = layer.inputs[0].dtype == "int16"
+    kernel = _INT16_KERNELS[layer.op] if wide else kernel
+    args = ", ".join(_int16(x) if wide else x.address for x in (*layer.inputs, *layer.outputs))
     return LayerCode((c_struct(block, f"{name}_params", p),), f"    {kernel}(&{name}_params, {args});\n")
 
 
@@ -248,6 +253,40 @@ def _cpu_conv(layer: Layer) -> LayerCode:
     call = f"    nn_{'depthwise_conv2d' if depthwise else 'conv2d'}(&{name}_params, {layer.inputs[0].address}, " \
            f"{layer.outputs[0].address});\n"
     return LayerCode(tuple(consts), call, scratch)
+
+
+#: The int16x8 kernels of the operators of _KERNELS that have one (firmware/kernels/int16.c).
+_INT16_KERNELS = {"ADD": "nn_add_s16"}
+
+
+def _cpu_conv16(layer: Layer) -> LayerCode:
+    """The int16x8 convolutions: weights as TFLite stores them, int64 bias; the convolutions' multipliers
+    reduced to 16 bits as the reference's MultiplyByQuantizedMultiplier on int64 reduces them."""
+    name, p = layer.name, layer.params
+    bias = layer.inputs[2].data if len(layer.inputs) > 2 else None
+    if max(layer.shift) > 14:
+        raise ModelError(f"operator {layer.index} ({layer.op}): int16 activations with a requantisation shift of "
+                         f"{max(layer.shift)} (input x weight scale / output scale at least 2^14)")
+    fc = layer.op == "FULLY_CONNECTED"  # the reference requantises its int64 sum with the whole multiplier
+    multiplier = layer.multiplier if fc else [0x7FFF if m >= 0x7FFF0000 else (m + (1 << 15)) >> 16
+                                              for m in layer.multiplier]
+    consts = [c_array("int8_t", f"{name}_weights", layer.inputs[1].data),
+              c_array("int32_t", f"{name}_multiplier", multiplier), c_array("int32_t", f"{name}_shift", layer.shift)]
+    if bias is not None:
+        consts.append(c_array("int64_t", f"{name}_bias", bias))
+    keys = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kh", "kw", "stride_h", "stride_w", "dilation_h",
+            "dilation_w", "pad_top", "pad_left", "single_rounding", "act_min", "act_max")
+    fields = dict(weights=f"{name}_weights", bias=f"{name}_bias" if bias is not None else 0,
+                  multiplier=f"{name}_multiplier", shift=f"{name}_shift", **{k: p[k] for k in keys})
+    consts.append(c_struct("nn_conv16_params", f"{name}_params", fields))
+    kernel = "nn_depthwise_conv2d_s16" if layer.op == "DEPTHWISE_CONV_2D" else "nn_conv2d_s16"
+    return LayerCode(tuple(consts), f"    {kernel}(&{name}_params, {_int16(layer.inputs[0])}, "
+                                    f"{_int16(layer.outputs[0])});\n")
+
+
+def _int16(t: LayerTensor) -> str:
+    """An int16 tensor's arena address as the int16 kernels take it."""
+    return f"(int16_t *)(void *)({t.address})"
 
 
 def place(layer: Layer, attached) -> tuple[LayerCode, str]:
