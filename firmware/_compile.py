@@ -22,7 +22,7 @@ from simmcu._board import load_board
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
-from . import _ops
+from . import _int16, _ops
 from ._build import build, firmware_dir
 from ._io import INPUT_SYMBOL, OUTPUT_SYMBOL, as_inputs, buffer_bytes, inputs_of, outputs_of, pack, random_inputs
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct, layer_function
@@ -179,7 +179,7 @@ def _pool_params(model: Model, op) -> dict:
     x, y = t[op.inputs[0]], t[op.outputs[0]]
     (_, h, w, c), (_, oh, ow, _) = x.shape, y.shape
     kh, kw, sh, sw = o["filter_h"], o["filter_w"], o["stride_h"], o["stride_w"]
-    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
+    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]), np.dtype(y.dtype).name)
     return dict(in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow, kh=kh, kw=kw, stride_h=sh, stride_w=sw,
                 pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0], act_min=lo, act_max=hi)
 
@@ -215,17 +215,17 @@ def _softmax_params(model: Model, op) -> dict:
 def cpu_code(layer: Layer) -> LayerCode:
     """The layer on the CPU: a call into the kernel library (firmware/kernels)."""
     name, p = layer.name, layer.params
+    if _int16.wide(layer):
+        return _int16.cpu_code(layer)
     if layer.op in _CONVS:
-        return _cpu_conv16(layer) if layer.inputs[0].dtype == "int16" else _cpu_conv(layer)
+        return _cpu_conv(layer)
     if _ops.lowers(layer):
         return _ops.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({layer.outputs[0].address}, {layer.inputs[0].address}, "
                              f"{layer.outputs[0].nbytes});\n")
     block, kernel = _KERNELS[layer.op]
-    wide = layer.inputs[0].dtype == "int16"
-    kernel = _INT16_KERNELS[layer.op] if wide else kernel
-    args = ", ".join(_int16(x) if wide else x.address for x in (*layer.inputs, *layer.outputs))
+    args = ", ".join(x.address for x in (*layer.inputs, *layer.outputs))
     return LayerCode((c_struct(block, f"{name}_params", p),), f"    {kernel}(&{name}_params, {args});\n")
 
 
@@ -253,40 +253,6 @@ def _cpu_conv(layer: Layer) -> LayerCode:
     call = f"    nn_{'depthwise_conv2d' if depthwise else 'conv2d'}(&{name}_params, {layer.inputs[0].address}, " \
            f"{layer.outputs[0].address});\n"
     return LayerCode(tuple(consts), call, scratch)
-
-
-#: The int16x8 kernels of the operators of _KERNELS that have one (firmware/kernels/int16.c).
-_INT16_KERNELS = {"ADD": "nn_add_s16"}
-
-
-def _cpu_conv16(layer: Layer) -> LayerCode:
-    """The int16x8 convolutions: weights as TFLite stores them, int64 bias; the convolutions' multipliers
-    reduced to 16 bits as the reference's MultiplyByQuantizedMultiplier on int64 reduces them."""
-    name, p = layer.name, layer.params
-    bias = layer.inputs[2].data if len(layer.inputs) > 2 else None
-    if max(layer.shift) > 14:
-        raise ModelError(f"operator {layer.index} ({layer.op}): int16 activations with a requantisation shift of "
-                         f"{max(layer.shift)} (input x weight scale / output scale at least 2^14)")
-    fc = layer.op == "FULLY_CONNECTED"  # the reference requantises its int64 sum with the whole multiplier
-    multiplier = layer.multiplier if fc else [0x7FFF if m >= 0x7FFF0000 else (m + (1 << 15)) >> 16
-                                              for m in layer.multiplier]
-    consts = [c_array("int8_t", f"{name}_weights", layer.inputs[1].data),
-              c_array("int32_t", f"{name}_multiplier", multiplier), c_array("int32_t", f"{name}_shift", layer.shift)]
-    if bias is not None:
-        consts.append(c_array("int64_t", f"{name}_bias", bias))
-    keys = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kh", "kw", "stride_h", "stride_w", "dilation_h",
-            "dilation_w", "pad_top", "pad_left", "single_rounding", "act_min", "act_max")
-    fields = dict(weights=f"{name}_weights", bias=f"{name}_bias" if bias is not None else 0,
-                  multiplier=f"{name}_multiplier", shift=f"{name}_shift", **{k: p[k] for k in keys})
-    consts.append(c_struct("nn_conv16_params", f"{name}_params", fields))
-    kernel = "nn_depthwise_conv2d_s16" if layer.op == "DEPTHWISE_CONV_2D" else "nn_conv2d_s16"
-    return LayerCode(tuple(consts), f"    {kernel}(&{name}_params, {_int16(layer.inputs[0])}, "
-                                    f"{_int16(layer.outputs[0])});\n")
-
-
-def _int16(t: LayerTensor) -> str:
-    """An int16 tensor's arena address as the int16 kernels take it."""
-    return f"(int16_t *)(void *)({t.address})"
 
 
 def place(layer: Layer, attached) -> tuple[LayerCode, str]:

@@ -315,7 +315,8 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
 
 
 #: The operators with int16x8 kernels (firmware/kernels/int16.c): int16 activations, int8 weights, int64 bias.
-INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE")
+INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+             "QUANTIZE", "DEQUANTIZE")
 
 
 def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
@@ -327,10 +328,19 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
         return False
     if op.op not in INT16_OPS:
         fail(f"int16 activations are not supported for {op.op} (int16x8 operators: {', '.join(INT16_OPS)})")
+    x, y = acts[0], acts[-1]
+    if op.op in ("QUANTIZE", "DEQUANTIZE"):  # the one side of a conversion that is not int16
+        allowed = (np.float32, np.int8, np.int16) if op.op == "QUANTIZE" else (np.int16,)
+        if x.dtype not in allowed or y.dtype not in ((np.int8, np.int16) if op.op == "QUANTIZE" else (np.float32,)):
+            fail(f"{np.dtype(x.dtype).name} -> {np.dtype(y.dtype).name}; with int16 activations it converts float32, "
+                 f"int8 or int16 to int8 or int16 (QUANTIZE), int16 to float32 (DEQUANTIZE)")
+        if x.shape != y.shape or any(t.scale.size > 1 for t in (x, y)):
+            fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal, the quantisation "
+                 f"per tensor")
+        return True
     if any(t.dtype is not np.int16 or t.data is not None for t in acts):
         fail("int16 activations mixed with other types or constants (an int16x8 operator's activations are all "
              "int16)")
-    x, y = acts[0], acts[-1]
     if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         w = tensors[op.inputs[1]]
         if w.dtype is not np.int8 or w.data is None:
@@ -366,8 +376,11 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
                  f"kernel adds same-shape tensors (no broadcasting)")
         if all(math.frexp(float(t.scale[0]))[0] == 0.5 for t in (a, b, y)):
             fail("int16 activations with power-of-two scales (the reference's separate power-of-two path)")
-    elif not np.array_equal(x.scale, y.scale):
-        fail("input and output quantisation differ")
+    else:
+        if op.op != "RESHAPE" and (len(x.shape) != 4 or x.shape[0] != 1 or len(y.shape) != 4):
+            fail(f"input shape {list(x.shape)}; spatial operators take one NHWC image (batch 1)")
+        if not np.array_equal(x.scale, y.scale):
+            fail("input and output quantisation differ")
     return True
 
 

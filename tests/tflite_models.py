@@ -502,4 +502,34 @@ def int16_network(seed: int) -> bytes:
     return m.bytes([x], [out])
 
 
-INT16_MODELS = {"int16_network": int16_network}
+def int16_conversions(seed: int) -> bytes:
+    """A float32 model quantised to int16 (QUANTIZE float32 -> int16), AVERAGE_POOL_2D (SAME, stride 2,
+    a fused activation), QUANTIZE int16 -> int8 -> int16 and int16 -> int16 (requantising), MAX_POOL_2D
+    (VALID), DEQUANTIZE int16 -> float32."""
+    m = Int16Writer(700 + seed)
+    shape = [1, *(int(v) for v in m.rng.integers(4, 10, 2)), int(m.rng.integers(1, 7))]
+    x = m.tensor(shape, dtype=np.float32)
+    s0 = float(m.rng.uniform(0.5, 8) / 32767)
+    q = m.activation16(shape, s0)
+    m.op("QUANTIZE", [x], [q])
+    k = int(m.rng.integers(2, 4))
+    pooled = [1, -(-shape[1] // 2), -(-shape[2] // 2), shape[3]]
+    a = m.activation16(pooled, s0)
+    m.op("AVERAGE_POOL_2D", [q], [a], Padding=SAME, StrideH=2, StrideW=2, FilterHeight=k, FilterWidth=k,
+         FusedActivationFunction=int(m.rng.choice([NONE, RELU, RELU6, RELU_N1_TO_1])))
+    b = m.activation(pooled, float(s0 * 256 * m.rng.uniform(0.5, 2)), int(m.rng.integers(-50, 50)))
+    m.op("QUANTIZE", [a], [b])
+    c = m.activation16(pooled, float(s0 * m.rng.uniform(0.5, 2)))
+    m.op("QUANTIZE", [b], [c])
+    d = m.activation16(pooled, float(s0 * m.rng.uniform(0.3, 3)))
+    m.op("QUANTIZE", [c], [d])
+    out_shape = [1, pooled[1] - 1, pooled[2] - 1, shape[3]]
+    e = m.activation16(out_shape, m.tensors[d]["scale"][0])
+    m.op("MAX_POOL_2D", [d], [e], Padding=VALID, StrideH=1, StrideW=1, FilterHeight=2, FilterWidth=2,
+         FusedActivationFunction=int(m.rng.choice([NONE, RELU])))
+    out = m.tensor(out_shape, dtype=np.float32)
+    m.op("DEQUANTIZE", [e], [out])
+    return m.bytes([x], [out])
+
+
+INT16_MODELS = {"int16_network": int16_network, "int16_conversions": int16_conversions}

@@ -133,6 +133,29 @@ typedef struct {
 
 void nn_softmax(const nn_softmax_params *p, const int8_t *in, int8_t *out);
 
+/* The int16 pools (kernels/int16.c), with the int8 pools' parameter block. */
+void nn_average_pool_s16(const nn_pool_params *p, const int16_t *in, int16_t *out);
+void nn_max_pool_s16(const nn_pool_params *p, const int16_t *in, int16_t *out);
+
+/* QUANTIZE int8 <-> int16 and int16 -> int16: (x - in_zp) requantised (gemmlowp), + out_zp, clamped. */
+typedef struct {
+    int32_t size, multiplier, shift, in_zp, out_zp, out_min, out_max;
+} nn_requantize_params;
+
+void nn_requantize_s8_s16(const nn_requantize_params *p, const int8_t *in, int16_t *out);
+void nn_requantize_s16_s8(const nn_requantize_params *p, const int16_t *in, int8_t *out);
+void nn_requantize_s16_s16(const nn_requantize_params *p, const int16_t *in, int16_t *out);
+
+/* QUANTIZE float32 -> int16 and DEQUANTIZE int16 -> float32, in float arithmetic (no table: 65536 entries). */
+typedef struct {
+    int32_t size;
+    float scale;
+    int32_t zero_point;
+} nn_quantize16_params;
+
+void nn_quantize_s16(const nn_quantize16_params *p, const float *in, int16_t *out);
+void nn_dequantize_s16(const nn_quantize16_params *p, const int16_t *in, float *out);
+
 /* Shapes of the elementwise, data-movement and reduction kernels: at most NN_MAX_DIMS dimensions,
  * padded with leading 1s (the generator collapses dimensions that are contiguous in every operand). */
 #define NN_MAX_DIMS 6

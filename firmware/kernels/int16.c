@@ -90,3 +90,84 @@ void nn_add_s16(const nn_add_params *p, const int16_t *in1, const int16_t *in2, 
                             p->act_max);
     }
 }
+
+/* AVERAGE_POOL_2D and MAX_POOL_2D as the int8 kernels (pooling.c) compute them: the window clipped
+ * to the image, the mean rounded half away from zero. */
+static void pool16(const nn_pool_params *params, const int16_t *in, int16_t *out, int average)
+{
+    const nn_pool_params local = *params, *p = &local;
+    int ch = p->channels;
+    for (int y = 0; y < p->out_h; y++)
+        for (int x = 0; x < p->out_w; x++, out += ch) {
+            int iy0 = y * p->stride_h - p->pad_top, ix0 = x * p->stride_w - p->pad_left;
+            int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = p->in_h - iy0 < p->kh ? p->in_h - iy0 : p->kh;
+            int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = p->in_w - ix0 < p->kw ? p->in_w - ix0 : p->kw;
+            int count = (ky1 - ky0) * (kx1 - kx0);
+            for (int c = 0; c < ch; c++) {
+                int32_t acc = average ? 0 : INT16_MIN;
+                for (int ky = ky0; ky < ky1; ky++)
+                    for (int kx = kx0; kx < kx1; kx++) {
+                        int32_t v = in[((iy0 + ky) * p->in_w + ix0 + kx) * ch + c];
+                        acc = average ? acc + v : v > acc ? v : acc;
+                    }
+                if (average && count > 0)
+                    acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                out[c] = nn_clamp16(acc, p->act_min, p->act_max);
+            }
+        }
+}
+
+void nn_average_pool_s16(const nn_pool_params *p, const int16_t *in, int16_t *out)
+{
+    pool16(p, in, out, 1);
+}
+
+void nn_max_pool_s16(const nn_pool_params *p, const int16_t *in, int16_t *out)
+{
+    pool16(p, in, out, 0);
+}
+
+/* QUANTIZE between int8 and int16 (either way, or int16 -> int16): the reference's Requantize,
+ * (x - in_zp) rescaled with gemmlowp's two roundings, plus out_zp, clamped to the output type. */
+#define NN_REQUANTIZE(name, in_t, out_t)                                                                  \
+    void name(const nn_requantize_params *p, const in_t *in, out_t *out)                                  \
+    {                                                                                                     \
+        for (int i = 0; i < p->size; i++) {                                                               \
+            int32_t v = nn_requantize_gemmlowp(in[i] - p->in_zp, p->multiplier, p->shift) + p->out_zp;    \
+            out[i] = (out_t)(v < p->out_min ? p->out_min : v > p->out_max ? p->out_max : v);              \
+        }                                                                                                 \
+    }
+NN_REQUANTIZE(nn_requantize_s8_s16, int8_t, int16_t)
+NN_REQUANTIZE(nn_requantize_s16_s8, int16_t, int8_t)
+NN_REQUANTIZE(nn_requantize_s16_s16, int16_t, int16_t)
+
+/* QUANTIZE float32 -> int16: round(x / scale) in float32 (the reference divides in float32), half
+ * away from zero, clamped. A quotient outside the int32 range (or NaN) converts to INT32_MIN, as
+ * the reference's float-to-int conversion does on the x86 hosts it runs on: the lowest output.
+ * In the firmware's float routines (soft-float where the core has no FPU: IEEE division is
+ * correctly rounded either way). */
+void nn_quantize_s16(const nn_quantize16_params *p, const float *in, int16_t *out)
+{
+    for (int i = 0; i < p->size; i++) {
+        float q = in[i] / p->scale;
+        int32_t v;
+        if (!(q > -2147483648.0f && q < 2147483648.0f)) {
+            v = INT16_MIN;
+        } else if (q >= 65536.0f || q <= -65536.0f) {
+            v = q > 0 ? INT16_MAX : INT16_MIN;
+        } else {
+            int32_t t = (int32_t)q; /* towards zero; q - t is exact */
+            float frac = q - (float)t;
+            v = (frac >= 0.5f ? t + 1 : frac <= -0.5f ? t - 1 : t) + p->zero_point;
+        }
+        out[i] = nn_clamp16(v, INT16_MIN, INT16_MAX);
+    }
+}
+
+/* DEQUANTIZE int16 -> float32: scale x (x - zero point) in double, rounded to float32, as the reference. */
+void nn_dequantize_s16(const nn_quantize16_params *p, const int16_t *in, float *out)
+{
+    double scale = p->scale;
+    for (int i = 0; i < p->size; i++)
+        out[i] = (float)(scale * (in[i] - p->zero_point));
+}

@@ -1,0 +1,81 @@
+"""The int16x8 layers (16-bit activations, 8-bit weights: TFLite's "16x8" quantisation) as calls
+into ``firmware/kernels/int16.c``, with the arithmetic of the reference interpreter's int16 paths
+(ai-edge-litert BUILTIN_REF). The parameter blocks of the convolutions, pools and ADD are the
+ones ``_compile.describe_layer`` computes for every layer; what differs for int16 is here: the
+convolutions' int64 bias and requantisation, and QUANTIZE/DEQUANTIZE to and from int16."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct
+from ._model import ModelError
+from .reference import quantize_multiplier
+
+#: Operators of one parameter block (as the int8 kernels') and one int16 kernel.
+_KERNELS = {"ADD": ("nn_add_params", "nn_add_s16"), "AVERAGE_POOL_2D": ("nn_pool_params", "nn_average_pool_s16"),
+            "MAX_POOL_2D": ("nn_pool_params", "nn_max_pool_s16")}
+_CTYPES = {"int8": "int8_t", "int16": "int16_t", "float32": "float"}
+
+
+def wide(layer: Layer) -> bool:
+    """Whether the layer has an int16 activation (the model checks made all of its activations int16,
+    but a QUANTIZE's or DEQUANTIZE's other side)."""
+    return any(t.dtype == "int16" and t.data is None for t in (*layer.inputs, *layer.outputs))
+
+
+def _pointer(t: LayerTensor) -> str:
+    """An activation's arena address as the int16 kernels take it (typed)."""
+    return f"({_CTYPES[t.dtype]} *)(void *)({t.address})"
+
+
+def cpu_code(layer: Layer) -> LayerCode:
+    name, x, y = layer.name, layer.inputs[0], layer.outputs[0]
+    if layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        return _conv(layer)
+    if layer.op == "RESHAPE":
+        return LayerCode((), f"    memcpy({y.address}, {x.address}, {y.nbytes});\n")
+    size = int(np.prod(y.shape))
+    if layer.op in ("QUANTIZE", "DEQUANTIZE") and "float32" in (x.dtype, y.dtype):
+        q = y if layer.op == "QUANTIZE" else x
+        fields = dict(size=size, scale=f"{float(np.float32(q.scale[0])).hex()}f", zero_point=int(q.zero_point[0]))
+        kernel = "nn_quantize_s16" if layer.op == "QUANTIZE" else "nn_dequantize_s16"
+        return LayerCode((c_struct("nn_quantize16_params", f"{name}_params", fields),),
+                         f"    {kernel}(&{name}_params, {_pointer(x)}, {_pointer(y)});\n")
+    if layer.op == "QUANTIZE":  # the reference's Requantize: the double ratio of the scales
+        m, e = quantize_multiplier(float(x.scale[0]) / float(y.scale[0]))
+        info = np.iinfo(y.dtype)
+        fields = dict(size=size, multiplier=m, shift=e, in_zp=int(x.zero_point[0]), out_zp=int(y.zero_point[0]),
+                      out_min=int(info.min), out_max=int(info.max))
+        kernel = f"nn_requantize_s{np.dtype(x.dtype).itemsize * 8}_s{np.dtype(y.dtype).itemsize * 8}"
+        return LayerCode((c_struct("nn_requantize_params", f"{name}_params", fields),),
+                         f"    {kernel}(&{name}_params, {_pointer(x)}, {_pointer(y)});\n")
+    block, kernel = _KERNELS[layer.op]
+    args = ", ".join(_pointer(t) for t in (*layer.inputs, *layer.outputs))
+    return LayerCode((c_struct(block, f"{name}_params", layer.params),), f"    {kernel}(&{name}_params, {args});\n")
+
+
+def _conv(layer: Layer) -> LayerCode:
+    """Weights as TFLite stores them, int64 bias. The reference requantises the convolutions' int64
+    sums with the multiplier reduced to 16 bits (MultiplyByQuantizedMultiplier on int64),
+    FULLY_CONNECTED's with the whole multiplier (nn_requantize64_exact)."""
+    name, p = layer.name, layer.params
+    bias = layer.inputs[2].data if len(layer.inputs) > 2 else None
+    if max(layer.shift) > 14:
+        raise ModelError(f"operator {layer.index} ({layer.op}): int16 activations with a requantisation shift of "
+                         f"{max(layer.shift)} (input x weight scale / output scale at least 2^14)")
+    fc = layer.op == "FULLY_CONNECTED"
+    multiplier = layer.multiplier if fc else [0x7FFF if m >= 0x7FFF0000 else (m + (1 << 15)) >> 16
+                                              for m in layer.multiplier]
+    consts = [c_array("int8_t", f"{name}_weights", layer.inputs[1].data),
+              c_array("int32_t", f"{name}_multiplier", multiplier), c_array("int32_t", f"{name}_shift", layer.shift)]
+    if bias is not None:
+        consts.append(c_array("int64_t", f"{name}_bias", bias))
+    keys = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kh", "kw", "stride_h", "stride_w", "dilation_h",
+            "dilation_w", "pad_top", "pad_left", "single_rounding", "act_min", "act_max")
+    fields = dict(weights=f"{name}_weights", bias=f"{name}_bias" if bias is not None else 0,
+                  multiplier=f"{name}_multiplier", shift=f"{name}_shift", **{k: p[k] for k in keys})
+    consts.append(c_struct("nn_conv16_params", f"{name}_params", fields))
+    kernel = "nn_depthwise_conv2d_s16" if layer.op == "DEPTHWISE_CONV_2D" else "nn_conv2d_s16"
+    return LayerCode(tuple(consts), f"    {kernel}(&{name}_params, {_pointer(layer.inputs[0])}, "
+                                    f"{_pointer(layer.outputs[0])});\n")
