@@ -6,6 +6,8 @@ convolutions' int64 bias and requantisation, and QUANTIZE/DEQUANTIZE to and from
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct
@@ -50,6 +52,8 @@ def cpu_code(layer: Layer) -> LayerCode:
         kernel = f"nn_requantize_s{np.dtype(x.dtype).itemsize * 8}_s{np.dtype(y.dtype).itemsize * 8}"
         return LayerCode((c_struct("nn_requantize_params", f"{name}_params", fields),),
                          f"    {kernel}(&{name}_params, {_pointer(x)}, {_pointer(y)});\n")
+    if layer.op == "SOFTMAX":
+        return _softmax(layer)
     block, kernel = _KERNELS[layer.op]
     args = ", ".join(_pointer(t) for t in (*layer.inputs, *layer.outputs))
     return LayerCode((c_struct(block, f"{name}_params", layer.params),), f"    {kernel}(&{name}_params, {args});\n")
@@ -79,3 +83,55 @@ def _conv(layer: Layer) -> LayerCode:
     kernel = "nn_depthwise_conv2d_s16" if layer.op == "DEPTHWISE_CONV_2D" else "nn_conv2d_s16"
     return LayerCode(tuple(consts), f"    {kernel}(&{name}_params, {_pointer(layer.inputs[0])}, "
                                     f"{_pointer(layer.outputs[0])});\n")
+
+
+def lut(input_scale: float, input_zero_point: int, output_scale: float, function) -> np.ndarray:
+    """The reference's LUTPopulate for int16 in float32: 512 intervals over the int16 input range,
+    each sample less half the interpolation error at its midpoint, and the value at the top."""
+    f32 = np.float32
+    lo, hi = f32(input_scale) * f32(-32768 - input_zero_point), f32(input_scale) * f32(32767 - input_zero_point)
+    inverse = f32(65536) / (f32(output_scale) * f32(32767) - f32(output_scale) * f32(-32768))
+    step = (hi - lo) / f32(512)
+
+    def at(v):
+        return f32(function(f32(v)))
+
+    def rounded(v):
+        return f32(math.floor(v + 0.5) if v >= 0 else math.ceil(v - 0.5))
+
+    table = []
+    for i in range(512):
+        x = lo + f32(i) * step
+        val, mid, nxt = at(x), at(x + step / f32(2)), at(lo + f32(i + 1) * step)
+        interpolated = rounded((nxt * inverse + rounded(val * inverse)) / f32(2))
+        bias = rounded((interpolated - rounded(mid * inverse)) / f32(2))
+        table.append(rounded(val * inverse) - bias)
+    table.append(rounded(at(hi) * inverse))
+    return np.clip(np.array(table, np.float64), -32768, 32767).astype(np.int16)
+
+
+def _exp(v):
+    return math.exp(float(v))  # rounded to float32 by the caller: expf's result
+
+
+def _reciprocal(v):
+    return np.float32(1) / (np.float32(1) + v)
+
+
+#: The softmax tables (the same for every layer): exp over [-10, 0], 1 / (1 + x) over [0, 1].
+_RANGE = np.float32(65535)
+SOFTMAX_EXP = lut(np.float32(10) / _RANGE, 32767, np.float32(2) / _RANGE, _exp)
+SOFTMAX_RECIPROCAL = lut(np.float32(1) / _RANGE, -32768, np.float32(2) / _RANGE, _reciprocal)
+
+
+def _softmax(layer: Layer) -> LayerCode:
+    """The input difference rescaled so that [-65535, 0] spans exp's [-10, 0]: input scale x beta / (10 / 65535)."""
+    name, x, y = layer.name, layer.inputs[0], layer.outputs[0]
+    beta = float(np.float32(layer.options["beta"]))
+    m, e = quantize_multiplier(float(np.float32(x.scale[0])) * beta / (10.0 / 65535.0))
+    depth = x.shape[-1]
+    fields = dict(exp_lut=f"{name}_exp", reciprocal_lut=f"{name}_reciprocal", exps="(int16_t *)(void *)nn_scratch",
+                  rows=int(np.prod(x.shape)) // depth, depth=depth, input_multiplier=m, input_shift=e)
+    consts = (c_array("int16_t", f"{name}_exp", SOFTMAX_EXP), c_array("int16_t", f"{name}_reciprocal", SOFTMAX_RECIPROCAL),
+              c_struct("nn_softmax16_params", f"{name}_params", fields))
+    return LayerCode(consts, f"    nn_softmax_s16(&{name}_params, {_pointer(x)}, {_pointer(y)});\n", 2 * depth)

@@ -316,7 +316,7 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
 
 #: The operators with int16x8 kernels (firmware/kernels/int16.c): int16 activations, int8 weights, int64 bias.
 INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-             "QUANTIZE", "DEQUANTIZE")
+             "QUANTIZE", "DEQUANTIZE", "SOFTMAX")
 
 
 def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
@@ -376,6 +376,9 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
                  f"kernel adds same-shape tensors (no broadcasting)")
         if all(math.frexp(float(t.scale[0]))[0] == 0.5 for t in (a, b, y)):
             fail("int16 activations with power-of-two scales (the reference's separate power-of-two path)")
+    elif op.op == "SOFTMAX":
+        if abs(float(y.scale[0]) * 32768 - 1) > 1e-3:
+            fail(f"int16 output scale {float(y.scale[0]):g}; the reference's int16 softmax takes 1/32768")
     else:
         if op.op != "RESHAPE" and (len(x.shape) != 4 or x.shape[0] != 1 or len(y.shape) != 4):
             fail(f"input shape {list(x.shape)}; spatial operators take one NHWC image (batch 1)")

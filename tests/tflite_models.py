@@ -532,4 +532,19 @@ def int16_conversions(seed: int) -> bytes:
     return m.bytes([x], [out])
 
 
-INT16_MODELS = {"int16_network": int16_network, "int16_conversions": int16_conversions}
+def int16_softmax(seed: int) -> bytes:
+    """RESHAPE of an image to rows and SOFTMAX (int16, output scale 1/32768) over them, random depth,
+    input scale and beta."""
+    m = Int16Writer(800 + seed)
+    rows, depth = int(m.rng.integers(8, 24)), int(m.rng.integers(2, 40))
+    sx = float(m.rng.uniform(0.3, 12) / 32767)
+    x = m.activation16([1, rows, depth], sx)
+    r = m.activation16([rows, depth], sx)
+    m.op("RESHAPE", [x, m.tensor([2], data=np.array([rows, depth], np.int32), dtype=np.int32)], [r])
+    y = m.activation16([rows, depth], 1 / 32768)
+    m.op("SOFTMAX", [r], [y], Beta=float([1.0, 0.6, 1.8][seed % 3]))
+    return m.bytes([x], [y])
+
+
+INT16_MODELS = {"int16_network": int16_network, "int16_conversions": int16_conversions,
+                "int16_softmax": int16_softmax}

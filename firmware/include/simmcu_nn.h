@@ -156,6 +156,16 @@ typedef struct {
 void nn_quantize_s16(const nn_quantize16_params *p, const float *in, int16_t *out);
 void nn_dequantize_s16(const nn_quantize16_params *p, const int16_t *in, float *out);
 
+/* SOFTMAX int16 -> int16 over the last dimension (output scale 1/32768), as the reference's
+ * SoftmaxInt16: two 513-entry tables the generator computes (exp on [-10, 0], 1/(1 + x) on [0, 1]). */
+typedef struct {
+    const int16_t *exp_lut, *reciprocal_lut;
+    int16_t *exps;             /* scratch: one row's exps */
+    int32_t rows, depth, input_multiplier, input_shift;
+} nn_softmax16_params;
+
+void nn_softmax_s16(const nn_softmax16_params *p, const int16_t *in, int16_t *out);
+
 /* Shapes of the elementwise, data-movement and reduction kernels: at most NN_MAX_DIMS dimensions,
  * padded with leading 1s (the generator collapses dimensions that are contiguous in every operand). */
 #define NN_MAX_DIMS 6

@@ -145,16 +145,19 @@ NN_REQUANTIZE(nn_requantize_s16_s16, int16_t, int16_t)
  * away from zero, clamped. A quotient outside the int32 range (or NaN) converts to INT32_MIN, as
  * the reference's float-to-int conversion does on the x86 hosts it runs on: the lowest output.
  * In the firmware's float routines (soft-float where the core has no FPU: IEEE division is
- * correctly rounded either way). */
+ * correctly rounded either way); the ranges are tested on the quotient's exponent bits. */
 void nn_quantize_s16(const nn_quantize16_params *p, const float *in, int16_t *out)
 {
     for (int i = 0; i < p->size; i++) {
         float q = in[i] / p->scale;
+        uint32_t bits;
+        __builtin_memcpy(&bits, &q, 4);
+        uint32_t exponent = bits >> 23 & 0xFF;
         int32_t v;
-        if (!(q > -2147483648.0f && q < 2147483648.0f)) {
+        if (exponent >= 127 + 31) { /* |q| >= 2^31, an infinity or NaN */
             v = INT16_MIN;
-        } else if (q >= 65536.0f || q <= -65536.0f) {
-            v = q > 0 ? INT16_MAX : INT16_MIN;
+        } else if (exponent >= 127 + 16) { /* |q| >= 2^16 */
+            v = bits >> 31 ? INT16_MIN : INT16_MAX;
         } else {
             int32_t t = (int32_t)q; /* towards zero; q - t is exact */
             float frac = q - (float)t;
@@ -170,4 +173,40 @@ void nn_dequantize_s16(const nn_quantize16_params *p, const int16_t *in, float *
     double scale = p->scale;
     for (int i = 0; i < p->size; i++)
         out[i] = (float)(scale * (in[i] - p->zero_point));
+}
+
+/* The reference's int16 table lookup: 512 intervals over the int16 range (a 513th entry for the
+ * last slope), linear interpolation on the low 7 bits, rounded. */
+static inline int16_t lut16(const int16_t *lut, int32_t v)
+{
+    int index = 256 + (v >> 7);
+    int16_t base = lut[index], slope = (int16_t)(lut[index + 1] - base);
+    return (int16_t)(base + ((slope * (v & 0x7f) + 64) >> 7));
+}
+
+/* SOFTMAX int16 -> int16 (output scale 1/32768) per row: exp of the rescaled difference to the row
+ * maximum from a table (Q0.15), the sum's reciprocal from a table of 1/(1 + x) after normalising it,
+ * each exp scaled by it; the exps of a row are kept in p->exps. */
+void nn_softmax_s16(const nn_softmax16_params *p, const int16_t *in, int16_t *out)
+{
+    for (int r = 0; r < p->rows; r++, in += p->depth, out += p->depth) {
+        int16_t max = INT16_MIN;
+        for (int j = 0; j < p->depth; j++)
+            max = in[j] > max ? in[j] : max;
+        int32_t sum = 0;
+        for (int j = 0; j < p->depth; j++) {
+            int32_t scaled = nn_requantize_gemmlowp(in[j] - max, p->input_multiplier, p->input_shift) + 32767;
+            p->exps[j] = lut16(p->exp_lut, nn_clamp16(scaled, INT16_MIN, INT16_MAX));
+            sum += p->exps[j];
+        }
+        int headroom = __builtin_clz((uint32_t)sum); /* sum >= the maximum's exp, nearly 1.0 */
+        int32_t normalised = (int32_t)((((int64_t)sum << (headroom - 1)) + (1 << 13)) >> 14);
+        int32_t reciprocal = lut16(p->reciprocal_lut, nn_clamp16(normalised - (1 << 15) - (1 << 16), INT16_MIN,
+                                                                 INT16_MAX));
+        int shift = 31 - headroom;
+        for (int j = 0; j < p->depth; j++) {
+            int32_t v = (int32_t)(((int64_t)p->exps[j] * reciprocal + ((int64_t)1 << (shift - 1))) >> shift);
+            out[j] = nn_clamp16(v, 0, INT16_MAX);
+        }
+    }
 }
