@@ -132,6 +132,7 @@ def _softmax(layer: Layer) -> LayerCode:
     depth = x.shape[-1]
     fields = dict(exp_lut=f"{name}_exp", reciprocal_lut=f"{name}_reciprocal", exps="(int16_t *)(void *)nn_scratch",
                   rows=int(np.prod(x.shape)) // depth, depth=depth, input_multiplier=m, input_shift=e)
-    consts = (c_array("int16_t", f"{name}_exp", SOFTMAX_EXP), c_array("int16_t", f"{name}_reciprocal", SOFTMAX_RECIPROCAL),
+    consts = (c_array("int16_t", f"{name}_exp", SOFTMAX_EXP),
+              c_array("int16_t", f"{name}_reciprocal", SOFTMAX_RECIPROCAL),
               c_struct("nn_softmax16_params", f"{name}_params", fields))
     return LayerCode(consts, f"    nn_softmax_s16(&{name}_params, {_pointer(x)}, {_pointer(y)});\n", 2 * depth)

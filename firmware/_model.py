@@ -1,7 +1,7 @@
 """A quantised .tflite model as a graph the code generator works from (read with the `tflite`
-flatbuffer package): int8 tensors with shapes, quantisation and constant data, and operators
-with their options. Only what the int8 kernel library implements is accepted; anything else is
-a one-line error naming the operator."""
+flatbuffer package): int8 (or int16x8) tensors with shapes, quantisation and constant data, and
+operators with their options. Only what the kernel library implements is accepted; anything else
+is a one-line error naming the operator."""
 
 from __future__ import annotations
 
@@ -229,7 +229,7 @@ def _check_activation(path: Path, where: str, tensors: list[Tensor], k: int, con
         return
     if t is None or t.dtype is not np.int8 or t.data is not None and not constant:
         raise ModelError(f"{path}: {where} has a non-int8 activation tensor {t.name if t else '(absent)'}; "
-                         f"only fully int8 models are supported")
+                         f"activations are int8, or int16 in int16x8 models")
     if not t.shape and t.data is None or not _scales_ok(t.scale) or t.zero_point.size < 1 or \
             not np.all((t.zero_point >= -128) & (t.zero_point <= 127)):
         raise ModelError(f"{path}: {where}: activation tensor {t.name} has shape {list(t.shape)}, scale "
