@@ -54,6 +54,12 @@ def cpu_code(layer: Layer) -> LayerCode:
                          f"    {kernel}(&{name}_params, {_pointer(x)}, {_pointer(y)});\n")
     if layer.op == "SOFTMAX":
         return _softmax(layer)
+    if layer.op in ("LOGISTIC", "TANH"):
+        m, shift = sigmoid_rescale(layer.op, float(x.scale[0]))
+        fields = dict(table=f"{name}_table", size=size, multiplier=m, left_shift=shift)
+        return LayerCode((c_array("uint16_t", f"{name}_table", SIGMOID_TABLE),
+                          c_struct("nn_sigmoid16_params", f"{name}_params", fields)),
+                         f"    nn_{layer.op.lower()}_s16(&{name}_params, {_pointer(x)}, {_pointer(y)});\n")
     block, kernel = _KERNELS[layer.op]
     args = ", ".join(_pointer(t) for t in (*layer.inputs, *layer.outputs))
     return LayerCode((c_struct(block, f"{name}_params", layer.params),), f"    {kernel}(&{name}_params, {args});\n")
@@ -136,3 +142,37 @@ def _softmax(layer: Layer) -> LayerCode:
               c_array("int16_t", f"{name}_reciprocal", SOFTMAX_RECIPROCAL),
               c_struct("nn_softmax16_params", f"{name}_params", fields))
     return LayerCode(consts, f"    nn_softmax_s16(&{name}_params, {_pointer(x)}, {_pointer(y)});\n", 2 * depth)
+
+
+def _sigmoid(i: float) -> float:
+    return 65536 / (1 + math.exp(-i / 24))
+
+
+#: sigmoid(i / 24) in 0.16 fixed point, i = 0..255, as the reference's LOGISTIC and TANH interpolate
+#: it: each sample moved by half the linear interpolation's error at the interval's midpoint (so the
+#: error is balanced between the ends and the middle), rounded; the last entry is the top of the
+#: range, 65535 (tests/test_int16.py checks the kernels against the interpreter on every input).
+SIGMOID_TABLE = np.array([math.floor(_sigmoid(i) - ((_sigmoid(i) + _sigmoid(i + 1)) / 2 - _sigmoid(i + 0.5)) / 2 + 0.5)
+                          for i in range(255)] + [65535], np.uint16)
+
+
+def checked_log2(x: float) -> tuple[bool, int]:
+    """TFLite CheckedLog2 (float32): whether ``x`` is within 1e-3 of a power of two in log2, and the power."""
+    log2 = np.float32(np.log(np.float32(x))) * (np.float32(1) / np.float32(np.log(np.float32(2))))
+    rounded = np.round(log2)
+    return bool(abs(log2 - rounded) < 1e-3), int(rounded)
+
+
+def sigmoid_rescale(op: str, scale: float) -> tuple[int, int]:
+    """(multiplier, left shift) of the int16 LOGISTIC/TANH input, as the reference's Prepare computes
+    them and its kernel reads them: a power-of-two scale of 2^-12 (TANH also 2^-11) is 3 << shift;
+    any other has the multiplier scale x 3 x 4096 doubled into (2^14, 2^15) and its shift."""
+    power, log2 = checked_log2(scale)
+    shift = 12 + log2
+    if power and (shift == 0 or op == "TANH" and shift == 1):
+        return 3 << shift, 0
+    multiplier, shift = float(np.float32(scale)) * 4096.0 * 3.0, 0
+    while multiplier <= 32767.0 / 2.0 and shift <= 30:
+        shift += 1
+        multiplier *= 2.0
+    return int(multiplier), shift

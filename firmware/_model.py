@@ -316,7 +316,7 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
 
 #: The operators with int16x8 kernels (firmware/kernels/int16.c): int16 activations, int8 weights, int64 bias.
 INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-             "QUANTIZE", "DEQUANTIZE", "SOFTMAX")
+             "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "LOGISTIC", "TANH")
 
 
 def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
@@ -379,6 +379,15 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
     elif op.op == "SOFTMAX":
         if abs(float(y.scale[0]) * 32768 - 1) > 1e-3:
             fail(f"int16 output scale {float(y.scale[0]):g}; the reference's int16 softmax takes 1/32768")
+    elif op.op in ("LOGISTIC", "TANH"):
+        from ._int16 import checked_log2
+
+        if x.shape != y.shape:
+            fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal")
+        if checked_log2(float(y.scale[0])) != (True, -15):
+            fail(f"int16 output scale {float(y.scale[0]):g}; the reference's int16 kernel takes 1/32768")
+        if float(np.float32(x.scale[0])) * 4096 * 3 > 32767:
+            fail(f"int16 input scale {float(x.scale[0]):g} above 32767 / 12288 (the reference's multiplier bound)")
     else:
         if op.op != "RESHAPE" and (len(x.shape) != 4 or x.shape[0] != 1 or len(y.shape) != 4):
             fail(f"input shape {list(x.shape)}; spatial operators take one NHWC image (batch 1)")

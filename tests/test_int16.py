@@ -110,6 +110,25 @@ def test_float_quantize_to_int16_rounds_as_the_reference(tmp_path):
         assert np.array_equal(np.array(out["values"], np.int16).ravel(), expected), core
 
 
+@pytest.mark.parametrize("op,scale,core", [(op, scale, core) for op in ("LOGISTIC", "TANH") for scale, cores in
+                                            (("random", CORES), ("2^-12", CORES[:1]), ("2^-11", CORES[:1]))
+                                            for core in cores])
+def test_int16_logistic_and_tanh_are_bit_exact_over_the_input_range(tmp_path, op, scale, core):
+    """LOGISTIC and TANH on 4096 random int16 inputs (every interval of the table, saturation), with a
+    random input scale or the power-of-two ones the reference treats apart (TANH: 2^-12 and 2^-11)."""
+    m = tflite_models.Int16Writer(11 if op == "TANH" else 12)
+    sx = float(m.rng.uniform(0.3, 10) / 32767) if scale == "random" else 2.0 ** -int(scale[3:])
+    x = m.activation16([1, 4096], sx)
+    y = m.activation16([1, 4096], 1 / 32768)
+    m.op(op, [x], [y])
+    path = tmp_path / f"{op}.tflite"
+    path.write_bytes(m.bytes([x], [y]))
+    expected = _litert(path, random_input(load_model(path), 2))
+    assert len(set(expected.tolist())) > 500  # not saturated
+    (out,) = run_model(path, core, seed=2).outputs
+    assert np.array_equal(np.array(out["values"], np.int16).ravel(), expected)
+
+
 def _refused(tmp_path: Path, case: str) -> Path:
     m = tflite_models.Int16Writer(0)
     x = m.activation16([1, 4, 4, 3], 0.01)
@@ -120,7 +139,7 @@ def _refused(tmp_path: Path, case: str) -> Path:
         y = m.activation16([1, 4, 4, 3], 0.02)
         m.op("MUL", [x, x], [y], FusedActivationFunction=0)
     elif case in ("logistic", "tanh"):
-        y = m.activation16([1, 4, 4, 3], 1 / 32768)
+        y = m.activation16([1, 4, 4, 3], 1 / 16384)
         m.op(case.upper(), [x], [y])
     elif case == "mixed":
         y = m.activation([1, 4, 4, 3], 0.01, 0)
@@ -157,8 +176,9 @@ def _write(tmp_path, case, m, inputs, outputs) -> Path:
     ("mul", r"operator 0 \(MUL\): int16 activations are not supported for MUL \(int16x8 operators: CONV_2D, "),
     ("softmax_scale", r"operator 0 \(SOFTMAX\): int16 output scale 0.00390625; the reference's int16 softmax takes "
                       r"1/32768"),
-    ("logistic", r"operator 0 \(LOGISTIC\): int16 activations are not supported for LOGISTIC"),
-    ("tanh", r"operator 0 \(TANH\): int16 activations are not supported for TANH"),
+    ("logistic", r"operator 0 \(LOGISTIC\): int16 output scale 6.10352e-05; the reference's int16 kernel takes "
+                 r"1/32768"),
+    ("tanh", r"operator 0 \(TANH\): int16 output scale 6.10352e-05"),
     ("mixed", r"operator 0 \(ADD\): int16 activations mixed with other types"),
     ("zero_point", r"int16 activation tensor t0 .* zero point \[5\]; int16 activations need .* zero point 0"),
     ("broadcast", r"operator 0 \(ADD\): int16 activations with shapes \[1, 4, 4, 3\] and \[1, 1, 1, 3\]"),

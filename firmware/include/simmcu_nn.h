@@ -166,6 +166,17 @@ typedef struct {
 
 void nn_softmax_s16(const nn_softmax16_params *p, const int16_t *in, int16_t *out);
 
+/* LOGISTIC and TANH int16 -> int16 (output scale 1/32768): the reference's interpolated table of
+ * sigmoid(i / 24), i = 0..255, in 0.16 fixed point (table, the generator's), the input rescaled by
+ * multiplier and left_shift. */
+typedef struct {
+    const uint16_t *table;
+    int32_t size, multiplier, left_shift;
+} nn_sigmoid16_params;
+
+void nn_logistic_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out);
+void nn_tanh_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out);
+
 /* Shapes of the elementwise, data-movement and reduction kernels: at most NN_MAX_DIMS dimensions,
  * padded with leading 1s (the generator collapses dimensions that are contiguous in every operand). */
 #define NN_MAX_DIMS 6

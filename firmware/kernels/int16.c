@@ -210,3 +210,47 @@ void nn_softmax_s16(const nn_softmax16_params *p, const int16_t *in, int16_t *ou
         }
     }
 }
+
+/* LOGISTIC and TANH int16 -> int16 (output scale 1/32768) as the reference's LUT kernels: the input
+ * rescaled (multiplier, left_shift: the generator's, after the reference's Prepare) so that 2^9
+ * (LOGISTIC) or 2^8 (TANH, tanh(x) = 2 sigmoid(2x) - 1) steps are one interval of the table of
+ * sigmoid(i / 24) in 0.16 fixed point, linear interpolation on |x|, the sign folded back. */
+static inline int32_t sigmoid_input(const nn_sigmoid16_params *p, int16_t x, int32_t round)
+{
+    return (x * p->multiplier + round) >> p->left_shift;
+}
+
+void nn_logistic_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out)
+{
+    int32_t round = p->left_shift > 0 ? 1 << (p->left_shift - 1) : 0;
+    for (int i = 0; i < p->size; i++) {
+        int32_t v = sigmoid_input(p, in[i], round);
+        uint32_t a = v < 0 ? -(uint32_t)v : (uint32_t)v, high = a >> 9, r;
+        if (high >= 255) {
+            r = 0x7FFFu << 10;
+        } else {
+            uint32_t lo = p->table[high], hi = p->table[high + 1];
+            r = (lo << 9) + (a & 0x1FF) * (hi - lo);
+        }
+        r = v >= 0 ? r + (1 << 9) : (1u << 25) - r + (1 << 9) - 1;
+        out[i] = (int16_t)(r >> 10);
+    }
+}
+
+void nn_tanh_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out)
+{
+    int32_t round = p->left_shift > 0 ? 1 << (p->left_shift - 1) : 0;
+    for (int i = 0; i < p->size; i++) {
+        int32_t v = sigmoid_input(p, in[i], round);
+        uint32_t a = v < 0 ? -(uint32_t)v : (uint32_t)v, high = a >> 8;
+        int32_t r;
+        if (high >= 255) {
+            r = 0xFFFF << 8;
+        } else {
+            uint32_t lo = p->table[high], hi = p->table[high + 1];
+            r = (int32_t)((lo << 8) + (a & 0xFF) * (hi - lo));
+        }
+        r = v >= 0 ? r - (1 << 23) + (1 << 7) : -r + (1 << 23) + (1 << 7) - 1;
+        out[i] = (int16_t)(r >> 8);
+    }
+}
