@@ -419,6 +419,16 @@ def float_io(seed: int) -> bytes:
     return m.bytes([x], [out])
 
 
+def write_models(folder, models: dict, seeds) -> dict:
+    """Each of ``models`` (name -> writer of a seed) for each seed as a file in ``folder``: (name, seed) -> path."""
+    paths = {}
+    for name, write in models.items():
+        for seed in seeds:
+            paths[name, seed] = folder / f"{name}-{seed}.tflite"
+            paths[name, seed].write_bytes(write(seed))
+    return paths
+
+
 OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}
 
 
