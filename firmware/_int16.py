@@ -83,12 +83,17 @@ def _conv(layer: Layer) -> LayerCode:
         consts.append(c_array("int64_t", f"{name}_bias", bias))
     keys = ("in_h", "in_w", "in_c", "out_h", "out_w", "out_c", "kh", "kw", "stride_h", "stride_w", "dilation_h",
             "dilation_w", "pad_top", "pad_left", "single_rounding", "act_min", "act_max")
+    depthwise = layer.op == "DEPTHWISE_CONV_2D"
+    if depthwise and p["kh"] * p["kw"] > 511:
+        raise ModelError(f"operator {layer.index} ({layer.op}): int16 activations with a {p['kh']}x{p['kw']} kernel "
+                         f"(the int16 depthwise kernel sums at most 511 taps in int32)")
     fields = dict(weights=f"{name}_weights", bias=f"{name}_bias" if bias is not None else 0,
-                  multiplier=f"{name}_multiplier", shift=f"{name}_shift", **{k: p[k] for k in keys})
+                  multiplier=f"{name}_multiplier", shift=f"{name}_shift",
+                  scratch="(int32_t *)(void *)nn_scratch" if depthwise else 0, **{k: p[k] for k in keys})
     consts.append(c_struct("nn_conv16_params", f"{name}_params", fields))
-    kernel = "nn_depthwise_conv2d_s16" if layer.op == "DEPTHWISE_CONV_2D" else "nn_conv2d_s16"
+    kernel = "nn_depthwise_conv2d_s16" if depthwise else "nn_conv2d_s16"
     return LayerCode(tuple(consts), f"    {kernel}(&{name}_params, {_pointer(layer.inputs[0])}, "
-                                    f"{_pointer(layer.outputs[0])});\n")
+                                    f"{_pointer(layer.outputs[0])});\n", 4 * p["out_c"] if depthwise else 0)
 
 
 def lut(input_scale: float, input_zero_point: int, output_scale: float, function) -> np.ndarray:

@@ -92,6 +92,7 @@ typedef struct {
     const int64_t *bias;       /* [out_c] or 0 */
     const int32_t *multiplier; /* [out_c]: 32-bit (single_rounding) or reduced to 16 bits */
     const int32_t *shift;      /* [out_c] */
+    int32_t *scratch;          /* depthwise: out_c int32 sums; else 0 */
     int32_t in_h, in_w, in_c, out_h, out_w, out_c;
     int32_t kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
     int32_t single_rounding;   /* FULLY_CONNECTED: nn_requantize64_exact, else nn_requantize64 */

@@ -29,13 +29,10 @@ static int64_t dot16(const int16_t *x, const int8_t *w, int n)
     return acc;
 }
 
-/* Per output pixel and channel, the taps inside the image: a conv's rows of in_c products
- * ([out_c][kh][kw][in_c] weights), a depthwise conv's one product per tap ([kh][kw][out_c]). */
-static inline __attribute__((always_inline)) void conv16(const nn_conv16_params *params, const int16_t *in,
-                                                         int16_t *out, int depthwise)
+/* Per output pixel and channel, the taps inside the image, each a row of in_c products. */
+void nn_conv2d_s16(const nn_conv16_params *params, const int16_t *in, int16_t *out)
 {
     const nn_conv16_params local = *params, *p = &local;
-    int multiplier = p->out_c / p->in_c;
     for (int y = 0; y < p->out_h; y++)
         for (int x = 0; x < p->out_w; x++) {
             int iy0 = y * p->stride_h - p->pad_top, ix0 = x * p->stride_w - p->pad_left;
@@ -43,15 +40,11 @@ static inline __attribute__((always_inline)) void conv16(const nn_conv16_params 
                 int64_t acc = p->bias ? p->bias[o] : 0;
                 for (int ky = 0; ky < p->kh; ky++) {
                     int iy = iy0 + ky * p->dilation_h;
-                    if (iy < 0 || iy >= p->in_h)
-                        continue;
-                    for (int kx = 0; kx < p->kw; kx++) {
+                    for (int kx = 0; iy >= 0 && iy < p->in_h && kx < p->kw; kx++) {
                         int ix = ix0 + kx * p->dilation_w;
-                        if (ix < 0 || ix >= p->in_w)
-                            continue;
-                        const int16_t *px = in + (iy * p->in_w + ix) * p->in_c;
-                        acc += depthwise ? (int32_t)px[o / multiplier] * p->weights[(ky * p->kw + kx) * p->out_c + o]
-                                         : dot16(px, p->weights + ((o * p->kh + ky) * p->kw + kx) * p->in_c, p->in_c);
+                        if (ix >= 0 && ix < p->in_w)
+                            acc += dot16(in + (iy * p->in_w + ix) * p->in_c,
+                                         p->weights + ((o * p->kh + ky) * p->kw + kx) * p->in_c, p->in_c);
                     }
                 }
                 int32_t v = p->single_rounding ? nn_requantize64_exact(acc, p->multiplier[o], p->shift[o])
@@ -61,14 +54,45 @@ static inline __attribute__((always_inline)) void conv16(const nn_conv16_params 
         }
 }
 
-void nn_conv2d_s16(const nn_conv16_params *p, const int16_t *in, int16_t *out)
+/* Per output pixel, int32 sums of all channels (p->scratch) swept once per tap inside the image,
+ * each input channel feeding its multiplier's consecutive outputs: at most 511 taps of products
+ * below 2^22 (the generator checks), so the sums are exact before the int64 bias is added. */
+void nn_depthwise_conv2d_s16(const nn_conv16_params *params, const int16_t *in, int16_t *out)
 {
-    conv16(p, in, out, 0);
-}
-
-void nn_depthwise_conv2d_s16(const nn_conv16_params *p, const int16_t *in, int16_t *out)
-{
-    conv16(p, in, out, 1);
+    const nn_conv16_params local = *params, *p = &local;
+    int multiplier = p->out_c / p->in_c;
+    int32_t *acc = p->scratch;
+    for (int y = 0; y < p->out_h; y++)
+        for (int x = 0; x < p->out_w; x++) {
+            int iy0 = y * p->stride_h - p->pad_top, ix0 = x * p->stride_w - p->pad_left;
+            for (int o = 0; o < p->out_c; o++)
+                acc[o] = 0;
+            for (int ky = 0; ky < p->kh; ky++) {
+                int iy = iy0 + ky * p->dilation_h;
+                for (int kx = 0; iy >= 0 && iy < p->in_h && kx < p->kw; kx++) {
+                    int ix = ix0 + kx * p->dilation_w;
+                    if (ix < 0 || ix >= p->in_w)
+                        continue;
+                    const int16_t *px = in + (iy * p->in_w + ix) * p->in_c;
+                    const int8_t *w = p->weights + (ky * p->kw + kx) * p->out_c;
+                    if (multiplier == 1) {
+                        for (int i = 0; i < p->in_c; i++)
+                            acc[i] += px[i] * w[i];
+                    } else {
+                        int32_t *a = acc;
+                        for (int i = 0; i < p->in_c; i++) {
+                            int32_t xi = px[i];
+                            for (int m = 0; m < multiplier; m++)
+                                *a++ += xi * *w++;
+                        }
+                    }
+                }
+            }
+            for (int o = 0; o < p->out_c; o++) {
+                int64_t sum = (int64_t)acc[o] + (p->bias ? p->bias[o] : 0);
+                *out++ = nn_clamp16(nn_requantize64(sum, p->multiplier[o], p->shift[o]), p->act_min, p->act_max);
+            }
+        }
 }
 
 void nn_add_s16(const nn_add_params *p, const int16_t *in1, const int16_t *in2, int16_t *out)
