@@ -96,43 +96,27 @@ def _conv(layer: Layer) -> LayerCode:
                                     f"{_pointer(layer.outputs[0])});\n", 4 * p["out_c"] if depthwise else 0)
 
 
-def lut(input_scale: float, input_zero_point: int, output_scale: float, function) -> np.ndarray:
-    """The reference's LUTPopulate for int16 in float32: 512 intervals over the int16 input range,
-    each sample less half the interpolation error at its midpoint, and the value at the top."""
-    f32 = np.float32
-    lo, hi = f32(input_scale) * f32(-32768 - input_zero_point), f32(input_scale) * f32(32767 - input_zero_point)
-    inverse = f32(65536) / (f32(output_scale) * f32(32767) - f32(output_scale) * f32(-32768))
-    step = (hi - lo) / f32(512)
+def lut(function, lo: float, hi: float) -> np.ndarray:
+    """The reference's int16 table of ``function`` over [lo, hi] (gen_lut, in double): 512 intervals,
+    each sample (x 32768) less half the linear interpolation's error at its midpoint, and the value
+    at ``hi`` for the last slope."""
+    def rounded(v: float) -> float:
+        return math.floor(v + 0.5) if v >= 0 else math.ceil(v - 0.5)
 
-    def at(v):
-        return f32(function(f32(v)))
-
-    def rounded(v):
-        return f32(math.floor(v + 0.5) if v >= 0 else math.ceil(v - 0.5))
-
+    step = (hi - lo) / 512
     table = []
     for i in range(512):
-        x = lo + f32(i) * step
-        val, mid, nxt = at(x), at(x + step / f32(2)), at(lo + f32(i + 1) * step)
-        interpolated = rounded((nxt * inverse + rounded(val * inverse)) / f32(2))
-        bias = rounded((interpolated - rounded(mid * inverse)) / f32(2))
-        table.append(rounded(val * inverse) - bias)
-    table.append(rounded(at(hi) * inverse))
+        sample = rounded(function(lo + i * step) * 32768.0)
+        interpolated = rounded((function(lo + (i + 1) * step) * 32768.0 + sample) / 2.0)
+        bias = rounded((interpolated - rounded(function(lo + i * step + step / 2) * 32768.0)) / 2.0)
+        table.append(sample - bias)
+    table.append(rounded(function(hi) * 32768.0))
     return np.clip(np.array(table, np.float64), -32768, 32767).astype(np.int16)
 
 
-def _exp(v):
-    return math.exp(float(v))  # rounded to float32 by the caller: expf's result
-
-
-def _reciprocal(v):
-    return np.float32(1) / (np.float32(1) + v)
-
-
 #: The softmax tables (the same for every layer): exp over [-10, 0], 1 / (1 + x) over [0, 1].
-_RANGE = np.float32(65535)
-SOFTMAX_EXP = lut(np.float32(10) / _RANGE, 32767, np.float32(2) / _RANGE, _exp)
-SOFTMAX_RECIPROCAL = lut(np.float32(1) / _RANGE, -32768, np.float32(2) / _RANGE, _reciprocal)
+SOFTMAX_EXP = lut(math.exp, -10.0, 0.0)
+SOFTMAX_RECIPROCAL = lut(lambda v: 1.0 / (1.0 + v), 0.0, 1.0)
 
 
 def _softmax(layer: Layer) -> LayerCode:
