@@ -86,6 +86,8 @@ class ConvAccelerator(Accelerator):
         and a tiling that fits its buffer (else the job would end in error 3 or 4)."""
         if layer.op not in self.LAYERS:
             return None
+        if layer.inputs[0].dtype != "int8":
+            return f"{layer.inputs[0].dtype} activations (the unit's datapath is int8)"
         p, name = layer.params, layer.name
         if (p["dilation_h"], p["dilation_w"]) != (1, 1):
             return f"dilation {p['dilation_h']}x{p['dilation_w']} (the unit convolves with dilation 1)"

@@ -22,7 +22,7 @@ from simmcu._board import load_board
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._errors import ConfigError
 
-from . import _lstm, _ops
+from . import _int16, _lstm, _ops
 from ._build import build, firmware_dir
 from ._io import INPUT_SYMBOL, OUTPUT_SYMBOL, as_inputs, buffer_bytes, inputs_of, outputs_of, pack, random_inputs
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct, layer_function
@@ -84,16 +84,17 @@ def _align(n: int) -> int:
     return -(-n // ARENA_ALIGN) * ARENA_ALIGN
 
 
-def _activation_range(kind: str, scale: float, zero_point: int) -> tuple[int, int]:
-    """TFLite CalculateActivationRangeQuantized for int8 (the bound divided by the scale in float32)."""
+def _activation_range(kind: str, scale: float, zero_point: int, dtype: str = "int8") -> tuple[int, int]:
+    """TFLite CalculateActivationRangeQuantized for int8 or int16 (the bound divided by the scale in float32)."""
     def quantize(v: float) -> int:
         with np.errstate(over="ignore"):  # a tiny scale: the bound is out of any int8 range, clamped below
             q = float(np.float32(v) / np.float32(scale))
         return zero_point + int(_round(max(-2.0 ** 31, min(2.0 ** 31, q))))
 
-    lo, hi = {"none": (-128, 127), "relu": (quantize(0.0), 127), "relu6": (quantize(0.0), quantize(6.0)),
-              "relu_n1_to_1": (quantize(-1.0), quantize(1.0))}[kind]
-    return max(lo, -128), min(hi, 127)
+    info = np.iinfo(dtype)
+    lo, hi = {"none": (info.min, info.max), "relu": (quantize(0.0), info.max),
+              "relu6": (quantize(0.0), quantize(6.0)), "relu_n1_to_1": (quantize(-1.0), quantize(1.0))}[kind]
+    return max(lo, int(info.min)), min(hi, int(info.max))
 
 
 def _multipliers(x, w, y, channels: int, float32_product: bool) -> tuple[list[int], list[int]]:
@@ -169,7 +170,7 @@ def _conv_params(model: Model, op) -> tuple[dict, list[int], list[int]]:
         sh, sw, dh, dw = o["stride_h"], o["stride_w"], o["dilation_h"], o["dilation_w"]
     (pt, pb), (pl, pr) = _padding(h, oh, sh, dh, kh), _padding(wd, ow, sw, dw, kw)
     mult, shift = _multipliers(x, w, y, channels, float32_product=fc and w.scale.size == 1)
-    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
+    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]), np.dtype(y.dtype).name)
     params = dict(in_h=h, in_w=wd, in_c=c, out_h=oh, out_w=ow, out_c=channels, kh=kh, kw=kw, stride_h=sh,
                   stride_w=sw, dilation_h=dh, dilation_w=dw, pad_top=pt, pad_left=pl, pad_bottom=pb, pad_right=pr,
                   taps=kh * kw * (1 if op.op == "DEPTHWISE_CONV_2D" else c), single_rounding=int(fc),
@@ -182,21 +183,23 @@ def _pool_params(model: Model, op) -> dict:
     x, y = t[op.inputs[0]], t[op.outputs[0]]
     (_, h, w, c), (_, oh, ow, _) = x.shape, y.shape
     kh, kw, sh, sw = o["filter_h"], o["filter_w"], o["stride_h"], o["stride_w"]
-    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]))
+    lo, hi = _activation_range(o["activation"], float(y.scale[0]), int(y.zero_point[0]), np.dtype(y.dtype).name)
     return dict(in_h=h, in_w=w, channels=c, out_h=oh, out_w=ow, kh=kh, kw=kw, stride_h=sh, stride_w=sw,
                 pad_top=_padding(h, oh, sh, 1, kh)[0], pad_left=_padding(w, ow, sw, 1, kw)[0], act_min=lo, act_max=hi)
 
 
 def _add_params(model: Model, op) -> dict:
-    """TFLite add.cc Prepare: inputs rescaled to twice the larger scale with 20 bits of headroom."""
+    """TFLite add.cc Prepare: inputs rescaled to twice the larger scale with 20 bits of headroom (int8;
+    15 for int16, whose values shifted so still fit an int32)."""
     t = model.tensors
     a, b, y = t[op.inputs[0]], t[op.inputs[1]], t[op.outputs[0]]
     sa, sb, sy = float(a.scale[0]), float(b.scale[0]), float(y.scale[0])
     twice_max = 2 * max(sa, sb)
+    left_shift = 15 if y.dtype is np.int16 else 20
     (ma, ea), (mb, eb), (my, ey) = (quantize_multiplier(v) for v in
-                                    (sa / twice_max, sb / twice_max, twice_max / ((1 << 20) * sy)))
-    lo, hi = _activation_range(op.options["activation"], sy, int(y.zero_point[0]))
-    return dict(size=a.nbytes, in1_offset=-int(a.zero_point[0]), in1_multiplier=ma, in1_shift=ea,
+                                    (sa / twice_max, sb / twice_max, twice_max / ((1 << left_shift) * sy)))
+    lo, hi = _activation_range(op.options["activation"], sy, int(y.zero_point[0]), np.dtype(y.dtype).name)
+    return dict(size=int(np.prod(a.shape)), in1_offset=-int(a.zero_point[0]), in1_multiplier=ma, in1_shift=ea,
                 in2_offset=-int(b.zero_point[0]), in2_multiplier=mb, in2_shift=eb, out_multiplier=my,
                 out_shift=ey, out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
 
@@ -216,6 +219,8 @@ def _softmax_params(model: Model, op) -> dict:
 def cpu_code(layer: Layer) -> LayerCode:
     """The layer on the CPU: a call into the kernel library (firmware/kernels)."""
     name, p = layer.name, layer.params
+    if _int16.wide(layer):
+        return _int16.cpu_code(layer)
     if layer.op in _CONVS:
         return _cpu_conv(layer)
     if _ops.lowers(layer):

@@ -16,7 +16,7 @@ import numpy as np
 from simmcu._cores import get_core, parse_core_spec
 from simmcu._energy import layer_energy
 
-from . import _compile, _io, _lstm, _ops
+from . import _compile, _int16, _io, _layer, _lstm, _model, _ops
 from ._build import firmware_dir
 from ._compile import OFFLOAD_FILE, compile_model, layer_report, make_units, model_report
 from ._io import INPUT_SYMBOL, OUTPUT_SYMBOL, as_inputs, inputs_of, output_records, outputs_of, pack, unpack
@@ -35,7 +35,7 @@ def model_elf(model_path: str | Path, core: str, *, accels=(), portable: bool = 
     key = hashlib.sha256(read_regular_file(model_path, "model"))
     key.update(repr((firmware_as, portable)).encode())
     files = [*sorted((firmware_dir() / "kernels").iterdir()), *sorted((firmware_dir() / "include").glob("*.h")),
-             *(Path(m.__file__) for m in (_compile, _io, _lstm, _ops))]
+             *(Path(m.__file__) for m in (_compile, _int16, _io, _layer, _lstm, _model, _ops))]
     for unit in attached:
         support = unit.firmware(firmware_as)
         names = unit.params if unit.COMPILE_PARAMS is None else unit.COMPILE_PARAMS

@@ -31,7 +31,7 @@ class LayerTensor:
     """One input or output of a layer."""
 
     shape: tuple[int, ...]
-    dtype: str                 #: numpy dtype name: int8 (activations, weights), int32 (biases)
+    dtype: str                 #: numpy dtype name: int8 (activations, weights), int32 (biases); int16x8: int16, int64
     scale: np.ndarray          #: quantisation: one value per tensor, or one per channel
     zero_point: np.ndarray
     data: np.ndarray | None    #: the values of a constant tensor (weights, bias); None for activations

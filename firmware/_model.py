@@ -1,10 +1,11 @@
 """A quantised .tflite model as a graph the code generator works from (read with the `tflite`
-flatbuffer package): int8 tensors with shapes, quantisation and constant data, and operators
-with their options. Only what the int8 kernel library implements is accepted; anything else is
-a one-line error naming the operator."""
+flatbuffer package): int8 (or int16x8) tensors with shapes, quantisation and constant data, and
+operators with their options. Only what the kernel library implements is accepted; anything else
+is a one-line error naming the operator."""
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 import struct
@@ -225,13 +226,21 @@ def _check_activation(path: Path, where: str, tensors: list[Tensor], k: int, con
     """An activation lives in the arena: int8, not constant, at least one dimension, quantised with a
     positive finite scale and an int8 zero point (the generator requantises with them). ``constant``
     also takes a constant int8 tensor so quantised; ``floating`` also a float32 activation (a QUANTIZE
-    input, a DEQUANTIZE output, the graph's inputs and outputs around them)."""
+    input, a DEQUANTIZE output, the graph's inputs and outputs around them). An int16 activation
+    (int16x8 models) is quantised symmetrically, zero point 0, as converters emit it; which operators
+    take it is ``_check``'s to say."""
     t = tensors[k] if k >= 0 else None
     if floating and t is not None and t.dtype is np.float32 and t.data is None and t.shape:
         return
+    if t is not None and t.dtype is np.int16 and t.data is None:
+        if not t.shape or not _scales_ok(t.scale) or t.scale.size != 1 or np.any(t.zero_point != 0):
+            raise ModelError(f"{path}: {where}: int16 activation tensor {t.name} has shape {list(t.shape)}, scale "
+                             f"{t.scale.tolist()[:4]}, zero point {t.zero_point.tolist()[:4]}; int16 activations "
+                             f"need a dimension, one positive scale and zero point 0")
+        return
     if t is None or t.dtype is not np.int8 or t.data is not None and not constant:
         raise ModelError(f"{path}: {where} has a non-int8 activation tensor {t.name if t else '(absent)'}; "
-                         f"only fully int8 models are supported")
+                         f"activations are int8, or int16 in int16x8 models")
     if not t.shape and t.data is None or not _scales_ok(t.scale) or t.zero_point.size < 1 or \
             not np.all((t.zero_point >= -128) & (t.zero_point <= 127)):
         raise ModelError(f"{path}: {where}: activation tensor {t.name} has shape {list(t.shape)}, scale "
@@ -275,6 +284,8 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
     def fail(what: str):
         _fail(path, op, what)
 
+    if _check_int16(op, tensors, fail):
+        return
     need = _TENSOR_INPUTS.get(op.op, 1)
     if len(op.inputs) < need or min(op.inputs[:need]) < 0:
         fail(f"inputs {op.inputs}; it takes {need}")
@@ -316,6 +327,88 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
     if op.op in ("RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D") and (
             not np.array_equal(x.scale, y.scale) or not np.array_equal(x.zero_point, y.zero_point)):
         fail("input and output quantisation differ")
+
+
+#: The operators with int16x8 kernels (firmware/kernels/int16.c): int16 activations, int8 weights, int64 bias.
+INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D",
+             "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "LOGISTIC", "TANH")
+
+
+def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
+    """An operator with any int16 activation: all its activations int16, an operator of INT16_OPS,
+    and what its int16 kernel assumes; then ``_check``'s int8 rules do not apply (True)."""
+    data = _DATA_INPUTS.get(op.op, _ACTIVATION_INPUTS.get(op.op, 1))
+    acts = [tensors[k] for k in (*op.inputs[:data], *op.outputs) if k >= 0]
+    if not any(t.dtype is np.int16 for t in acts):
+        return False
+    if op.op not in INT16_OPS:
+        fail(f"int16 activations are not supported for {op.op} (int16x8 operators: {', '.join(INT16_OPS)})")
+    x, y = acts[0], acts[-1]
+    if op.op in ("QUANTIZE", "DEQUANTIZE"):  # the one side of a conversion that is not int16
+        allowed = (np.float32, np.int8, np.int16) if op.op == "QUANTIZE" else (np.int16,)
+        if x.dtype not in allowed or y.dtype not in ((np.int8, np.int16) if op.op == "QUANTIZE" else (np.float32,)):
+            fail(f"{np.dtype(x.dtype).name} -> {np.dtype(y.dtype).name}; with int16 activations it converts float32, "
+                 f"int8 or int16 to int8 or int16 (QUANTIZE), int16 to float32 (DEQUANTIZE)")
+        if x.shape != y.shape or any(t.scale.size > 1 for t in (x, y)):
+            fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal, the quantisation "
+                 f"per tensor")
+        return True
+    if any(t.dtype is not np.int16 or t.data is not None for t in acts):
+        fail("int16 activations mixed with other types or constants (an int16x8 operator's activations are all "
+             "int16)")
+    if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+        w = tensors[op.inputs[1]]
+        if w.dtype is not np.int8 or w.data is None:
+            fail(f"int16 activations with weights {w.name} that are not constant int8")
+        expected = 2 if op.op == "FULLY_CONNECTED" else 4
+        channels = w.shape[0] if op.op != "DEPTHWISE_CONV_2D" else w.shape[-1]
+        if len(w.shape) != expected or not _scales_ok(w.scale) or w.scale.size not in (1, channels) or \
+                np.any(w.zero_point != 0):
+            fail(f"int16 activations with weights {w.name} of shape {list(w.shape)}, {w.scale.size} scales; they "
+                 f"need {expected} dimensions, positive scales per tensor or per channel, zero points 0")
+        if op.op != "FULLY_CONNECTED" and (len(op.inputs) < 3 or op.inputs[2] < 0):
+            fail("int16 activations without a bias (the reference's int16 convolutions require one)")
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            b = tensors[op.inputs[2]]
+            if b.dtype is not np.int64 or b.data is None or b.data.size != channels:
+                fail(f"int16 activations with bias {b.name} that is not {channels} constant int64 values")
+        if op.op == "FULLY_CONNECTED":
+            if op.options["weights_format"] != 0:
+                fail("shuffled weights format")
+            if int(np.prod(x.shape)) % w.shape[1]:
+                fail(f"input shape {list(x.shape)} is not a whole number of rows of depth {w.shape[1]}")
+        else:
+            if len(x.shape) != 4 or x.shape[0] != 1 or len(y.shape) != 4:
+                fail(f"input shape {list(x.shape)}; spatial operators take one NHWC image (batch 1)")
+            if op.op == "CONV_2D" and w.shape[3] != x.shape[3]:
+                fail("grouped convolution (filter depth differs from input channels)")
+            if op.op == "DEPTHWISE_CONV_2D" and channels % x.shape[3]:
+                fail(f"{channels} output channels for {x.shape[3]} input channels")
+    elif op.op == "ADD":
+        a, b = (tensors[k] for k in op.inputs[:2])
+        if a.shape != b.shape or a.shape != y.shape:
+            fail(f"int16 activations with shapes {list(a.shape)} and {list(b.shape)} to {list(y.shape)}; the int16 "
+                 f"kernel adds same-shape tensors (no broadcasting)")
+        if all(math.frexp(float(t.scale[0]))[0] == 0.5 for t in (a, b, y)):
+            fail("int16 activations with power-of-two scales (the reference's separate power-of-two path)")
+    elif op.op == "SOFTMAX":
+        if abs(float(y.scale[0]) * 32768 - 1) > 1e-3:
+            fail(f"int16 output scale {float(y.scale[0]):g}; the reference's int16 softmax takes 1/32768")
+    elif op.op in ("LOGISTIC", "TANH"):
+        from ._int16 import checked_log2
+
+        if x.shape != y.shape:
+            fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal")
+        if checked_log2(float(y.scale[0])) != (True, -15):
+            fail(f"int16 output scale {float(y.scale[0]):g}; the reference's int16 kernel takes 1/32768")
+        if float(np.float32(x.scale[0])) * 4096 * 3 > 32767:
+            fail(f"int16 input scale {float(x.scale[0]):g} above 32767 / 12288 (the reference's multiplier bound)")
+    else:
+        if op.op != "RESHAPE" and (len(x.shape) != 4 or x.shape[0] != 1 or len(y.shape) != 4):
+            fail(f"input shape {list(x.shape)}; spatial operators take one NHWC image (batch 1)")
+        if not np.array_equal(x.scale, y.scale):
+            fail("input and output quantisation differ")
+    return True
 
 
 #: at most as many dimensions as the kernels' shapes hold (NN_MAX_DIMS)

@@ -30,13 +30,7 @@ def _model_cache(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def op_models(tmp_path_factory) -> dict[tuple[str, int], Path]:
-    folder = tmp_path_factory.mktemp("op-models")
-    paths = {}
-    for name, write in tflite_models.OP_MODELS.items():
-        for seed in SEEDS:
-            paths[name, seed] = folder / f"{name}-{seed}.tflite"
-            paths[name, seed].write_bytes(write(seed))
-    return paths
+    return tflite_models.write_models(tmp_path_factory.mktemp("op-models"), tflite_models.OP_MODELS, SEEDS)
 
 
 def _check(model: Path, core: str, variant: str, seed: int):

@@ -9,7 +9,7 @@ import flatbuffers
 import numpy as np
 import tflite
 
-_TYPES = {np.int8: 9, np.int32: 2, np.float32: 0, np.int16: 7}
+_TYPES = {np.int8: 9, np.int32: 2, np.float32: 0, np.int16: 7, np.int64: 4}
 _OPTIONS = {"CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
             "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
             "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "SOFTMAX": "SoftmaxOptions",
@@ -429,6 +429,16 @@ def float_io(seed: int) -> bytes:
     return m.bytes([x], [out])
 
 
+def write_models(folder, models: dict, seeds) -> dict:
+    """Each of ``models`` (name -> writer of a seed) for each seed as a file in ``folder``: (name, seed) -> path."""
+    paths = {}
+    for name, write in models.items():
+        for seed in seeds:
+            paths[name, seed] = folder / f"{name}-{seed}.tflite"
+            paths[name, seed].write_bytes(write(seed))
+    return paths
+
+
 OP_MODELS = {"activations": activations, "tensors_and_arithmetic": tensors_and_arithmetic, "float_io": float_io}
 
 
@@ -514,3 +524,131 @@ def lstm(seed: int, cifg: bool = False, time_major: bool = False, cell_clip: flo
     m.op("UNIDIRECTIONAL_SEQUENCE_LSTM", inputs, [y], intermediates=between, FusedActivationFunction=4,
          CellClip=clip, ProjClip=proj_clip, TimeMajor=time_major, AsymmetricQuantizeInputs=False)
     return m.bytes([x], [y])
+
+
+# --- int16x8 models (16-bit activations, 8-bit weights), random shapes and quantisation per seed
+
+
+class Int16Writer(ModelWriter):
+    """Tensors as TFLite's 16x8 quantisation emits them: int16 activations with symmetric scales
+    (zero point 0), int8 weights, int64 biases."""
+
+    def activation16(self, shape, scale: float) -> int:
+        return self.tensor(shape, [scale], [0], dtype=np.int16)
+
+    def bias64(self, n: int, input_scale: float, weight_tensor: int) -> int:
+        scales = [s * input_scale for s in self.tensors[weight_tensor]["scale"]]
+        return self.tensor([n], scales, [0] * len(scales), self.rng.integers(-3_000_000, 3_000_000, n).astype(np.int64),
+                           dtype=np.int64)
+
+    def output_scale(self, input_scale: float, weight_tensor: int, taps: int) -> float:
+        """A scale that puts the typical output of ``taps`` products of random int16 inputs and int8
+        weights a few thousand steps from zero (a random factor of that: sometimes saturating)."""
+        w = float(np.mean(self.tensors[weight_tensor]["scale"]))
+        return input_scale * w * 18900 * 73 * np.sqrt(taps) / self.rng.uniform(1500, 20000)
+
+
+def _out_size(n: int, k: int, stride: int, dilation: int, padding: int) -> int:
+    return -(-n // stride) if padding == SAME else -(-(n - (k - 1) * dilation) // stride)
+
+
+def _int16_spatial(m: Int16Writer, op: str, x: int, sx: float, shape, k, cout, stride, dilation, padding,
+                   multiplier: int = 1):
+    _, h, w, c = shape
+    oh, ow = (_out_size(n, kk, stride, dilation, padding) for n, kk in zip((h, w), k))
+    per_channel = bool(m.rng.integers(0, 2))
+    if op == "CONV_2D":
+        wt = m.weights([cout, k[0], k[1], c], per_channel)
+        opts = {}
+    else:
+        cout = c * multiplier
+        wt = m.weights([1, k[0], k[1], cout], per_channel, axis=3)
+        opts = dict(DepthMultiplier=multiplier)
+    sy = m.output_scale(sx, wt, k[0] * k[1] * (c if op == "CONV_2D" else 1))
+    y = m.activation16([1, oh, ow, cout], sy)
+    bias = m.bias64(cout, sx, wt)  # the reference's int16 convolutions require one
+    act = int(m.rng.choice([NONE, RELU, RELU6, RELU_N1_TO_1]))
+    m.op(op, [x, wt, bias], [y], Padding=padding, StrideH=stride, StrideW=stride, DilationHFactor=dilation,
+         DilationWFactor=dilation, FusedActivationFunction=act, **opts)
+    return y, sy, [1, oh, ow, cout]
+
+
+def int16_network(seed: int) -> bytes:
+    """CONV_2D (random kernel, stride or dilation, padding, fused activation, per-channel or
+    per-tensor weights, bias or none), a depthwise layer of multiplier 1 added back to its input
+    (ADD of two differently scaled int16 tensors), a strided depthwise layer of multiplier 1-3,
+    RESHAPE to rows and FULLY_CONNECTED over them."""
+    m = Int16Writer(600 + seed)
+    shape = [1, *(int(v) for v in m.rng.integers(4, 9, 2)), int(m.rng.integers(1, 6))]
+    sx = float(m.rng.uniform(0.5, 4) / 32767)
+    x = m.activation16(shape, sx)
+    k = (int(m.rng.integers(1, 4)), int(m.rng.integers(1, 4)))
+    stride = int(m.rng.integers(1, 3))
+    dilation = 1 if stride > 1 else int(m.rng.integers(1, 3))
+    a, sa, ashape = _int16_spatial(m, "CONV_2D", x, sx, shape, k, int(m.rng.integers(2, 9)), stride, dilation,
+                                   int(m.rng.choice([SAME, VALID])) if min(shape[1:3]) > 2 * max(k) else SAME)
+    d, sd, _ = _int16_spatial(m, "DEPTHWISE_CONV_2D", a, sa, ashape, (3, 3), 0, 1, 1, SAME)
+    ss = max(sa, sd) * float(m.rng.uniform(1, 2))
+    s_ = m.activation16(ashape, ss)
+    m.op("ADD", [a, d], [s_], FusedActivationFunction=int(m.rng.choice([NONE, RELU])))
+    e, se, eshape = _int16_spatial(m, "DEPTHWISE_CONV_2D", s_, ss, ashape, (int(m.rng.integers(1, 4)), 2), 0,
+                                   int(m.rng.integers(1, 3)), 1, SAME, multiplier=int(m.rng.integers(1, 4)))
+    n = int(np.prod(eshape))
+    rows = [r for r in (1, 2, 3) if n % r == 0][-1] if seed % 2 else 1
+    r = m.activation16([rows, n // rows], se)
+    m.op("RESHAPE", [e, m.tensor([2], data=np.array([rows, n // rows], np.int32), dtype=np.int32)], [r])
+    units = int(m.rng.integers(3, 12))
+    wt = m.weights([units, n // rows], bool(m.rng.integers(0, 2)))
+    sy = m.output_scale(se, wt, n // rows)
+    out = m.activation16([rows, units], sy)
+    m.op("FULLY_CONNECTED", [r, wt, m.bias64(units, se, wt) if seed % 3 else -1], [out],
+         FusedActivationFunction=int(m.rng.choice([NONE, RELU])), WeightsFormat=0)
+    return m.bytes([x], [out])
+
+
+def int16_conversions(seed: int) -> bytes:
+    """A float32 model quantised to int16 (QUANTIZE float32 -> int16), AVERAGE_POOL_2D (SAME, stride 2,
+    a fused activation), QUANTIZE int16 -> int8 -> int16 and int16 -> int16 (requantising), MAX_POOL_2D
+    (VALID), DEQUANTIZE int16 -> float32."""
+    m = Int16Writer(700 + seed)
+    shape = [1, *(int(v) for v in m.rng.integers(4, 10, 2)), int(m.rng.integers(1, 7))]
+    x = m.tensor(shape, dtype=np.float32)
+    s0 = float(m.rng.uniform(0.5, 8) / 32767)
+    q = m.activation16(shape, s0)
+    m.op("QUANTIZE", [x], [q])
+    k = int(m.rng.integers(2, 4))
+    pooled = [1, -(-shape[1] // 2), -(-shape[2] // 2), shape[3]]
+    a = m.activation16(pooled, s0)
+    m.op("AVERAGE_POOL_2D", [q], [a], Padding=SAME, StrideH=2, StrideW=2, FilterHeight=k, FilterWidth=k,
+         FusedActivationFunction=int(m.rng.choice([NONE, RELU, RELU6, RELU_N1_TO_1])))
+    b = m.activation(pooled, float(s0 * 256 * m.rng.uniform(0.5, 2)), int(m.rng.integers(-50, 50)))
+    m.op("QUANTIZE", [a], [b])
+    c = m.activation16(pooled, float(s0 * m.rng.uniform(0.5, 2)))
+    m.op("QUANTIZE", [b], [c])
+    d = m.activation16(pooled, float(s0 * m.rng.uniform(0.3, 3)))
+    m.op("QUANTIZE", [c], [d])
+    out_shape = [1, pooled[1] - 1, pooled[2] - 1, shape[3]]
+    e = m.activation16(out_shape, m.tensors[d]["scale"][0])
+    m.op("MAX_POOL_2D", [d], [e], Padding=VALID, StrideH=1, StrideW=1, FilterHeight=2, FilterWidth=2,
+         FusedActivationFunction=int(m.rng.choice([NONE, RELU])))
+    out = m.tensor(out_shape, dtype=np.float32)
+    m.op("DEQUANTIZE", [e], [out])
+    return m.bytes([x], [out])
+
+
+def int16_softmax(seed: int) -> bytes:
+    """RESHAPE of an image to rows and SOFTMAX (int16, output scale 1/32768) over them, random depth,
+    input scale and beta."""
+    m = Int16Writer(800 + seed)
+    rows, depth = int(m.rng.integers(8, 24)), int(m.rng.integers(2, 40))
+    sx = float(m.rng.uniform(0.3, 12) / 32767)
+    x = m.activation16([1, rows, depth], sx)
+    r = m.activation16([rows, depth], sx)
+    m.op("RESHAPE", [x, m.tensor([2], data=np.array([rows, depth], np.int32), dtype=np.int32)], [r])
+    y = m.activation16([rows, depth], 1 / 32768)
+    m.op("SOFTMAX", [r], [y], Beta=float([1.0, 0.6, 1.8][seed % 3]))
+    return m.bytes([x], [y])
+
+
+INT16_MODELS = {"int16_network": int16_network, "int16_conversions": int16_conversions,
+                "int16_softmax": int16_softmax}

@@ -66,6 +66,42 @@ void nn_depthwise_conv2d(const nn_conv_params *p, const int8_t *in, int8_t *out)
 /* Either on the conv coprocessor (simmcu_conv.h), polling; 0 on success, else its ERROR register. */
 uint32_t nn_conv2d_offload(const nn_conv_params *p, const int8_t *in, int8_t *out, int depthwise);
 
+/* The int16x8 convolutions (kernels/int16.c): int16 activations (zero point 0), int8 weights, int64
+ * bias, the sum in int64 requantised with one rounding half up, as the reference interpreter does:
+ * CONV_2D and DEPTHWISE_CONV_2D (MultiplyByQuantizedMultiplier on int64) with the multiplier reduced
+ * to 16 bits by the generator ((m + 2^15) >> 16, at most 2^15 - 1); FULLY_CONNECTED with the whole
+ * 32-bit multiplier and the exact product (nn_requantize64_exact). -31 <= shift <= 14. */
+static inline int32_t nn_requantize64(int64_t x, int32_t reduced_multiplier, int32_t shift)
+{
+    int total = 15 - shift;
+    return (int32_t)((x * reduced_multiplier + ((int64_t)1 << (total - 1))) >> total);
+}
+
+/* (x * multiplier + 2^(total - 1)) >> total, total = 31 - shift, without the 79-bit product: x is
+ * split at bit 16 (|x| < 2^47, the reference's own bound, keeps the high part's product in range). */
+static inline int32_t nn_requantize64_exact(int64_t x, int32_t multiplier, int32_t shift)
+{
+    int total = 31 - shift;
+    int64_t high = (x >> 16) * multiplier;
+    int64_t low = (int64_t)(x & 0xFFFF) * multiplier + ((int64_t)1 << (total - 1));
+    return (int32_t)((high + (low >> 16)) >> (total - 16));
+}
+
+typedef struct {
+    const int8_t *weights;     /* conv: [out_c][kh][kw][in_c] (FULLY_CONNECTED [out_c][in_c]); depthwise: [kh][kw][out_c] */
+    const int64_t *bias;       /* [out_c] or 0 */
+    const int32_t *multiplier; /* [out_c]: 32-bit (single_rounding) or reduced to 16 bits */
+    const int32_t *shift;      /* [out_c] */
+    int32_t *scratch;          /* depthwise: out_c int32 sums; else 0 */
+    int32_t in_h, in_w, in_c, out_h, out_w, out_c;
+    int32_t kh, kw, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
+    int32_t single_rounding;   /* FULLY_CONNECTED: nn_requantize64_exact, else nn_requantize64 */
+    int32_t act_min, act_max;
+} nn_conv16_params;
+
+void nn_conv2d_s16(const nn_conv16_params *p, const int16_t *in, int16_t *out);
+void nn_depthwise_conv2d_s16(const nn_conv16_params *p, const int16_t *in, int16_t *out);
+
 /* AVERAGE_POOL_2D and MAX_POOL_2D: windows clipped at the border, TFLite's rounding of the mean. */
 typedef struct {
     int32_t in_h, in_w, channels, out_h, out_w;
@@ -86,6 +122,8 @@ typedef struct {
 } nn_add_params;
 
 void nn_add(const nn_add_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+/* int16 (zero points 0): 15 bits of headroom, as the reference's int16 left_shift. */
+void nn_add_s16(const nn_add_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 
 /* SOFTMAX int8 -> int8 (output scale 1/256, zero point -128) over the last dimension, in
  * gemmlowp fixed point: exp of the scaled difference to the row maximum, one reciprocal per row. */
@@ -95,6 +133,50 @@ typedef struct {
 } nn_softmax_params;
 
 void nn_softmax(const nn_softmax_params *p, const int8_t *in, int8_t *out);
+
+/* The int16 pools (kernels/int16.c), with the int8 pools' parameter block. */
+void nn_average_pool_s16(const nn_pool_params *p, const int16_t *in, int16_t *out);
+void nn_max_pool_s16(const nn_pool_params *p, const int16_t *in, int16_t *out);
+
+/* QUANTIZE int8 <-> int16 and int16 -> int16: (x - in_zp) requantised (gemmlowp), + out_zp, clamped. */
+typedef struct {
+    int32_t size, multiplier, shift, in_zp, out_zp, out_min, out_max;
+} nn_requantize_params;
+
+void nn_requantize_s8_s16(const nn_requantize_params *p, const int8_t *in, int16_t *out);
+void nn_requantize_s16_s8(const nn_requantize_params *p, const int16_t *in, int8_t *out);
+void nn_requantize_s16_s16(const nn_requantize_params *p, const int16_t *in, int16_t *out);
+
+/* QUANTIZE float32 -> int16 and DEQUANTIZE int16 -> float32, in float arithmetic (no table: 65536 entries). */
+typedef struct {
+    int32_t size;
+    float scale;
+    int32_t zero_point;
+} nn_quantize16_params;
+
+void nn_quantize_s16(const nn_quantize16_params *p, const float *in, int16_t *out);
+void nn_dequantize_s16(const nn_quantize16_params *p, const int16_t *in, float *out);
+
+/* SOFTMAX int16 -> int16 over the last dimension (output scale 1/32768), as the reference's
+ * SoftmaxInt16: two 513-entry tables the generator computes (exp on [-10, 0], 1/(1 + x) on [0, 1]). */
+typedef struct {
+    const int16_t *exp_lut, *reciprocal_lut;
+    int16_t *exps;             /* scratch: one row's exps */
+    int32_t rows, depth, input_multiplier, input_shift;
+} nn_softmax16_params;
+
+void nn_softmax_s16(const nn_softmax16_params *p, const int16_t *in, int16_t *out);
+
+/* LOGISTIC and TANH int16 -> int16 (output scale 1/32768): the reference's interpolated table of
+ * sigmoid(i / 24), i = 0..255, in 0.16 fixed point (table, the generator's), the input rescaled by
+ * multiplier and left_shift. */
+typedef struct {
+    const uint16_t *table;
+    int32_t size, multiplier, left_shift;
+} nn_sigmoid16_params;
+
+void nn_logistic_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out);
+void nn_tanh_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out);
 
 /* Shapes of the elementwise, data-movement and reduction kernels: at most NN_MAX_DIMS dimensions,
  * padded with leading 1s (the generator collapses dimensions that are contiguous in every operand). */
