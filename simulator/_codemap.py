@@ -240,11 +240,12 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
 
 def _word_aligned_base(insn: Insn) -> int | None:
     """The base register (decoder number) of an access that must be word-aligned, unless it is SP
-    (always aligned on Cortex-M): multiple and FP loads/stores, LDRD/STRD, exclusives."""
+    (always aligned on Cortex-M) or PC (a literal load reads Align(PC, 4) + a multiple of 4):
+    multiple and FP loads/stores, LDRD/STRD, exclusives."""
     multiple = insn.klass in ("load_multi", "store_multi", "fp_load", "fp_store")
     double = insn.klass in ("load", "store") and 8 in (insn.read_bytes, insn.write_bytes)
     exclusive = insn.text.startswith(("ldrex ", "strex ", "lda ", "stl ", "ldaex ", "stlex "))
-    if not (multiple or double or exclusive) or not insn.addr_regs or insn.addr_regs & thumb.SP_BIT:
+    if not (multiple or double or exclusive) or not insn.addr_regs or insn.addr_regs & (thumb.SP_BIT | thumb.PC_BIT):
         return None
     return (insn.addr_regs & -insn.addr_regs).bit_length() - 1
 

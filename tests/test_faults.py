@@ -43,6 +43,15 @@ def test_armv7m_word_alignment_usage_fault(run, elf, core, what, size, access, o
     assert run("faults.c", core, "unaligned-ldr").exit_reason == "exit"
 
 
+@pytest.mark.parametrize("what", ["literal-ldrd", "literal-vldr"])
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m7", "cortex-m33"])
+def test_a_literal_load_from_a_halfword_aligned_pc_is_aligned(run, core, what):
+    """LDRD and VLDR from the literal pool address Align(PC, 4) + imm: never unaligned, whatever the
+    PC (a VLDR in a float kernel was reported as an UNALIGNED UsageFault)."""
+    r = run("faults.c", core, what)
+    assert (r.exit_reason, r.exit_code) == ("exit", 42), r.message
+
+
 @pytest.mark.parametrize("core", ["cortex-m0plus"])
 def test_armv6m_unaligned_access_hard_fault_names_the_address(run, core):
     r = fault(run, core, "unaligned-ldr")

@@ -53,7 +53,20 @@ int main(int argc, char **argv)
         uint32_t a, b;
         __asm__ volatile("ldm %2, {%0, %1}" : "=r"(a), "=r"(b) : "r"(odd) : "memory");
         return (int)(a + b);
+    } else if (same(what, "literal-ldrd")) { /* from a PC that is not word-aligned: Align(PC, 4) + imm */
+        uint32_t a, b;
+        __asm__ volatile(".balign 4\n nop\n ldrd %0, %1, 1f\n b 2f\n .balign 4\n1: .word 20, 22\n2:"
+                         : "=r"(a), "=r"(b));
+        return (int)(a + b);
     }
+#if defined(__ARM_FP)
+    else if (same(what, "literal-vldr")) {
+        uint32_t a;
+        __asm__ volatile(".balign 4\n nop\n vldr s0, 1f\n vmov %0, s0\n b 2f\n .balign 4\n1: .word 42\n2:"
+                         : "=r"(a) :: "s0");
+        return (int)a;
+    }
+#endif
 #endif
 #endif
     return 0;
