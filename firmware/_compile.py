@@ -219,14 +219,14 @@ def _softmax_params(model: Model, op) -> dict:
 def cpu_code(layer: Layer) -> LayerCode:
     """The layer on the CPU: a call into the kernel library (firmware/kernels)."""
     name, p = layer.name, layer.params
+    if layer.op == _lstm.OP:  # int8 activations; its int16 cell state is its own
+        return _lstm.cpu_code(layer)
     if _int16.wide(layer):
         return _int16.cpu_code(layer)
     if layer.op in _CONVS:
         return _cpu_conv(layer)
     if _ops.lowers(layer):
         return _ops.cpu_code(layer)
-    if layer.op == _lstm.OP:
-        return _lstm.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({layer.outputs[0].address}, {layer.inputs[0].address}, "
                              f"{layer.outputs[0].nbytes});\n")
