@@ -10,7 +10,7 @@ custom-instruction hook (``HOOK_SIGNATURE``, ``make_hook``, ``STATE0``), and the
 seam (``Layer``, ``LayerCode``, ...). docs/accelerators.md documents the interface and each model.
 """
 
-import importlib
+from simmcu._lazy import lazy_namespace
 
 __all__ = [
     # a model and what the machine gives it
@@ -45,14 +45,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str):
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_namespace(__name__, _HOME)

@@ -6,7 +6,7 @@ the compiler from quantised .tflite models to C (``compile_model``, ``run_model`
 Each name is imported on first use (PEP 562): running a bundled example needs only
 ``example_elf``, not the model compiler and its TFLite schema."""
 
-import importlib
+from simmcu._lazy import lazy_namespace
 
 __all__ = ["EXAMPLES", "EvalResult", "build", "compile_model", "evaluate", "example_elf", "firmware_dir",
            "load_model", "model_elf", "ModelError", "read_input", "run_model", "strip_debug", "FirmwareSupport",
@@ -25,14 +25,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str):
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_namespace(__name__, _HOME)

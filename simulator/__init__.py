@@ -6,7 +6,7 @@ touches: ``Simulator`` brings in Unicorn and the native hooks, ``evaluate`` the 
 ``sweep`` the sweep driver.
 """
 
-import importlib
+from ._lazy import lazy_namespace
 
 __version__ = "0.1.0"
 
@@ -32,14 +32,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str):
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'simmcu' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_namespace(__name__, _HOME)
