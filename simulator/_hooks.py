@@ -103,7 +103,10 @@ def _cache_key() -> str:
 def _load_or_compile() -> dict[str, EntryPoint]:
     path = cache_file()
     if path is not None and path.exists():
-        return _load(path.read_bytes())
+        try:
+            return _load(path.read_bytes())
+        except (ValueError, KeyError, RuntimeError):  # unreadable (a damaged file): compile it again
+            path.unlink(missing_ok=True)
     print(COMPILING if path is not None else COMPILING.replace("first run, cached afterwards",
                                                               "no writable cache directory"),
           file=sys.stderr, flush=True)
