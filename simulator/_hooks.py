@@ -118,17 +118,22 @@ def _load_or_compile() -> dict[str, EntryPoint]:
         blob = _link(compiled)
         if blob is not None:
             partial = path.with_name(f"{path.name}.{os.getpid()}")
-            partial.write_bytes(blob)
-            os.replace(partial, path)  # atomic: a concurrent run sees the whole file or none
+            try:
+                partial.write_bytes(blob)
+                os.replace(partial, path)  # atomic: a concurrent run sees the whole file or none
+            except OSError:  # a full disk: this run goes on with what it compiled
+                partial.unlink(missing_ok=True)
     return {name: EntryPoint(name, f.address) for name, f in compiled.items()}
 
 
 def _link(compiled: dict) -> bytes | None:
     """One object file of all the entry points: a JSON line (entry point -> symbol, the undefined
-    symbols), then the object code. None if it needs a symbol ``_resolve`` cannot find."""
+    symbols), then the object code. None if it needs a symbol ``_resolve`` cannot find, or is not
+    ELF (hosts other than Linux then compile on every run)."""
     import io
 
     import llvmlite.binding as llvm
+    from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
     module = None
@@ -142,7 +147,10 @@ def _link(compiled: dict) -> bytes | None:
         else:
             module.link_in(part)
     code = next(iter(compiled.values()))._library._codegen._tm.emit_object(module)  # Numba's own target
-    table = ELFFile(io.BytesIO(code)).get_section_by_name(".symtab")
+    try:
+        table = ELFFile(io.BytesIO(code)).get_section_by_name(".symtab")
+    except ELFError:
+        return None
     undefined = sorted({s.name for s in table.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF"})
     if any(_resolve(name) is None for name in undefined):
         return None
