@@ -238,9 +238,8 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         for k, c in enumerate(STALL_CAUSES):
             step_stalls[k][i] = cost[c] + (lu if c == "load_use" else mc if c == "memory" else 0)
         counts = (insn.mem_reads, insn.mem_writes, insn.read_bytes, insn.write_bytes)
-        for k in range(n_traffic):
-            where, what = divmod(k, len(nat.TRAFFIC_KINDS))
-            step_traffic[k][i] = counts[what] if where == insn.mem_where else 0
+        for what, count in enumerate(counts):  # the other places' rows stay 0
+            step_traffic[insn.mem_where * len(nat.TRAFFIC_KINDS) + what][i] = count
         step_dynamic_sp[i] = insn.sp_delta is None
         step_dual[i] = -dual
     rows, prefix = state.insn, state.prefix
