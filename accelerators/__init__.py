@@ -10,14 +10,7 @@ custom-instruction hook (``HOOK_SIGNATURE``, ``make_hook``, ``STATE0``), and the
 seam (``Layer``, ``LayerCode``, ...). docs/accelerators.md documents the interface and each model.
 """
 
-from simmcu._energy import HOROWITZ_45NM, sram_energy
-from simmcu._errors import ConfigError
-from simmcu._params import UNITS, Param
-from simmcu.firmware._layer import FirmwareSupport, Layer, LayerCode, LayerTensor, c_array, c_struct
-
-from ._base import COMMON_PARAMS, MAC_AREA, MAC_ENERGY, Accelerator, Bus, Invocation, Phase, Signal
-from ._registry import GROUP, accelerator_class, available, make_accelerator
-from .cfu import STATE0, CustomInstructionUnit
+from simmcu._lazy import lazy_namespace
 
 __all__ = [
     # a model and what the machine gives it
@@ -35,11 +28,21 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """``HOOK_SIGNATURE`` and ``make_hook`` bring in Numba: imported on first use."""
-    if name in ("HOOK_SIGNATURE", "make_hook"):
-        from . import _cfu_native
+#: The module that defines each public name: imported on first use (PEP 562), so that listing the
+#: models (``available``) loads neither the model compiler nor, for ``HOOK_SIGNATURE`` and
+#: ``make_hook``, Numba.
+_HOME = {
+    **dict.fromkeys(("HOROWITZ_45NM", "sram_energy"), "simmcu._energy"),
+    "ConfigError": "simmcu._errors",
+    **dict.fromkeys(("UNITS", "Param"), "simmcu._params"),
+    **dict.fromkeys(("FirmwareSupport", "Layer", "LayerCode", "LayerTensor", "c_array", "c_struct"),
+                    "simmcu.firmware._layer"),
+    **dict.fromkeys(("COMMON_PARAMS", "MAC_AREA", "MAC_ENERGY", "Accelerator", "Bus", "Invocation", "Phase",
+                     "Signal"), "._base"),
+    **dict.fromkeys(("GROUP", "accelerator_class", "available", "make_accelerator"), "._registry"),
+    **dict.fromkeys(("STATE0", "CustomInstructionUnit"), ".cfu"),
+    **dict.fromkeys(("HOOK_SIGNATURE", "make_hook"), "._cfu_native"),
+}
 
-        globals()[name] = value = getattr(_cfu_native, name)
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__getattr__, __dir__ = lazy_namespace(__name__, _HOME)

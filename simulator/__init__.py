@@ -1,18 +1,12 @@
 """simmcu: a cycle-approximate microcontroller simulator for RV32IMC and Cortex-M firmware.
 
-The public API is what ``__all__`` lists; modules starting with ``_`` are private. ``Simulator``
-is imported on first use: it brings in Unicorn and the compiled native hooks, which listings and
-configuration checks do not need; ``evaluate`` (a .tflite model on a data set) likewise.
+The public API is what ``__all__`` lists; modules starting with ``_`` are private. Each name is
+imported on first use (PEP 562), so that a listing or a configuration check loads only what it
+touches: ``Simulator`` brings in Unicorn and the native hooks, ``evaluate`` the model compiler,
+``sweep`` the sweep driver.
 """
 
-from ._board import Board, Region, bundled_boards, load_board
-from ._cores import Core, core_names, get_core
-from ._errors import ConfigError, ElfError, ExitCode, SimmcuError, TimeLimitError, ToolchainError
-from ._observe import Observer
-from ._result import Fault, RunResult
-from ._sweep import sweep
-from ._timing import Profile, bundled_profiles, load_profile
-from ._trace import Trace, Waveform
+from ._lazy import lazy_namespace
 
 __version__ = "0.1.0"
 
@@ -25,21 +19,17 @@ __all__ = [
     "sweep", "evaluate", "Trace", "Waveform",
 ]
 
+#: The module that defines each public name.
+_HOME = {
+    **dict.fromkeys(("Board", "Region", "bundled_boards", "load_board"), "._board"),
+    **dict.fromkeys(("Core", "core_names", "get_core"), "._cores"),
+    **dict.fromkeys(("ConfigError", "ElfError", "ExitCode", "SimmcuError", "TimeLimitError", "ToolchainError"),
+                    "._errors"),
+    "Simulator": "._machine", "Observer": "._observe", "GdbServer": "._gdb",
+    "Fault": "._result", "RunResult": "._result",
+    **dict.fromkeys(("Profile", "bundled_profiles", "load_profile"), "._timing"),
+    "sweep": "._sweep", "evaluate": "simmcu.firmware", "Trace": "._trace", "Waveform": "._trace",
+}
 
-def __getattr__(name: str):
-    if name == "Simulator":
-        from ._machine import Simulator
 
-        globals()["Simulator"] = Simulator
-        return Simulator
-    if name == "GdbServer":
-        from ._gdb import GdbServer
-
-        globals()["GdbServer"] = GdbServer
-        return GdbServer
-    if name == "evaluate":  # the model compiler: numpy, tflite and the build driver
-        from simmcu.firmware import evaluate
-
-        globals()["evaluate"] = evaluate
-        return evaluate
-    raise AttributeError(f"module 'simmcu' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_namespace(__name__, _HOME)

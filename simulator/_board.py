@@ -11,11 +11,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ._cortexm import PPB_BASE, PPB_SIZE
 from ._energy import region_energy
 from ._errors import ConfigError
 from ._params import MAX_CYCLES, REQUIRED, Param, apply_params, cycles_in_range, load_toml
-from ._riscv import _CLINT_SIZE
+
+#: The platforms' system register windows, which no board region may overlap: the Cortex-M private
+#: peripheral bus (``_cortexm``) and the size of the RISC-V CLINT at ``clint_base`` (``_riscv``).
+PPB_BASE, PPB_SIZE = 0xE000_0000, 0x10_0000
+CLINT_SIZE = 0x10000
 
 REGION_KINDS = ("flash", "sram", "tcm", "mmio")
 
@@ -47,7 +50,7 @@ BOARD_PARAMS = {
     "irq_lines": Param(16, "lines", "device interrupt lines (Cortex-M NVIC IRQs; RISC-V platform sources, at most 16)", int, lambda v: 1 <= v <= 240),
     "systick_ref_divider": Param(8, "cycles", "Cortex-M: core cycles per SysTick reference-clock tick (CLKSOURCE=0)", int, lambda v: 1 <= v < MAX_CYCLES),
     "clint_base": Param(0x0200_0000, "address", "RISC-V: base of the CLINT (msip, mtimecmp at +0x4000, mtime at +0xBFF8; 64 KiB)", int,
-                        lambda v: v % 4096 == 0 and 0 <= v <= (1 << 32) - _CLINT_SIZE),
+                        lambda v: v % 4096 == 0 and 0 <= v <= (1 << 32) - CLINT_SIZE),
     "mtime_divider": Param(1, "cycles", "RISC-V: core cycles per mtime tick", int, lambda v: 1 <= v < MAX_CYCLES),
 }
 
@@ -148,7 +151,7 @@ def _check_layout(regions: list[Region], values: dict, source: str) -> None:
             raise ConfigError(f"board {source}: regions {a.name!r} and {b.name!r} overlap")
     # The platform maps its own system registers there: a region would collide with them.
     window, (base, size) = (("Cortex-M private peripheral bus", (PPB_BASE, PPB_SIZE)) if values["arch"] == "arm"
-                            else ("CLINT (clint_base)", (values["clint_base"], _CLINT_SIZE)))
+                            else ("CLINT (clint_base)", (values["clint_base"], CLINT_SIZE)))
     for r in regions:
         if r.base < base + size and base < r.end:
             raise ConfigError(f"board {source}: region {r.name!r} [{r.base:#010x}, {r.end:#010x}) overlaps the "

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from unicorn import arm_const, riscv_const
 
-from . import _native as nat
+from . import _hooks
+from . import _state as nat
 from ._errors import ElfError
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
                       latency_model_of, memory_hooked, not_taken_cost, predictable, taken_cost)
@@ -171,8 +172,16 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         if idx[end] == 0:
             idx[end] = i + 2
 
-    rows, prefix = state.insn, state.prefix
-    cycles, stalls, traffic, dynamic_sp = prefix.cycles, prefix.stalls, prefix.traffic, prefix.dynamic_sp
+    # Each row and each prefix sum is filled from a Python list at once: element by element, numpy's
+    # scalar access was most of the time a run spends before its first instruction.
+    col = {name: [0] * n for name in ("sp_min", "latency_function", "operand_a", "operand_b", "aligned_base",
+                                      "address", "fallthrough", "flags", "reads", "writes", "load_dests",
+                                      "addr_regs", "entry_load_use", "entry_memory", "entry_dual", "taken",
+                                      "predicted", "not_taken", "fetch", "function")}
+    n_traffic = len(nat.TRAFFIC_PLACES) * len(nat.TRAFFIC_KINDS)
+    step_cycles, step_dynamic_sp, step_dual = [0] * n, [0] * n, [0] * n
+    step_stalls = [[0] * n for _ in STALL_CAUSES]
+    step_traffic = [[0] * n for _ in range(n_traffic)]
     regs = register_ids(arch)
     latency_sites, watch_sites, alignment_sites = [], [], []
     spmin_next = 0
@@ -181,7 +190,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         nxt_same_block = i + 1 < n and not insn.ctrl and insns[i + 1].addr == insn.fallthrough
         delta = insn.sp_delta or 0
         spmin = min(0, delta + (spmin_next if nxt_same_block else 0))
-        rows.sp_min[i] = spmin
+        col["sp_min"][i] = spmin
         spmin_next = spmin
     for i, insn in enumerate(insns):
         prev = insns[i - 1] if i and insns[i - 1].fallthrough == insn.addr else None
@@ -207,33 +216,40 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
                 watch_sites.append(insn.fallthrough)
         model = latency_model_of(profile, insn)
         if model is not None:
-            rows.latency_function[i] = nat.latency_function(model)
-            rows.operand_a[i] = regs[insn.operands[0]]
-            rows.operand_b[i] = regs[insn.operands[1]]
+            col["latency_function"][i] = _hooks.latency_address(model.name)
+            col["operand_a"][i] = regs[insn.operands[0]]
+            col["operand_b"][i] = regs[insn.operands[1]]
             latency_sites.append(insn.addr)
         aligned = _word_aligned_base(insn) if strict_alignment else None
         if aligned is not None:
-            rows.aligned_base[i] = regs[aligned]
+            col["aligned_base"][i] = regs[aligned]
             alignment_sites.append(insn.addr)
-        rows.address[i], rows.fallthrough[i], rows.flags[i] = insn.addr, insn.fallthrough, flags
-        rows.reads[i], rows.writes[i] = insn.reads, insn.writes
-        rows.load_dests[i], rows.addr_regs[i] = insn.load_dests, insn.addr_regs
-        rows.entry_load_use[i], rows.entry_memory[i], rows.entry_dual[i] = lu, mc, dual
-        rows.taken[i] = taken_cost(profile, mem, insn, None) if insn.ctrl else 0
+        col["address"][i], col["fallthrough"][i], col["flags"][i] = insn.addr, insn.fallthrough, flags
+        col["reads"][i], col["writes"][i] = insn.reads, insn.writes
+        col["load_dests"][i], col["addr_regs"][i] = insn.load_dests, insn.addr_regs
+        col["entry_load_use"][i], col["entry_memory"][i], col["entry_dual"][i] = lu, mc, dual
+        col["taken"][i] = taken_cost(profile, mem, insn, None) if insn.ctrl else 0
         if predictable(profile, insn):
-            rows.predicted[i] = taken_cost(profile, mem, insn, None, predicted=True)
-            rows.not_taken[i] = not_taken_cost(profile, insn, predicted=True)
-        rows.fetch[i] = mem.stream.get(insn.addr, 0) if mem.stream is not None else 0
-        rows.function[i] = func_of[i]
-        cycles[i + 1] = cycles[i] + 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc + dual
+            col["predicted"][i] = taken_cost(profile, mem, insn, None, predicted=True)
+            col["not_taken"][i] = not_taken_cost(profile, insn, predicted=True)
+        col["fetch"][i] = mem.stream.get(insn.addr, 0) if mem.stream is not None else 0
+        col["function"][i] = func_of[i]
+        step_cycles[i] = 1 + sum(cost[c] for c in STALL_CAUSES) + lu + mc + dual
         for k, c in enumerate(STALL_CAUSES):
-            stalls[k, i + 1] = stalls[k, i] + cost[c] + (lu if c == "load_use" else mc if c == "memory" else 0)
+            step_stalls[k][i] = cost[c] + (lu if c == "load_use" else mc if c == "memory" else 0)
         counts = (insn.mem_reads, insn.mem_writes, insn.read_bytes, insn.write_bytes)
-        for k in range(len(nat.TRAFFIC_PLACES) * len(nat.TRAFFIC_KINDS)):
-            where, what = divmod(k, len(nat.TRAFFIC_KINDS))
-            traffic[k, i + 1] = traffic[k, i] + (counts[what] if where == insn.mem_where else 0)
-        dynamic_sp[i + 1] = dynamic_sp[i] + (insn.sp_delta is None)
-        prefix.dual[i + 1] = prefix.dual[i] - dual
+        for what, count in enumerate(counts):  # the other places' rows stay 0
+            step_traffic[insn.mem_where * len(nat.TRAFFIC_KINDS) + what][i] = count
+        step_dynamic_sp[i] = insn.sp_delta is None
+        step_dual[i] = -dual
+    rows, prefix = state.insn, state.prefix
+    for name, values in col.items():
+        rows[name][:] = values
+    # prefix[0] is 0 (a fresh state); prefix[i + 1] sums instructions 0..i
+    sums = ((prefix.cycles, step_cycles), (prefix.dynamic_sp, step_dynamic_sp), (prefix.dual, step_dual),
+            *zip(prefix.stalls, step_stalls), *zip(prefix.traffic, step_traffic))
+    for target, steps in sums:
+        target[1:] = np.cumsum(np.array(steps, dtype=np.int64))
     return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns),
                    alignment_sites)
 

@@ -10,9 +10,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import unicorn
-from unicorn import arm_const, riscv_const
-
 from ._errors import ConfigError
 from ._params import REQUIRED, Param, apply_params, load_toml
 from .isa.rv32 import COUNTER_CSRS
@@ -96,19 +93,29 @@ class Core:
     def sleep_pj_per_cycle(self) -> float:
         return self.energy["sleep_current"] * self.energy["supply"]
 
+    # Unicorn is imported by the properties a run uses, not by listing or checking cores.
     @property
     def uc_arch(self) -> int:
+        import unicorn
+
         return unicorn.UC_ARCH_ARM if self.arch == "arm" else unicorn.UC_ARCH_RISCV
 
     @property
     def uc_mode(self) -> int:
+        import unicorn
+
         # Never UC_MODE_MCLASS: it silently forces the Cortex-M33 model.
         return unicorn.UC_MODE_THUMB if self.arch == "arm" else unicorn.UC_MODE_RISCV32
 
     @property
     def uc_cpu_model(self) -> int:
+        from unicorn import arm_const, riscv_const
+
         module, prefix = (arm_const, "UC_CPU_ARM_") if self.arch == "arm" else (riscv_const, "UC_CPU_")
-        return getattr(module, prefix + self.unicorn_cpu)
+        try:
+            return getattr(module, prefix + self.unicorn_cpu)
+        except AttributeError:
+            raise ConfigError(f"core {self.name}: Unicorn has no CPU model {self.unicorn_cpu!r}") from None
 
 
 @lru_cache(maxsize=None)
@@ -123,12 +130,7 @@ def _table() -> dict[str, Core]:
         v["counter_csrs"] = frozenset(v["counter_csrs"])
         v["firmware_as"] = v["firmware_as"] or name
         v["energy"] = apply_params(CORE_ENERGY_PARAMS, v["energy"], f"core {name} [energy]")
-        core = Core(name=name, **v)
-        try:
-            core.uc_cpu_model
-        except AttributeError:
-            raise ConfigError(f"core {name}: Unicorn has no CPU model {core.unicorn_cpu!r}") from None
-        cores[name] = core
+        cores[name] = Core(name=name, **v)
     return cores
 
 

@@ -15,11 +15,11 @@ from collections import Counter
 
 from unicorn import arm_const as A
 
+from ._board import PPB_BASE, PPB_SIZE
 from ._timing import NEVER_CYCLE
 from ._bus import GuestAccessError
 from .isa import thumb
 
-PPB_BASE, PPB_SIZE = 0xE000_0000, 0x10_0000
 SYSTEM_EXCEPTIONS = {2: "NMI", 3: "HardFault", 4: "MemManage", 5: "BusFault", 6: "UsageFault",
                      11: "SVCall", 12: "DebugMonitor", 14: "PendSV", 15: "SysTick"}
 SVCALL, PENDSV, SYSTICK, FIRST_IRQ = 11, 14, 15, 16

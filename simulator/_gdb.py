@@ -383,10 +383,10 @@ class GdbServer(Observer):
         mask = next(m for k, m in _WATCH.values() if k == kind)
         run = self.run
         if run.core.arch == "arm" and not self._it_hooks and not run.code.memory_hook:
-            from . import _native as nat  # a memory hook needs these (Unicorn #2309), as --exact-memory does
+            from ._hooks import entry_points  # a memory hook needs these (Unicorn #2309), as --exact-memory does
 
             for site in run.code.it_exits:
-                run.native.add(nat.it_exit_hook, run.state.array, uc_mod.UC_HOOK_CODE, site, site)
+                run.native.add(entry_points()["it_exit_hook"], run.state.array, uc_mod.UC_HOOK_CODE, site, site)
             self._it_hooks = True
         self._hooks[key] = run.uc.hook_add(mask, self._on_watch, begin=max(0, addr - 7), end=addr + length - 1)
         run.uc.ctl_flush_tb()

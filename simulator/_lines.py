@@ -2,7 +2,7 @@
 
 ``simmcu build`` keeps DWARF (``firmware/_build.py``); a run with ``profile_lines`` keeps, per
 instruction, how often it ran and the cycles it caused beyond its static price
-(``_native.LINE``). Here the two meet: every instruction's cycles, instructions and stalls by
+(``_state.LINE``). Here the two meet: every instruction's cycles, instructions and stalls by
 cause are summed per (function, file, line). The function is the one the per-function profile
 charges, so a function's lines add up to its exclusive cycles exactly. Instructions without a
 line (start-up assembly, runtime libraries built without DWARF, line 0) form one entry of

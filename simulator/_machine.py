@@ -22,7 +22,8 @@ import unicorn as uc_mod
 from unicorn import UcError
 
 from . import _codemap
-from . import _native as nat
+from . import _hooks
+from . import _state as nat
 from ._blocks import BlockAccounting
 from ._board import Board, load_board
 from ._bus import GuestAccessError, SystemBus
@@ -39,7 +40,6 @@ from ._reference import reference_model
 from ._result import Fault, RunResult
 from ._semihosting import OPS, Exit, Semihosting, SemihostingRefused
 from ._timing import NEVER_CYCLE, Profile, load_profile
-from simmcu.accelerators import make_accelerator
 
 _PROT = {"r": uc_mod.UC_PROT_READ, "w": uc_mod.UC_PROT_WRITE, "x": uc_mod.UC_PROT_EXEC}
 _ACCESS = {
@@ -197,21 +197,22 @@ class Machine:
 
     # -- hooks ------------------------------------------------------------------------
     def _install_hooks(self) -> None:
-        self.native = nat.NativeHooks(self.uc)
+        self.native = _hooks.NativeHooks(self.uc)
         array = self.state.array
-        self.native.add(nat.block_hook, array, uc_mod.UC_HOOK_BLOCK)
+        hooks = _hooks.entry_points()
+        self.native.add(hooks["block_hook"], array, uc_mod.UC_HOOK_BLOCK)
         self.devices.install(self.native)
         if self.code.memory_hook:
-            self.native.add(nat.memory_hook, array, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
+            self.native.add(hooks["memory_hook"], array, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
         for addr in self.code.latency_sites:
-            self.native.add(nat.latency_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
+            self.native.add(hooks["latency_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
         for addr in self.code.watch_sites:
-            self.native.add(nat.watch_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
+            self.native.add(hooks["watch_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
         for addr in self.code.alignment_sites:
-            self.native.add(nat.alignment_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
+            self.native.add(hooks["alignment_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
         if self.code.memory_hook or any(overrides(o, "memory") for o in self.observers):
             for addr in self.code.it_exits:  # any memory hook needs this (Unicorn #2309)
-                self.native.add(nat.it_exit_hook, array, uc_mod.UC_HOOK_CODE, addr, addr)
+                self.native.add(hooks["it_exit_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
         for o in self.observers:
             if overrides(o, "instruction"):
                 self.uc.hook_add(uc_mod.UC_HOOK_CODE, lambda uc, address, size, _, o=o: o.instruction(address, size))
@@ -475,7 +476,7 @@ class Machine:
             self._update_events()
 
     def _result(self, stop: Stop, wall: float) -> RunResult:
-        nat.icache_sync(self.state.array)  # the last block's instruction lines
+        _hooks.icache_flush(self.state.array)  # the last block's instruction lines
         for notify in self.events.ended:
             notify(stop.reason, int(stop.exit_code))
         report = Profiler(self).report()
@@ -548,6 +549,8 @@ class Simulator:
                                        progress=progress, lines=profile_lines)
         except ValueError:
             raise ConfigError(f"{self.image.path} has no executable code") from None
+        if accelerators:  # the registry reads the installed packages' entry points
+            from simmcu.accelerators import make_accelerator
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,
                              semihost_dir=semihost_dir, cmdline=" ".join((Path(str(elf)).name, *args)),
                              console=console or (lambda text: None),

@@ -13,15 +13,18 @@ cache), because any memory hook takes Unicorn off its fast path. The
 instruction cache is looked up per executed block range, one block late
 (``icache_sync``), so that only instructions that really ran touch it.
 
-All state lives in one ``int64`` numpy array passed as user data: header slots
-below, then the tables whose offsets the header holds. Python reads and writes
-the same array between runs. Unicorn's C entry points are bound by symbol name
-so that Numba caches the compiled hooks on disk.
+All state lives in one ``int64`` numpy array passed as user data, laid out by
+``_state``; Python reads and writes the same array between runs. The hooks are
+plain functions here, listed in ``HOOKS`` with their C signatures: ``_hooks``
+compiles them once, keeps their machine code on disk and loads it into later
+processes without Numba. Unicorn's C entry points are bound by symbol name, so
+that the code does not depend on where the library was loaded. Nothing here is
+cached by Numba itself: its cache only notices edits to this file, not to the
+layout in ``_state`` that the compiled code bakes in.
 """
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 from pathlib import Path
 
@@ -33,8 +36,25 @@ from numba import carray, types
 from numba.extending import intrinsic
 from unicorn.unicorn_py3 import unicorn as _ucmod
 
-from ._latency import LatencyModel
-from ._timing import NEVER_CYCLE, STALL_CAUSES
+from ._latency import LATENCY_MODELS
+from ._timing import STALL_CAUSES
+from ._state import (
+    ACCOUNTED, BLOCK_ADJ, BLOCK_ADJ_DUAL, BLOCK_ADJ_LU, BLOCK_BTAC, BLOCK_CALLED, BLOCK_DEPTH0, BLOCK_DYN, BLOCK_E,
+    BLOCK_NODE0, BLOCK_PREV, BLOCK_PUSH_RET, BLOCK_S, BLOCK_START, BLOCK_TAKEN, CACHE_CLOCK, CODE_BASE,
+    CODE_BYTES, CUR_NODE, CYCLES, DC_HITS, DC_MISSES, DC_SETS, DC_WAYS, DC_WRITEBACKS, DEPTH, DUAL, FETCH_SHIFT,
+    FETCH_STREAM, FETCH_WAIT, F_CALL, F_CTRL, F_IN_IT, F_JR, F_LOAD, F_MISALIGNED32, F_PREDICT, F_SIGNED,
+    F_SINGLE, F_WATCH, HASH_MASK, H_ADDR_DEP, H_B2B_LOAD, H_JR_USE, H_LOAD_USE, H_MISALIGNED, IC_MISSES,
+    IC_NODE, IC_PEND_E, IC_PEND_S, IC_SETS, IC_WAYS, INSTRET, I_ADDR, I_ALIGNED, I_AREGS, I_BTAC, I_ENTRY_DUAL,
+    I_ENTRY_LU, I_ENTRY_MEM, I_FALL, I_FETCH, I_FLAGS, I_FUNC, I_LAT, I_LDEST, I_NOT_TAKEN, I_OPA, I_OPB,
+    I_PREDICTED, I_READS, I_SPMIN, I_TAKEN, I_WRITES, LAST, LINES_ON, LINE_SHIFT, LOST_FRAMES, L_CYC, L_DUAL,
+    L_RUNS, L_STALLS, MAX_DEPTH, MAX_NODES, MIN_SP, NHEADER, N_CALLS, N_CYC, N_FUNC, N_FUNCS, N_INS, N_INSNS,
+    N_NODES, N_PARENT, N_REGIONS, N_RFIELDS, OFF_DC, OFF_HASH, OFF_IC, OFF_IDX, OFF_INSN, OFF_LINES, OFF_NODE,
+    OFF_PREFIX, OFF_REGION, OFF_STACK, PC_REG, PREFETCH, PUSH_RET, P_CYC, P_DUAL, P_DYN_SP, P_STALLS, P_TRAFFIC,
+    R_BASE, R_CACHEABLE, R_END, R_FILL, R_READS, R_READ_BYTES, R_READ_WAIT, R_WRITES, R_WRITE_BYTES,
+    R_WRITE_WAIT, SCRATCH, SKIP_STOP_AT, SP_RECHECK, SP_REG, STACK_HI, STACK_LO, STALLS, STALL_ACCELERATOR,
+    STALL_BRANCH, STALL_LOAD_USE, STALL_MEMORY, STALL_MULDIV, STOPPED, STOP_ADDR, STOP_AT_CYCLE,
+    STOP_AT_INSTRET, STOP_EVENT, STOP_OUTSIDE, STOP_SPLIT, STOP_UNALIGNED, STOP_WATCH, STOP_WATCH_INSN, S_NODE,
+    S_RET, TAKEN_PAID, TOTAL, TRAFFIC, WATCH, WATCH_REG, WATCH_VAL, XPSR_REG, _N_TRAFFIC)
 
 _LIB = _ucmod.uclib
 llvm.load_library_permanently(_LIB._name)
@@ -55,205 +75,15 @@ def _call_latency(typingctx, function, a, b):
     return types.int64(types.int64, types.int64, types.int64), codegen
 
 
-# -- the state array's layout ------------------------------------------------------------
-class Layout:
-    """Named fields of one table of the state array, numbered in the order they are declared.
-
-    The module-level constants the hooks use are the offsets ``add`` returns (Numba folds
-    them); ``fields`` keeps each one's name, width and description for ``NativeState`` and
-    ``describe_layout``.
-    """
-
-    def __init__(self, what: str):
-        self.what = what
-        self.size = 0
-        self.fields: dict[str, tuple[int, int, str]] = {}
-
-    def add(self, name: str, doc: str, count: int = 1) -> int:
-        at = self.size
-        self.fields[name] = (at, count, doc)
-        self.size += count
-        return at
-
-
-#: Where a static memory access goes (isa.insn MEM_STACK, MEM_CODE, MEM_OTHER), and what is counted.
-TRAFFIC_PLACES = ("stack", "code", "unattributed")
-TRAFFIC_KINDS = ("reads", "writes", "read_bytes", "write_bytes")
-_N_TRAFFIC = len(TRAFFIC_PLACES) * len(TRAFFIC_KINDS)
-
-#: This file's content hash. Numba's on-disk cache only notices changes to a function's own file, so
-#: cached code in another module that inlines these helpers (accelerators/_cfu_native.py) would keep
-#: stale state offsets after an edit here: that module caches only while its recorded hash matches.
-SOURCE_FINGERPRINT = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
-
-HEADER = Layout("header")
-SCRATCH = HEADER.add("scratch", "buffer for uc_reg_read / uc_reg_write")
-TOTAL = HEADER.add("total", "length of the whole state array")
-INSTRET = HEADER.add("instructions", "instructions executed")
-CYCLES = HEADER.add("cycles", "modeled cycles at the end of the block being executed")
-STOP_AT_CYCLE = HEADER.add("stop_at_cycle", "stop before the instruction that would start at or after this cycle")
-STOP_AT_INSTRET = HEADER.add("stop_at_instruction", "stop before the instruction numbered this (--max-instructions)")
-STOPPED = HEADER.add("stopped", "why the hook stopped emulation (STOP_* below), 0 if it did not")
-STOP_ADDR = HEADER.add("stop_address", "block start where it stopped")
-SKIP_STOP_AT = HEADER.add("skip_stop_at", "block start allowed to run once without stop checks (after a split)")
-WATCH = HEADER.add("watching", "nonzero: registers whose change must stop emulation")
-WATCH_REG = HEADER.add("watch_registers", "Unicorn ids of the watched registers", 2)
-WATCH_VAL = HEADER.add("watch_values", "their values when emulation started", 2)
-CODE_BASE = HEADER.add("code_base", "address of halfword 0 of the index table")
-CODE_BYTES = HEADER.add("code_bytes", "bytes of code the index table covers")
-N_INSNS = HEADER.add("n_instructions", "decoded instructions")
-LAST = HEADER.add("last", "index of the last instruction executed, -1 after a trap or at reset")
-BLOCK_S = HEADER.add("block_start", "instruction range [block_start, block_end) the current block accounted")
-BLOCK_E = HEADER.add("block_end", "end of that range")
-BLOCK_START = HEADER.add("block_start_cycle", "cycle at which instruction block_start started")
-BLOCK_ADJ = HEADER.add("block_adjust", "entry cost of block_start minus the static one already in the prefix sums")
-BLOCK_ADJ_LU = HEADER.add("block_adjust_load_use", "the load-use part of block_adjust")
-BLOCK_ADJ_DUAL = HEADER.add("block_adjust_dual", "the dual-issue part of block_adjust (the rest is memory)")
-BLOCK_PREV = HEADER.add("block_previous", "last before the current block")
-BLOCK_BTAC = HEADER.add("block_btac", "block_previous's BTAC entry before the current block updated it, -1: none")
-BLOCK_DYN = HEADER.add("block_dynamic", "data-dependent cycles added inside the current block so far")
-BLOCK_TAKEN = HEADER.add("block_taken", "refill cycles charged on entering the current block")
-BLOCK_NODE0 = HEADER.add("block_node", "call-tree node before the current block")
-BLOCK_DEPTH0 = HEADER.add("block_depth", "shadow-stack depth before the current block")
-BLOCK_CALLED = HEADER.add("block_called", "node whose calls the current block counted, -1 if none")
-BLOCK_PUSH_RET = HEADER.add("block_push_return", "push_return before the current block")
-ACCOUNTED = HEADER.add("accounted", "1 while a block's accounting may need truncating on a stop")
-TAKEN_PAID = HEADER.add("taken_paid", "the refill after the last transfer is already in cycles (charged at a stop)")
-DUAL = HEADER.add("dual_issued", "instructions that issued in the previous instruction's cycle")
-STALLS = HEADER.add("stalls", "cycles beyond one per instruction, by cause (STALL_CAUSES order)", len(STALL_CAUSES))
-TRAFFIC = HEADER.add("traffic", "static data traffic: TRAFFIC_PLACES x TRAFFIC_KINDS", _N_TRAFFIC)
-H_LOAD_USE = HEADER.add("load_use", "hazard cycles from the profile (_timing.HAZARDS)")
-H_ADDR_DEP = HEADER.add("address_dependency", "hazard cycles")
-H_B2B_LOAD = HEADER.add("back_to_back_load", "hazard cycles")
-H_JR_USE = HEADER.add("jump_reg_use", "hazard cycles")
-H_MISALIGNED = HEADER.add("misaligned_target", "hazard cycles")
-FETCH_WAIT = HEADER.add("fetch_wait", "wait states per instruction fetch line of the code region")
-FETCH_SHIFT = HEADER.add("fetch_shift", "log2 of the fetch line width")
-PREFETCH = HEADER.add("prefetch", "a prefetch buffer hides fetch wait states on sequential code")
-FETCH_STREAM = HEADER.add("fetch_stream", "1: streaming fetch (the fetch rows, _timing.stream_stalls)")
-SP_REG = HEADER.add("sp_register", "Unicorn register id of SP")
-XPSR_REG = HEADER.add("xpsr_register", "Unicorn register id of XPSR (Cortex-M)")
-MIN_SP = HEADER.add("min_sp", "lowest SP seen (stack high-water mark)")
-SP_RECHECK = HEADER.add("sp_recheck", "a run-time SP write happened in the last block: read SP at the next one")
-STACK_LO = HEADER.add("stack_low", "SP values outside [stack_low, stack_high] (before start-up sets SP) are ignored")
-STACK_HI = HEADER.add("stack_high", "top of that range")
-CUR_NODE = HEADER.add("node", "call-tree node being executed")
-N_NODES = HEADER.add("n_nodes", "call-tree nodes in use")
-MAX_NODES = HEADER.add("max_nodes", "call-tree capacity")
-DEPTH = HEADER.add("depth", "shadow call stack depth")
-MAX_DEPTH = HEADER.add("max_depth", "shadow call stack capacity")
-N_FUNCS = HEADER.add("n_functions", "functions in the function table")
-LOST_FRAMES = HEADER.add("lost_frames", "calls not followed because the shadow stack was full")
-PUSH_RET = HEADER.add("push_return", "nonzero: treat the next block as called, returning here (exception entry)")
-HASH_MASK = HEADER.add("hash_mask", "call-tree hash table slots - 1")
-LINE_SHIFT = HEADER.add("line_shift", "log2 of the cache line size")
-IC_SETS = HEADER.add("icache_sets", "instruction cache sets (0: no I-cache)")
-IC_WAYS = HEADER.add("icache_ways", "instruction cache ways")
-DC_SETS = HEADER.add("dcache_sets", "data cache sets (0: no D-cache)")
-DC_WAYS = HEADER.add("dcache_ways", "data cache ways")
-CACHE_CLOCK = HEADER.add("cache_clock", "LRU time stamp source")
-IC_PEND_S = HEADER.add("icache_pending_start", "instructions [start, end) ran but their lines are not looked up yet")
-IC_PEND_E = HEADER.add("icache_pending_end", "end of that range")
-IC_NODE = HEADER.add("icache_node", "call-tree node that ran them")
-IC_MISSES = HEADER.add("icache_misses", "instruction cache misses")
-DC_HITS = HEADER.add("dcache_hits", "data cache hits")
-DC_MISSES = HEADER.add("dcache_misses", "data cache misses")
-DC_WRITEBACKS = HEADER.add("dcache_writebacks", "dirty lines written back")
-N_REGIONS = HEADER.add("n_regions", "board regions in the region table (for the memory hook)")
-OFF_IDX = HEADER.add("index_table", "offset of the table: halfword of code -> instruction index + 1")
-OFF_INSN = HEADER.add("instruction_table", "offset of the per-instruction rows (INSN)")
-OFF_PREFIX = HEADER.add("prefix_table", "offset of the prefix-sum rows (PREFIX)")
-OFF_NODE = HEADER.add("node_table", "offset of the call-tree rows (NODE)")
-OFF_HASH = HEADER.add("hash_table", "offset of the call-tree hash table (key + 1, node) pairs")
-OFF_STACK = HEADER.add("stack_table", "offset of the shadow call stack rows (FRAME)")
-OFF_IC = HEADER.add("icache_table", "offset of the I-cache: tags, LRU stamps, dirty bits")
-OFF_DC = HEADER.add("dcache_table", "offset of the D-cache: tags, LRU stamps, dirty bits")
-OFF_REGION = HEADER.add("region_table", "offset of the region records (REGION)")
-LINES_ON = HEADER.add("lines", "1: keep the per-instruction rows (LINE) for cycles per source line")
-PC_REG = HEADER.add("pc_register", "Unicorn register id of PC (which instruction a data access belongs to)")
-OFF_LINES = HEADER.add("line_table", "offset of the per-instruction rows (LINE); empty when lines is 0")
-NHEADER = HEADER.size
-
-#: Named stall slots the hooks charge directly.
-STALL_BRANCH, STALL_LOAD_USE, STALL_MULDIV, STALL_MEMORY, STALL_ACCELERATOR = (
-    STALLS + STALL_CAUSES.index(c) for c in ("branch", "load_use", "muldiv", "memory", "accelerator"))
-
-STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN, STOP_UNALIGNED = 1, 2, 3, 4, 5, 6
+#: The content hash of this file and the layout (``_state``). Numba's on-disk cache only notices
+#: changes to a function's own file, so cached code in another module that inlines these helpers
+#: (accelerators/_cfu_native.py) would keep stale state offsets after an edit here: that module
+#: caches only while its recorded hash matches.
+SOURCE_FINGERPRINT = hashlib.sha256(b"".join(Path(__file__).with_name(name).read_bytes()
+                                             for name in ("_native.py", "_state.py"))).hexdigest()[:16]
 _XPSR_IT = 0x0600FC00  #: IT[1:0] in bits 26:25, IT[7:2] in bits 15:10
+_FETCH = np.bool_(False)  #: not a write: a bool, not a literal, so that _cache_access compiles once
 
-#: Per-instruction rows, each N_INSNS long.
-INSN = Layout("instruction")
-I_ADDR = INSN.add("address", "start address")
-I_FALL = INSN.add("fallthrough", "address after it")
-I_FLAGS = INSN.add("flags", "F_* bits")
-I_READS = INSN.add("reads", "registers read (decoder bit mask)")
-I_WRITES = INSN.add("writes", "registers written")
-I_LDEST = INSN.add("load_dests", "registers written from memory")
-I_AREGS = INSN.add("addr_regs", "registers forming a memory address")
-I_ENTRY_LU = INSN.add("entry_load_use", "load-use cycles it pays after its linear predecessor (in the prefix sums)")
-I_ENTRY_MEM = INSN.add("entry_memory", "memory cycles it pays after its linear predecessor (in the prefix sums)")
-I_ENTRY_DUAL = INSN.add("entry_dual", "-1: it issues in its linear predecessor's cycle (in the prefix sums)")
-I_TAKEN = INSN.add("taken", "refill cycles when it transfers control elsewhere than its fall-through")
-I_PREDICTED = INSN.add("predicted", "refill cycles when it transfers control as the BTAC predicted")
-I_NOT_TAKEN = INSN.add("not_taken", "cycles when it falls through although the BTAC predicted it taken")
-I_BTAC = INSN.add("btac", "1: the BTAC predicts it taken (it was taken the last time it ran)")
-I_FETCH = INSN.add("fetch", "streaming fetch: cycles it waits for its fetch lines when reached in sequence")
-I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
-I_FUNC = INSN.add("function", "index in the function table")
-I_LAT = INSN.add("latency_function", "address of its native latency function (0: static cost)")
-I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first operand")
-I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
-I_ALIGNED = INSN.add("aligned_base", "Unicorn id of a base register that must be word-aligned (LDRD, LDM...), 0: none")
-N_IFIELDS = INSN.size
-F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT = (
-    1 << i for i in range(10))
-
-#: Prefix-sum rows, each N_INSNS + 1 long: what instructions [0, i) add up to.
-PREFIX = Layout("prefix")
-P_CYC = PREFIX.add("cycles", "cycles of the static model")
-P_STALLS = PREFIX.add("stalls", "stall cycles by cause", len(STALL_CAUSES))
-P_TRAFFIC = PREFIX.add("traffic", "static traffic, as TRAFFIC", _N_TRAFFIC)
-P_DYN_SP = PREFIX.add("dynamic_sp", "instructions that set SP to a run-time value")
-P_DUAL = PREFIX.add("dual", "instructions that issue in their linear predecessor's cycle")
-N_PREFIX = PREFIX.size
-
-#: Per-instruction rows for cycles per source line, each N_INSNS + 1 long, kept only when ``lines`` is 1.
-#: An instruction's cycles are its static price times the times it ran, plus what ``cycles`` holds.
-LINE = Layout("line")
-L_RUNS = LINE.add("runs", "blocks starting at it minus blocks ending before it: the running sum is how often each ran")
-L_CYC = LINE.add("cycles", "cycles charged to it beyond its static price: entry, refill after it, latency, misses")
-L_STALLS = LINE.add("stalls", "those cycles by cause", len(STALL_CAUSES))
-L_DUAL = LINE.add("dual", "dual issues beyond the static prefix (at a block's first instruction)")
-N_LROWS = LINE.size
-
-#: Board region records, one of N_RFIELDS per region.
-REGION = Layout("region")
-R_BASE = REGION.add("base", "first address")
-R_END = REGION.add("end", "address after the last")
-R_CACHEABLE = REGION.add("cacheable", "the caches sit in front of it")
-R_READ_WAIT = REGION.add("read_wait", "wait states per data read")
-R_WRITE_WAIT = REGION.add("write_wait", "wait states per data write")
-R_FILL = REGION.add("fill", "cycles of a cache line fill from it")
-R_READS = REGION.add("reads", "data reads that reached it")
-R_WRITES = REGION.add("writes", "data writes")
-R_READ_BYTES = REGION.add("read_bytes", "bytes read")
-R_WRITE_BYTES = REGION.add("write_bytes", "bytes written")
-N_RFIELDS = REGION.size
-
-#: Call-tree node rows (each max_nodes long) and shadow-stack rows (each max_depth long).
-NODE = Layout("node")
-N_FUNC = NODE.add("function", "function index, -1 for the root")
-N_PARENT = NODE.add("parent", "caller's node")
-N_CYC = NODE.add("cycles", "exclusive cycles")
-N_INS = NODE.add("instructions", "exclusive instructions")
-N_CALLS = NODE.add("calls", "times it was called")
-N_NODE_ROWS = NODE.size
-FRAME = Layout("frame")
-S_NODE = FRAME.add("node", "caller's node")
-S_RET = FRAME.add("return", "return address")
-N_FRAME_ROWS = FRAME.size
-
-NEVER = np.int64(NEVER_CYCLE)
 
 _HOOK_SIG = types.void(types.voidptr, types.uint64, types.uint32, types.CPointer(types.int64))
 _MEM_HOOK_SIG = types.void(types.voidptr, types.int32, types.uint64, types.int32, types.int64,
@@ -261,7 +91,7 @@ _MEM_HOOK_SIG = types.void(types.voidptr, types.int32, types.uint64, types.int32
 _UC_MEM_WRITE = 17
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _child(st, parent, func):
     """The call-tree node for ``func`` called from ``parent`` (created on first use)."""
     key = parent * (st[N_FUNCS] + 1) + func + 1
@@ -288,7 +118,7 @@ def _child(st, parent, func):
     return n
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _entry(st, p, i, seq):
     """(load_use, memory, dual) cycles instruction ``i`` pays after ``p`` (-1: none); see _timing.entry_cost."""
     n = st[N_INSNS]
@@ -329,14 +159,14 @@ def _entry(st, p, i, seq):
     return lu, mem, dual
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _stop(uc, st, why, address):
     st[STOPPED] = why
     st[STOP_ADDR] = address
     _uc_emu_stop(uc)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _watched_changed(uc, st, st_ptr):
     if st[WATCH] == 0:
         return False
@@ -348,7 +178,7 @@ def _watched_changed(uc, st, st_ptr):
     return False
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _charge_memory(st, node, cycles):
     """Add memory-stall cycles found at run time (cache misses, wait states) to the totals and ``node``."""
     st[CYCLES] += cycles
@@ -356,7 +186,7 @@ def _charge_memory(st, node, cycles):
     st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + node] += cycles
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _line_charge(st, i, cycles, stall):
     """With lines on: ``cycles`` of header stall slot ``stall`` were caused by instruction ``i``."""
     n1 = st[N_INSNS] + 1
@@ -365,7 +195,7 @@ def _line_charge(st, i, cycles, stall):
     st[lb + (L_STALLS + stall - STALLS) * n1 + i] += cycles
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _line_block(st, p, s, e, taken, lu_extra, mem_extra, dual_adj):
     """With lines on: the block [s, e) ran once after ``p``, which pays the refill; ``s`` pays the entry
     cost beyond the static one (load-use, memory and dual-issue parts)."""
@@ -381,7 +211,7 @@ def _line_block(st, p, s, e, taken, lu_extra, mem_extra, dual_adj):
     st[lb + L_DUAL * n1 + s] -= dual_adj
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _insn_at_pc(uc, st, st_ptr):
     """Index of the instruction at Unicorn's PC (exact in memory hooks), else the last one accounted."""
     st[SCRATCH] = 0
@@ -394,7 +224,7 @@ def _insn_at_pc(uc, st, st_ptr):
     return st[LAST]
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _region_of(st, addr):
     for r in range(st[N_REGIONS]):
         row = st[OFF_REGION] + r * N_RFIELDS
@@ -403,7 +233,7 @@ def _region_of(st, addr):
     return -1
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _cache_access(st, off, sets, ways, line, write):
     """Look ``line`` up in the LRU cache at ``off`` (tags, stamps, dirty bits); allocate it on a miss.
     Returns -1 on a hit, else the evicted line + 1 if it was dirty (0: nothing to write back)."""
@@ -428,7 +258,7 @@ def _cache_access(st, off, sets, ways, line, write):
     return dirty
 
 
-@numba.njit(cache=True)
+@numba.njit
 def icache_sync(st):
     """Look up the lines of the instructions that ran since the last call; charge misses."""
     s, e = st[IC_PEND_S], st[IC_PEND_E]
@@ -454,20 +284,19 @@ def icache_sync(st):
         _icache_line(st, line, shift)
 
 
-@numba.njit(cache=True)
+@numba.njit
 def _icache_line(st, line, shift):
     """Look one instruction line up; on a miss count it and charge its fill, which is returned."""
     row = _region_of(st, line << shift)
     if row < 0 or not st[row + R_CACHEABLE]:
         return 0
-    if _cache_access(st, st[OFF_IC], st[IC_SETS], st[IC_WAYS], line, False) < 0:
+    if _cache_access(st, st[OFF_IC], st[IC_SETS], st[IC_WAYS], line, _FETCH) < 0:
         return 0
     st[IC_MISSES] += 1
     _charge_memory(st, st[IC_NODE], st[row + R_FILL])
     return st[row + R_FILL]
 
 
-@numba.cfunc(_MEM_HOOK_SIG, nopython=True, cache=True)
 def memory_hook(uc, kind, address, size, value, st_ptr):
     """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
     hdr = carray(st_ptr, NHEADER)
@@ -507,7 +336,6 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
             _line_charge(st, _insn_at_pc(uc, st, st_ptr), cycles, STALL_MEMORY)
 
 
-@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def block_hook(uc, address, size, st_ptr):
     hdr = carray(st_ptr, NHEADER)
     st = carray(st_ptr, hdr[TOTAL])
@@ -657,7 +485,6 @@ def block_hook(uc, address, size, st_ptr):
         st[SP_RECHECK] = 1
 
 
-@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def latency_hook(uc, address, size, st_ptr):
     """Before a divide or serial shift: add the cycles its operand values cost beyond the static price."""
     hdr = carray(st_ptr, NHEADER)
@@ -697,7 +524,6 @@ def latency_hook(uc, address, size, st_ptr):
         _line_charge(st, i, extra, STALL_MULDIV)
 
 
-@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def watch_hook(uc, address, size, st_ptr):
     """After an instruction that may unmask interrupts: stop if a watched register changed."""
     st = carray(st_ptr, NHEADER)
@@ -705,7 +531,6 @@ def watch_hook(uc, address, size, st_ptr):
         _stop(uc, st, STOP_WATCH_INSN, np.int64(address))
 
 
-@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def alignment_hook(uc, address, size, st_ptr):
     """Before a load/store that needs a word-aligned address (LDRD, LDM, VLDR... on ARMv7-M): stop
     before it if its base register is not aligned (Unicorn does not raise the UsageFault)."""
@@ -722,7 +547,6 @@ def alignment_hook(uc, address, size, st_ptr):
         _stop(uc, st, STOP_UNALIGNED, np.int64(address))
 
 
-@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def it_exit_hook(uc, address, size, st_ptr):
     """Where an IT block is left, while memory hooks run: clear the IT state. Unicorn #2309: a memory
     hook inside an IT block leaves the block's IT state in the CPU, and the next block would be
@@ -735,17 +559,28 @@ def it_exit_hook(uc, address, size, st_ptr):
         _uc_reg_write(uc, st[XPSR_REG], st_ptr)
 
 
+def icache_flush(st_ptr):
+    """At the end of a run: the instruction lines of the last block, which no next block looks up."""
+    hdr = carray(st_ptr, NHEADER)
+    icache_sync(carray(st_ptr, hdr[TOTAL]))
+
+
 _LATENCY_SIG = types.int64(types.int64, types.int64)
-_latency_functions: dict[str, object] = {}
+
+#: The entry points a run calls, with their C signatures: Unicorn's hooks, and ``icache_flush``
+#: that Python calls once a run has ended.
+HOOKS = {"block_hook": _HOOK_SIG, "latency_hook": _HOOK_SIG, "watch_hook": _HOOK_SIG,
+         "alignment_hook": _HOOK_SIG, "it_exit_hook": _HOOK_SIG, "memory_hook": _MEM_HOOK_SIG,
+         "icache_flush": types.void(types.CPointer(types.int64))}
 
 
-def latency_function(model: LatencyModel) -> int:
-    """Address of ``model``'s native rule, compiled once per process (and cached on disk by Numba);
-    the latency hook calls it through the address a site's instruction row holds."""
-    fn = _latency_functions.get(model.name)
-    if fn is None:
-        fn = _latency_functions[model.name] = numba.cfunc(_LATENCY_SIG, nopython=True, cache=True)(model.native)
-    return fn.address
+def compile_entry_points() -> dict[str, object]:
+    """Numba's compiled ``HOOKS`` and each latency model's rule (named ``latency:<model>``, called by
+    the latency hook through the address a site's instruction row holds), by name."""
+    compiled = {name: numba.cfunc(sig, nopython=True)(globals()[name]) for name, sig in HOOKS.items()}
+    for model in LATENCY_MODELS.values():
+        compiled[f"latency:{model.name}"] = numba.cfunc(_LATENCY_SIG, nopython=True)(model.native)
+    return compiled
 
 
 # -- what a unit's native hook may do to the machine (accelerators/cfu.py) ------------------
@@ -757,20 +592,20 @@ def as_pointer(typingctx, address):
     return types.CPointer(types.int64)(types.int64), codegen
 
 
-@numba.njit(cache=True)
+@numba.njit
 def machine_state(address):
     """The machine's state array from its address (a unit's state holds it)."""
     hdr = carray(as_pointer(address), NHEADER)
     return carray(as_pointer(address), hdr[TOTAL])
 
 
-@numba.njit(cache=True)
+@numba.njit
 def stopped_before(m):
     """The block hook stopped emulation before this instruction: it does not run now."""
     return m[STOPPED] != 0
 
 
-@numba.njit(cache=True)
+@numba.njit
 def read_register(uc, address, reg):
     """32-bit value of Unicorn register ``reg`` (through the scratch slot of the state at ``address``)."""
     m = carray(as_pointer(address), NHEADER)
@@ -779,14 +614,14 @@ def read_register(uc, address, reg):
     return m[SCRATCH] & 0xFFFFFFFF
 
 
-@numba.njit(cache=True)
+@numba.njit
 def write_register(uc, address, reg, value):
     m = carray(as_pointer(address), NHEADER)
     m[SCRATCH] = value
     _uc_reg_write(uc, reg, as_pointer(address))
 
 
-@numba.njit(cache=True)
+@numba.njit
 def charge_accelerator(m, cycles, address):
     """The instruction at ``address`` waited ``cycles`` for a unit: the run, the accelerator stall, the
     function (and, with lines on, the instruction)."""
@@ -799,183 +634,3 @@ def charge_accelerator(m, cycles, address):
         if 0 <= off < m[CODE_BYTES] and m[m[OFF_IDX] + (off >> 1)] > 0:
             i = m[m[OFF_IDX] + (off >> 1)] - 1
         _line_charge(m, i, cycles, STALL_ACCELERATOR)
-
-
-# -- the state seen from Python ----------------------------------------------------------------
-class _Slot:
-    """A header field as an attribute: an int (one slot) or a writable numpy view (several)."""
-
-    def __init__(self, at: int, count: int, doc: str):
-        self.at, self.count, self.__doc__ = at, count, doc
-
-    def __get__(self, state, owner=None):
-        if state is None:
-            return self
-        if self.count == 1:
-            return int(state.array[self.at])
-        return state.array[self.at:self.at + self.count]
-
-    def __set__(self, state, value) -> None:
-        if self.count == 1:
-            state.array[self.at] = value
-        else:
-            state.array[self.at:self.at + self.count] = value
-
-
-class Rows:
-    """Named rows of one table (each ``length`` long): ``rows.cycles[i]``, ``rows["cycles"]``."""
-
-    def __init__(self, array: np.ndarray, offset: int, length: int, layout: Layout):
-        self._array, self._offset, self._length, self._layout = array, offset, length, layout
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        at, count, _ = self._layout.fields[name]
-        lo = self._offset + at * self._length
-        view = self._array[lo:lo + count * self._length]
-        return view if count == 1 else view.reshape(count, self._length)
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"no {self._layout.what} field {name!r}") from None
-
-
-class Record:
-    """One record of a table stored record by record (a board region): fields as int attributes."""
-
-    def __init__(self, array: np.ndarray, offset: int, layout: Layout):
-        object.__setattr__(self, "_array", array)
-        object.__setattr__(self, "_offset", offset)
-        object.__setattr__(self, "_layout", layout)
-
-    def __getattr__(self, name: str) -> int:
-        return int(self._array[self._offset + self._layout.fields[name][0]])
-
-    def __setattr__(self, name: str, value: int) -> None:
-        self._array[self._offset + self._layout.fields[name][0]] = value
-
-
-class NativeState:
-    """A run's state array seen from Python: the header's fields as attributes (``state.cycles``,
-    ``state.stalls``), the tables as named views. The hooks and this view are the only code that
-    knows the layout; ``array`` is what the hooks get as user data."""
-
-    def __init__(self, array: np.ndarray):
-        self.array = array
-
-    @classmethod
-    def allocate(cls, *, instructions: int, code_bytes: int, regions: int, icache: tuple[int, int],
-                 dcache: tuple[int, int], max_nodes: int, max_depth: int, lines: bool = False) -> NativeState:
-        """A zeroed state with room for the tables; ``icache``/``dcache`` are (sets, ways); ``lines``
-        keeps the per-instruction rows of cycles per source line."""
-        hash_slots = 1
-        while hash_slots < 2 * max_nodes:
-            hash_slots <<= 1
-        sizes = ((OFF_IDX, code_bytes // 2 + 1), (OFF_INSN, N_IFIELDS * instructions),
-                 (OFF_PREFIX, N_PREFIX * (instructions + 1)), (OFF_NODE, N_NODE_ROWS * max_nodes),
-                 (OFF_HASH, 2 * hash_slots), (OFF_STACK, N_FRAME_ROWS * max_depth),
-                 (OFF_IC, 3 * icache[0] * icache[1]), (OFF_DC, 3 * dcache[0] * dcache[1]),
-                 (OFF_REGION, N_RFIELDS * regions), (OFF_LINES, N_LROWS * (instructions + 1) if lines else 0))
-        at, offsets = NHEADER, {}
-        for slot, size in sizes:
-            offsets[slot], at = at, at + size
-        state = cls(np.zeros(at, dtype=np.int64))
-        for slot, offset in offsets.items():
-            state.array[slot] = offset
-        state.total, state.hash_mask = at, hash_slots - 1
-        state.code_bytes, state.n_instructions, state.n_regions = code_bytes, instructions, regions
-        state.max_nodes, state.max_depth = max_nodes, max_depth
-        state.lines = int(lines)
-        state.icache_sets, state.icache_ways = icache
-        state.dcache_sets, state.dcache_ways = dcache
-        return state
-
-    def copy(self) -> NativeState:
-        return NativeState(self.array.copy())
-
-    # -- tables ---------------------------------------------------------------------------------
-    @property
-    def index(self) -> np.ndarray:
-        """Halfword of code -> instruction index + 1 (0: no instruction starts there)."""
-        return self.array[self.index_table:self.index_table + self.code_bytes // 2 + 1]
-
-    @property
-    def insn(self) -> Rows:
-        return Rows(self.array, self.instruction_table, self.n_instructions, INSN)
-
-    @property
-    def prefix(self) -> Rows:
-        return Rows(self.array, self.prefix_table, self.n_instructions + 1, PREFIX)
-
-    @property
-    def nodes(self) -> Rows:
-        return Rows(self.array, self.node_table, self.max_nodes, NODE)
-
-    @property
-    def line_rows(self) -> Rows:
-        """The LINE rows (empty views when lines is 0)."""
-        return Rows(self.array, self.line_table, self.n_instructions + 1 if self.lines else 0, LINE)
-
-    def region(self, k: int) -> Record:
-        return Record(self.array, self.region_table + k * N_RFIELDS, REGION)
-
-    def static_traffic(self) -> dict[str, dict[str, int]]:
-        """The decoded loads' and stores' traffic so far, by TRAFFIC_PLACES and TRAFFIC_KINDS."""
-        t = self.traffic.reshape(len(TRAFFIC_PLACES), len(TRAFFIC_KINDS))
-        return {place: {kind: int(t[i, j]) for j, kind in enumerate(TRAFFIC_KINDS)}
-                for i, place in enumerate(TRAFFIC_PLACES)}
-
-    def charge(self, cycles: int, cause: str, insn: int = -1) -> None:
-        """Add ``cycles`` spent outside instructions to the run, a stall cause and the current function
-        (and, with lines on, to instruction ``insn`` when it is one)."""
-        k = STALL_CAUSES.index(cause)
-        self.cycles += cycles
-        self.stalls[k] += cycles
-        self.nodes.cycles[self.node] += cycles
-        if self.lines and insn >= 0:
-            rows = self.line_rows
-            rows.cycles[insn] += cycles
-            rows.stalls[k, insn] += cycles
-
-
-for _name, (_at, _count, _doc) in HEADER.fields.items():
-    setattr(NativeState, _name, _Slot(_at, _count, _doc))
-
-
-def describe_layout() -> str:
-    """The state array's layout as text (docs/architecture.md quotes it)."""
-    lines = []
-    for layout in (HEADER, INSN, PREFIX, LINE, REGION, NODE, FRAME):
-        lines.append(f"{layout.what}:")
-        for name, (at, count, doc) in layout.fields.items():
-            lines.append(f"  {at:3d}{'+' + str(count) if count > 1 else '':4s} {name:24s} {doc}")
-    return "\n".join(lines)
-
-
-class NativeHooks:
-    """Registers native hooks on one Unicorn instance and keeps them alive."""
-
-    def __init__(self, uc):
-        self._uc = uc
-        self._handles: list[ctypes.c_size_t] = []
-        self._keep: list[object] = []
-
-    def add(self, hook, state: np.ndarray, kind: int, begin: int = 1, end: int = 0) -> None:
-        """Register ``hook`` for [begin, end]; begin > end means everywhere."""
-        handle = ctypes.c_size_t()
-        err = _LIB.uc_hook_add(self._uc._uch, ctypes.byref(handle), kind,
-                               ctypes.c_void_p(hook.address), ctypes.c_void_p(state.ctypes.data),
-                               ctypes.c_uint64(begin), ctypes.c_uint64(end))
-        if err:
-            raise RuntimeError(f"uc_hook_add failed with Unicorn error {err}")
-        self._handles.append(handle)
-        self._keep.append(state)
-
-    def close(self) -> None:
-        for h in self._handles:
-            _LIB.uc_hook_del(self._uc._uch, h)
-        self._handles.clear()
-        self._keep.clear()

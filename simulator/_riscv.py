@@ -16,6 +16,7 @@ from collections import Counter
 import unicorn as uc_mod
 from unicorn import riscv_const as R
 
+from ._board import CLINT_SIZE as _CLINT_SIZE
 from ._timing import NEVER_CYCLE
 from ._bus import GuestAccessError
 from .isa import rv32
@@ -29,7 +30,6 @@ _PRIORITY = (CAUSE_MEI, CAUSE_MSI, CAUSE_MTI)  # the privileged spec's order: ME
 _TRAPS = {0: "instruction address misaligned", 1: "instruction access fault", 2: "illegal instruction",
           4: "load address misaligned", 5: "load access fault", 6: "store address misaligned",
           7: "store access fault"}
-_CLINT_SIZE = 0x10000
 _WORD = 0xFFFF_FFFF
 _COUNT = (1 << 64) - 1
 #: mcountinhibit bit of each counter (the privileged spec: CY bit 0, IR bit 2).

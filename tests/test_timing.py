@@ -183,10 +183,10 @@ def test_native_latency_rule_equals_its_reference(name):
     import ctypes
     import random
 
-    from simmcu._native import latency_function
+    from simmcu._hooks import latency_address
 
     model = LATENCY_MODELS[name]
-    native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(latency_function(model))
+    native = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(latency_address(name))
     rng = random.Random(name)
     edges = [0, 1, 2, 3, 31, 32, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF]
     pairs = [(a, b) for a in edges for b in edges]

@@ -1,0 +1,241 @@
+"""The native hooks' machine code: compiled by Numba once, kept on disk, loaded without Numba.
+
+Importing Numba takes most of a second and compiling ``_native``'s entry points several; a run
+needs only their machine code. The first run compiles them (``_native.compile_entry_points``),
+links them into one object file and stores it in the cache directory, named by a hash of what
+the code depends on: the sources, the versions of Numba, llvmlite, Unicorn and Python, Numba's
+settings and the host CPU. Later runs load that object with llvmlite's MCJIT and resolve its few
+external symbols themselves: Unicorn's C API, Python's, and the C helpers of Numba's error
+paths, taken from Numba's extension modules without importing the ``numba`` package.
+
+The cache directory is ``$NUMBA_CACHE_DIR/simmcu`` when that is set (so that an empty
+``NUMBA_CACHE_DIR`` means a cold start, as for Numba's own cache), else the package's
+``__pycache__``, else ``~/.cache/simmcu``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from unicorn.unicorn_py3 import unicorn as _ucmod
+
+_LIB = _ucmod.uclib
+_SOURCES = ("_native.py", "_state.py", "_latency.py", "_hooks.py")
+COMPILING = "simmcu: compiling the native timing hooks (first run, cached afterwards)..."
+
+
+@dataclass(frozen=True)
+class EntryPoint:
+    """A compiled function a run calls by address: a hook Unicorn calls, or a latency rule."""
+
+    name: str
+    address: int
+
+
+_loaded: dict[str, EntryPoint] = {}
+_keep_alive: list[object] = []  # the engine or the Numba functions that own the loaded code
+
+
+def entry_points() -> dict[str, EntryPoint]:
+    """``_native.HOOKS`` and the latency rules (``latency:<model>``), by name, loaded once per process."""
+    if not _loaded:
+        _loaded.update(_load_or_compile())
+    return _loaded
+
+
+def latency_address(model_name: str) -> int:
+    """The native rule of a latency model, as a site's instruction row holds it."""
+    return entry_points()[f"latency:{model_name}"].address
+
+
+def icache_flush(state: np.ndarray) -> None:
+    """Look up the instruction lines of the run's last block (``_native.icache_flush``)."""
+    ctypes.CFUNCTYPE(None, ctypes.c_void_p)(entry_points()["icache_flush"].address)(state.ctypes.data)
+
+
+def cache_file() -> Path | None:
+    """Where the object file for this process's sources, versions and CPU is or would be kept (None
+    when no candidate directory is writable)."""
+    for folder in _cache_dirs():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder / f"simmcu-hooks-{_cache_key()}.bin"
+    return None
+
+
+def _cache_dirs() -> list[Path]:
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return [Path(os.environ["NUMBA_CACHE_DIR"]) / "simmcu"]
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return [Path(__file__).parent / "__pycache__", Path(xdg) / "simmcu"]
+
+
+def _cache_key() -> str:
+    import llvmlite
+    import llvmlite.binding as llvm
+    import unicorn
+
+    h = hashlib.sha256()
+    for name in _SOURCES:
+        h.update(Path(__file__).with_name(name).read_bytes())
+    numba_dir = importlib.util.find_spec("numba").submodule_search_locations[0]
+    h.update(Path(numba_dir, "_version.py").read_bytes())
+    llvm.initialize_native_target()
+    settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("NUMBA_") and k != "NUMBA_CACHE_DIR")
+    h.update(repr((llvmlite.__version__, unicorn.__version__, sys.version, llvm.get_host_cpu_name(),
+                   llvm.get_host_cpu_features().flatten(), settings)).encode())
+    return h.hexdigest()[:20]
+
+
+def _load_or_compile() -> dict[str, EntryPoint]:
+    path = cache_file()
+    if path is not None and path.exists():
+        try:
+            return _load(path.read_bytes())
+        except (ValueError, KeyError, RuntimeError):  # unreadable (a damaged file): compile it again
+            path.unlink(missing_ok=True)
+    print(COMPILING if path is not None else COMPILING.replace("first run, cached afterwards",
+                                                              "no writable cache directory"),
+          file=sys.stderr, flush=True)
+    from . import _native  # Numba
+
+    compiled = _native.compile_entry_points()
+    _keep_alive.append(compiled)
+    if path is not None:
+        blob = _link(compiled)
+        if blob is not None:
+            partial = path.with_name(f"{path.name}.{os.getpid()}")
+            try:
+                partial.write_bytes(blob)
+                os.replace(partial, path)  # atomic: a concurrent run sees the whole file or none
+            except OSError:  # a full disk: this run goes on with what it compiled
+                partial.unlink(missing_ok=True)
+    return {name: EntryPoint(name, f.address) for name, f in compiled.items()}
+
+
+def _link(compiled: dict) -> bytes | None:
+    """One object file of all the entry points: a JSON line (entry point -> symbol, the undefined
+    symbols), then the object code. None if it needs a symbol ``_resolve`` cannot find, or is not
+    ELF (hosts other than Linux then compile on every run)."""
+    import io
+
+    import llvmlite.binding as llvm
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+
+    module = None
+    symbols = {}
+    for name, f in compiled.items():
+        part = llvm.parse_bitcode(f._library._get_module_for_linking().as_bitcode())
+        part.get_function(f.native_name).linkage = "external"  # the rest may be merged or dropped
+        symbols[name] = f.native_name
+        if module is None:
+            module = part
+        else:
+            module.link_in(part)
+    code = next(iter(compiled.values()))._library._codegen._tm.emit_object(module)  # Numba's own target
+    try:
+        table = ELFFile(io.BytesIO(code)).get_section_by_name(".symtab")
+    except ELFError:
+        return None
+    undefined = sorted({s.name for s in table.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF"})
+    if any(_resolve(name) is None for name in undefined):
+        return None
+    return json.dumps(dict(symbols=symbols, undefined=undefined)).encode() + b"\n" + code
+
+
+def _load(blob: bytes) -> dict[str, EntryPoint]:
+    import llvmlite.binding as llvm
+
+    header, _, code = blob.partition(b"\n")
+    meta = json.loads(header)
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    for name in meta["undefined"]:
+        llvm.add_symbol(name, _resolve(name))
+    target = llvm.Target.from_default_triple().create_target_machine()
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
+    engine.add_object_file(llvm.ObjectFileRef.from_data(code))
+    engine.finalize_object()
+    _keep_alive.append(engine)
+    return {name: EntryPoint(name, engine.get_function_address(symbol)) for name, symbol in meta["symbols"].items()}
+
+
+def _resolve(name: str) -> int | None:
+    """The address of an external symbol of the compiled code, as Numba's JIT would bind it."""
+    if name.startswith("uc_"):
+        return ctypes.cast(getattr(_LIB, name), ctypes.c_void_p).value
+    if name.startswith(("numba_", "NRT_")):
+        return _numba_helpers().get(name)
+    if name.startswith("PyExc_"):  # Numba's convention: the symbol is the exception object itself
+        exc = getattr(builtins, name[len("PyExc_"):], None)
+        return id(exc) if isinstance(exc, type) and issubclass(exc, BaseException) else None
+    if name == "_Py_NoneStruct":
+        return id(None)
+    try:
+        return ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
+    except AttributeError:
+        return None
+
+
+_helpers: dict[str, int] = {}
+
+
+def _numba_helpers() -> dict[str, int]:
+    """Numba's C helpers by the names its code calls them, from its extension modules ``_helperlib``
+    and ``_nrt_python``, loaded without running the ``numba`` package (whose import is the cost this
+    module avoids). Numba registers the same names for the same functions when it is imported."""
+    if not _helpers:
+        package = Path(importlib.util.find_spec("numba").submodule_search_locations[0])
+        for prefix, module in (("numba_", "numba._helperlib"), ("NRT_", "numba.core.runtime._nrt_python")):
+            loaded = sys.modules.get(module)
+            if loaded is None:
+                where = package.joinpath(*module.split(".")[1:])
+                path = next(p for p in (where.with_name(where.name + s) for s in importlib.machinery.EXTENSION_SUFFIXES)
+                            if p.exists())
+                spec = importlib.util.spec_from_file_location(module, path)
+                loaded = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(loaded)
+                sys.modules.pop(module, None)  # a later `import numba` imports it its own way
+            _helpers.update({prefix + k: v for k, v in loaded.c_helpers.items()})
+    return _helpers
+
+
+class NativeHooks:
+    """Registers native hooks on one Unicorn instance and keeps them alive."""
+
+    def __init__(self, uc):
+        self._uc = uc
+        self._handles: list[ctypes.c_size_t] = []
+        self._keep: list[object] = []
+
+    def add(self, hook, state: np.ndarray, kind: int, begin: int = 1, end: int = 0) -> None:
+        """Register ``hook`` (an ``EntryPoint``, or a unit's Numba ``cfunc``) for [begin, end]; begin >
+        end means everywhere."""
+        handle = ctypes.c_size_t()
+        err = _LIB.uc_hook_add(self._uc._uch, ctypes.byref(handle), kind,
+                               ctypes.c_void_p(hook.address), ctypes.c_void_p(state.ctypes.data),
+                               ctypes.c_uint64(begin), ctypes.c_uint64(end))
+        if err:
+            raise RuntimeError(f"uc_hook_add failed with Unicorn error {err}")
+        self._handles.append(handle)
+        self._keep.append(state)
+
+    def close(self) -> None:
+        for h in self._handles:
+            _LIB.uc_hook_del(self._uc._uch, h)
+        self._handles.clear()
+        self._keep.clear()
