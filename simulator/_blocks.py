@@ -104,48 +104,45 @@ class BlockAccounting:
             st.last = i - 1
         st.cycles -= cyc
         st.instructions -= e - i
-        st.dual_issued -= code.prefix("dual", e) - code.prefix("dual", i)
-        st.stalls[:] -= code.prefix_rows("stalls", e) - code.prefix_rows("stalls", i)
-        st.traffic[:] -= code.prefix_rows("traffic", e) - code.prefix_rows("traffic", i)
+        st.runs[i] -= 1  # the block ran [block_start, i): its static totals follow
+        st.runs[e] += 1
         nodes = st.nodes
         nodes.cycles[st.node] -= cyc
         nodes.instructions[st.node] -= e - i
         if at_start:  # as if the block had not been entered: refill, call-tree step
             taken = st.block_taken
             st.cycles -= taken
-            st.stalls[_BRANCH] -= taken
-            st.stalls[_LOAD_USE] -= st.block_adjust_load_use
-            st.stalls[_MEMORY] -= st.block_adjust - st.block_adjust_load_use - st.block_adjust_dual
-            st.dual_issued += st.block_adjust_dual
+            stalls = st.dynamic_stalls
+            stalls[_BRANCH] -= taken
+            stalls[_LOAD_USE] -= st.block_adjust_load_use
+            stalls[_MEMORY] -= st.block_adjust - st.block_adjust_load_use - st.block_adjust_dual
+            st.dynamic_dual += st.block_adjust_dual
             nodes.cycles[st.block_node] -= taken
             st.node, st.depth, st.push_return = st.block_node, st.block_depth, st.block_push_return
             if st.block_btac >= 0:  # nor has the BTAC learnt from the transfer into it
                 code.state.insn.btac[st.block_previous] = st.block_btac
             if st.block_called >= 0:
                 nodes.calls[st.block_called] -= 1
-        if st.lines:
-            self._truncate_lines(i, e, at_start)
+        if st.lines and at_start:
+            self._truncate_lines()
         st.block_end = i
         st.icache_pending_end = max(i, st.icache_pending_start)  # the I-cache sees only what ran
         st.accounted = 0
         return True
 
-    def _truncate_lines(self, i: int, e: int, at_start: bool) -> None:
-        """The per-instruction rows of a block that ran [block_start, i) of [block_start, e)."""
+    def _truncate_lines(self) -> None:
+        """The per-instruction records of a block taken back from its start: its entry costs."""
         st = self.state
         rows = st.line_rows
-        rows.runs[i] -= 1
-        rows.runs[e] += 1
-        if at_start:
-            s, p = st.block_start, st.block_previous
-            lu, dual = st.block_adjust_load_use, st.block_adjust_dual
-            rows.cycles[s] -= st.block_adjust
-            rows.stalls[_LOAD_USE, s] -= lu
-            rows.stalls[_MEMORY, s] -= st.block_adjust - lu - dual
-            rows.dual[s] += dual
-            if st.block_taken:
-                rows.cycles[p] -= st.block_taken
-                rows.stalls[_BRANCH, p] -= st.block_taken
+        s, p = st.block_start, st.block_previous
+        lu, dual = st.block_adjust_load_use, st.block_adjust_dual
+        rows.cycles[s] -= st.block_adjust
+        rows.stalls[_LOAD_USE, s] -= lu
+        rows.stalls[_MEMORY, s] -= st.block_adjust - lu - dual
+        rows.dual[s] += dual
+        if st.block_taken:
+            rows.cycles[p] -= st.block_taken
+            rows.stalls[_BRANCH, p] -= st.block_taken
 
     def split_point(self, start: int) -> int | None:
         """Address of the instruction in the block at ``start`` before which the next event is due."""

@@ -26,6 +26,11 @@ from .isa.insn import Insn
 MAX_NODES = 4096
 MAX_CODE_BYTES = 16 << 20  #: from the first to the last instruction
 MAX_DEPTH = 512
+#: Hooks one kind of instruction site (divides, aligned loads) is registered with at most. Unicorn
+#: walks every code hook's range at each hooked instruction it runs, so a hook per site makes each
+#: site cost the number of sites (170 VLDR/LDRD sites: a float kernel 9x slower); merged ranges make
+#: the few instructions between merged sites call the hook, which returns at once for them.
+MAX_SITE_HOOKS = 16
 _ARM_REGS = [getattr(arm_const, f"UC_ARM_REG_R{i}") for i in range(13)] + [
     arm_const.UC_ARM_REG_SP, arm_const.UC_ARM_REG_LR, arm_const.UC_ARM_REG_PC]
 _RV_REGS = [getattr(riscv_const, f"UC_RISCV_REG_X{i}") for i in range(32)]
@@ -89,10 +94,6 @@ class CodeMap:
     def prefix(self, row: str, i: int) -> int:
         """What instructions [0, i) add up to in prefix row ``row`` (``cycles``, ``dynamic_sp``)."""
         return int(self.state.prefix[row][i])
-
-    def prefix_rows(self, row: str, i: int) -> np.ndarray:
-        """The same for a multi-slot row (``stalls``, ``traffic``): one value per slot."""
-        return self.state.prefix[row][:, i]
 
     def field(self, name: str, i: int) -> int:
         return int(self.state.insn[name][i])
@@ -252,6 +253,16 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         target[1:] = np.cumsum(np.array(steps, dtype=np.int64))
     return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns),
                    alignment_sites)
+
+
+def site_ranges(sites: list[int], most: int = MAX_SITE_HOOKS) -> list[tuple[int, int]]:
+    """``sites`` as at most ``most`` address ranges [begin, end], the widest gaps between them kept open."""
+    sites = sorted(set(sites))
+    if not sites:
+        return []
+    gaps = sorted(range(1, len(sites)), key=lambda k: (sites[k] - sites[k - 1], k))
+    starts = [0, *sorted(gaps[max(0, len(gaps) - (most - 1)):])] if most > 1 else [0]
+    return [(sites[a], sites[b - 1]) for a, b in zip(starts, [*starts[1:], len(sites)])]
 
 
 def _word_aligned_base(insn: Insn) -> int | None:

@@ -97,7 +97,7 @@ def per_instruction(code, state) -> dict[str, np.ndarray]:
     with the LINE rows: the static price times the times it ran, plus what the hooks charged it."""
     n = len(code.insns)
     rows = state.line_rows
-    runs = np.cumsum(rows.runs)[:n]
+    runs = np.cumsum(state.runs)[:n]
     prefix = state.prefix
     return dict(instructions=runs,
                 cycles=runs * np.diff(prefix.cycles) + rows.cycles[:n],

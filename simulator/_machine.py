@@ -204,12 +204,12 @@ class Machine:
         self.devices.install(self.native)
         if self.code.memory_hook:
             self.native.add(hooks["memory_hook"], array, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
-        for addr in self.code.latency_sites:
-            self.native.add(hooks["latency_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
+        for begin, end in _codemap.site_ranges(self.code.latency_sites):
+            self.native.add(hooks["latency_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
         for addr in self.code.watch_sites:
             self.native.add(hooks["watch_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
-        for addr in self.code.alignment_sites:
-            self.native.add(hooks["alignment_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
+        for begin, end in _codemap.site_ranges(self.code.alignment_sites):
+            self.native.add(hooks["alignment_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
         if self.code.memory_hook or any(overrides(o, "memory") for o in self.observers):
             for addr in self.code.it_exits:  # any memory hook needs this (Unicorn #2309)
                 self.native.add(hooks["it_exit_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)

@@ -32,29 +32,27 @@ import llvmlite.binding as llvm
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import carray, types
+from numba import types
 from numba.extending import intrinsic
 from unicorn.unicorn_py3 import unicorn as _ucmod
 
 from ._latency import LATENCY_MODELS
-from ._timing import STALL_CAUSES
 from ._state import (
     ACCOUNTED, BLOCK_ADJ, BLOCK_ADJ_DUAL, BLOCK_ADJ_LU, BLOCK_BTAC, BLOCK_CALLED, BLOCK_DEPTH0, BLOCK_DYN, BLOCK_E,
-    BLOCK_NODE0, BLOCK_PREV, BLOCK_PUSH_RET, BLOCK_S, BLOCK_START, BLOCK_TAKEN, CACHE_CLOCK, CODE_BASE,
-    CODE_BYTES, CUR_NODE, CYCLES, DC_HITS, DC_MISSES, DC_SETS, DC_WAYS, DC_WRITEBACKS, DEPTH, DUAL, FETCH_SHIFT,
-    FETCH_STREAM, FETCH_WAIT, F_CALL, F_CTRL, F_IN_IT, F_JR, F_LOAD, F_MISALIGNED32, F_PREDICT, F_SIGNED,
-    F_SINGLE, F_WATCH, HASH_MASK, H_ADDR_DEP, H_B2B_LOAD, H_JR_USE, H_LOAD_USE, H_MISALIGNED, IC_MISSES,
-    IC_NODE, IC_PEND_E, IC_PEND_S, IC_SETS, IC_WAYS, INSTRET, I_ADDR, I_ALIGNED, I_AREGS, I_BTAC, I_ENTRY_DUAL,
-    I_ENTRY_LU, I_ENTRY_MEM, I_FALL, I_FETCH, I_FLAGS, I_FUNC, I_LAT, I_LDEST, I_NOT_TAKEN, I_OPA, I_OPB,
-    I_PREDICTED, I_READS, I_SPMIN, I_TAKEN, I_WRITES, LAST, LINES_ON, LINE_SHIFT, LOST_FRAMES, L_CYC, L_DUAL,
-    L_RUNS, L_STALLS, MAX_DEPTH, MAX_NODES, MIN_SP, NHEADER, N_CALLS, N_CYC, N_FUNC, N_FUNCS, N_INS, N_INSNS,
-    N_NODES, N_PARENT, N_REGIONS, N_RFIELDS, OFF_DC, OFF_HASH, OFF_IC, OFF_IDX, OFF_INSN, OFF_LINES, OFF_NODE,
-    OFF_PREFIX, OFF_REGION, OFF_STACK, PC_REG, PREFETCH, PUSH_RET, P_CYC, P_DUAL, P_DYN_SP, P_STALLS, P_TRAFFIC,
-    R_BASE, R_CACHEABLE, R_END, R_FILL, R_READS, R_READ_BYTES, R_READ_WAIT, R_WRITES, R_WRITE_BYTES,
-    R_WRITE_WAIT, SCRATCH, SKIP_STOP_AT, SP_RECHECK, SP_REG, STACK_HI, STACK_LO, STALLS, STALL_ACCELERATOR,
-    STALL_BRANCH, STALL_LOAD_USE, STALL_MEMORY, STALL_MULDIV, STOPPED, STOP_ADDR, STOP_AT_CYCLE,
-    STOP_AT_INSTRET, STOP_EVENT, STOP_OUTSIDE, STOP_SPLIT, STOP_UNALIGNED, STOP_WATCH, STOP_WATCH_INSN, S_NODE,
-    S_RET, TAKEN_PAID, TOTAL, TRAFFIC, WATCH, WATCH_REG, WATCH_VAL, XPSR_REG, _N_TRAFFIC)
+    BLOCK_NODE0, BLOCK_PREV, BLOCK_PUSH_RET, BLOCK_S, BLOCK_START, BLOCK_TAKEN, CACHE_CLOCK, CODE_BASE, CODE_BYTES,
+    CUR_NODE, CYCLES, DC_HITS, DC_MISSES, DC_SETS, DC_WAYS, DC_WRITEBACKS, DEPTH, DUAL, FETCH_SHIFT, FETCH_STREAM,
+    FETCH_WAIT, F_CALL, F_CTRL, F_IN_IT, F_JR, F_LOAD, F_MISALIGNED32, F_PREDICT, F_SIGNED, F_SINGLE, F_WATCH,
+    HASH_MASK, H_ADDR_DEP, H_B2B_LOAD, H_JR_USE, H_LOAD_USE, H_MISALIGNED, IC_MISSES, IC_NODE, IC_PEND_E, IC_PEND_S,
+    IC_SETS, IC_WAYS, INSTRET, I_ADDR, I_ALIGNED, I_AREGS, I_BTAC, I_ENTRY_DUAL, I_ENTRY_LU, I_ENTRY_MEM, I_FALL,
+    I_FETCH, I_FLAGS, I_FUNC, I_LAT, I_LDEST, I_NOT_TAKEN, I_OPA, I_OPB, I_PREDICTED, I_READS, I_SPMIN, I_TAKEN,
+    I_WRITES, LAST, LINES_ON, LINE_SHIFT, LOST_FRAMES, L_CYC, L_DUAL, L_STALLS, MAX_DEPTH, MAX_NODES, MIN_SP,
+    N_CALLS, N_CYC, N_FFIELDS, N_FUNC, N_FUNCS, N_IFIELDS, N_INS, N_LFIELDS, N_NFIELDS, N_NODES, N_PARENT, N_PREFIX,
+    N_REGIONS, N_RFIELDS, OFF_DC, OFF_HASH, OFF_IC, OFF_IDX, OFF_INSN, OFF_LINES, OFF_NODE, OFF_PREFIX, OFF_REGION,
+    OFF_RUNS, OFF_STACK, PC_REG, PREFETCH, PUSH_RET, P_CYC, P_DYN_SP, R_BASE, R_CACHEABLE, R_END, R_FILL, R_READS,
+    R_READ_BYTES, R_READ_WAIT, R_WRITES, R_WRITE_BYTES, R_WRITE_WAIT, SCRATCH, SKIP_STOP_AT, SP_RECHECK, SP_REG,
+    STACK_HI, STACK_LO, STALLS, STALL_ACCELERATOR, STALL_BRANCH, STALL_LOAD_USE, STALL_MEMORY, STALL_MULDIV, STOPPED,
+    STOP_ADDR, STOP_AT_CYCLE, STOP_AT_INSTRET, STOP_EVENT, STOP_OUTSIDE, STOP_SPLIT, STOP_UNALIGNED, STOP_WATCH,
+    STOP_WATCH_INSN, S_NODE, S_RET, TAKEN_PAID, WATCH, WATCH_REG, WATCH_VAL, XPSR_REG)
 
 _LIB = _ucmod.uclib
 llvm.load_library_permanently(_LIB._name)
@@ -109,10 +107,9 @@ def _child(st, parent, func):
     if n >= st[MAX_NODES]:
         return parent  # table full: charge the caller
     st[N_NODES] = n + 1
-    m = st[MAX_NODES]
     base = st[OFF_NODE]
-    st[base + N_FUNC * m + n] = func
-    st[base + N_PARENT * m + n] = parent
+    st[base + n * N_NFIELDS + N_FUNC] = func
+    st[base + n * N_NFIELDS + N_PARENT] = parent
     st[hoff + 2 * h] = key + 1
     st[hoff + 2 * h + 1] = n
     return n
@@ -121,36 +118,37 @@ def _child(st, parent, func):
 @numba.njit
 def _entry(st, p, i, seq):
     """(load_use, memory, dual) cycles instruction ``i`` pays after ``p`` (-1: none); see _timing.entry_cost."""
-    n = st[N_INSNS]
     ib = st[OFF_INSN]
+    ri = ib + i * N_IFIELDS  # the records of i and p
+    rp = ib + p * N_IFIELDS
     lu = 0
     mem = 0
-    dual = st[ib + I_ENTRY_DUAL * n + i] if seq else 0
+    dual = st[ri + I_ENTRY_DUAL] if seq else 0
     if p >= 0:
-        fp = st[ib + I_FLAGS * n + p]
-        fi = st[ib + I_FLAGS * n + i]
-        reads = st[ib + I_READS * n + i]
-        ldest = st[ib + I_LDEST * n + p]
+        fp = st[rp + I_FLAGS]
+        fi = st[ri + I_FLAGS]
+        reads = st[ri + I_READS]
+        ldest = st[rp + I_LDEST]
         if ldest & reads:
             lu += st[H_LOAD_USE]
-        if fi & F_JR and st[ib + I_WRITES * n + p] & reads:
+        if fi & F_JR and st[rp + I_WRITES] & reads:
             lu += st[H_JR_USE]
-        aregs = st[ib + I_AREGS * n + i]
-        if fi & F_SINGLE and not fp & F_LOAD and st[ib + I_WRITES * n + p] & aregs:
+        aregs = st[ri + I_AREGS]
+        if fi & F_SINGLE and not fp & F_LOAD and st[rp + I_WRITES] & aregs:
             lu += st[H_ADDR_DEP]
         if fp & F_LOAD and fi & F_LOAD and not ldest & aregs:
             mem += st[H_B2B_LOAD]
     ws = st[FETCH_WAIT]
     if st[FETCH_STREAM]:
         if seq:
-            mem += st[ib + I_FETCH * n + i]
+            mem += st[ri + I_FETCH]
     elif ws:
         sh = st[FETCH_SHIFT]
-        a = st[ib + I_ADDR * n + i]
+        a = st[ri + I_ADDR]
         first = a >> sh
-        last = (st[ib + I_FALL * n + i] - 1) >> sh
+        last = (st[ri + I_FALL] - 1) >> sh
         if seq:
-            prev_line = (st[ib + I_FALL * n + p] - 1) >> sh
+            prev_line = (st[rp + I_FALL] - 1) >> sh
             new = last - max(first - 1, prev_line)
             if not st[PREFETCH] and new > 0:
                 mem += new * ws
@@ -183,32 +181,28 @@ def _charge_memory(st, node, cycles):
     """Add memory-stall cycles found at run time (cache misses, wait states) to the totals and ``node``."""
     st[CYCLES] += cycles
     st[STALL_MEMORY] += cycles
-    st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + node] += cycles
+    st[st[OFF_NODE] + node * N_NFIELDS + N_CYC] += cycles
 
 
 @numba.njit
 def _line_charge(st, i, cycles, stall):
     """With lines on: ``cycles`` of header stall slot ``stall`` were caused by instruction ``i``."""
-    n1 = st[N_INSNS] + 1
-    lb = st[OFF_LINES]
-    st[lb + L_CYC * n1 + i] += cycles
-    st[lb + (L_STALLS + stall - STALLS) * n1 + i] += cycles
+    at = st[OFF_LINES] + i * N_LFIELDS
+    st[at + L_CYC] += cycles
+    st[at + L_STALLS + stall - STALLS] += cycles
 
 
 @numba.njit
-def _line_block(st, p, s, e, taken, lu_extra, mem_extra, dual_adj):
-    """With lines on: the block [s, e) ran once after ``p``, which pays the refill; ``s`` pays the entry
-    cost beyond the static one (load-use, memory and dual-issue parts)."""
-    n1 = st[N_INSNS] + 1
+def _line_block(st, p, s, taken, lu_extra, mem_extra, dual_adj):
+    """With lines on: a block starting at ``s`` ran after ``p``, which pays the refill; ``s`` pays the
+    entry cost beyond the static one (load-use, memory and dual-issue parts)."""
     lb = st[OFF_LINES]
-    st[lb + L_RUNS * n1 + s] += 1
-    st[lb + L_RUNS * n1 + e] -= 1
     if taken:
         _line_charge(st, p, taken, STALL_BRANCH)
     _line_charge(st, s, lu_extra, STALL_LOAD_USE)
     _line_charge(st, s, mem_extra, STALL_MEMORY)
-    st[lb + L_CYC * n1 + s] += dual_adj
-    st[lb + L_DUAL * n1 + s] -= dual_adj
+    st[lb + s * N_LFIELDS + L_CYC] += dual_adj
+    st[lb + s * N_LFIELDS + L_DUAL] -= dual_adj
 
 
 @numba.njit
@@ -265,15 +259,14 @@ def icache_sync(st):
     if st[IC_SETS] == 0 or s >= e:
         return
     st[IC_PEND_S] = e
-    n = st[N_INSNS]
     ib = st[OFF_INSN]
     shift = st[LINE_SHIFT]
-    first = st[ib + I_ADDR * n + s] >> shift
-    last = (st[ib + I_FALL * n + e - 1] - 1) >> shift
+    first = st[ib + s * N_IFIELDS + I_ADDR] >> shift
+    last = (st[ib + (e - 1) * N_IFIELDS + I_FALL] - 1) >> shift
     if st[LINES_ON]:  # the same lines in the same order, each charged to the first instruction on it
         line = first
         for i in range(s, e):
-            upto = (st[ib + I_FALL * n + i] - 1) >> shift
+            upto = (st[ib + i * N_IFIELDS + I_FALL] - 1) >> shift
             while line <= upto:
                 fill = _icache_line(st, line, shift)
                 if fill:
@@ -299,8 +292,7 @@ def _icache_line(st, line, shift):
 
 def memory_hook(uc, kind, address, size, value, st_ptr):
     """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
-    hdr = carray(st_ptr, NHEADER)
-    st = carray(st_ptr, hdr[TOTAL])
+    st = st_ptr
     addr = np.int64(address)
     nbytes = np.int64(size)
     row = _region_of(st, addr)
@@ -337,8 +329,7 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
 
 
 def block_hook(uc, address, size, st_ptr):
-    hdr = carray(st_ptr, NHEADER)
-    st = carray(st_ptr, hdr[TOTAL])
+    st = st_ptr
     if size == 0:  # a block that only raises an exception (illegal instruction): the trap hook reports it
         return
     addr = np.int64(address)
@@ -355,125 +346,124 @@ def block_hook(uc, address, size, st_ptr):
         return
     if st[IC_SETS]:
         icache_sync(st)  # the previous block ran to its end: its lines are looked up now
-    n = st[N_INSNS]
     ib = st[OFF_INSN]
-    pb = st[OFF_PREFIX]
-    n1 = n + 1
     p = st[LAST]
+    rs = ib + s * N_IFIELDS  # the records of the first instruction and of the one that ran before it
+    rp = ib + p * N_IFIELDS
+    ps = st[OFF_PREFIX] + s * N_PREFIX  # the prefix sums at the block's start and end
+    pe = st[OFF_PREFIX] + e * N_PREFIX
+    flags_s = st[rs + I_FLAGS]
+    flags_p = st[rp + I_FLAGS] if p >= 0 else 0
     seq = False
     taken = 0
     if p >= 0:
-        seq = st[ib + I_FALL * n + p] == addr
-        if st[ib + I_FLAGS * n + p] & F_CTRL:
-            predicted = st[ib + I_BTAC * n + p]
+        seq = st[rp + I_FALL] == addr
+        if flags_p & F_CTRL:
+            predicted = st[rp + I_BTAC]
             if seq:
-                taken = st[ib + I_NOT_TAKEN * n + p] if predicted else 0
+                taken = st[rp + I_NOT_TAKEN] if predicted else 0
             else:
-                taken = st[ib + I_PREDICTED * n + p] if predicted else st[ib + I_TAKEN * n + p]
-                if st[ib + I_FLAGS * n + s] & F_MISALIGNED32:
+                taken = st[rp + I_PREDICTED] if predicted else st[rp + I_TAKEN]
+                if flags_s & F_MISALIGNED32:
                     taken += st[H_MISALIGNED]
     if st[TAKEN_PAID]:
         taken = 0
     lu, mem, dual = _entry(st, p, s, seq)
-    dual_adj = dual - st[ib + I_ENTRY_DUAL * n + s]
-    adj = lu + mem + dual_adj - st[ib + I_ENTRY_LU * n + s] - st[ib + I_ENTRY_MEM * n + s]
+    lu_adj = lu - st[rs + I_ENTRY_LU]
+    mem_adj = mem - st[rs + I_ENTRY_MEM]
+    dual_adj = dual - st[rs + I_ENTRY_DUAL]
+    adj = lu_adj + mem_adj + dual_adj
     start = st[CYCLES] + taken
     if st[SKIP_STOP_AT] == addr:
         st[SKIP_STOP_AT] = -1
-    elif not st[ib + I_FLAGS * n + s] & F_IN_IT:
+    elif not flags_s & F_IN_IT:
         if start >= st[STOP_AT_CYCLE] or st[INSTRET] >= st[STOP_AT_INSTRET]:
             # The event falls due during the refill: the boundary it is taken at is after it.
             if taken:
                 st[CYCLES] = start
                 st[STALL_BRANCH] += taken
-                st[st[OFF_NODE] + N_CYC * st[MAX_NODES] + st[CUR_NODE]] += taken
+                st[st[OFF_NODE] + st[CUR_NODE] * N_NFIELDS + N_CYC] += taken
                 st[TAKEN_PAID] = 1
                 if st[LINES_ON]:
                     _line_charge(st, p, taken, STALL_BRANCH)
             _stop(uc, st, STOP_EVENT, addr)
             return
-        if p >= 0 and st[ib + I_FLAGS * n + p] & F_WATCH and _watched_changed(uc, st, st_ptr):
+        if flags_p & F_WATCH and _watched_changed(uc, st, st_ptr):
             _stop(uc, st, STOP_WATCH, addr)
             return
-        last_start = start + adj + st[pb + P_CYC * n1 + e - 1] - st[pb + P_CYC * n1 + s]
-        if e - s > 1 and (last_start >= st[STOP_AT_CYCLE] or st[INSTRET] + (e - 1 - s) >= st[STOP_AT_INSTRET]):
-            _stop(uc, st, STOP_SPLIT, addr)
-            return
-    # -- account the block -------------------------------------------------------------
+        if e - s > 1:
+            last_start = start + adj + st[pe - N_PREFIX + P_CYC] - st[ps + P_CYC]
+            if last_start >= st[STOP_AT_CYCLE] or st[INSTRET] + (e - 1 - s) >= st[STOP_AT_INSTRET]:
+                _stop(uc, st, STOP_SPLIT, addr)
+                return
+    # -- account the block: the static totals through the runs row, the rest here ---------
     st[TAKEN_PAID] = 0
-    body = adj + st[pb + P_CYC * n1 + e] - st[pb + P_CYC * n1 + s]
+    body = adj + st[pe + P_CYC] - st[ps + P_CYC]
     st[CYCLES] = start + body
     st[BLOCK_START] = start
     st[BLOCK_TAKEN] = taken
     st[BLOCK_ADJ] = adj
-    st[BLOCK_ADJ_LU] = lu - st[ib + I_ENTRY_LU * n + s]
+    st[BLOCK_ADJ_LU] = lu_adj
     st[BLOCK_ADJ_DUAL] = dual_adj
     st[BLOCK_S] = s
     st[BLOCK_E] = e
     st[BLOCK_PREV] = p
     st[BLOCK_BTAC] = -1
-    if p >= 0 and st[ib + I_FLAGS * n + p] & F_PREDICT:  # the BTAC learns where it went
-        st[BLOCK_BTAC] = st[ib + I_BTAC * n + p]
-        st[ib + I_BTAC * n + p] = 0 if seq else 1
+    if flags_p & F_PREDICT:  # the BTAC learns where it went
+        st[BLOCK_BTAC] = st[rp + I_BTAC]
+        st[rp + I_BTAC] = 0 if seq else 1
     st[BLOCK_DYN] = 0
     st[ACCOUNTED] = 1
     st[INSTRET] += e - s
     st[LAST] = e - 1
     st[STALL_BRANCH] += taken
-    st[STALL_LOAD_USE] += lu - st[ib + I_ENTRY_LU * n + s]
-    st[STALL_MEMORY] += mem - st[ib + I_ENTRY_MEM * n + s]
-    st[DUAL] += st[pb + P_DUAL * n1 + e] - st[pb + P_DUAL * n1 + s] - dual_adj
-    for k in range(len(STALL_CAUSES)):
-        row = pb + (P_STALLS + k) * n1
-        st[STALLS + k] += st[row + e] - st[row + s]
-    for k in range(_N_TRAFFIC):
-        row = pb + (P_TRAFFIC + k) * n1
-        st[TRAFFIC + k] += st[row + e] - st[row + s]
+    st[STALL_LOAD_USE] += lu_adj
+    st[STALL_MEMORY] += mem_adj
+    st[DUAL] -= dual_adj
+    runs = st[OFF_RUNS]
+    st[runs + s] += 1
+    st[runs + e] -= 1
     if st[LINES_ON]:
-        _line_block(st, p, s, e, taken, lu - st[ib + I_ENTRY_LU * n + s], mem - st[ib + I_ENTRY_MEM * n + s], dual_adj)
+        _line_block(st, p, s, taken, lu_adj, mem_adj, dual_adj)
     # -- call tree: calls seen from the previous block, returns by return address ---------
-    m = st[MAX_NODES]
     nb = st[OFF_NODE]
     sb = st[OFF_STACK]
-    md = st[MAX_DEPTH]
     node = st[CUR_NODE]
-    st[nb + N_CYC * m + node] += taken
+    st[nb + node * N_NFIELDS + N_CYC] += taken
     st[BLOCK_NODE0] = node
     st[BLOCK_DEPTH0] = st[DEPTH]
     st[BLOCK_CALLED] = -1
     st[BLOCK_PUSH_RET] = st[PUSH_RET]
-    func = st[ib + I_FUNC * n + s]
+    func = st[rs + I_FUNC]
     ret = 0
     if st[PUSH_RET] != 0:
         ret = st[PUSH_RET]
         st[PUSH_RET] = 0
-    elif p >= 0 and not seq and st[ib + I_FLAGS * n + p] & F_CALL:
-        ret = st[ib + I_FALL * n + p]
+    elif not seq and flags_p & F_CALL:
+        ret = st[rp + I_FALL]
+    d = st[DEPTH]
     if ret != 0:
-        d = st[DEPTH]
-        if d < md:
-            st[sb + S_NODE * md + d] = node
-            st[sb + S_RET * md + d] = ret
+        if d < st[MAX_DEPTH]:
+            st[sb + d * N_FFIELDS + S_NODE] = node
+            st[sb + d * N_FFIELDS + S_RET] = ret
             st[DEPTH] = d + 1
             node = _child(st, node, func)
-            st[nb + N_CALLS * m + node] += 1
+            st[nb + node * N_NFIELDS + N_CALLS] += 1
             st[BLOCK_CALLED] = node
         else:
             st[LOST_FRAMES] += 1
-    else:
-        d = st[DEPTH]
-        if d > 0 and st[sb + S_RET * md + d - 1] == addr:
-            node = st[sb + S_NODE * md + d - 1]
-            st[DEPTH] = d - 1
-    if st[nb + N_FUNC * m + node] != func:  # tail call, fall-through or interrupt return path
-        parent = st[nb + N_PARENT * m + node] if node != 0 else 0
+    elif d > 0 and st[sb + (d - 1) * N_FFIELDS + S_RET] == addr:
+        node = st[sb + (d - 1) * N_FFIELDS + S_NODE]
+        st[DEPTH] = d - 1
+    if st[nb + node * N_NFIELDS + N_FUNC] != func:  # tail call, fall-through or interrupt return path
+        parent = st[nb + node * N_NFIELDS + N_PARENT] if node != 0 else 0
         node = _child(st, parent, func)
     st[CUR_NODE] = node
-    st[nb + N_CYC * m + node] += body
+    st[nb + node * N_NFIELDS + N_CYC] += body
+    st[nb + node * N_NFIELDS + N_INS] += e - s
     st[IC_PEND_S], st[IC_PEND_E], st[IC_NODE] = s, e, node
-    st[nb + N_INS * m + node] += e - s
     # -- stack high-water mark -----------------------------------------------------------
-    spmin = st[ib + I_SPMIN * n + s]
+    spmin = st[rs + I_SPMIN]
     if spmin < 0 or st[SP_RECHECK]:
         st[SCRATCH] = 0
         _uc_reg_read(uc, st[SP_REG], st_ptr)
@@ -481,52 +471,52 @@ def block_hook(uc, address, size, st_ptr):
         if st[STACK_LO] < sp <= st[STACK_HI] and sp + spmin < st[MIN_SP]:
             st[MIN_SP] = sp + spmin
         st[SP_RECHECK] = 0
-    if st[pb + P_DYN_SP * n1 + e] != st[pb + P_DYN_SP * n1 + s]:
+    if st[pe + P_DYN_SP] != st[ps + P_DYN_SP]:
         st[SP_RECHECK] = 1
 
 
 def latency_hook(uc, address, size, st_ptr):
     """Before a divide or serial shift: add the cycles its operand values cost beyond the static price."""
-    hdr = carray(st_ptr, NHEADER)
-    st = carray(st_ptr, hdr[TOTAL])
+    st = st_ptr
     if st[STOPPED] != 0:
         return
     off = np.int64(address) - st[CODE_BASE]
+    if off < 0 or off >= st[CODE_BYTES]:
+        return
     i = st[st[OFF_IDX] + (off >> 1)] - 1
     if i < 0:
         return
-    n = st[N_INSNS]
-    ib = st[OFF_INSN]
+    ri = st[OFF_INSN] + i * N_IFIELDS
+    if st[ri + I_LAT] == 0:  # not a site: one hook covers nearby sites (site_ranges)
+        return
     st[SCRATCH] = 0
-    _uc_reg_read(uc, st[ib + I_OPA * n + i], st_ptr)
+    _uc_reg_read(uc, st[ri + I_OPA], st_ptr)
     a = st[SCRATCH] & 0xFFFFFFFF
     st[SCRATCH] = 0
-    _uc_reg_read(uc, st[ib + I_OPB * n + i], st_ptr)
+    _uc_reg_read(uc, st[ri + I_OPB], st_ptr)
     b = st[SCRATCH] & 0xFFFFFFFF
-    if st[ib + I_FLAGS * n + i] & F_SIGNED:
+    if st[ri + I_FLAGS] & F_SIGNED:
         if a >> 31:
             a = (1 << 32) - a
         if b >> 31:
             b = (1 << 32) - b
-    cyc = _call_latency(st[ib + I_LAT * n + i], a, b)
+    cyc = _call_latency(st[ri + I_LAT], a, b)
     # The prefix sums priced the instruction at its static cost: add the difference.
-    pb = st[OFF_PREFIX]
-    n1 = n + 1
-    static = st[pb + P_CYC * n1 + i + 1] - st[pb + P_CYC * n1 + i] - st[ib + I_ENTRY_LU * n + i] \
-        - st[ib + I_ENTRY_MEM * n + i] - st[ib + I_ENTRY_DUAL * n + i]
+    pi = st[OFF_PREFIX] + i * N_PREFIX
+    static = st[pi + N_PREFIX + P_CYC] - st[pi + P_CYC] - st[ri + I_ENTRY_LU] - st[ri + I_ENTRY_MEM] \
+        - st[ri + I_ENTRY_DUAL]
     extra = cyc - static
     st[CYCLES] += extra
     st[BLOCK_DYN] += extra
     st[STALL_MULDIV] += extra
-    m = st[MAX_NODES]
-    st[st[OFF_NODE] + N_CYC * m + st[CUR_NODE]] += extra
+    st[st[OFF_NODE] + st[CUR_NODE] * N_NFIELDS + N_CYC] += extra
     if st[LINES_ON]:
         _line_charge(st, i, extra, STALL_MULDIV)
 
 
 def watch_hook(uc, address, size, st_ptr):
     """After an instruction that may unmask interrupts: stop if a watched register changed."""
-    st = carray(st_ptr, NHEADER)
+    st = st_ptr
     if st[STOPPED] == 0 and _watched_changed(uc, st, st_ptr):
         _stop(uc, st, STOP_WATCH_INSN, np.int64(address))
 
@@ -534,15 +524,18 @@ def watch_hook(uc, address, size, st_ptr):
 def alignment_hook(uc, address, size, st_ptr):
     """Before a load/store that needs a word-aligned address (LDRD, LDM, VLDR... on ARMv7-M): stop
     before it if its base register is not aligned (Unicorn does not raise the UsageFault)."""
-    hdr = carray(st_ptr, NHEADER)
-    st = carray(st_ptr, hdr[TOTAL])
-    if st[STOPPED] != 0:
+    st = st_ptr
+    off = np.int64(address) - st[CODE_BASE]
+    if st[STOPPED] != 0 or off < 0 or off >= st[CODE_BYTES]:
         return
-    i = st[st[OFF_IDX] + ((np.int64(address) - st[CODE_BASE]) >> 1)] - 1
+    i = st[st[OFF_IDX] + (off >> 1)] - 1
     if i < 0:
         return
+    base = st[st[OFF_INSN] + i * N_IFIELDS + I_ALIGNED]
+    if base == 0:  # not a site: one hook covers nearby sites (site_ranges)
+        return
     st[SCRATCH] = 0
-    _uc_reg_read(uc, st[st[OFF_INSN] + I_ALIGNED * st[N_INSNS] + i], st_ptr)
+    _uc_reg_read(uc, base, st_ptr)
     if st[SCRATCH] & 3:
         _stop(uc, st, STOP_UNALIGNED, np.int64(address))
 
@@ -551,7 +544,7 @@ def it_exit_hook(uc, address, size, st_ptr):
     """Where an IT block is left, while memory hooks run: clear the IT state. Unicorn #2309: a memory
     hook inside an IT block leaves the block's IT state in the CPU, and the next block would be
     translated as if predicated by it."""
-    st = carray(st_ptr, NHEADER)
+    st = st_ptr
     st[SCRATCH] = 0
     _uc_reg_read(uc, st[XPSR_REG], st_ptr)
     if st[SCRATCH] & _XPSR_IT:
@@ -561,8 +554,7 @@ def it_exit_hook(uc, address, size, st_ptr):
 
 def icache_flush(st_ptr):
     """At the end of a run: the instruction lines of the last block, which no next block looks up."""
-    hdr = carray(st_ptr, NHEADER)
-    icache_sync(carray(st_ptr, hdr[TOTAL]))
+    icache_sync(st_ptr)
 
 
 _LATENCY_SIG = types.int64(types.int64, types.int64)
@@ -594,9 +586,8 @@ def as_pointer(typingctx, address):
 
 @numba.njit
 def machine_state(address):
-    """The machine's state array from its address (a unit's state holds it)."""
-    hdr = carray(as_pointer(address), NHEADER)
-    return carray(as_pointer(address), hdr[TOTAL])
+    """The machine's state from its address (a unit's state holds it): a pointer, indexed as the array."""
+    return as_pointer(address)
 
 
 @numba.njit
@@ -608,7 +599,7 @@ def stopped_before(m):
 @numba.njit
 def read_register(uc, address, reg):
     """32-bit value of Unicorn register ``reg`` (through the scratch slot of the state at ``address``)."""
-    m = carray(as_pointer(address), NHEADER)
+    m = as_pointer(address)
     m[SCRATCH] = 0
     _uc_reg_read(uc, reg, as_pointer(address))
     return m[SCRATCH] & 0xFFFFFFFF
@@ -616,7 +607,7 @@ def read_register(uc, address, reg):
 
 @numba.njit
 def write_register(uc, address, reg, value):
-    m = carray(as_pointer(address), NHEADER)
+    m = as_pointer(address)
     m[SCRATCH] = value
     _uc_reg_write(uc, reg, as_pointer(address))
 
@@ -627,7 +618,7 @@ def charge_accelerator(m, cycles, address):
     function (and, with lines on, the instruction)."""
     m[CYCLES] += cycles
     m[STALL_ACCELERATOR] += cycles
-    m[m[OFF_NODE] + N_CYC * m[MAX_NODES] + m[CUR_NODE]] += cycles
+    m[m[OFF_NODE] + m[CUR_NODE] * N_NFIELDS + N_CYC] += cycles
     if m[LINES_ON]:
         i = m[LAST]
         off = address - m[CODE_BASE]

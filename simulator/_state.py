@@ -8,6 +8,8 @@ so that building the tables of a run (``_codemap``) and reporting on it do not l
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._timing import NEVER_CYCLE, STALL_CAUSES
@@ -73,9 +75,9 @@ BLOCK_CALLED = HEADER.add("block_called", "node whose calls the current block co
 BLOCK_PUSH_RET = HEADER.add("block_push_return", "push_return before the current block")
 ACCOUNTED = HEADER.add("accounted", "1 while a block's accounting may need truncating on a stop")
 TAKEN_PAID = HEADER.add("taken_paid", "the refill after the last transfer is already in cycles (charged at a stop)")
-DUAL = HEADER.add("dual_issued", "instructions that issued in the previous instruction's cycle")
-STALLS = HEADER.add("stalls", "cycles beyond one per instruction, by cause (STALL_CAUSES order)", len(STALL_CAUSES))
-TRAFFIC = HEADER.add("traffic", "static data traffic: TRAFFIC_PLACES x TRAFFIC_KINDS", _N_TRAFFIC)
+DUAL = HEADER.add("dynamic_dual", "dual issues beyond the static ones the runs row counts (block entries)")
+STALLS = HEADER.add("dynamic_stalls", "stall cycles beyond the static ones the runs row counts, by cause "
+                    "(STALL_CAUSES order): entry interlocks, refills, latencies, misses, waits", len(STALL_CAUSES))
 H_LOAD_USE = HEADER.add("load_use", "hazard cycles from the profile (_timing.HAZARDS)")
 H_ADDR_DEP = HEADER.add("address_dependency", "hazard cycles")
 H_B2B_LOAD = HEADER.add("back_to_back_load", "hazard cycles")
@@ -115,17 +117,18 @@ DC_MISSES = HEADER.add("dcache_misses", "data cache misses")
 DC_WRITEBACKS = HEADER.add("dcache_writebacks", "dirty lines written back")
 N_REGIONS = HEADER.add("n_regions", "board regions in the region table (for the memory hook)")
 OFF_IDX = HEADER.add("index_table", "offset of the table: halfword of code -> instruction index + 1")
-OFF_INSN = HEADER.add("instruction_table", "offset of the per-instruction rows (INSN)")
-OFF_PREFIX = HEADER.add("prefix_table", "offset of the prefix-sum rows (PREFIX)")
-OFF_NODE = HEADER.add("node_table", "offset of the call-tree rows (NODE)")
+OFF_INSN = HEADER.add("instruction_table", "offset of the per-instruction records (INSN)")
+OFF_PREFIX = HEADER.add("prefix_table", "offset of the prefix-sum records (PREFIX)")
+OFF_RUNS = HEADER.add("runs_table", "offset of the runs row: +1 where a block starts, -1 where it ends")
+OFF_NODE = HEADER.add("node_table", "offset of the call-tree records (NODE)")
 OFF_HASH = HEADER.add("hash_table", "offset of the call-tree hash table (key + 1, node) pairs")
-OFF_STACK = HEADER.add("stack_table", "offset of the shadow call stack rows (FRAME)")
+OFF_STACK = HEADER.add("stack_table", "offset of the shadow call stack records (FRAME)")
 OFF_IC = HEADER.add("icache_table", "offset of the I-cache: tags, LRU stamps, dirty bits")
 OFF_DC = HEADER.add("dcache_table", "offset of the D-cache: tags, LRU stamps, dirty bits")
 OFF_REGION = HEADER.add("region_table", "offset of the region records (REGION)")
-LINES_ON = HEADER.add("lines", "1: keep the per-instruction rows (LINE) for cycles per source line")
+LINES_ON = HEADER.add("lines", "1: keep the per-instruction records (LINE) for cycles per source line")
 PC_REG = HEADER.add("pc_register", "Unicorn register id of PC (which instruction a data access belongs to)")
-OFF_LINES = HEADER.add("line_table", "offset of the per-instruction rows (LINE); empty when lines is 0")
+OFF_LINES = HEADER.add("line_table", "offset of the per-instruction records (LINE); empty when lines is 0")
 NHEADER = HEADER.size
 
 #: Named stall slots the hooks charge directly, and why a hook stopped emulation. They are numpy
@@ -136,25 +139,28 @@ STALL_BRANCH, STALL_LOAD_USE, STALL_MULDIV, STALL_MEMORY, STALL_ACCELERATOR = (
 
 STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN, STOP_UNALIGNED = (np.int64(k) for k in range(1, 7))
 
-#: Per-instruction rows, each N_INSNS long.
+# Tables are stored record by record (a record's fields side by side), the fields a block hook
+# reads first: one block touches a few cache lines, not one per field.
+
+#: Per-instruction records, N_INSNS of them.
 INSN = Layout("instruction")
-I_ADDR = INSN.add("address", "start address")
-I_FALL = INSN.add("fallthrough", "address after it")
 I_FLAGS = INSN.add("flags", "F_* bits")
-I_READS = INSN.add("reads", "registers read (decoder bit mask)")
-I_WRITES = INSN.add("writes", "registers written")
+I_FALL = INSN.add("fallthrough", "address after it")
 I_LDEST = INSN.add("load_dests", "registers written from memory")
+I_WRITES = INSN.add("writes", "registers written")
+I_READS = INSN.add("reads", "registers read (decoder bit mask)")
 I_AREGS = INSN.add("addr_regs", "registers forming a memory address")
 I_ENTRY_LU = INSN.add("entry_load_use", "load-use cycles it pays after its linear predecessor (in the prefix sums)")
 I_ENTRY_MEM = INSN.add("entry_memory", "memory cycles it pays after its linear predecessor (in the prefix sums)")
 I_ENTRY_DUAL = INSN.add("entry_dual", "-1: it issues in its linear predecessor's cycle (in the prefix sums)")
+I_FUNC = INSN.add("function", "index in the function table")
+I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
 I_TAKEN = INSN.add("taken", "refill cycles when it transfers control elsewhere than its fall-through")
 I_PREDICTED = INSN.add("predicted", "refill cycles when it transfers control as the BTAC predicted")
 I_NOT_TAKEN = INSN.add("not_taken", "cycles when it falls through although the BTAC predicted it taken")
 I_BTAC = INSN.add("btac", "1: the BTAC predicts it taken (it was taken the last time it ran)")
+I_ADDR = INSN.add("address", "start address")
 I_FETCH = INSN.add("fetch", "streaming fetch: cycles it waits for its fetch lines when reached in sequence")
-I_SPMIN = INSN.add("sp_min", "lowest SP offset reached before its block ends")
-I_FUNC = INSN.add("function", "index in the function table")
 I_LAT = INSN.add("latency_function", "address of its native latency function (0: static cost)")
 I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first operand")
 I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
@@ -163,23 +169,24 @@ N_IFIELDS = INSN.size
 F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT = (
     1 << i for i in range(10))
 
-#: Prefix-sum rows, each N_INSNS + 1 long: what instructions [0, i) add up to.
+#: Prefix-sum records, N_INSNS + 1 of them: what instructions [0, i) add up to. The block hook
+#: reads only the first two; the static totals come from the runs row (``NativeState.static``).
 PREFIX = Layout("prefix")
 P_CYC = PREFIX.add("cycles", "cycles of the static model")
-P_STALLS = PREFIX.add("stalls", "stall cycles by cause", len(STALL_CAUSES))
-P_TRAFFIC = PREFIX.add("traffic", "static traffic, as TRAFFIC", _N_TRAFFIC)
 P_DYN_SP = PREFIX.add("dynamic_sp", "instructions that set SP to a run-time value")
 P_DUAL = PREFIX.add("dual", "instructions that issue in their linear predecessor's cycle")
+P_STALLS = PREFIX.add("stalls", "stall cycles by cause", len(STALL_CAUSES))
+P_TRAFFIC = PREFIX.add("traffic", "static data traffic: TRAFFIC_PLACES x TRAFFIC_KINDS", _N_TRAFFIC)
 N_PREFIX = PREFIX.size
 
-#: Per-instruction rows for cycles per source line, each N_INSNS + 1 long, kept only when ``lines`` is 1.
-#: An instruction's cycles are its static price times the times it ran, plus what ``cycles`` holds.
+#: Per-instruction records for cycles per source line, N_INSNS + 1 of them, kept only when ``lines``
+#: is 1. An instruction's cycles are its static price times the times it ran (the runs row), plus
+#: what ``cycles`` holds.
 LINE = Layout("line")
-L_RUNS = LINE.add("runs", "blocks starting at it minus blocks ending before it: the running sum is how often each ran")
 L_CYC = LINE.add("cycles", "cycles charged to it beyond its static price: entry, refill after it, latency, misses")
 L_STALLS = LINE.add("stalls", "those cycles by cause", len(STALL_CAUSES))
 L_DUAL = LINE.add("dual", "dual issues beyond the static prefix (at a block's first instruction)")
-N_LROWS = LINE.size
+N_LFIELDS = LINE.size
 
 #: Board region records, one of N_RFIELDS per region.
 REGION = Layout("region")
@@ -195,18 +202,18 @@ R_READ_BYTES = REGION.add("read_bytes", "bytes read")
 R_WRITE_BYTES = REGION.add("write_bytes", "bytes written")
 N_RFIELDS = REGION.size
 
-#: Call-tree node rows (each max_nodes long) and shadow-stack rows (each max_depth long).
+#: Call-tree node records (max_nodes of them) and shadow-stack frames (max_depth).
 NODE = Layout("node")
 N_FUNC = NODE.add("function", "function index, -1 for the root")
-N_PARENT = NODE.add("parent", "caller's node")
 N_CYC = NODE.add("cycles", "exclusive cycles")
 N_INS = NODE.add("instructions", "exclusive instructions")
+N_PARENT = NODE.add("parent", "caller's node")
 N_CALLS = NODE.add("calls", "times it was called")
-N_NODE_ROWS = NODE.size
+N_NFIELDS = NODE.size
 FRAME = Layout("frame")
 S_NODE = FRAME.add("node", "caller's node")
 S_RET = FRAME.add("return", "return address")
-N_FRAME_ROWS = FRAME.size
+N_FFIELDS = FRAME.size
 
 NEVER = np.int64(NEVER_CYCLE)
 
@@ -233,24 +240,21 @@ class _Slot:
 
 
 class Rows:
-    """Named rows of one table (each ``length`` long): ``rows.cycles[i]``, ``rows["cycles"]``."""
+    """One table of ``length`` records seen field by field: ``rows.cycles[i]``, ``rows["cycles"]``
+    (writable views; a field of several slots is one row per slot)."""
 
     def __init__(self, array: np.ndarray, offset: int, length: int, layout: Layout):
-        self._array, self._offset, self._length, self._layout = array, offset, length, layout
+        records = array[offset:offset + length * layout.size].reshape(length, layout.size)
+        self._layout = layout
+        self._views = {name: records[:, at] if count == 1 else records[:, at:at + count].T
+                       for name, (at, count, _) in layout.fields.items()}
+        self.__dict__.update(self._views)  # plain attributes: codemap building reads them per instruction
 
     def __getitem__(self, name: str) -> np.ndarray:
-        at, count, _ = self._layout.fields[name]
-        lo = self._offset + at * self._length
-        view = self._array[lo:lo + count * self._length]
-        return view if count == 1 else view.reshape(count, self._length)
+        return self._views[name]
 
     def __getattr__(self, name: str) -> np.ndarray:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"no {self._layout.what} field {name!r}") from None
+        raise AttributeError(f"no {self._layout.what} field {name!r}")
 
 
 class Record:
@@ -285,10 +289,10 @@ class NativeState:
         while hash_slots < 2 * max_nodes:
             hash_slots <<= 1
         sizes = ((OFF_IDX, code_bytes // 2 + 1), (OFF_INSN, N_IFIELDS * instructions),
-                 (OFF_PREFIX, N_PREFIX * (instructions + 1)), (OFF_NODE, N_NODE_ROWS * max_nodes),
-                 (OFF_HASH, 2 * hash_slots), (OFF_STACK, N_FRAME_ROWS * max_depth),
+                 (OFF_PREFIX, N_PREFIX * (instructions + 1)), (OFF_RUNS, instructions + 1),
+                 (OFF_NODE, N_NFIELDS * max_nodes), (OFF_HASH, 2 * hash_slots), (OFF_STACK, N_FFIELDS * max_depth),
                  (OFF_IC, 3 * icache[0] * icache[1]), (OFF_DC, 3 * dcache[0] * dcache[1]),
-                 (OFF_REGION, N_RFIELDS * regions), (OFF_LINES, N_LROWS * (instructions + 1) if lines else 0))
+                 (OFF_REGION, N_RFIELDS * regions), (OFF_LINES, N_LFIELDS * (instructions + 1) if lines else 0))
         at, offsets = NHEADER, {}
         for slot, size in sizes:
             offsets[slot], at = at, at + size
@@ -313,18 +317,45 @@ class NativeState:
         return self.array[self.index_table:self.index_table + self.code_bytes // 2 + 1]
 
     @property
+    def runs(self) -> np.ndarray:
+        """+1 at each block's first instruction, -1 after its last, per block run: the running sum
+        is how often each instruction ran."""
+        return self.array[self.runs_table:self.runs_table + self.n_instructions + 1]
+
+    def static(self) -> np.ndarray:
+        """What the instructions that ran add up to in each prefix field (N_PREFIX values): the
+        static part of the totals. The hooks count block runs instead of adding these per block."""
+        prefix = self.array[self.prefix_table:self.prefix_table + N_PREFIX * (self.n_instructions + 1)]
+        return -(self.runs @ prefix.reshape(-1, N_PREFIX))
+
+    @property
+    def stalls(self) -> np.ndarray:
+        """Stall cycles by cause (STALL_CAUSES order), static and dynamic."""
+        return self.static()[P_STALLS:P_STALLS + len(STALL_CAUSES)] + self.dynamic_stalls
+
+    @property
+    def traffic(self) -> np.ndarray:
+        """The decoded loads' and stores' traffic so far, TRAFFIC_PLACES x TRAFFIC_KINDS."""
+        return self.static()[P_TRAFFIC:P_TRAFFIC + _N_TRAFFIC]
+
+    @property
+    def dual_issued(self) -> int:
+        """Instructions that issued in the previous instruction's cycle."""
+        return int(self.static()[P_DUAL]) + self.dynamic_dual
+
+    @functools.cached_property
     def insn(self) -> Rows:
         return Rows(self.array, self.instruction_table, self.n_instructions, INSN)
 
-    @property
+    @functools.cached_property
     def prefix(self) -> Rows:
         return Rows(self.array, self.prefix_table, self.n_instructions + 1, PREFIX)
 
-    @property
+    @functools.cached_property
     def nodes(self) -> Rows:
         return Rows(self.array, self.node_table, self.max_nodes, NODE)
 
-    @property
+    @functools.cached_property
     def line_rows(self) -> Rows:
         """The LINE rows (empty views when lines is 0)."""
         return Rows(self.array, self.line_table, self.n_instructions + 1 if self.lines else 0, LINE)
@@ -333,7 +364,7 @@ class NativeState:
         return Record(self.array, self.region_table + k * N_RFIELDS, REGION)
 
     def static_traffic(self) -> dict[str, dict[str, int]]:
-        """The decoded loads' and stores' traffic so far, by TRAFFIC_PLACES and TRAFFIC_KINDS."""
+        """``traffic`` by TRAFFIC_PLACES and TRAFFIC_KINDS."""
         t = self.traffic.reshape(len(TRAFFIC_PLACES), len(TRAFFIC_KINDS))
         return {place: {kind: int(t[i, j]) for j, kind in enumerate(TRAFFIC_KINDS)}
                 for i, place in enumerate(TRAFFIC_PLACES)}
@@ -343,7 +374,7 @@ class NativeState:
         (and, with lines on, to instruction ``insn`` when it is one)."""
         k = STALL_CAUSES.index(cause)
         self.cycles += cycles
-        self.stalls[k] += cycles
+        self.dynamic_stalls[k] += cycles
         self.nodes.cycles[self.node] += cycles
         if self.lines and insn >= 0:
             rows = self.line_rows
@@ -363,5 +394,3 @@ def describe_layout() -> str:
         for name, (at, count, doc) in layout.fields.items():
             lines.append(f"  {at:3d}{'+' + str(count) if count > 1 else '':4s} {name:24s} {doc}")
     return "\n".join(lines)
-
-
