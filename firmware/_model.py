@@ -335,9 +335,10 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
 INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D",
              "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "LOGISTIC", "TANH", "MUL", "MAXIMUM", "MINIMUM", "MEAN", "PAD",
              "CONCATENATION", "STRIDED_SLICE", "LEAKY_RELU")
-#: int16x8 operators checked as their int8 lowering is (_NEW_CHECKS), whose data inputs may be int16 constants
-_INT16_AS_INT8 = {"MUL": True, "MAXIMUM": True, "MINIMUM": True, "CONCATENATION": True, "MEAN": False,
-                  "PAD": False, "STRIDED_SLICE": False, "LEAKY_RELU": False}
+#: int16x8 operators checked as their int8 form is (_NEW_CHECKS): the same shapes and options
+_INT16_AS_INT8 = ("MUL", "MAXIMUM", "MINIMUM", "CONCATENATION", "MEAN", "PAD", "STRIDED_SLICE", "LEAKY_RELU")
+#: int16x8 operators whose data inputs may be constant int16 tensors (zero point 0)
+_INT16_CONSTANT_INPUTS = ("MUL", "MAXIMUM", "MINIMUM", "CONCATENATION")
 #: the most int16 values an int32 sum holds exactly (a MEAN's reduced count)
 _INT16_SUM_MAX = 1 << 16
 
@@ -364,7 +365,7 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
             fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal, the quantisation "
                  f"per tensor")
         return True
-    if any(t.dtype is not np.int16 or t.data is not None and not _INT16_AS_INT8.get(op.op) for t in acts):
+    if any(t.dtype is not np.int16 or t.data is not None and op.op not in _INT16_CONSTANT_INPUTS for t in acts):
         fail("int16 activations mixed with other types or constants (an int16x8 operator's activations are all "
              "int16)")
     if op.op in _INT16_AS_INT8:

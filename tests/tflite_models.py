@@ -670,9 +670,9 @@ def int16_operators(seed: int) -> bytes:
     LEAKY_RELU (alpha 0.3, -0.25 or 1.7), MEAN over the image (keep_dims) as a per-channel gate,
     MUL broadcasting it (a fused activation), MUL by a constant (per channel, or a scalar, either
     side), MAXIMUM with a constant row (lower rank), MINIMUM with the input or the gate, PAD and
-    STRIDED_SLICE as tensors_and_arithmetic's, CONCATENATION with a constant along a random axis
-    and MEAN of it per seed over two axes, the last (keep_dims), all three or the middle one. The
-    outputs: LEAKY_RELU's, the MULs', MINIMUM's, CONCATENATION's and the MEAN's."""
+    STRIDED_SLICE as tensors_and_arithmetic's, CONCATENATION with a constant of another scale
+    along a random axis and MEAN of it per seed over two axes, the last (keep_dims), all three or
+    the middle one. The outputs: LEAKY_RELU's, the MULs', MINIMUM's, CONCATENATION's and the MEAN's."""
     m = Int16Writer(900 + seed)
     shape = [1, *(int(v) for v in m.rng.integers(4, 9, 2)), int(m.rng.integers(2, 6))]
     h, w, c = shape[1:]
@@ -711,14 +711,14 @@ def int16_operators(seed: int) -> bytes:
     out_shape = list(sizes)
     out_shape[axis] += extra[axis]
     joined = m.activation16(out_shape, sq)
-    const = _int16_constant(m, extra, sq)
+    const = _int16_constant(m, extra, sq * float(m.rng.uniform(0.5, 2)))  # copied as it is, as the reference does
     m.op("CONCATENATION", [sliced, const] if seed % 2 else [const, sliced], [joined],
          Axis=axis - 3 if seed % 2 else axis, FusedActivationFunction=NONE)
     axes, keep = [([0, 1], False), ([-1], True), ([2, 0, 1], True), ([1], False)][seed % 4]
     reduced = {a % 3 for a in axes}
     mean_shape = [1 if i in reduced else d for i, d in enumerate(out_shape)] if keep else \
         [d for i, d in enumerate(out_shape) if i not in reduced]
-    return m.bytes([x], [leaky, p, q, t, joined, mean(joined, sq * float(m.rng.uniform(0.3, 1)), axes, keep,
+    return m.bytes([x], [leaky, p, q, t, joined, mean(joined, sq * float(m.rng.uniform(0.7, 1.5)), axes, keep,
                                                        mean_shape)])
 
 
