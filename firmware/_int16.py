@@ -2,7 +2,9 @@
 into ``firmware/kernels/int16.c``, with the arithmetic of the reference interpreter's int16 paths
 (ai-edge-litert BUILTIN_REF). The parameter blocks of the convolutions, pools and ADD are the
 ones ``_compile.describe_layer`` computes for every layer; what differs for int16 is here: the
-convolutions' int64 bias and requantisation, and QUANTIZE/DEQUANTIZE to and from int16."""
+convolutions' int64 bias and requantisation, QUANTIZE/DEQUANTIZE to and from int16, LEAKY_RELU
+(the int8 one is a table). MUL, MAXIMUM, MINIMUM, MEAN and the copies are the int8 lowering with
+int16 elements (``_ops.INT16``)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import math
 
 import numpy as np
 
+from . import _ops
 from ._layer import Layer, LayerCode, LayerTensor, c_array, c_struct
 from ._model import ModelError
 from .reference import quantize_multiplier
@@ -35,6 +38,8 @@ def cpu_code(layer: Layer) -> LayerCode:
     name, x, y = layer.name, layer.inputs[0], layer.outputs[0]
     if layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         return _conv(layer)
+    if layer.op in _ops.INT16:
+        return _ops.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({y.address}, {x.address}, {y.nbytes});\n")
     size = int(np.prod(y.shape))
@@ -54,6 +59,12 @@ def cpu_code(layer: Layer) -> LayerCode:
                          f"    {kernel}(&{name}_params, {_pointer(x)}, {_pointer(y)});\n")
     if layer.op == "SOFTMAX":
         return _softmax(layer)
+    if layer.op == "LEAKY_RELU":
+        (mi, ei), (ma, ea), negative = _ops.leaky_relu_multipliers(layer)
+        fields = dict(size=size, identity_multiplier=mi, identity_shift=ei, alpha_multiplier=ma, alpha_shift=ea,
+                      alpha_negative=int(negative))
+        return LayerCode((c_struct("nn_leaky_relu16_params", f"{name}_params", fields),),
+                         f"    nn_leaky_relu_s16(&{name}_params, {_pointer(x)}, {_pointer(y)});\n")
     if layer.op in ("LOGISTIC", "TANH"):
         m, shift = sigmoid_rescale(layer.op, float(x.scale[0]))
         fields = dict(table=f"{name}_table", size=size, multiplier=m, left_shift=shift)

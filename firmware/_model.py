@@ -228,12 +228,13 @@ def _check_activation(path: Path, where: str, tensors: list[Tensor], k: int, con
     also takes a constant int8 tensor so quantised; ``floating`` also a float32 activation (a QUANTIZE
     input, a DEQUANTIZE output, the graph's inputs and outputs around them). An int16 activation
     (int16x8 models) is quantised symmetrically, zero point 0, as converters emit it; which operators
-    take it is ``_check``'s to say."""
+    take it is ``_check``'s to say (``constant``: also a constant int16 tensor so quantised)."""
     t = tensors[k] if k >= 0 else None
     if floating and t is not None and t.dtype is np.float32 and t.data is None and t.shape:
         return
-    if t is not None and t.dtype is np.int16 and t.data is None:
-        if not t.shape or not _scales_ok(t.scale) or t.scale.size != 1 or np.any(t.zero_point != 0):
+    if t is not None and t.dtype is np.int16 and (t.data is None or constant):
+        if not t.shape and t.data is None or not _scales_ok(t.scale) or t.scale.size != 1 or \
+                np.any(t.zero_point != 0):
             raise ModelError(f"{path}: {where}: int16 activation tensor {t.name} has shape {list(t.shape)}, scale "
                              f"{t.scale.tolist()[:4]}, zero point {t.zero_point.tolist()[:4]}; int16 activations "
                              f"need a dimension, one positive scale and zero point 0")
@@ -329,9 +330,17 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
         fail("input and output quantisation differ")
 
 
-#: The operators with int16x8 kernels (firmware/kernels/int16.c): int16 activations, int8 weights, int64 bias.
+#: The operators with int16x8 kernels (firmware/kernels/int16.c; the elementwise, movement and MEAN kernels'
+#: int16 instances): int16 activations, int8 weights, int64 bias.
 INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-             "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "LOGISTIC", "TANH")
+             "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "LOGISTIC", "TANH", "MUL", "MAXIMUM", "MINIMUM", "MEAN", "PAD",
+             "CONCATENATION", "STRIDED_SLICE", "LEAKY_RELU")
+#: int16x8 operators checked as their int8 form is (_NEW_CHECKS): the same shapes and options
+_INT16_AS_INT8 = ("MUL", "MAXIMUM", "MINIMUM", "CONCATENATION", "MEAN", "PAD", "STRIDED_SLICE", "LEAKY_RELU")
+#: int16x8 operators whose data inputs may be constant int16 tensors (zero point 0)
+_INT16_CONSTANT_INPUTS = ("MUL", "MAXIMUM", "MINIMUM", "CONCATENATION")
+#: the most int16 values an int32 sum holds exactly (a MEAN's reduced count)
+_INT16_SUM_MAX = 1 << 16
 
 
 def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
@@ -341,6 +350,9 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
     acts = [tensors[k] for k in (*op.inputs[:data], *op.outputs) if k >= 0]
     if not any(t.dtype is np.int16 for t in acts):
         return False
+    if op.op == "HARD_SWISH":
+        fail("int16 activations are not supported for HARD_SWISH (the reference interpreter's HARD_SWISH takes "
+             "float32, uint8 and int8 only)")
     if op.op not in INT16_OPS:
         fail(f"int16 activations are not supported for {op.op} (int16x8 operators: {', '.join(INT16_OPS)})")
     x, y = acts[0], acts[-1]
@@ -353,9 +365,17 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
             fail(f"input shape {list(x.shape)}, output shape {list(y.shape)}; they must be equal, the quantisation "
                  f"per tensor")
         return True
-    if any(t.dtype is not np.int16 or t.data is not None for t in acts):
+    if any(t.dtype is not np.int16 or t.data is not None and op.op not in _INT16_CONSTANT_INPUTS for t in acts):
         fail("int16 activations mixed with other types or constants (an int16x8 operator's activations are all "
              "int16)")
+    if op.op in _INT16_AS_INT8:
+        need = _TENSOR_INPUTS.get(op.op, 1)
+        if len(op.inputs) < need or min(op.inputs[:need]) < 0:
+            fail(f"inputs {op.inputs}; it takes {need}")
+        _NEW_CHECKS[op.op](op, tensors, fail)
+        if op.op == "MEAN" and int(np.prod(x.shape)) > _INT16_SUM_MAX * int(np.prod(y.shape)):
+            fail(f"int16 activations with more than {_INT16_SUM_MAX} values to each mean (the int32 sum)")
+        return True
     if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         w = tensors[op.inputs[1]]
         if w.dtype is not np.int8 or w.data is None:
@@ -479,7 +499,7 @@ def _check_concatenation(op: Operator, tensors: list[Tensor], fail) -> None:
     if any(len(x.shape) != rank or any(d != e for i, (d, e) in enumerate(zip(x.shape, y.shape)) if i != axis)
            for x in xs) or sum(x.shape[axis] for x in xs) != y.shape[axis]:
         fail(f"input shapes {[list(x.shape) for x in xs]} do not concatenate to {list(y.shape)} along axis {axis}")
-    for x in xs:
+    for x in xs if y.dtype is np.int8 else ():  # int16 (zero points 0): copied as they are, as the reference does
         if not np.array_equal(np.float32(x.scale), np.float32(y.scale)) or \
                 not np.array_equal(x.zero_point, y.zero_point):
             fail(f"input {x.name} is quantised differently from the output (the reference kernel refuses that "

@@ -9,6 +9,10 @@ HARD_SWISH in its int16 fixed point, LEAKY_RELU and requantising QUANTIZE with g
 rounding), and the kernel is a lookup, the same on every core. Float tensors (a model's QUANTIZE
 input, DEQUANTIZE output) need no float arithmetic in the firmware either: DEQUANTIZE is a table
 of float32 bit patterns, QUANTIZE a search among 255 thresholds.
+
+The int16x8 MUL, MAXIMUM, MINIMUM, MEAN and the copies (``INT16``) are lowered here too: the
+reference's int16 paths are the int8 ones with int16 elements and zero points 0, so they differ
+only in the kernel's element type (the ``_s16`` kernels, instantiated from the same C).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ UNARY = ("LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU")
 BINARY = {"ADD": "nn_add_broadcast", "MUL": "nn_mul", "MAXIMUM": "nn_maximum", "MINIMUM": "nn_minimum"}
 COPIES = ("PAD", "PADV2", "CONCATENATION", "STRIDED_SLICE")
 OPS = (*UNARY, *BINARY, *COPIES, "MEAN", "QUANTIZE", "DEQUANTIZE")
+#: Operators lowered here with int16 activations too (firmware/_int16.py sends them here).
+INT16 = ("MUL", "MAXIMUM", "MINIMUM", "MEAN", "PAD", "CONCATENATION", "STRIDED_SLICE")
+_CTYPES = {"int8": "int8_t", "int16": "int16_t"}
 _VALUES = np.arange(-128, 128, dtype=np.int64)
 
 
@@ -54,8 +61,16 @@ def cpu_code(layer: Layer) -> LayerCode:
 
 
 def _address(t: LayerTensor) -> str:
-    """A float32 tensor's arena address as the kernels take it: its words (the kernels never do float arithmetic)."""
-    return f"(uint32_t *)(void *)({t.address})" if t.dtype == "float32" else t.address
+    """An activation's arena address as the kernels take it: int8 as it is, int16 typed, float32 as
+    its words (the kernels never do float arithmetic)."""
+    if t.dtype == "float32":
+        return f"(uint32_t *)(void *)({t.address})"
+    return f"(int16_t *)(void *)({t.address})" if t.dtype == "int16" else t.address
+
+
+def _kernel(name: str, t: LayerTensor) -> str:
+    """The kernel for ``t``'s element type: ``name`` for int8, ``name_s16`` for int16."""
+    return f"{name}_s16" if t.dtype == "int16" else name
 
 
 def _lut(layer: Layer, ctype: str, kernel: str, table, field: str = "table") -> LayerCode:
@@ -85,14 +100,21 @@ def _unary_table(layer: Layer) -> np.ndarray:
     elif layer.op == "HARD_SWISH":
         out = _hard_swish(q, si, so) + zo
     elif layer.op == "LEAKY_RELU":
-        alpha = np.float32(layer.options["alpha"])
-        (mi, ei), (ma, ea) = quantize_multiplier(float(si / so)), quantize_multiplier(abs(float(si * alpha / so)))
-        negative = _requantize(q, ma, ea) * (-1 if alpha < 0 else 1)
+        (mi, ei), (ma, ea), alpha_negative = leaky_relu_multipliers(layer)
+        negative = _requantize(q, ma, ea) * (-1 if alpha_negative else 1)
         out = np.where(q >= 0, _requantize(q, mi, ei), negative) + zo
     else:  # QUANTIZE int8 -> int8: Requantize with the double ratio of the scales
         m, e = quantize_multiplier(float(si) / float(so))
         out = _requantize(q, m, e) + zo
     return np.clip(out, -128, 127).astype(np.int8)
+
+
+def leaky_relu_multipliers(layer: Layer) -> tuple[tuple[int, int], tuple[int, int], bool]:
+    """LEAKY_RELU's Prepare (int8 and int16): (multiplier, shift) of input / output scale and of
+    |alpha| x input / output scale, both in float32 as the reference forms them; whether alpha < 0."""
+    si, so = np.float32(layer.inputs[0].scale[0]), np.float32(layer.outputs[0].scale[0])
+    alpha = np.float32(layer.options["alpha"])
+    return quantize_multiplier(float(si / so)), quantize_multiplier(abs(float(si * alpha / so))), bool(alpha < 0)
 
 
 def _round(v) -> np.ndarray:
@@ -213,12 +235,18 @@ def _operand(layer: Layer, k: int, consts: list) -> str:
     """The C address of input k: in the arena, or a constant array written into the layer's constants."""
     t = layer.inputs[k]
     if t.data is None:
-        return t.address
-    consts.append(c_array("int8_t", f"{layer.name}_input{k}", t.data))
+        return _address(t)
+    consts.append(c_array(_CTYPES[t.dtype], f"{layer.name}_input{k}", t.data))
     return f"{layer.name}_input{k}"
 
 
 # --- binary operators with broadcasting ----------------------------------------------------------
+
+def mul_scale(a: LayerTensor, b: LayerTensor, y: LayerTensor) -> float:
+    """MUL's real multiplier as its Prepare forms it: input1 scale x input2 scale / output scale in
+    float32 (the tensors' float scales; only the result is widened to double)."""
+    return float(np.float32(a.scale[0]) * np.float32(b.scale[0]) / np.float32(y.scale[0]))
+
 
 def _binary(layer: Layer) -> LayerCode:
     from ._compile import _activation_range
@@ -239,15 +267,15 @@ def _binary(layer: Layer) -> LayerCode:
         fields.update({k: p[k] for k in ("in1_offset", "in1_multiplier", "in1_shift", "in2_offset", "in2_multiplier",
                                          "in2_shift", "out_multiplier", "out_shift", "out_zp", "act_min", "act_max")})
     elif layer.op == "MUL":
-        m, e = quantize_multiplier(float(np.float32(a.scale[0])) * float(np.float32(b.scale[0])) /
-                                   float(np.float32(y.scale[0])))
-        lo, hi = _activation_range(layer.options["activation"], float(y.scale[0]), int(y.zero_point[0]))
+        m, e = quantize_multiplier(mul_scale(a, b, y))
+        lo, hi = _activation_range(layer.options["activation"], float(y.scale[0]), int(y.zero_point[0]), y.dtype)
         fields.update(in1_offset=-int(a.zero_point[0]), in2_offset=-int(b.zero_point[0]), out_multiplier=m,
                       out_shift=e, out_zp=int(y.zero_point[0]), act_min=lo, act_max=hi)
     consts: list[str] = []
     in1, in2 = _operand(layer, 0, consts), _operand(layer, 1, consts)
     consts.append(c_struct("nn_binary_params", f"{name}_params", fields))
-    return LayerCode(tuple(consts), f"    {BINARY[layer.op]}(&{name}_params, {in1}, {in2}, {y.address});\n")
+    return LayerCode(tuple(consts), f"    {_kernel(BINARY[layer.op], y)}(&{name}_params, {in1}, {in2}, "
+                                    f"{_address(y)});\n")
 
 
 # --- MEAN ----------------------------------------------------------------------------------------
@@ -276,7 +304,7 @@ def _mean(layer: Layer) -> LayerCode:
                   out_size=out_size, zp_sum=int(x.zero_point[0]) * count, multiplier=(m << shift) // count,
                   shift=e - shift, out_zp=int(y.zero_point[0]))
     return LayerCode((c_struct("nn_mean_params", f"{name}_params", fields),),
-                     f"    nn_mean(&{name}_params, {x.address}, {y.address});\n", 4 * out_size)
+                     f"    {_kernel('nn_mean', y)}(&{name}_params, {_address(x)}, {_address(y)});\n", 4 * out_size)
 
 
 # --- PAD, PADV2, CONCATENATION, STRIDED_SLICE ----------------------------------------------------
@@ -286,8 +314,8 @@ def _copy_call(layer: Layer, tag: str, src: str, dims, in_strides, out_strides, 
     d, (si, so) = _collapse(dims, in_strides, out_strides)
     fields = dict(**_array_fields(dims=d, in_stride=si, out_stride=so), in_start=in_start, out_start=out_start,
                   fill_size=fill_size, fill=fill)
-    block = f"{layer.name}_{tag}"
-    return c_struct("nn_copy_params", block, fields), f"    nn_copy(&{block}, {src}, {layer.outputs[0].address});\n"
+    block, y = f"{layer.name}_{tag}", layer.outputs[0]
+    return c_struct("nn_copy_params", block, fields), f"    {_kernel('nn_copy', y)}(&{block}, {src}, {_address(y)});\n"
 
 
 def _copies(layer: Layer) -> LayerCode:
@@ -301,7 +329,7 @@ def _copies(layer: Layer) -> LayerCode:
         fill = int(layer.inputs[2].data.ravel()[0]) if layer.op == "PADV2" and len(layer.inputs) > 2 \
             else int(y.zero_point[0])
         start = sum(b * s for b, s in zip(before, out_strides))
-        calls.append(_copy_call(layer, "params", x.address, x.shape, _strides(x.shape), out_strides, 0, start,
+        calls.append(_copy_call(layer, "params", _address(x), x.shape, _strides(x.shape), out_strides, 0, start,
                                 y.nbytes if y.nbytes != x.nbytes else 0, fill))
     elif layer.op == "CONCATENATION":
         axis = layer.options["axis"] % len(y.shape)
@@ -315,7 +343,7 @@ def _copies(layer: Layer) -> LayerCode:
         x = layer.inputs[0]
         starts, sizes, steps = strided_slice(x.shape, *(t.data for t in layer.inputs[1:4]), layer.options)
         contiguous = _strides(x.shape)
-        calls.append(_copy_call(layer, "params", x.address, sizes, [s * k for s, k in zip(contiguous, steps)],
+        calls.append(_copy_call(layer, "params", _address(x), sizes, [s * k for s, k in zip(contiguous, steps)],
                                 _strides(sizes), sum(a * s for a, s in zip(starts, contiguous))))
     consts.extend(c for c, _ in calls)
     return LayerCode(tuple(consts), "".join(call for _, call in calls))

@@ -1,8 +1,9 @@
 """int16x8 models (16-bit activations, 8-bit weights, TFLite's "16x8" quantisation) bit-exact with
 the reference interpreter (ai-edge-litert, BUILTIN_REF) on rv32imc, cortex-m4 and cortex-m0plus:
 tests/tflite_models.py's int16 models, random shapes and quantisation per seed. With the cfu or the
-conv unit attached the int16 layers run on the CPU kernels (kernels/int16.c), the conv unit saying
-why; what has no int16 kernel is a one-line error naming the operator."""
+conv unit attached the int16 layers run on the CPU kernels (kernels/int16.c; the elementwise,
+movement and MEAN kernels' int16 instances), the conv unit saying why; what has no int16 kernel is
+a one-line error naming the operator."""
 
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import tflite_models
 from simmcu.firmware import run_model
 from simmcu.firmware._compile import random_input
 from simmcu.firmware._model import INT16_OPS, ModelError, load_model
+from simmcu.firmware._ops import _requantize
+from simmcu.firmware.reference import quantize_multiplier
 from test_tflite import VARIANTS, _litert
 
 SEEDS = (0, 1, 2)
@@ -55,10 +58,83 @@ def test_int16x8_models_are_bit_exact_with_the_reference_interpreter(int16_model
                                     else "cpu")
 
 
-def test_every_int16_operator_is_in_an_int16_model(int16_models):
+@pytest.fixture(scope="module")
+def int16_op_models(tmp_path_factory) -> dict[tuple[str, int], Path]:
+    return tflite_models.write_models(tmp_path_factory.mktemp("int16-op-models"), tflite_models.INT16_OP_MODELS,
+                                      (0, 1, 2, 3))
+
+
+def _litert_outputs(model: Path, x: np.ndarray) -> list[np.ndarray]:
+    """Every output of the reference interpreter (BUILTIN_REF), in the graph's order."""
+    interp = pytest.importorskip("ai_edge_litert.interpreter")
+    it = interp.Interpreter(model_content=model.read_bytes(),
+                            experimental_op_resolver_type=interp.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    (inp,) = it.get_input_details()
+    it.set_tensor(inp["index"], x.reshape(inp["shape"]))
+    it.invoke()
+    return [it.get_tensor(d["index"]).ravel() for d in it.get_output_details()]
+
+
+# the operators model: three seeds on one core (the cheap cases: the structure and quantisation vary by
+# seed), one seed on every core with every variant (the kernels are the same C everywhere)
+OP_CASES = [("rv32imc", "cpu", seed) for seed in (0, 2, 3)] + \
+    [(core, variant, 1) for core in CORES for variant in VARIANTS if (core, variant) != ("cortex-m0plus", "cfu")]
+
+
+@pytest.mark.parametrize("core,variant,seed", OP_CASES)
+def test_int16_elementwise_movement_and_mean_are_bit_exact_with_the_reference_interpreter(int16_op_models, core,
+                                                                                         variant, seed):
+    """LEAKY_RELU, MUL and MAXIMUM/MINIMUM broadcasting (activations, constants), MEAN over several
+    axes, PAD, STRIDED_SLICE and CONCATENATION: each output of the int16_operators model."""
+    model = int16_op_models["int16_operators", seed]
+    r = run_model(model, core, accelerators=VARIANTS[variant], seed=seed)
+    assert r.exit_code == 0, r.message
+    expected = _litert_outputs(model, random_input(load_model(model), seed))
+    assert len(r.outputs) == len(expected) == 6
+    for out, want in zip(r.outputs, expected):
+        got = np.array(out["values"], out["dtype"]).ravel()
+        assert got.dtype == want.dtype == np.int16
+        assert np.array_equal(got, want), (got, want)
+        assert np.count_nonzero(np.abs(want) < 32767) > want.size // 2  # not all saturated
+    assert [layer["op"] for layer in r.layers] == [op.op for op in load_model(model).operators]
+    assert all(layer["cycles"] > 0 and layer["offload"] == "cpu" for layer in r.layers)
+
+
+def test_every_int16_operator_is_in_an_int16_model(int16_models, int16_op_models):
     """(LOGISTIC and TANH have a test of their own, over the input range.)"""
-    ops = {op.op for path in int16_models.values() for op in load_model(path).operators}
+    ops = {op.op for path in (*int16_models.values(), *int16_op_models.values()) for op in load_model(path).operators}
     assert set(INT16_OPS) - {"LOGISTIC", "TANH"} <= ops
+
+
+def test_int16_mul_requantises_with_the_float32_scale_ratio(tmp_path):
+    """The reference forms MUL's multiplier from input1 scale x input2 scale / output scale in float32:
+    int16 products (up to 2^30) reach the bits where that differs from the ratio in double, which would
+    round some of these 4096 products otherwise."""
+    m = tflite_models.Int16Writer(7)
+    sa, sb = (float(v) for v in m.rng.uniform(0.5, 4, 2) / 32767)
+    sy = sa * sb * 18900 * 18900 / float(m.rng.uniform(3000, 20000))
+    a, b, y = (m.activation16([1, 4096], s) for s in (sa, sb, sy))
+    m.op("MUL", [a, b], [y], FusedActivationFunction=tflite_models.NONE)
+    path = tmp_path / "mul.tflite"
+    path.write_bytes(m.bytes([a, b], [y]))
+    rng = np.random.default_rng(5)
+    xa, xb = (rng.integers(-32768, 32768, (1, 4096), dtype=np.int16) for _ in range(2))
+    interp = pytest.importorskip("ai_edge_litert.interpreter")
+    it = interp.Interpreter(model_content=path.read_bytes(),
+                            experimental_op_resolver_type=interp.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    for d, v in zip(it.get_input_details(), (xa, xb)):
+        it.set_tensor(d["index"], v)
+    it.invoke()
+    expected = it.get_tensor(it.get_output_details()[0]["index"]).ravel()
+    f32 = (np.float32(sa) * np.float32(sb) / np.float32(sy)).item()
+    f64 = float(np.float32(sa)) * float(np.float32(sb)) / float(np.float32(sy))
+    in_double = np.clip(_requantize(xa.astype(np.int64) * xb, *quantize_multiplier(f64)), -32768, 32767).ravel()
+    assert np.count_nonzero(in_double != expected) > 0  # the case tells the two apart
+    assert quantize_multiplier(f32) != quantize_multiplier(f64)
+    (out,) = run_model(path, "rv32imc", input_data=[xa, xb]).outputs
+    assert np.array_equal(np.array(out["values"], np.int16).ravel(), expected)
 
 
 def test_fully_connected_requantises_large_int64_sums_exactly(tmp_path):
@@ -129,9 +205,21 @@ def _refused(tmp_path: Path, case: str) -> Path:
     if case == "softmax_scale":
         y = m.activation16([1, 4, 4, 3], 1 / 256)
         m.op("SOFTMAX", [x], [y], Beta=1.0)
-    elif case == "mul":
+    elif case == "hard_swish":
         y = m.activation16([1, 4, 4, 3], 0.02)
-        m.op("MUL", [x, x], [y], FusedActivationFunction=0)
+        m.op("HARD_SWISH", [x], [y])
+    elif case == "padv2":
+        y = m.activation16([1, 6, 6, 3], 0.01)
+        pads = m.tensor([4, 2], data=np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32), dtype=np.int32)
+        m.op("PADV2", [x, pads, m.tensor([1], [0.01], [0], np.array([7], np.int16), dtype=np.int16)], [y])
+    elif case == "constant":
+        c = m.tensor([1, 4, 4, 3], [0.01], [0], np.ones([1, 4, 4, 3], np.int16), dtype=np.int16)
+        y = m.activation16([1, 4, 4, 3], 0.02)
+        m.op("ADD", [x, c], [y], FusedActivationFunction=0)
+    elif case == "long_mean":
+        x = m.activation16([1, 260, 256, 1], 0.01)
+        y = m.activation16([1, 1], 0.01)
+        m.op("MEAN", [x, m.tensor([2], data=np.array([1, 2], np.int32), dtype=np.int32)], [y], KeepDims=False)
     elif case in ("logistic", "tanh"):
         y = m.activation16([1, 4, 4, 3], 1 / 16384)
         m.op(case.upper(), [x], [y])
@@ -167,7 +255,11 @@ def _write(tmp_path, case, m, inputs, outputs) -> Path:
 
 
 @pytest.mark.parametrize("case,message", [
-    ("mul", r"operator 0 \(MUL\): int16 activations are not supported for MUL \(int16x8 operators: CONV_2D, "),
+    ("hard_swish", r"operator 0 \(HARD_SWISH\): int16 activations are not supported for HARD_SWISH \(the reference "
+                   r"interpreter's HARD_SWISH takes float32, uint8 and int8 only\)"),
+    ("padv2", r"operator 0 \(PADV2\): int16 activations are not supported for PADV2 \(int16x8 operators: CONV_2D, "),
+    ("constant", r"operator 0 \(ADD\): int16 activations mixed with other types or constants"),
+    ("long_mean", r"operator 0 \(MEAN\): int16 activations with more than 65536 values to each mean"),
     ("softmax_scale", r"operator 0 \(SOFTMAX\): int16 output scale 0.00390625; the reference's int16 softmax takes "
                       r"1/32768"),
     ("logistic", r"operator 0 \(LOGISTIC\): int16 output scale 6.10352e-05; the reference's int16 kernel takes "
@@ -184,3 +276,13 @@ def test_what_the_int16_kernels_do_not_take_is_a_one_line_error(tmp_path, case, 
     with pytest.raises(ModelError, match=message) as e:
         load_model(_refused(tmp_path, case))
     assert "\n" not in str(e.value)
+
+
+def test_the_reference_interpreter_has_no_int16_hard_swish(tmp_path):
+    """Why simmcu refuses int16 HARD_SWISH: the interpreter (BUILTIN_REF) refuses the model too."""
+    interp = pytest.importorskip("ai_edge_litert.interpreter")
+    it = interp.Interpreter(model_content=_refused(tmp_path, "hard_swish").read_bytes(),
+                            experimental_op_resolver_type=interp.OpResolverType.BUILTIN_REF)
+    it.allocate_tensors()
+    with pytest.raises(RuntimeError, match="Only float32, uint8 and int8 are supported currently, got INT16"):
+        it.invoke()

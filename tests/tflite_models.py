@@ -362,17 +362,13 @@ def _arithmetic(m: ModelWriter, seed: int, x: int, shape: list[int], sx: float) 
     return mean(u, su * m.rng.uniform(0.5, 1.5), axes, keep, out_shape)
 
 
-def tensors_and_arithmetic(seed: int) -> bytes:
-    """PAD (zero point fill) of the image, STRIDED_SLICE with random begin/end/strides (negative
-    strides, begin/end masks, a shrunk batch axis), PADV2 with a constant, and CONCATENATION with a
-    constant tensor along a random axis; reshaped to an image again, the arithmetic operators."""
-    m = ModelWriter(300 + seed)
-    shape = _image(m)
-    q = _quant(m)
-    x = m.activation(shape, *q)
+def _pad_and_slice(m: ModelWriter, x: int, shape, activation) -> tuple[int, list[int]]:
+    """PAD of the image ``x`` (random paddings but the batch's) and a STRIDED_SLICE of it with random
+    begin/end/strides (negative strides, begin/end masks, the batch axis shrunk): the slice and its
+    shape. ``activation`` makes a tensor of a shape quantised as ``x``."""
     pads = np.array([[0, 0], *m.rng.integers(0, 3, (3, 2)).tolist()], np.int32)
     padded = [int(d + p.sum()) for d, p in zip(shape, pads)]
-    y = m.activation(padded, *q)
+    y = activation(padded)
     m.op("PAD", [x, m.tensor([4, 2], data=pads, dtype=np.int32)], [y])
     begin, end, strides = [0], [1], [1]
     for n in padded[1:]:
@@ -388,12 +384,27 @@ def tensors_and_arithmetic(seed: int) -> bytes:
                 offset=False)
     from simmcu.firmware._ops import strided_slice
     _, sizes, _ = strided_slice(padded, begin, end, strides, opts)
-    sliced = m.activation(sizes[1:], *q)
+    for axis in (axis for axis, n in enumerate(sizes) if n == 0):  # an empty range runs to the end instead
+        opts["end_mask"] = end_mask = end_mask | 1 << axis
+    _, sizes, _ = strided_slice(padded, begin, end, strides, opts)
+    sliced = activation(sizes[1:])
     consts = [m.tensor([4], data=np.array(v, np.int32), dtype=np.int32) for v in (begin, end, strides)]
     m.op("STRIDED_SLICE", [y, *consts], [sliced], BeginMask=begin_mask, EndMask=end_mask, ShrinkAxisMask=1,
          EllipsisMask=0, NewAxisMask=0, Offset=False)
+    return sliced, sizes[1:]
+
+
+def tensors_and_arithmetic(seed: int) -> bytes:
+    """PAD (zero point fill) of the image, STRIDED_SLICE with random begin/end/strides (negative
+    strides, begin/end masks, a shrunk batch axis), PADV2 with a constant, and CONCATENATION with a
+    constant tensor along a random axis; reshaped to an image again, the arithmetic operators."""
+    m = ModelWriter(300 + seed)
+    shape = _image(m)
+    q = _quant(m)
+    x = m.activation(shape, *q)
+    sliced, sizes = _pad_and_slice(m, x, shape, lambda shape: m.activation(shape, *q))
     pads2 = m.rng.integers(0, 2, (3, 2)).astype(np.int32)
-    padded2 = [int(d + p.sum()) for d, p in zip(sizes[1:], pads2)]
+    padded2 = [int(d + p.sum()) for d, p in zip(sizes, pads2)]
     z = m.activation(padded2, *q)
     value = m.tensor([1], [q[0]], [q[1]], np.array([int(m.rng.integers(-128, 128))], np.int8))
     m.op("PADV2", [sliced, m.tensor([3, 2], data=pads2, dtype=np.int32), value], [z])
@@ -650,5 +661,68 @@ def int16_softmax(seed: int) -> bytes:
     return m.bytes([x], [y])
 
 
+def _int16_constant(m: Int16Writer, shape, scale: float) -> int:
+    return m.tensor(shape, [scale], [0], m.rng.integers(-32768, 32768, shape).astype(np.int16), dtype=np.int16)
+
+
+def int16_operators(seed: int) -> bytes:
+    """The int16x8 elementwise, data-movement and reduction operators on one image:
+    LEAKY_RELU (alpha 0.3, -0.25 or 1.7), MEAN over the image (keep_dims) as a per-channel gate,
+    MUL broadcasting it (a fused activation), MUL by a constant (per channel, or a scalar, either
+    side), MAXIMUM with a constant row (lower rank), MINIMUM with the input or the gate, PAD and
+    STRIDED_SLICE as tensors_and_arithmetic's, CONCATENATION with a constant of another scale
+    along a random axis and MEAN of it per seed over two axes, the last (keep_dims), all three or
+    the middle one. The outputs: LEAKY_RELU's, the MULs', MINIMUM's, CONCATENATION's and the MEAN's."""
+    m = Int16Writer(900 + seed)
+    shape = [1, *(int(v) for v in m.rng.integers(4, 9, 2)), int(m.rng.integers(2, 6))]
+    h, w, c = shape[1:]
+    sx = float(m.rng.uniform(0.5, 4) / 32767)
+    x = m.activation16(shape, sx)
+    sl = sx * float(m.rng.uniform(0.6, 1.5))
+    leaky = m.activation16(shape, sl)
+    m.op("LEAKY_RELU", [x], [leaky], Alpha=[0.3, -0.25, 1.7][seed % 3])
+
+    def mean(src, scale, axes, keep, out_shape):
+        y = m.activation16(out_shape, scale)
+        m.op("MEAN", [src, m.tensor([len(axes)], data=np.array(axes, np.int32), dtype=np.int32)], [y], KeepDims=keep)
+        return y
+
+    def mul(a, b, sa, sb, out_shape, **opt):  # the output scale puts typical products some 10^4 steps from 0
+        sy = sa * sb * 18900 * 12000 / float(m.rng.uniform(5000, 15000))
+        y = m.activation16(out_shape, sy)
+        m.op("MUL", [a, b], [y], **opt)
+        return y, sy
+
+    sg = sl * float(m.rng.uniform(0.3, 0.8))
+    gate = mean(leaky, sg, [1, 2], True, [1, 1, 1, c])
+    p, sp = mul(leaky, gate, sl, sg, shape, FusedActivationFunction=int(m.rng.choice([NONE, RELU, RELU6,
+                                                                                      RELU_N1_TO_1])))
+    sc = float(m.rng.uniform(0.5, 2) / 32767)
+    const = _int16_constant(m, [c] if seed % 2 else [1], sc)
+    q, sq = mul(*((p, const, sp, sc) if seed % 2 == 0 else (const, p, sc, sp)), shape, FusedActivationFunction=NONE)
+    r = m.activation16(shape, sq)
+    m.op("MAXIMUM", [q, _int16_constant(m, [w, 1], sq)], [r])
+    t = m.activation16(shape, sq)
+    m.op("MINIMUM", [r, x] if seed % 2 == 0 else [gate, r], [t])
+    sliced, sizes = _pad_and_slice(m, t, shape, lambda shape: m.activation16(shape, sq))
+    axis = int(m.rng.integers(0, 3))
+    extra = list(sizes)
+    extra[axis] = int(m.rng.integers(1, 3))
+    out_shape = list(sizes)
+    out_shape[axis] += extra[axis]
+    joined = m.activation16(out_shape, sq)
+    const = _int16_constant(m, extra, sq * float(m.rng.uniform(0.5, 2)))  # copied as it is, as the reference does
+    m.op("CONCATENATION", [sliced, const] if seed % 2 else [const, sliced], [joined],
+         Axis=axis - 3 if seed % 2 else axis, FusedActivationFunction=NONE)
+    axes, keep = [([0, 1], False), ([-1], True), ([2, 0, 1], True), ([1], False)][seed % 4]
+    reduced = {a % 3 for a in axes}
+    mean_shape = [1 if i in reduced else d for i, d in enumerate(out_shape)] if keep else \
+        [d for i, d in enumerate(out_shape) if i not in reduced]
+    return m.bytes([x], [leaky, p, q, t, joined, mean(joined, sq * float(m.rng.uniform(0.7, 1.5)), axes, keep,
+                                                       mean_shape)])
+
+
 INT16_MODELS = {"int16_network": int16_network, "int16_conversions": int16_conversions,
                 "int16_softmax": int16_softmax}
+#: int16 models of several outputs
+INT16_OP_MODELS = {"int16_operators": int16_operators}

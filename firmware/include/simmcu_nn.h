@@ -178,6 +178,14 @@ typedef struct {
 void nn_logistic_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out);
 void nn_tanh_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out);
 
+/* LEAKY_RELU int16 -> int16: (multiplier, shift) for x >= 0 (input / output scale) and x < 0
+ * (|alpha| x input / output scale, the result negated when alpha_negative). */
+typedef struct {
+    int32_t size, identity_multiplier, identity_shift, alpha_multiplier, alpha_shift, alpha_negative;
+} nn_leaky_relu16_params;
+
+void nn_leaky_relu_s16(const nn_leaky_relu16_params *p, const int16_t *in, int16_t *out);
+
 /* Shapes of the elementwise, data-movement and reduction kernels: at most NN_MAX_DIMS dimensions,
  * padded with leading 1s (the generator collapses dimensions that are contiguous in every operand). */
 #define NN_MAX_DIMS 6
@@ -212,7 +220,8 @@ void nn_quantize(const nn_quantize_params *p, const uint32_t *in, int8_t *out);
 /* ADD (nn_add_broadcast), MUL, MAXIMUM and MINIMUM with broadcasting: ``dims`` is the output's
  * shape, stride1/stride2 each input's element strides (0 along a broadcast dimension). ADD
  * rescales as nn_add; MUL requantises the product of the offset inputs; MAXIMUM and MINIMUM
- * compare the raw values. */
+ * compare the raw values. The _s16 kernels take int16 tensors (the int16x8 operators: zero
+ * points 0, act_min/act_max in the int16 range). */
 
 typedef struct {
     int32_t dims[NN_MAX_DIMS], stride1[NN_MAX_DIMS], stride2[NN_MAX_DIMS];
@@ -225,20 +234,26 @@ void nn_add_broadcast(const nn_binary_params *p, const int8_t *in1, const int8_t
 void nn_mul(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void nn_maximum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void nn_minimum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_mul_s16(const nn_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+void nn_maximum_s16(const nn_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
+void nn_minimum_s16(const nn_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 
-/* PAD, PADV2, CONCATENATION (one call per input) and STRIDED_SLICE: a block of ``dims`` bytes is
- * copied from in + in_start (byte strides, negative for a reversed slice) to out + out_start; when
- * fill_size > 0 the first fill_size output bytes are set to ``fill`` first (the padding). */
+/* PAD, PADV2, CONCATENATION (one call per input) and STRIDED_SLICE: a block of ``dims`` elements
+ * (int8; int16 for nn_copy_s16) is copied from in + in_start (element strides, negative for a
+ * reversed slice) to out + out_start; when fill_size > 0 the first fill_size output bytes are set to
+ * the byte ``fill`` first (the padding: an int8 zero point or constant; 0 for int16). */
 typedef struct {
     int32_t dims[NN_MAX_DIMS], in_stride[NN_MAX_DIMS], out_stride[NN_MAX_DIMS];
     int32_t in_start, out_start, fill_size, fill;
 } nn_copy_params;
 
 void nn_copy(const nn_copy_params *p, const int8_t *in, int8_t *out);
+void nn_copy_s16(const nn_copy_params *p, const int16_t *in, int16_t *out);
 
 /* MEAN over any axes (TFLite QuantizedMeanOrSum): the input (shape ``dims``) is summed into
  * out_size int32 accumulators (``acc``, in scratch; acc_stride is 0 along reduced axes), then each
- * sum less zp_sum (input zero point x count) is requantised with the multiplier folded with 1/count. */
+ * sum less zp_sum (input zero point x count) is requantised with the multiplier folded with 1/count,
+ * clamped to the output type (nn_mean_s16: int16, zero points 0; sums of at most 2^16 values). */
 typedef struct {
     int32_t *acc;
     int32_t dims[NN_MAX_DIMS], acc_stride[NN_MAX_DIMS];
@@ -246,6 +261,7 @@ typedef struct {
 } nn_mean_params;
 
 void nn_mean(const nn_mean_params *p, const int8_t *in, int8_t *out);
+void nn_mean_s16(const nn_mean_params *p, const int16_t *in, int16_t *out);
 
 /* UNIDIRECTIONAL_SEQUENCE_LSTM, fully integer (kernels/lstm.c): per gate (input, forget, cell,
  * output) the input and recurrent int8 weights [n_cell][n_input or n_output], their effective

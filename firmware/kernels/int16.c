@@ -268,3 +268,20 @@ void nn_tanh_s16(const nn_sigmoid16_params *p, const int16_t *in, int16_t *out)
         out[i] = (int16_t)(r >> 8);
     }
 }
+
+/* LEAKY_RELU int16 -> int16 as the reference's QuantizeLeakyRelu (zero points 0): x >= 0 rescaled by
+ * input / output scale, x < 0 by |alpha| x input / output scale and negated for a negative alpha,
+ * each with gemmlowp's two roundings, clamped to int16. */
+void nn_leaky_relu_s16(const nn_leaky_relu16_params *p, const int16_t *in, int16_t *out)
+{
+    for (int i = 0; i < p->size; i++) {
+        int32_t x = in[i], v;
+        if (x >= 0) {
+            v = nn_requantize_gemmlowp(x, p->identity_multiplier, p->identity_shift);
+        } else {
+            v = nn_requantize_gemmlowp(x, p->alpha_multiplier, p->alpha_shift);
+            v = p->alpha_negative ? -v : v;
+        }
+        out[i] = nn_clamp16(v, INT16_MIN, INT16_MAX);
+    }
+}
