@@ -658,6 +658,55 @@ def block_hook(uc, address, size, st_ptr):
 
 
 @numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
+def count_hook(uc, address, size, st_ptr):
+    """``--timing none`` (and a fast-forward before its symbol): count the block's instructions and keep the
+    functional clock, one cycle per instruction, that timers and the instruction limit use; stop before a
+    block as ``block_hook`` does. Nothing is priced: the functional run needs only these few stores."""
+    hdr = carray(st_ptr, NHEADER)
+    st = carray(st_ptr, hdr[TOTAL])
+    if size == 0:
+        return
+    addr = np.int64(address)
+    off = addr - st[CODE_BASE]
+    end = off + np.int64(size)
+    if off < 0 or end > st[CODE_BYTES]:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return
+    ix = st[OFF_IDX]
+    s = st[ix + (off >> 1)] - 1
+    e = st[ix + (end >> 1)] - 1
+    if s < 0 or e <= s:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return
+    start = st[CYCLES]
+    p = st[LAST]
+    if st[SKIP_STOP_AT] == addr:
+        st[SKIP_STOP_AT] = -1
+    else:
+        flags = st[OFF_INSN] + I_FLAGS * st[N_INSNS]
+        if not st[flags + s] & F_IN_IT:
+            if start >= st[STOP_AT_CYCLE] or st[INSTRET] >= st[STOP_AT_INSTRET]:
+                _stop(uc, st, STOP_EVENT, addr)
+                return
+            if p >= 0 and st[flags + p] & F_WATCH and _watched_changed(uc, st, st_ptr):
+                _stop(uc, st, STOP_WATCH, addr)
+                return
+            if e - s > 1 and (start + (e - 1 - s) >= st[STOP_AT_CYCLE] or
+                              st[INSTRET] + (e - 1 - s) >= st[STOP_AT_INSTRET]):
+                _stop(uc, st, STOP_SPLIT, addr)
+                return
+    st[CYCLES] = start + (e - s)
+    st[INSTRET] += e - s
+    st[BLOCK_START] = start
+    st[BLOCK_S] = s
+    st[BLOCK_E] = e
+    st[BLOCK_PREV] = p
+    st[LAST] = e - 1
+    st[PUSH_RET] = 0  # an exception entry's frame: only a timed part after a fast-forward follows calls
+    st[ACCOUNTED] = 1
+
+
+@numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def latency_hook(uc, address, size, st_ptr):
     """Before a divide or serial shift: add the cycles its operand values cost beyond the static price."""
     hdr = carray(st_ptr, NHEADER)
@@ -963,8 +1012,8 @@ class NativeHooks:
         self._handles: list[ctypes.c_size_t] = []
         self._keep: list[object] = []
 
-    def add(self, hook, state: np.ndarray, kind: int, begin: int = 1, end: int = 0) -> None:
-        """Register ``hook`` for [begin, end]; begin > end means everywhere."""
+    def add(self, hook, state: np.ndarray, kind: int, begin: int = 1, end: int = 0) -> ctypes.c_size_t:
+        """Register ``hook`` for [begin, end]; begin > end means everywhere. Returns its handle."""
         handle = ctypes.c_size_t()
         err = _LIB.uc_hook_add(self._uc._uch, ctypes.byref(handle), kind,
                                ctypes.c_void_p(hook.address), ctypes.c_void_p(state.ctypes.data),
@@ -973,6 +1022,12 @@ class NativeHooks:
             raise RuntimeError(f"uc_hook_add failed with Unicorn error {err}")
         self._handles.append(handle)
         self._keep.append(state)
+        return handle
+
+    def remove(self, handle: ctypes.c_size_t) -> None:
+        """Unregister one hook ``add`` returned (a fast-forward's switch from counting to timing)."""
+        _LIB.uc_hook_del(self._uc._uch, handle)
+        self._handles.remove(handle)
 
     def close(self) -> None:
         for h in self._handles:
