@@ -544,7 +544,8 @@ class Machine:
         if self._fast_forward is not None:
             done = self._fast_forwarded
             ff = dict(symbol=self._fast_forward, address=self.image.symbols[self._fast_forward].addr,
-                      reached=done is not None, instructions=self.instructions if done is None else done["instructions"])
+                      reached=done is not None,
+                      instructions=self.instructions if done is None else done["instructions"])
         if self.functional:  # --timing none, or a fast-forward that never reached its symbol
             warnings = [] if ff is None else [
                 f"--fast-forward-to {ff['symbol']}: the symbol was never reached; nothing was timed"]
