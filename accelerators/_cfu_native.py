@@ -21,7 +21,7 @@ from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, LANES, MACHINE, MULT
 #: simmcu._native's SOURCE_FINGERPRINT this file was last checked against (tests/test_accelerators.py
 #: says when to update it): on a mismatch nothing here is cached, so an edit there cannot leave
 #: stale compiled state offsets behind.
-BUILT_AGAINST = "fa05fb1a0e10910a"
+BUILT_AGAINST = "27d2cd3865ba7a3a"
 _CACHE = BUILT_AGAINST == nat.SOURCE_FINGERPRINT
 
 

@@ -242,28 +242,25 @@ static NOINLINE uint32_t fnv1a(const uint8_t *p, int n)
     return h;
 }
 
-static NOINLINE int table_insert(uint32_t key)
+/* The slot holding ``key``, or the empty slot where it goes. */
+static NOINLINE uint32_t table_slot(uint32_t key)
 {
     uint32_t slot = fnv1a((const uint8_t *)&key, 4) & (SLOTS - 1);
-    while (keys[slot] != 0) {
-        if (keys[slot] == key)
-            return 0;
+    while (keys[slot] != 0 && keys[slot] != key)
         slot = (slot + 1) & (SLOTS - 1);
-    }
+    return slot;
+}
+
+static NOINLINE int table_insert(uint32_t key)
+{
+    uint32_t slot = table_slot(key);
+    if (keys[slot] == key)
+        return 0;
     keys[slot] = key;
     return 1;
 }
 
-static NOINLINE int table_contains(uint32_t key)
-{
-    uint32_t slot = fnv1a((const uint8_t *)&key, 4) & (SLOTS - 1);
-    while (keys[slot] != 0) {
-        if (keys[slot] == key)
-            return 1;
-        slot = (slot + 1) & (SLOTS - 1);
-    }
-    return 0;
-}
+static NOINLINE int table_contains(uint32_t key) { return keys[table_slot(key)] == key; }
 
 static NOINLINE uint8_t crc8(const uint8_t *p, int n)
 {

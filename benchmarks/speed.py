@@ -207,7 +207,7 @@ def rows(tmp: Path, quick: bool) -> dict[str, list[Row]]:
         "control": [Row(f"control {c}", c, control[c]) for c in control],
         "float": [Row(f"float {c}", c, make("float.c", c, 800 // scale)) for c in ("cortex-m4", "cortex-m7")],
         "m7-caches": [Row("conv cortex-m7 + caches", "cortex-m7:icache=true,dcache=true", conv["cortex-m7"]),
-                      Row("control cortex-m4 as m7 + caches", "cortex-m7:icache=true,dcache=true",
+                      Row("control cortex-m7 + caches", "cortex-m7:icache=true,dcache=true",
                           make("control.c", "cortex-m7", 400 // scale))],
         "exact-memory": [Row(f"conv {c} --exact-memory", c, conv[c], dict(exact_memory=True))
                          for c in ("rv32imc", "cortex-m4")]

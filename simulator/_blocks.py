@@ -199,7 +199,10 @@ class FunctionalAccounting(BlockAccounting):
         undone = st.block_end - i
         st.cycles -= undone
         st.instructions -= undone
-        st.last = st.block_previous if i == st.block_start else i - 1
+        if i == st.block_start:  # as if the block had not been entered
+            st.last, st.push_return = st.block_previous, st.block_push_return
+        else:
+            st.last = i - 1
         st.block_end = i
         st.accounted = 0
         return True

@@ -467,6 +467,24 @@ def _icache_line(st, line, shift):
     return st[row + R_FILL]
 
 
+@numba.njit(cache=True)
+def _block_range(uc, st, addr, size):
+    """The instructions [s, e) of the block of ``size`` bytes at ``addr``; (-1, -1) after stopping
+    emulation when it is not decoded code (outside the ELF's executable sections)."""
+    off = addr - st[CODE_BASE]
+    end = off + np.int64(size)
+    if off < 0 or end > st[CODE_BYTES]:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return -1, -1
+    ix = st[OFF_IDX]
+    s = st[ix + (off >> 1)] - 1
+    e = st[ix + (end >> 1)] - 1
+    if s < 0 or e <= s:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return -1, -1
+    return s, e
+
+
 @numba.cfunc(_MEM_HOOK_SIG, nopython=True, cache=True)
 def memory_hook(uc, kind, address, size, value, st_ptr):
     """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
@@ -514,16 +532,8 @@ def block_hook(uc, address, size, st_ptr):
     if size == 0:  # a block that only raises an exception (illegal instruction): the trap hook reports it
         return
     addr = np.int64(address)
-    off = addr - st[CODE_BASE]
-    end = off + np.int64(size)
-    if off < 0 or end > st[CODE_BYTES]:
-        _stop(uc, st, STOP_OUTSIDE, addr)
-        return
-    ix = st[OFF_IDX]
-    s = st[ix + (off >> 1)] - 1
-    e = st[ix + (end >> 1)] - 1
-    if s < 0 or e <= s:
-        _stop(uc, st, STOP_OUTSIDE, addr)
+    s, e = _block_range(uc, st, addr, size)
+    if s < 0:
         return
     if st[IC_SETS]:
         icache_sync(st)  # the previous block ran to its end: its lines are looked up now
@@ -667,16 +677,8 @@ def count_hook(uc, address, size, st_ptr):
     if size == 0:
         return
     addr = np.int64(address)
-    off = addr - st[CODE_BASE]
-    end = off + np.int64(size)
-    if off < 0 or end > st[CODE_BYTES]:
-        _stop(uc, st, STOP_OUTSIDE, addr)
-        return
-    ix = st[OFF_IDX]
-    s = st[ix + (off >> 1)] - 1
-    e = st[ix + (end >> 1)] - 1
-    if s < 0 or e <= s:
-        _stop(uc, st, STOP_OUTSIDE, addr)
+    s, e = _block_range(uc, st, addr, size)
+    if s < 0:
         return
     start = st[CYCLES]
     p = st[LAST]
@@ -702,7 +704,8 @@ def count_hook(uc, address, size, st_ptr):
     st[BLOCK_E] = e
     st[BLOCK_PREV] = p
     st[LAST] = e - 1
-    st[PUSH_RET] = 0  # an exception entry's frame: only a timed part after a fast-forward follows calls
+    st[BLOCK_PUSH_RET] = st[PUSH_RET]  # an exception entry's frame, kept for a fast-forward's timed part
+    st[PUSH_RET] = 0
     st[ACCOUNTED] = 1
 
 

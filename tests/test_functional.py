@@ -93,18 +93,40 @@ def by_function(result) -> Counter:
     return out
 
 
+@pytest.mark.parametrize("core, case", [("cortex-m4", "ldrd"), ("cortex-m0plus", "unaligned-ldr"),
+                                        ("rv32imc", "illegal-32"), ("cortex-m33", "unstack")])
+def test_a_functional_run_faults_where_a_timed_run_does(elf, core, case):
+    path = elf("faults.c", core)
+    timed = Simulator(path, core=core, args=(case,)).run()
+    functional = Simulator(path, core=core, args=(case,), timing="none").run()
+    assert timed.exit_reason == "fault"
+    assert (functional.exit_code, functional.fault, functional.instructions) == \
+        (timed.exit_code, timed.fault, timed.instructions)
+
+
 @pytest.mark.parametrize("what, core, defines, symbol", [
     (CONTROL, "rv32imc", {"REPS": "2"}, "sort_part"), (CONTROL, "cortex-m4", {"REPS": "2"}, "compare"),
     (CONTROL, "cortex-m0plus", {"REPS": "1"}, "string_part"), (CONTROL, "cortex-m33", {"REPS": "1"}, "fnv1a"),
     (CONTROL, "picorv32", {"REPS": "1"}, "quicksort"), (CONTROL, "ibex", {"REPS": "1"}, "crc8"),
     (CONV, "cortex-m3", {"REPS": "1"}, "main")])
 def test_the_timed_part_of_a_fast_forward_is_the_timed_run_from_the_symbol_on(elf, what, core, defines, symbol):
-    path = elf(what, "rv32imc" if core in ("picorv32", "ibex") else core, **defines)
-    plain = Simulator(path, core=core).run()
+    full = check_fast_forward(elf(what, "rv32imc" if core in ("picorv32", "ibex") else core, **defines), core, symbol)
+    assert full.exit_code == 0
+
+
+def test_a_fast_forward_to_an_exception_handler_counts_its_entry_as_a_call(elf):
+    # The SVC handler's exception return then faults (its frame is popped from unmapped memory).
+    full = check_fast_forward(elf("faults.c", "cortex-m4"), "cortex-m4", "SVC_Handler", args=("unstack",))
+    assert full.exit_reason == "fault" and by_function(full)["SVC_Handler", "calls"] == 1
+
+
+def check_fast_forward(path, core: str, symbol: str, args=()):
+    """The fast-forwarded run's counts equal a full timed run's minus its counters at the symbol; returns the latter."""
+    plain = Simulator(path, core=core, args=args).run()
     snap = Snapshot(symbol)
-    full = Simulator(path, core=core, observers=[snap]).run()
+    full = Simulator(path, core=core, args=args, observers=[snap]).run()
     assert (full.cycles, full.instructions, full.stalls) == (plain.cycles, plain.instructions, plain.stalls)
-    ff = Simulator(path, core=core, fast_forward_to=symbol).run()
+    ff = Simulator(path, core=core, args=args, fast_forward_to=symbol).run()
     before = snap.taken
     assert ff.fast_forward == dict(symbol=symbol, address=full_address(path, core, symbol), reached=True,
                                    instructions=before["instructions"])
@@ -115,7 +137,8 @@ def test_the_timed_part_of_a_fast_forward_is_the_timed_run_from_the_symbol_on(el
     expected = by_function(full)
     expected.subtract(before["functions"])
     assert +by_function(ff) == +expected and -expected == Counter()
-    assert ff.console == full.console and ff.exit_code == full.exit_code == 0
+    assert (ff.console, ff.exit_code, ff.fault) == (full.console, full.exit_code, full.fault)
+    return full
 
 
 def full_address(path, core, symbol) -> int:
