@@ -282,6 +282,8 @@ def _observers(a) -> list:
     """The trace and waveform writers the run's options ask for."""
     if a.vcd_cpu and not a.vcd:
         raise ConfigError("--vcd-cpu needs --vcd FILE")
+    if a.timing == "none" and (a.trace or a.vcd):
+        raise ConfigError(f"{'--trace' if a.trace else '--vcd'} draws modeled time: it needs timing, not --timing none")
     out = [Trace(a.trace, a.trace_max_events)] if a.trace else []
     if a.vcd:
         out.append(Waveform(a.vcd, a.vcd_cpu, a.trace_max_events))

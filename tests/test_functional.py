@@ -160,6 +160,8 @@ def test_a_fast_forward_whose_symbol_is_never_reached_says_so(elf):
     (["--timing", "none", "--exact-memory"], "--exact-memory needs the timing model"),
     (["--timing", "none", "--profile-lines"], "--profile-lines needs the timing model"),
     (["--timing", "none", "--accel", "cfu"], "--accel needs the timing model"),
+    (["--timing", "none", "--trace", "t.json"], "--trace draws modeled time"),
+    (["--timing", "none", "--baseline", "hello"], "--baseline compares cycles"),
     (["--fast-forward-to", "main", "--check-timing"], "--check-timing needs the timing model of the whole run"),
     (["--fast-forward-to", "main", "--timing", "none"], "cannot be combined with --timing none"),
 ])
@@ -180,3 +182,8 @@ def test_the_cli_reports_a_functional_run_without_cycles(elf, capsys):
     assert main(["run", str(path), "--core", "cortex-m4", "--fast-forward-to", "hash_part", "--json", "-"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["fast_forward"]["reached"] and d["cycles"] > 0
+
+
+def test_eval_refuses_timing_none(capsys, tmp_path):
+    assert main(["eval", str(tmp_path / "m.tflite"), "--data", str(tmp_path / "x.npy"), "--timing", "none"]) == 120
+    assert capsys.readouterr().err.startswith("simmcu: error: simmcu eval reports cycles per inference")
