@@ -187,3 +187,17 @@ def test_the_cli_reports_a_functional_run_without_cycles(elf, capsys):
 def test_eval_refuses_timing_none(capsys, tmp_path):
     assert main(["eval", str(tmp_path / "m.tflite"), "--data", str(tmp_path / "x.npy"), "--timing", "none"]) == 120
     assert capsys.readouterr().err.startswith("simmcu: error: simmcu eval reports cycles per inference")
+
+
+def test_a_fast_forward_on_the_m7_with_caches_counts_instructions_exactly_and_starts_them_cold(elf):
+    # Cycles differ from a full run's by the caches' and the BTAC's warm-up (docs/engine.md); instructions do not.
+    core = "cortex-m7:icache=true,dcache=true"
+    path = elf(CONTROL, "cortex-m7", REPS="1")
+    snap = Snapshot("sort_part")
+    full = Simulator(path, core=core, observers=[snap]).run()
+    ff = Simulator(path, core=core, fast_forward_to="sort_part").run()
+    assert ff.instructions == full.instructions - snap.taken["instructions"]
+    expected = Counter({k: v for k, v in by_function(full).items() if k[1] == "instructions"})
+    expected.subtract({k: v for k, v in snap.taken["functions"].items() if k[1] == "instructions"})
+    assert +Counter({k: v for k, v in by_function(ff).items() if k[1] == "instructions"}) == +expected
+    assert ff.caches["dcache"]["misses"] > 0 and ff.memory["traffic"] == "exact"
