@@ -17,8 +17,7 @@ CONTROL = str(BENCH / "control.c")
 CONV = str(BENCH / "conv_loop.c")
 #: programs whose instruction path does not depend on time (no timers, no cycle-counter reads)
 PROGRAMS = [(CONTROL, "rv32imc", {"REPS": "2"}), (CONTROL, "cortex-m4", {"REPS": "2"}),
-            (CONTROL, "cortex-m0plus", {"REPS": "1"}), (CONV, "rv32imc", {"REPS": "1"}),
-            (CONV, "cortex-m7", {"REPS": "1"}), (CONTROL, "cortex-m3", {"REPS": "1"}),
+            (CONTROL, "cortex-m0plus", {"REPS": "1"}), (CONV, "cortex-m7", {"REPS": "1"}),
             ("hello", "cortex-m33", {})]
 
 
@@ -43,7 +42,7 @@ def test_the_functional_clock_ticks_once_per_instruction_skipped_it_instructions
 
 def test_the_instruction_limit_stops_where_a_timed_run_stops(elf):
     path = elf(CONTROL, "cortex-m4", REPS="1")
-    for limit in (1, 1000, 12345, 40001):
+    for limit in (1000, 40001):
         timed = Simulator(path, core="cortex-m4", max_instructions=limit).run()
         r = Simulator(path, core="cortex-m4", timing="none", max_instructions=limit).run()
         assert (r.exit_reason, r.instructions, r.message) == ("instruction-limit", timed.instructions, timed.message)
@@ -58,7 +57,7 @@ class Snapshot(Observer):
 
     def attach(self, run) -> None:
         self.run = run
-        addr = run.image.symbols[self.symbol].addr
+        self.address = addr = run.image.symbols[self.symbol].addr
         self._hook = run.uc.hook_add(U.UC_HOOK_CODE, self._arrived, begin=addr, end=addr)
 
     def _arrived(self, uc, address, size, _user) -> None:
@@ -128,7 +127,7 @@ def check_fast_forward(path, core: str, symbol: str, args=()):
     assert (full.cycles, full.instructions, full.stalls) == (plain.cycles, plain.instructions, plain.stalls)
     ff = Simulator(path, core=core, args=args, fast_forward_to=symbol).run()
     before = snap.taken
-    assert ff.fast_forward == dict(symbol=symbol, address=full_address(path, core, symbol), reached=True,
+    assert ff.fast_forward == dict(symbol=symbol, address=snap.address, reached=True,
                                    instructions=before["instructions"])
     assert ff.instructions == full.instructions - before["instructions"]
     assert ff.cycles == full.cycles - before["cycles"]
@@ -139,10 +138,6 @@ def check_fast_forward(path, core: str, symbol: str, args=()):
     assert +by_function(ff) == +expected and -expected == Counter()
     assert (ff.console, ff.exit_code, ff.fault) == (full.console, full.exit_code, full.fault)
     return full
-
-
-def full_address(path, core, symbol) -> int:
-    return Simulator(path, core=core).image.symbols[symbol].addr
 
 
 def test_a_fast_forward_whose_symbol_is_never_reached_says_so(elf):
