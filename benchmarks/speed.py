@@ -26,6 +26,7 @@ wall-clock numbers depend on the machine.
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numba
 import numpy as np
@@ -192,32 +194,33 @@ def breakdown(row: Row, runs: int) -> None:
     print(f"{row.name}: " + ", ".join(f"{what} {v:.0f}" for what, v in figures) + " MIPS", flush=True)
 
 
-def rows(tmp: Path, quick: bool) -> dict[str, list[Row]]:
-    """The suite's rows by group name (``--rows``)."""
-    def make(source: str, core: str, reps: int) -> Path:
-        # No command-line fetch at start-up: one semihosting call fewer for the plain Unicorn loop.
-        return build(HERE / source, core.split(":")[0], tmp / f"{Path(source).stem}-{core.split(':')[0]}.elf",
-                     defines={"REPS": str(reps), "SIMMCU_NO_CMDLINE": "1"})
-
+def rows(tmp: Path, quick: bool) -> dict[str, Callable[[], list[Row]]]:
+    """The suite's rows by group name (``--rows``), each built when asked for."""
     scale = 10 if quick else 1
-    conv = {c: make("conv_loop.c", c, 140 // scale) for c in ("rv32imc", "cortex-m4", "cortex-m7")}
-    control = {c: make("control.c", c, 400 // scale) for c in ("rv32imc", "cortex-m4")}
-    out = {
-        "conv": [Row(f"conv {c}", c, conv[c]) for c in ("rv32imc", "cortex-m4")],
-        "control": [Row(f"control {c}", c, control[c]) for c in control],
-        "float": [Row(f"float {c}", c, make("float.c", c, 800 // scale)) for c in ("cortex-m4", "cortex-m7")],
-        "m7-caches": [Row("conv cortex-m7 + caches", "cortex-m7:icache=true,dcache=true", conv["cortex-m7"]),
-                      Row("control cortex-m7 + caches", "cortex-m7:icache=true,dcache=true",
-                          make("control.c", "cortex-m7", 400 // scale))],
-        "exact-memory": [Row(f"conv {c} --exact-memory", c, conv[c], dict(exact_memory=True))
-                         for c in ("rv32imc", "cortex-m4")]
-                        + [Row("control cortex-m4 --exact-memory", "cortex-m4", control["cortex-m4"],
-                               dict(exact_memory=True))],
-        "none": [Row(f"{what} {c} --timing none", c, elfs[c], dict(timing="none"))
-                 for what, elfs in (("conv", conv), ("control", control)) for c in ("rv32imc", "cortex-m4")],
+    sizes = {"conv_loop.c": 140 // scale, "control.c": 400 // scale, "float.c": 800 // scale}
+
+    @functools.cache
+    def make(source: str, core: str) -> Path:
+        # No command-line fetch at start-up: one semihosting call fewer for the plain Unicorn loop.
+        return build(HERE / source, core, tmp / f"{Path(source).stem}-{core}.elf",
+                     defines={"REPS": str(sizes[source]), "SIMMCU_NO_CMDLINE": "1"})
+
+    caches = "cortex-m7:icache=true,dcache=true"
+    pair = ("rv32imc", "cortex-m4")
+    return {
+        "conv": lambda: [Row(f"conv {c}", c, make("conv_loop.c", c)) for c in pair],
+        "control": lambda: [Row(f"control {c}", c, make("control.c", c)) for c in pair],
+        "float": lambda: [Row(f"float {c}", c, make("float.c", c)) for c in ("cortex-m4", "cortex-m7")],
+        "models": _model_rows,
+        "m7-caches": lambda: [Row(f"{what} cortex-m7 + caches", caches, make(f"{src}.c", "cortex-m7"))
+                              for what, src in (("conv", "conv_loop"), ("control", "control"))],
+        "exact-memory": lambda: [Row(f"{what} {c} --exact-memory", c, make(f"{src}.c", c), dict(exact_memory=True))
+                                 for what, src, cores in (("conv", "conv_loop", pair), ("control", "control",
+                                                                                      ("cortex-m4",)))
+                                 for c in cores],
+        "none": lambda: [Row(f"{what} {c} --timing none", c, make(f"{src}.c", c), dict(timing="none"))
+                         for what, src in (("conv", "conv_loop"), ("control", "control")) for c in pair],
     }
-    out["models"] = _model_rows()
-    return out
 
 
 def _model_rows() -> list[Row]:
@@ -263,16 +266,17 @@ def main() -> None:
         suite = rows(Path(tmp), a.quick)
         if a.breakdown:
             for group in wanted:
-                for row in suite[group]:
+                for row in suite[group]():
                     if not row.options and row.plain_elf is None and ":" not in row.core:
                         breakdown(row, runs)
             return
         print(f"{'row':40s} {'instructions':>13s} {'simmcu MIPS':>12s} {'Unicorn MIPS':>13s} {'ratio':>6s} "
               f"{'blocks/s':>10s} {'B/block':>8s} {'set-up s':>9s}")
         for group in wanted:
-            if group == "models" and not suite["models"]:
-                print(f"{'(models: none in ' + str(MODELS) + ')':40s}")
-            for row in suite[group]:
+            group_rows = suite[group]()
+            if group == "models" and not group_rows:
+                print(f"(models: none in {MODELS})")
+            for row in group_rows:
                 m = measure(row, runs)
                 print(f"{row.name:40s} {m['n']:13,d} {m['sim_mips']:12.0f} {m['plain_mips']:13.0f} "
                       f"{m['ratio']:6.1f} {m['blocks_per_s'] / 1e6:9.1f}M "
