@@ -586,7 +586,7 @@ class Simulator:
     instantiate afresh for each run (``simmcu.Observer``: trace writers, checks);
     ``profile_lines`` adds ``lines`` to the result: cycles, instructions and stalls per source
     line from the ELF's DWARF line table (a little slower). ``timing="none"`` runs functionally: instruction
-    counts only, no cycles (``RunResult.cycles`` is None), at about plain Unicorn's speed; ``fast_forward_to``
+    counts only, no cycles (``RunResult.cycles`` is None), near plain Unicorn's speed; ``fast_forward_to``
     names a code symbol: the run is functional until it is first reached and timed from there
     (docs/engine.md#functional-runs-and-fast-forward).
     """
