@@ -56,12 +56,14 @@ def model_report_of(model: Model, elf: Path, result):
     if not result.ok:  # layers that never ran (or ran in part) would read as fast ones
         return dataclasses.replace(result, warnings=[*result.warnings, "no per-layer profile: the inference did "
                                                      "not run to completion"])
+    outputs = outputs_of(model)
+    records = output_records(outputs, unpack(outputs, result.symbol_data[OUTPUT_SYMBOL]))
+    if result.cycles is None:  # a functional run (timing none): the outputs, no cycles to profile layers by
+        return dataclasses.replace(result, outputs=records)
     layers = layer_report(model, result.functions, json.loads((elf.parent / OFFLOAD_FILE).read_text()))
     layer_energy(result, layers)
     report = model_report(model, layers)
     report["energy_uj"] = round(sum(r["energy_uj"] for r in layers), 9)  # one inference: the layers' sum
-    outputs = outputs_of(model)
-    records = output_records(outputs, unpack(outputs, result.symbol_data[OUTPUT_SYMBOL]))
     return dataclasses.replace(result, layers=layers, model=report, outputs=records)
 
 

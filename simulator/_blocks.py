@@ -171,3 +171,47 @@ class BlockAccounting:
             else 0
         static = sum(code.field(f"entry_{part}", s) for part in ("load_use", "memory", "dual"))
         return taken, sum(entry_cost(self.timing, code.mem, p, insn)) - static
+
+
+class FunctionalAccounting(BlockAccounting):
+    """The same questions for ``_native.count_hook`` (``--timing none``, a fast-forward before its symbol):
+    one cycle per instruction, nothing priced, so a block is its instruction range and its start cycle."""
+
+    def _cycle_at_index(self, i: int) -> int:
+        st = self.state
+        return st.block_start_cycle + max(0, i - st.block_start)
+
+    def cycle_at(self, pc: int) -> int:
+        i = self.in_block(pc)
+        return self.state.cycles if i < 0 else self._cycle_at_index(i)
+
+    def charge(self, cycles: int, cause: str) -> None:
+        """Exception entry and return take no time on the functional clock."""
+
+    def truncate(self, upto: int) -> bool:
+        i = self.in_block(upto)
+        if i < 0:
+            return False
+        st = self.state
+        undone = st.block_end - i
+        st.cycles -= undone
+        st.instructions -= undone
+        if i == st.block_start:  # as if the block had not been entered
+            st.last, st.push_return = st.block_previous, st.block_push_return
+        else:
+            st.last = i - 1
+        st.block_end = i
+        st.accounted = 0
+        return True
+
+    def split_point(self, start: int) -> int | None:
+        code, st = self.code, self.state
+        s = code.index(start)
+        for k in range(s + 1, len(code.insns)):
+            insn, before = code.insns[k], code.insns[k - 1]
+            if before.ctrl or before.fallthrough != insn.addr:
+                return None
+            if (st.cycles + k - s >= st.stop_at_cycle or st.instructions + k - s >= st.stop_at_instruction) \
+                    and not insn.in_it:
+                return insn.addr
+        return None

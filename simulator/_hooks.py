@@ -222,9 +222,9 @@ class NativeHooks:
         self._handles: list[ctypes.c_size_t] = []
         self._keep: list[object] = []
 
-    def add(self, hook, state: np.ndarray, kind: int, begin: int = 1, end: int = 0) -> None:
+    def add(self, hook, state: np.ndarray, kind: int, begin: int = 1, end: int = 0) -> ctypes.c_size_t:
         """Register ``hook`` (an ``EntryPoint``, or a unit's Numba ``cfunc``) for [begin, end]; begin >
-        end means everywhere."""
+        end means everywhere. Returns its handle."""
         handle = ctypes.c_size_t()
         err = _LIB.uc_hook_add(self._uc._uch, ctypes.byref(handle), kind,
                                ctypes.c_void_p(hook.address), ctypes.c_void_p(state.ctypes.data),
@@ -233,6 +233,12 @@ class NativeHooks:
             raise RuntimeError(f"uc_hook_add failed with Unicorn error {err}")
         self._handles.append(handle)
         self._keep.append(state)
+        return handle
+
+    def remove(self, handle: ctypes.c_size_t) -> None:
+        """Unregister one hook ``add`` returned (a fast-forward's switch from counting to timing)."""
+        _LIB.uc_hook_del(self._uc._uch, handle)
+        self._handles.remove(handle)
 
     def close(self) -> None:
         for h in self._handles:

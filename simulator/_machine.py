@@ -24,7 +24,7 @@ from unicorn import UcError
 from . import _codemap
 from . import _hooks
 from . import _state as nat
-from ._blocks import BlockAccounting
+from ._blocks import BlockAccounting, FunctionalAccounting
 from ._board import Board, load_board
 from ._bus import GuestAccessError, SystemBus
 from ._calls import tracking
@@ -73,14 +73,19 @@ class Machine:
     def __init__(self, image: ElfImage, code: _codemap.CodeMap, core: Core, board: Board, timing: Profile, *,
                  max_instructions: int | None, timeout: float | None, console: Callable[[str], None], stdin: bytes,
                  semihost_dir: str | Path | None, cmdline: str, observers: list[Observer] = (), accelerators=(),
-                 writes: tuple[tuple[int, bytes], ...] = (), reads: tuple[tuple[str, int, int], ...] = ()):
+                 writes: tuple[tuple[int, bytes], ...] = (), reads: tuple[tuple[str, int, int], ...] = (),
+                 functional: bool = False, fast_forward: str | None = None):
         self.image, self.core, self.board, self.timing = image, core, board, timing
+        #: counting only (``--timing none``, or a fast-forward until its symbol is reached)
+        self.functional = functional or fast_forward is not None
+        self._fast_forward = fast_forward
+        self._fast_forwarded: dict | None = None  #: the functional part's counts once the timed part began
         self._reads = reads
         self.max_instructions = max_instructions
         self.timeout = timeout
         self.code = code.fresh()
         self.state = self.code.state
-        self.blocks = BlockAccounting(self.code, timing)
+        self.blocks = (FunctionalAccounting if self.functional else BlockAccounting)(self.code, timing)
         self._until: int | None = None
         self.sleep_cycles = 0
         self.sleeps: list[tuple[int, int]] = []  # (from, to) cycles of WFI sleep
@@ -165,6 +170,8 @@ class Machine:
 
     def add_cycles(self, n: int, cause: str = "other") -> None:
         """Charge ``n`` cycles spent outside instructions (exception entry and return)."""
+        if self.functional:
+            return
         self.blocks.charge(n, cause)
         for notify in self.events.cycles_added:
             notify(n, cause)
@@ -200,19 +207,26 @@ class Machine:
         self.native = _hooks.NativeHooks(self.uc)
         array = self.state.array
         hooks = _hooks.entry_points()
-        self.native.add(hooks["block_hook"], array, uc_mod.UC_HOOK_BLOCK)
+        if self.functional:
+            self._counting = self.native.add(hooks["count_hook"], array, uc_mod.UC_HOOK_BLOCK)
+        else:
+            self.native.add(hooks["block_hook"], array, uc_mod.UC_HOOK_BLOCK)
         self.devices.install(self.native)
-        if self.code.memory_hook:
-            self.native.add(hooks["memory_hook"], array, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
-        for begin, end in _codemap.site_ranges(self.code.latency_sites):
-            self.native.add(hooks["latency_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
+        if not self.functional:
+            self._timing_hooks()
         for addr in self.code.watch_sites:
             self.native.add(hooks["watch_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
         for begin, end in _codemap.site_ranges(self.code.alignment_sites):
             self.native.add(hooks["alignment_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
-        if self.code.memory_hook or any(overrides(o, "memory") for o in self.observers):
+        self._it_exits_hooked = (self.code.memory_hook and not self.functional) or \
+            any(overrides(o, "memory") for o in self.observers)
+        if self._it_exits_hooked:
             for addr in self.code.it_exits:  # any memory hook needs this (Unicorn #2309)
                 self.native.add(hooks["it_exit_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
+        if self._fast_forward is not None:
+            target = self.image.symbols[self._fast_forward].addr
+            self._ff_hook = self.uc.hook_add(uc_mod.UC_HOOK_CODE, lambda uc, address, size, _: self.act(
+                "fast-forward", address), begin=target, end=target)
         for o in self.observers:
             if overrides(o, "instruction"):
                 self.uc.hook_add(uc_mod.UC_HOOK_CODE, lambda uc, address, size, _, o=o: o.instruction(address, size))
@@ -226,6 +240,48 @@ class Machine:
         self.uc.hook_add(uc_mod.UC_HOOK_INTR, self._on_intr)
         self.uc.hook_add(uc_mod.UC_HOOK_INSN_INVALID, self._on_invalid)
         self.uc.hook_add(uc_mod.UC_HOOK_MEM_UNMAPPED | uc_mod.UC_HOOK_MEM_PROT, self._on_bad_access)
+
+    def _timing_hooks(self) -> None:
+        """What only the timing model needs beyond its block hook: the memory hook, data-dependent latencies."""
+        array = self.state.array
+        hooks = _hooks.entry_points()
+        if self.code.memory_hook:
+            self.native.add(hooks["memory_hook"], array, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
+        for begin, end in _codemap.site_ranges(self.code.latency_sites):
+            self.native.add(hooks["latency_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
+
+    def _start_timing(self) -> None:
+        """The fast-forward reached its symbol (nothing of its instruction has run): time from here. What
+        the timed part starts from: the last instruction that ran (interlocks, the taken branch into the
+        symbol, fetch state), as in a timed run; an untrained branch predictor and cold caches, as at
+        reset; the stack peak and every profile count from zero, the function running at the switch at
+        the top of the call tree; the clock goes on from the functional one (one cycle per instruction)
+        so that scheduled timers keep their time."""
+        st = self.state
+        self._fast_forwarded = dict(instructions=st.instructions, cycles=st.cycles)
+        self.uc.hook_del(self._ff_hook)
+        self.native.remove(self._counting)
+        self.functional = False
+        self.blocks = BlockAccounting(self.code, self.timing)
+        st.runs[:] = 0
+        st.dynamic_stalls[:] = 0
+        st.dynamic_dual = 0
+        nodes = st.nodes
+        for row in ("cycles", "instructions", "calls"):
+            nodes[row][:] = 0
+        if st.last >= 0:  # the function running at the switch, at the top of the timed part's call tree
+            from . import _native  # Numba: compiles the call-tree helper for this one call
+
+            st.node = _native._child(st.array, 0, self.code.func_of[st.last])
+        st.sp_recheck = 1  # the first timed block reads SP
+        self.sleep_cycles, self.sleeps = 0, []
+        hooks = _hooks.entry_points()
+        self.native.add(hooks["block_hook"], st.array, uc_mod.UC_HOOK_BLOCK)
+        self._timing_hooks()
+        if self.code.memory_hook and not self._it_exits_hooked:
+            for addr in self.code.it_exits:
+                self.native.add(hooks["it_exit_hook"], st.array, uc_mod.UC_HOOK_CODE, addr, addr)
+        self.uc.ctl_flush_tb()  # blocks translated so far lack the code hooks just added
 
     def act(self, kind: str, pc: int, arg: object = None) -> None:
         """Called from hooks: stop emulation and let the loop handle ``kind``."""
@@ -418,6 +474,9 @@ class Machine:
             return self._semihost(action)
         if action.kind == "unsupported":
             raise Stop("unsupported", ExitCode.UNSUPPORTED, f"{action.arg} at {self.where(action.pc)}")
+        if action.kind == "fast-forward":
+            self._start_timing()
+            return action.pc
         return self.platform.handle(action)
 
     @staticmethod
@@ -479,19 +538,38 @@ class Machine:
         _hooks.icache_flush(self.state.array)  # the last block's instruction lines
         for notify in self.events.ended:
             notify(stop.reason, int(stop.exit_code))
-        report = Profiler(self).report()
         reports = {o.NAME: o.report() for o in self.observers if o.NAME}
+        common = dict(
+            exit_code=int(stop.exit_code), exit_reason=stop.reason, message=stop.message,
+            core=self.core.name, board=self.board.name,
+            clock_hz=self.board.clock_hz, elf=self.image.path, console="".join(self._console_parts),
+            fault=stop.fault, interrupts=self.platform.interrupt_counts(), wall_seconds=wall, reports=reports,
+            symbol_data={name: bytes(self.uc.mem_read(addr, size)) for name, addr, size in self._reads})
+        ff = None
+        if self._fast_forward is not None:
+            done = self._fast_forwarded
+            ff = dict(symbol=self._fast_forward, address=self.image.symbols[self._fast_forward].addr,
+                      reached=done is not None,
+                      instructions=self.instructions if done is None else done["instructions"])
+        if self.functional:  # --timing none, or a fast-forward that never reached its symbol
+            warnings = [] if ff is None else [
+                f"--fast-forward-to {ff['symbol']}: the symbol was never reached; nothing was timed"]
+            return RunResult(instructions=self.instructions, cycles=None, cpi=None, timing="none",
+                             memory=Profiler(self).memory(), accelerators=self.devices.report(self.sleeps),
+                             warnings=warnings, fast_forward=ff, **common)
+        instructions, cycles = self.instructions, self.cycles
+        if ff is not None:  # the timed part's counts
+            instructions -= self._fast_forwarded["instructions"]
+            cycles -= self._fast_forwarded["cycles"]
+        report = Profiler(self).report()
+        report["cpi"] = round(cycles / instructions, 4) if instructions else 0.0
         accelerators = self.devices.report(self.sleeps)
-        energy = run_energy(self.core, self.board, self.cycles, self.sleep_cycles, report["memory"]["regions"],
+        energy = run_energy(self.core, self.board, cycles, self.sleep_cycles, report["memory"]["regions"],
                             self.devices.accels, accelerators)
         return RunResult(
-            exit_code=int(stop.exit_code), exit_reason=stop.reason, message=stop.message,
-            instructions=self.instructions, cycles=self.cycles, core=self.core.name, board=self.board.name,
-            clock_hz=self.board.clock_hz, elf=self.image.path, console="".join(self._console_parts),
-            fault=stop.fault, interrupts=self.platform.interrupt_counts(), wall_seconds=wall,
-            timing=self.timing.name, timing_options=dict(self.timing.chosen),
-            accelerators=accelerators, energy=energy, area=accelerator_area(self.devices.accels), reports=reports,
-            symbol_data={name: bytes(self.uc.mem_read(addr, size)) for name, addr, size in self._reads}, **report)
+            instructions=instructions, cycles=cycles, timing=self.timing.name, timing_options=dict(self.timing.chosen),
+            accelerators=accelerators, energy=energy, area=accelerator_area(self.devices.accels), fast_forward=ff,
+            **common, **report)
 
 
 class Simulator:
@@ -512,7 +590,10 @@ class Simulator:
     instances); ``observers`` attaches ``Observer`` instances, or classes to
     instantiate afresh for each run (``simmcu.Observer``: trace writers, checks);
     ``profile_lines`` adds ``lines`` to the result: cycles, instructions and stalls per source
-    line from the ELF's DWARF line table (a little slower).
+    line from the ELF's DWARF line table (a little slower). ``timing="none"`` runs functionally: instruction
+    counts only, no cycles (``RunResult.cycles`` is None), near plain Unicorn's speed; ``fast_forward_to``
+    names a code symbol: the run is functional until it is first reached and timed from there
+    (docs/engine.md#functional-runs-and-fast-forward).
     """
 
     def __init__(self, elf: str | Path, core: str = "rv32imc", board: str | Path | None = None, *,
@@ -520,10 +601,13 @@ class Simulator:
                  timeout: float | None = None, semihost_dir: str | Path | None = None, stdin: bytes = b"",
                  args: tuple[str, ...] = (), console: Callable[[str], None] | None = None,
                  check_timing: bool = False, exact_memory: bool = False, accelerators=(), observers=(),
-                 profile_lines: bool = False):
+                 profile_lines: bool = False, fast_forward_to: str | None = None):
         name, options = parse_core_spec(core)
         self.core = get_core(name)
-        self.timing = load_profile(timing if timing is not None else self.core.timing, options)
+        self._functional = timing == "none"  # a reserved profile name: no timing model
+        _check_functional(self._functional, fast_forward_to, check_timing=check_timing, profile_lines=profile_lines,
+                          exact_memory=exact_memory, accelerators=bool(accelerators))
+        self.timing = load_profile(self.core.timing if timing is None or self._functional else timing, options)
         expected_isa = "thumb" if self.core.arch == "arm" else "rv32"
         if self.timing.isa != expected_isa:
             raise ConfigError(f"timing profile {self.timing.name} is for {self.timing.isa}; core {name} runs {expected_isa}")
@@ -549,9 +633,15 @@ class Simulator:
                                        progress=progress, lines=profile_lines)
         except ValueError:
             raise ConfigError(f"{self.image.path} has no executable code") from None
+        if fast_forward_to is not None:
+            target = self.image.symbols.get(fast_forward_to)
+            if target is None or self.code.index(target.addr) < 0:
+                raise ConfigError(f"--fast-forward-to: {self.image.path} has no "
+                                  f"{'code ' if target is not None else ''}symbol {fast_forward_to!r}")
         if accelerators:  # the registry reads the installed packages' entry points
             from simmcu.accelerators import make_accelerator
         self._options = dict(max_instructions=max_instructions, timeout=timeout, stdin=stdin,
+                             functional=self._functional, fast_forward=fast_forward_to,
                              semihost_dir=semihost_dir, cmdline=" ".join((Path(str(elf)).name, *args)),
                              console=console or (lambda text: None),
                              accelerators=[make_accelerator(str(a)) if isinstance(a, (str, Path)) else a
@@ -595,3 +685,18 @@ class Simulator:
                 return seg.load_addr + symbol.addr - seg.addr, data
         raise ConfigError(f"symbol {name!r} is in memory the start-up code zeroes (.bss): written before reset, "
                           f"it would not survive; make it a constant or an initialised variable")
+
+
+def _check_functional(functional: bool, fast_forward_to: str | None, **asked: bool) -> None:
+    """What needs cycles cannot run without them (``timing="none"``); the reference model and the
+    per-line rows follow a whole run, so they cannot start at a fast-forward's switch either."""
+    if functional and fast_forward_to is not None:
+        raise ConfigError("--fast-forward-to times the run from its symbol: it cannot be combined with --timing none")
+    names = dict(check_timing="--check-timing", profile_lines="--profile-lines", exact_memory="--exact-memory",
+                 accelerators="--accel")
+    refused = ("check_timing", "profile_lines") if fast_forward_to is not None else tuple(names) if functional else ()
+    for option in refused:
+        if asked[option]:
+            mode = f"--fast-forward-to {fast_forward_to}" if fast_forward_to is not None else "--timing none"
+            raise ConfigError(f"{names[option]} needs the timing model of the whole run: it cannot be combined "
+                              f"with {mode}")

@@ -290,6 +290,24 @@ def _icache_line(st, line, shift):
     return st[row + R_FILL]
 
 
+@numba.njit
+def _block_range(uc, st, addr, size):
+    """The instructions [s, e) of the block of ``size`` bytes at ``addr``; (-1, -1) after stopping
+    emulation when it is not decoded code (outside the ELF's executable sections)."""
+    off = addr - st[CODE_BASE]
+    end = off + np.int64(size)
+    if off < 0 or end > st[CODE_BYTES]:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return -1, -1
+    ix = st[OFF_IDX]
+    s = st[ix + (off >> 1)] - 1
+    e = st[ix + (end >> 1)] - 1
+    if s < 0 or e <= s:
+        _stop(uc, st, STOP_OUTSIDE, addr)
+        return -1, -1
+    return s, e
+
+
 def memory_hook(uc, kind, address, size, value, st_ptr):
     """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
     st = st_ptr
@@ -333,16 +351,8 @@ def block_hook(uc, address, size, st_ptr):
     if size == 0:  # a block that only raises an exception (illegal instruction): the trap hook reports it
         return
     addr = np.int64(address)
-    off = addr - st[CODE_BASE]
-    end = off + np.int64(size)
-    if off < 0 or end > st[CODE_BYTES]:
-        _stop(uc, st, STOP_OUTSIDE, addr)
-        return
-    ix = st[OFF_IDX]
-    s = st[ix + (off >> 1)] - 1
-    e = st[ix + (end >> 1)] - 1
-    if s < 0 or e <= s:
-        _stop(uc, st, STOP_OUTSIDE, addr)
+    s, e = _block_range(uc, st, addr, size)
+    if s < 0:
         return
     if st[IC_SETS]:
         icache_sync(st)  # the previous block ran to its end: its lines are looked up now
@@ -475,6 +485,44 @@ def block_hook(uc, address, size, st_ptr):
         st[SP_RECHECK] = 1
 
 
+def count_hook(uc, address, size, st_ptr):
+    """``--timing none`` (and a fast-forward before its symbol): count the block's instructions and keep the
+    functional clock, one cycle per instruction, that timers and the instruction limit use; stop before a
+    block as ``block_hook`` does. Nothing is priced: the functional run needs only these few stores."""
+    st = st_ptr
+    if size == 0:
+        return
+    addr = np.int64(address)
+    s, e = _block_range(uc, st, addr, size)
+    if s < 0:
+        return
+    start = st[CYCLES]
+    p = st[LAST]
+    if st[SKIP_STOP_AT] == addr:
+        st[SKIP_STOP_AT] = -1
+    elif not st[st[OFF_INSN] + s * N_IFIELDS + I_FLAGS] & F_IN_IT:
+        if start >= st[STOP_AT_CYCLE] or st[INSTRET] >= st[STOP_AT_INSTRET]:
+            _stop(uc, st, STOP_EVENT, addr)
+            return
+        if p >= 0 and st[st[OFF_INSN] + p * N_IFIELDS + I_FLAGS] & F_WATCH and _watched_changed(uc, st, st_ptr):
+            _stop(uc, st, STOP_WATCH, addr)
+            return
+        if e - s > 1 and (start + (e - 1 - s) >= st[STOP_AT_CYCLE] or
+                          st[INSTRET] + (e - 1 - s) >= st[STOP_AT_INSTRET]):
+            _stop(uc, st, STOP_SPLIT, addr)
+            return
+    st[CYCLES] = start + (e - s)
+    st[INSTRET] += e - s
+    st[BLOCK_START] = start
+    st[BLOCK_S] = s
+    st[BLOCK_E] = e
+    st[BLOCK_PREV] = p
+    st[LAST] = e - 1
+    st[BLOCK_PUSH_RET] = st[PUSH_RET]  # an exception entry's frame, kept for a fast-forward's timed part
+    st[PUSH_RET] = 0
+    st[ACCOUNTED] = 1
+
+
 def latency_hook(uc, address, size, st_ptr):
     """Before a divide or serial shift: add the cycles its operand values cost beyond the static price."""
     st = st_ptr
@@ -561,7 +609,7 @@ _LATENCY_SIG = types.int64(types.int64, types.int64)
 
 #: The entry points a run calls, with their C signatures: Unicorn's hooks, and ``icache_flush``
 #: that Python calls once a run has ended.
-HOOKS = {"block_hook": _HOOK_SIG, "latency_hook": _HOOK_SIG, "watch_hook": _HOOK_SIG,
+HOOKS = {"block_hook": _HOOK_SIG, "count_hook": _HOOK_SIG, "latency_hook": _HOOK_SIG, "watch_hook": _HOOK_SIG,
          "alignment_hook": _HOOK_SIG, "it_exit_hook": _HOOK_SIG, "memory_hook": _MEM_HOOK_SIG,
          "icache_flush": types.void(types.CPointer(types.int64))}
 

@@ -30,7 +30,7 @@ class Profiler:
                     cpi=round(cycles / instructions, 4) if instructions else 0.0,
                     stalls={c: int(v) for c, v in zip(STALL_CAUSES, st.stalls)}, sleep_cycles=self.m.sleep_cycles,
                     dual_issued=st.dual_issued,
-                    functions=functions, stacks=stacks, memory=self._memory())
+                    functions=functions, stacks=stacks, memory=self.memory())
 
     def _warnings(self, lines: list[dict] | None) -> list[str]:
         """Where the per-function (or per-line) profile is incomplete (its totals stay exact)."""
@@ -117,7 +117,8 @@ class Profiler:
         return regions
 
 
-    def _memory(self) -> dict:
+    def memory(self) -> dict:
+        """Sizes, peaks and traffic; a functional run (``--timing none``) counts neither traffic nor the stack."""
         board, image = self.m.board, self.m.image
         flash = sum(len(s.data) for s in image.segments if board.code.contains(s.load_addr))
         ram = sum(s.mem_size for s in image.segments if board.data.contains(s.addr))
@@ -126,6 +127,9 @@ class Profiler:
             region = board.region_at(addr)
             sections.append(dict(name=name, address=addr, bytes=size,
                                  region=region.name if region is not None else None, writable=writable))
+        if self.m.functional:
+            return dict(traffic="none", flash_bytes=flash, ram_static_bytes=ram, sections=sections,
+                        stack_peak_bytes=None, heap_peak_bytes=self.m.heap_peak, regions={})
         low = self.st.min_sp
         top = stack_top(self.m.image, self.m.board)
         exact = self.code.memory_hook

@@ -30,7 +30,7 @@ class RunResult:
     exit_reason: str           #: exit, fault, instruction-limit, timeout, unsupported, deadlock
     message: str               #: one line saying how the run ended
     instructions: int
-    cycles: int
+    cycles: int | None         #: None when cycles are not modelled (``timing="none"``)
     core: str
     board: str
     clock_hz: int
@@ -41,7 +41,7 @@ class RunResult:
     wall_seconds: float = 0.0  #: host time; informative only, never part of a model
     timing: str = ""           #: timing profile that priced the run
     timing_options: dict[str, bool] = field(default_factory=dict)
-    cpi: float = 0.0           #: cycles per instruction
+    cpi: float | None = 0.0    #: cycles per instruction (None without cycles)
     stalls: dict[str, int] = field(default_factory=dict)  #: cycles beyond one per instruction, by cause
     sleep_cycles: int = 0      #: cycles spent in WFI waiting for an interrupt
     dual_issued: int = 0       #: instructions that issued in the previous one's cycle (dual-issue cores)
@@ -60,6 +60,8 @@ class RunResult:
     reports: dict[str, dict] = field(default_factory=dict)  #: observers' reports by name (JSON: top-level keys)
     outputs: list[dict] | None = None  #: for a .tflite model: each output tensor's values (docs/json.md)
     symbol_data: dict[str, bytes] = field(default_factory=dict, repr=False)  #: ``Simulator.run(read=...)``: bytes
+    #: with fast_forward_to: ``symbol``, ``address``, ``reached``, ``instructions`` run functionally before it
+    fast_forward: dict | None = None
 
     @property
     def timing_check(self) -> dict | None:
@@ -75,10 +77,10 @@ class RunResult:
         d.pop("stacks")
         d.pop("symbol_data")
         d.update(d.pop("reports"))
-        for key in ("baseline", "layers", "model", "lines", "outputs"):
+        for key in ("baseline", "layers", "model", "lines", "outputs", "fast_forward"):
             if d[key] is None:
                 d.pop(key)
-        d["seconds"] = self.cycles / self.clock_hz
+        d["seconds"] = None if self.cycles is None else self.cycles / self.clock_hz
         return d
 
     def to_json(self) -> str:
@@ -92,16 +94,22 @@ class RunResult:
             f"  core {self.core} (timing {self.timing}{_options(self.timing_options)}) "
             f"on board {self.board} @ {mhz:g} MHz",
             f"  instructions {self.instructions:,}  cycles {self.cycles:,}  CPI {self.cpi:.3f}  "
-            f"({self.cycles / self.clock_hz * 1e3:.3f} ms modeled)",
+            f"({self.cycles / self.clock_hz * 1e3:.3f} ms modeled)" if self.cycles is not None else
+            f"  instructions {self.instructions:,}  (cycles not modelled: timing none)",
         ]
+        ff = self.fast_forward
+        if ff is not None and ff["reached"]:
+            lines.insert(1, f"  fast-forwarded {ff['instructions']:,} instructions to {ff['symbol']}; "
+                            "the counts below are from there on")
         stalled = [(c, n) for c, n in self.stalls.items() if n]
         if stalled:
             lines.append("  stalls " + "  ".join(f"{c} {n:,}" for c, n in stalled)
                          + (f"  (sleep {self.sleep_cycles:,})" if self.sleep_cycles else ""))
         m = self.memory
         if m:
-            lines.append(f"  memory flash {m['flash_bytes']:,} B  static RAM {m['ram_static_bytes']:,} B  "
-                         f"stack peak {m['stack_peak_bytes']:,} B"
+            stack = m["stack_peak_bytes"]
+            lines.append(f"  memory flash {m['flash_bytes']:,} B  static RAM {m['ram_static_bytes']:,} B"
+                         + (f"  stack peak {stack:,} B" if stack is not None else "")
                          + (f"  heap peak {m['heap_peak_bytes']:,} B" if m["heap_peak_bytes"] else ""))
         if self.interrupts:
             taken = ", ".join(f"{k} x{v}" for k, v in sorted(self.interrupts.items()))

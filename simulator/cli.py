@@ -56,7 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--semihost-dir", default=None, metavar="DIR",
                      help="let the firmware open host files inside DIR (off by default)")
     run.add_argument("--timing", default=None, metavar="PROFILE",
-                     help="timing profile name or TOML file, instead of the core's (see `simmcu cores --timing`)")
+                     help="timing profile name or TOML file, instead of the core's (see `simmcu cores --timing`); "
+                          "none: functional, instruction counts only")
+    run.add_argument("--fast-forward-to", default=None, metavar="SYMBOL",
+                     help="run functionally (as --timing none) until SYMBOL is first reached, then time from there")
     run.add_argument("--top", type=int, default=10, metavar="N", help="functions in the summary table (default 10)")
     run.add_argument("--profile-csv", metavar="FILE", default=None,
                      help="write the per-function profile as CSV ('-' for stdout)")
@@ -222,7 +225,8 @@ def _run(a) -> int:
     options = dict(board=a.board, timing=a.timing, max_instructions=a.max_instructions, timeout=a.timeout,
                    semihost_dir=a.semihost_dir, args=tuple(a.args), check_timing=a.check_timing,
                    console=None if a.quiet else lambda text: _write(text, human), exact_memory=a.exact_memory,
-                   accelerators=a.accel, profile_lines=a.profile_lines or a.folded_lines, observers=_observers(a))
+                   accelerators=a.accel, profile_lines=a.profile_lines or a.folded_lines, observers=_observers(a),
+                   fast_forward_to=a.fast_forward_to)
     if a.gdb is not None:
         from ._gdb import GdbServer
 
@@ -240,6 +244,8 @@ def _run(a) -> int:
         raise ConfigError("--input and --output are for .tflite models")
     else:
         result = Simulator(elf, core=core, **options).run()
+    if a.baseline and result.cycles is None:
+        raise ConfigError("--baseline compares cycles: it needs a timed run")
     if a.baseline:
         base = Simulator(a.baseline, core=core, board=a.board, timing=a.timing, max_instructions=a.max_instructions,
                          timeout=a.timeout, exact_memory=a.exact_memory).run()
@@ -276,6 +282,8 @@ def _observers(a) -> list:
     """The trace and waveform writers the run's options ask for."""
     if a.vcd_cpu and not a.vcd:
         raise ConfigError("--vcd-cpu needs --vcd FILE")
+    if a.timing == "none" and (a.trace or a.vcd):
+        raise ConfigError(f"{'--trace' if a.trace else '--vcd'} draws modeled time: it needs timing, not --timing none")
     out = [Trace(a.trace, a.trace_max_events)] if a.trace else []
     if a.vcd:
         out.append(Waveform(a.vcd, a.vcd_cpu, a.trace_max_events))
@@ -320,6 +328,8 @@ def _eval(a) -> int:
     from simmcu.firmware import evaluate
 
     get_core(parse_core_spec(a.core)[0])
+    if a.timing == "none":
+        raise ConfigError("simmcu eval reports cycles per inference: it needs a timing profile, not none")
     result = evaluate(a.model, a.data, a.labels, core=a.core, accelerators=a.accel, reference=a.reference,
                       portable=a.portable_kernels, board=a.board, timing=a.timing)
     _write(result.summary() + "\n", sys.stderr if a.json == "-" else sys.stdout)
