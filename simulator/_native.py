@@ -55,6 +55,20 @@ def _call_latency(typingctx, function, a, b):
     return types.int64(types.int64, types.int64, types.int64), codegen
 
 
+@intrinsic
+def _call_unit_hook(typingctx, function, uc, address, state):
+    """Call a unit's native instruction hook (HOOK_SIGNATURE) at address ``function`` for its instruction at
+    ``address`` (4 bytes), with its state array at address ``state``."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i64, ir.IntType(32), i64.as_pointer()])
+        target = builder.inttoptr(args[0], fnty.as_pointer())
+        size = ir.Constant(ir.IntType(32), 4)
+        builder.call(target, [args[1], args[2], size, builder.inttoptr(args[3], i64.as_pointer())])
+        return context.get_dummy_value()
+    return types.void(types.int64, types.voidptr, types.int64, types.int64), codegen
+
+
 # -- the state array's layout ------------------------------------------------------------
 class Layout:
     """Named fields of one table of the state array, numbered in the order they are declared.
@@ -172,6 +186,13 @@ OFF_REGION = HEADER.add("region_table", "offset of the region records (REGION)")
 LINES_ON = HEADER.add("lines", "1: keep the per-instruction rows (LINE) for cycles per source line")
 PC_REG = HEADER.add("pc_register", "Unicorn register id of PC (which instruction a data access belongs to)")
 OFF_LINES = HEADER.add("line_table", "offset of the per-instruction rows (LINE); empty when lines is 0")
+#: Custom-instruction units whose instructions the block hook runs (F_CUSTOM), at most this many.
+MAX_UNITS = 4
+CUSTOM_PENDING = HEADER.add("custom_pending", "1 + index of the F_CUSTOM instruction that ends the block accounted "
+                            "last (0: none): its unit runs it when the next block starts")
+N_UNITS = HEADER.add("custom_units", "units whose F_CUSTOM instructions the block hook runs")
+UNIT_HOOK = HEADER.add("unit_hooks", "their native hooks' addresses (HOOK_SIGNATURE)", MAX_UNITS)
+UNIT_STATE = HEADER.add("unit_states", "their state arrays' addresses", MAX_UNITS)
 NHEADER = HEADER.size
 
 #: Named stall slots the hooks charge directly.
@@ -205,8 +226,12 @@ I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first 
 I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
 I_ALIGNED = INSN.add("aligned_base", "Unicorn id of a base register that must be word-aligned (LDRD, LDM...), 0: none")
 N_IFIELDS = INSN.size
-F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT = (
-    1 << i for i in range(10))
+F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT, F_CUSTOM = (
+    1 << i for i in range(11))
+#: F_CUSTOM: a unit's custom instruction that Unicorn sees as a branch to its successor (``Devices.install``), so
+#: that no code hook is needed (Unicorn walks every code hook on each hooked instruction): it ends its block, and
+#: the block hook has its unit run it when the next block starts (or ``NativeHooks.finish_custom``, when the run
+#: stopped before one).
 
 #: Prefix-sum rows, each N_INSNS + 1 long: what instructions [0, i) add up to.
 PREFIX = Layout("prefix")
@@ -507,13 +532,37 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
             _line_charge(st, _insn_at_pc(uc, st, st_ptr), cycles, STALL_MEMORY)
 
 
+@numba.njit(cache=True)
+def _run_custom(uc, st, at):
+    """The F_CUSTOM instruction pending ran if execution went on at its successor ``at``: its unit runs it now."""
+    i = st[CUSTOM_PENDING] - 1
+    st[CUSTOM_PENDING] = 0
+    n = st[N_INSNS]
+    ib = st[OFF_INSN]
+    if st[ib + I_FALL * n + i] == at:
+        for k in range(st[N_UNITS]):  # each unit's hook ignores what is not its instruction
+            _call_unit_hook(st[UNIT_HOOK + k], uc, st[ib + I_ADDR * n + i], st[UNIT_STATE + k])
+
+
+@numba.cfunc(types.void(types.voidptr, types.CPointer(types.int64)), nopython=True, cache=True)
+def finish_custom(uc, st_ptr):
+    """After emulation stopped: run the pending F_CUSTOM instruction if it ran (PC is at its successor)."""
+    hdr = carray(st_ptr, NHEADER)
+    st = carray(st_ptr, hdr[TOTAL])
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[PC_REG], st_ptr)
+    _run_custom(uc, st, st[SCRATCH] & 0xFFFFFFFE)
+
+
 @numba.cfunc(_HOOK_SIG, nopython=True, cache=True)
 def block_hook(uc, address, size, st_ptr):
     hdr = carray(st_ptr, NHEADER)
     st = carray(st_ptr, hdr[TOTAL])
+    addr = np.int64(address)
+    if st[CUSTOM_PENDING]:  # before anything else: the block's own checks may stop before it
+        _run_custom(uc, st, addr)
     if size == 0:  # a block that only raises an exception (illegal instruction): the trap hook reports it
         return
-    addr = np.int64(address)
     off = addr - st[CODE_BASE]
     end = off + np.int64(size)
     if off < 0 or end > st[CODE_BYTES]:
@@ -591,6 +640,8 @@ def block_hook(uc, address, size, st_ptr):
     st[ACCOUNTED] = 1
     st[INSTRET] += e - s
     st[LAST] = e - 1
+    if st[ib + I_FLAGS * n + e - 1] & F_CUSTOM:
+        st[CUSTOM_PENDING] = e
     st[STALL_BRANCH] += taken
     st[STALL_LOAD_USE] += lu - st[ib + I_ENTRY_LU * n + s]
     st[STALL_MEMORY] += mem - st[ib + I_ENTRY_MEM * n + s]
@@ -974,8 +1025,25 @@ class NativeHooks:
         self._handles.append(handle)
         self._keep.append(state)
 
+    def add_unit(self, machine: np.ndarray, hook, state: np.ndarray) -> None:
+        """Let the block hook run the F_CUSTOM instructions of a unit with ``hook`` (HOOK_SIGNATURE) and ``state``."""
+        k = machine[N_UNITS]
+        if k >= MAX_UNITS:
+            raise ValueError(f"at most {MAX_UNITS} units run custom instructions from the block hook")
+        machine[UNIT_HOOK + k], machine[UNIT_STATE + k] = hook.address, state.ctypes.data
+        machine[N_UNITS] = k + 1
+        self._keep.append(state)
+
+    def finish_custom(self, machine: np.ndarray) -> None:
+        """Emulation stopped: a pending F_CUSTOM instruction that ran is run by its unit now (``finish_custom``)."""
+        if machine[CUSTOM_PENDING]:
+            _FINISH_CUSTOM(self._uc._uch, machine.ctypes.data)
+
     def close(self) -> None:
         for h in self._handles:
             _LIB.uc_hook_del(self._uc._uch, h)
         self._handles.clear()
         self._keep.clear()
+
+
+_FINISH_CUSTOM = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(finish_custom.address)
