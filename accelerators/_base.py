@@ -138,6 +138,12 @@ class Accelerator:
     def update(self, now: int) -> None:
         """Called at a cycle asked for with ``bus.wake_at`` (and whenever the machine updates)."""
 
+    def steady_read(self) -> tuple[int, int, int] | None:
+        """(offset, value, until): a CPU read of register ``offset`` at any cycle before ``until`` returns
+        ``value`` and changes nothing (a status polled while a job runs), so the machine may answer such reads
+        without calling ``read`` until the next ``read`` or ``write``. Asked after each ``read``; default None."""
+        return None
+
     # -- what a trace and a waveform show (docs/debugging.md) --------------------------------
     def signals(self) -> list[Signal]:
         """Registers and lines a waveform (``--vcd``) shows, beyond the busy, interrupt and phase wires every

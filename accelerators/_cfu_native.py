@@ -21,7 +21,8 @@ from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, LANES, MACHINE, MULT
 #: simmcu._native's SOURCE_FINGERPRINT this file was last checked against (tests/test_accelerators.py
 #: says when to update it): on a mismatch nothing here is cached, so an edit there cannot leave
 #: stale compiled state offsets behind.
-BUILT_AGAINST = "625f9524231676c5"
+
+BUILT_AGAINST = "22f48a52787b8081"
 _CACHE = BUILT_AGAINST == nat.SOURCE_FINGERPRINT
 
 
@@ -129,7 +130,8 @@ def _complete(uc, st, site, op, result):
         st[RESULT] = result
     if st[site + S_RD] >= 0:
         nat.write_register(uc, machine, st[site + S_RD], result & 0xFFFFFFFF)
-    nat.write_register(uc, machine, st[PC_REG], st[site + S_NEXT])
+    if st[site + S_NEXT] >= 0:  # else Unicorn runs a branch to the next instruction in its place
+        nat.write_register(uc, machine, st[PC_REG], st[site + S_NEXT])
     latency = st[OFF_LATENCY + op]
     st[COUNT] += 1
     st[OFF_COUNTS + op] += 1

@@ -5,9 +5,10 @@ passed to it, rd gets its result. Cortex-M (ARMv7-M and later): coprocessor inst
 coprocessor ``coproc``: MCRR runs an operation on two registers, MCR on one (opc1 selects it,
 CRm is passed to it), MRC reads the result of the last one. Each
 operation is a Numba function ``op(state, sel, a, b) -> result`` on the unit's int64 state
-array; the machine calls it natively from an address-scoped hook on every such instruction, so
-kernels with millions of custom instructions keep near full speed. Its latency beyond the
-instruction's own cycle is charged as an accelerator stall.
+array; Unicorn runs a branch to the next instruction in its place and the machine's block hook
+calls the unit's native hook when the next block starts (docs/accelerators.md), so kernels with
+millions of custom instructions run without Python. Its latency beyond the instruction's own
+cycle is charged as an accelerator stall.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ N_OPS = 8
 OFF_LATENCY = 32          # N_OPS latencies, then N_OPS per-operation counts
 OFF_COUNTS = OFF_LATENCY + N_OPS
 HEADER = OFF_COUNTS + N_OPS
-S_ADDR, S_OP, S_SEL, S_RD, S_RA, S_RB, S_NEXT = range(7)
+S_ADDR, S_OP, S_SEL, S_RD, S_RA, S_RB, S_NEXT = range(7)  # S_NEXT -1: no PC to write (a stand-in branch)
 N_SFIELDS = 7
 OP_RESULT = N_OPS - 1     #: Cortex-M MRC: read the result of the last MCR/MCRR
 

@@ -139,6 +139,12 @@ class ConvAccelerator(Accelerator):
                 self.poll_start = None
         return self._register(offset, now)
 
+    def steady_read(self) -> tuple[int, int, int] | None:
+        """STATUS while a job runs and the CPU polls it (its first busy read, which starts the wait, is past)."""
+        if self.poll_start is None or self.poll_start >= self.busy_until:
+            return None
+        return STATUS, self._register(STATUS, self.poll_start), self.busy_until
+
     def _register(self, offset: int, now: int) -> int:
         """A register's value at cycle ``now``, without the side effects of a CPU read."""
         if offset == STATUS:

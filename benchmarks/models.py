@@ -29,14 +29,22 @@ PUBLISHED = {
 VARIANTS = {"CPU": [], "cfu": ["cfu"], "conv": ["conv"]}
 
 
-def main() -> None:
-    here = Path(__file__).resolve().parent
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", type=Path, default=here.parents[1] / "shared" / "models")
-    ap.add_argument("--cores", default="rv32imc,cortex-m4,cortex-m33,cortex-m7,cortex-m0plus")
+def arguments(description: str, cores: str, **more: dict) -> argparse.Namespace:
+    """``--models DIR`` (checked: the MLPerf Tiny files are not part of the repository), ``--cores`` and
+    ``more`` options (name: add_argument keywords)."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--models", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "models")
+    ap.add_argument("--cores", default=cores)
+    for name, kw in more.items():
+        ap.add_argument(f"--{name}", **kw)
     a = ap.parse_args()
     if not a.models.is_dir():
         raise SystemExit(f"no models in {a.models} (the MLPerf Tiny files are not part of the repository)")
+    return a
+
+
+def main() -> None:
+    a = arguments(__doc__.splitlines()[0], "rv32imc,cortex-m4,cortex-m33,cortex-m7,cortex-m0plus")
     print(f"{'model':7s} {'core':14s} {'variant':8s} {'cycles':>12s} {'cyc/MAC':>8s} {'ms':>8s} {'flash B':>9s} "
           f"{'RAM B':>8s} {'arena B':>8s} {'host s':>7s}  published cyc/MAC")
     for short, file in MODELS.items():

@@ -57,7 +57,9 @@ class SystemBus:
         """Guest memory as the simulator reads it for the firmware (semihosting arguments, vector
         tables, DMA): within one readable region, else ``GuestAccessError``."""
         self.check(addr, size, "read")
-        return bytes(self.uc.mem_read(addr, size)) if size else b""
+        data = bytes(self.uc.mem_read(addr, size)) if size else b""
+        devices = getattr(self.m, "devices", None)  # created after the bus
+        return devices.original(addr, data) if devices is not None and devices.stand_ins else data
 
     def write(self, addr: int, data: bytes) -> None:
         """Within one writable region (never flash), else ``GuestAccessError``."""
@@ -119,6 +121,8 @@ class SystemBus:
         return on_read, on_write
 
     def _device_access(self, write: bool, size: int, handler, *args):
+        for answered in self.m.devices.answered_in_block():  # reads a register window answered natively before
+            self._locate(False, answered)
         pc = self._locate(write, size)
         if self._replay:  # the instruction runs again after a stop: its device accesses already happened
             return self._replay.pop(0)

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from unicorn.unicorn_py3 import unicorn as _ucmod
 
+from ._state import CUSTOM_PENDING, MAX_UNITS, N_UNITS, UNIT_HOOK, UNIT_STATE
+
 _LIB = _ucmod.uclib
 _SOURCES = ("_native.py", "_state.py", "_latency.py", "_hooks.py")
 COMPILING = "simmcu: compiling the native timing hooks (first run, cached afterwards)..."
@@ -234,6 +236,21 @@ class NativeHooks:
         self._handles.append(handle)
         self._keep.append(state)
         return handle
+
+    def add_unit(self, machine: np.ndarray, hook, state: np.ndarray) -> None:
+        """Let the block hook run the F_CUSTOM instructions of a unit with ``hook`` (HOOK_SIGNATURE) and ``state``."""
+        k = machine[N_UNITS]
+        if k >= MAX_UNITS:
+            raise ValueError(f"at most {MAX_UNITS} units run custom instructions from the block hook")
+        machine[UNIT_HOOK + k], machine[UNIT_STATE + k] = hook.address, state.ctypes.data
+        machine[N_UNITS] = k + 1
+        self._keep.append(state)
+
+    def finish_custom(self, machine: np.ndarray) -> None:
+        """Emulation stopped: a pending F_CUSTOM instruction that ran is run by its unit now (``finish_custom``)."""
+        if machine[CUSTOM_PENDING]:
+            finish = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)(entry_points()["finish_custom"].address)
+            finish(self._uc._uch, machine.ctypes.data)
 
     def remove(self, handle: ctypes.c_size_t) -> None:
         """Unregister one hook ``add`` returned (a fast-forward's switch from counting to timing)."""

@@ -407,6 +407,8 @@ class Machine:
             self.uc.emu_start(self.platform.start_address(pc), until, timeout=timeout_us)
         except UcError as e:
             return e
+        finally:
+            self.devices.settle()  # a custom instruction that ended the last block is completed first
         return None
 
     def _after_stop(self, error: UcError | None, deadline: float | None) -> int:

@@ -38,6 +38,7 @@ from unicorn.unicorn_py3 import unicorn as _ucmod
 
 from ._latency import LATENCY_MODELS
 from ._state import (
+    CUSTOM_PENDING, F_CUSTOM, N_UNITS, UNIT_HOOK, UNIT_STATE,
     ACCOUNTED, BLOCK_ADJ, BLOCK_ADJ_DUAL, BLOCK_ADJ_LU, BLOCK_BTAC, BLOCK_CALLED, BLOCK_DEPTH0, BLOCK_DYN, BLOCK_E,
     BLOCK_NODE0, BLOCK_PREV, BLOCK_PUSH_RET, BLOCK_S, BLOCK_START, BLOCK_TAKEN, CACHE_CLOCK, CODE_BASE, CODE_BYTES,
     CUR_NODE, CYCLES, DC_HITS, DC_MISSES, DC_SETS, DC_WAYS, DC_WRITEBACKS, DEPTH, DUAL, FETCH_SHIFT, FETCH_STREAM,
@@ -71,6 +72,20 @@ def _call_latency(typingctx, function, a, b):
         target = builder.inttoptr(args[0], ir.FunctionType(i64, [i64, i64]).as_pointer())
         return builder.call(target, [args[1], args[2]])
     return types.int64(types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def _call_unit_hook(typingctx, function, uc, address, state):
+    """Call a unit's native instruction hook (HOOK_SIGNATURE) at address ``function`` for its instruction at
+    ``address`` (4 bytes), with its state array at address ``state``."""
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer(), i64, ir.IntType(32), i64.as_pointer()])
+        target = builder.inttoptr(args[0], fnty.as_pointer())
+        size = ir.Constant(ir.IntType(32), 4)
+        builder.call(target, [args[1], args[2], size, builder.inttoptr(args[3], i64.as_pointer())])
+        return context.get_dummy_value()
+    return types.void(types.int64, types.voidptr, types.int64, types.int64), codegen
 
 
 #: The content hash of this file and the layout (``_state``). Numba's on-disk cache only notices
@@ -308,6 +323,24 @@ def _block_range(uc, st, addr, size):
     return s, e
 
 
+@numba.njit
+def _run_custom(uc, st, at):
+    """The F_CUSTOM instruction pending ran if execution went on at its successor ``at``: its unit runs it now."""
+    ri = st[OFF_INSN] + (st[CUSTOM_PENDING] - 1) * N_IFIELDS
+    st[CUSTOM_PENDING] = 0
+    if st[ri + I_FALL] == at:
+        for k in range(st[N_UNITS]):  # each unit's hook ignores what is not its instruction
+            _call_unit_hook(st[UNIT_HOOK + k], uc, st[ri + I_ADDR], st[UNIT_STATE + k])
+
+
+def finish_custom(uc, st_ptr):
+    """After emulation stopped: run the pending F_CUSTOM instruction if it ran (PC is at its successor)."""
+    st = st_ptr
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[PC_REG], st_ptr)
+    _run_custom(uc, st, st[SCRATCH] & 0xFFFFFFFE)
+
+
 def memory_hook(uc, kind, address, size, value, st_ptr):
     """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
     st = st_ptr
@@ -348,9 +381,11 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
 
 def block_hook(uc, address, size, st_ptr):
     st = st_ptr
+    addr = np.int64(address)
+    if st[CUSTOM_PENDING]:  # before anything else: the block's own checks may stop before it
+        _run_custom(uc, st, addr)
     if size == 0:  # a block that only raises an exception (illegal instruction): the trap hook reports it
         return
-    addr = np.int64(address)
     s, e = _block_range(uc, st, addr, size)
     if s < 0:
         return
@@ -426,6 +461,8 @@ def block_hook(uc, address, size, st_ptr):
     st[ACCOUNTED] = 1
     st[INSTRET] += e - s
     st[LAST] = e - 1
+    if st[ib + (e - 1) * N_IFIELDS + I_FLAGS] & F_CUSTOM:
+        st[CUSTOM_PENDING] = e
     st[STALL_BRANCH] += taken
     st[STALL_LOAD_USE] += lu_adj
     st[STALL_MEMORY] += mem_adj
@@ -490,9 +527,11 @@ def count_hook(uc, address, size, st_ptr):
     functional clock, one cycle per instruction, that timers and the instruction limit use; stop before a
     block as ``block_hook`` does. Nothing is priced: the functional run needs only these few stores."""
     st = st_ptr
+    addr = np.int64(address)
+    if st[CUSTOM_PENDING]:
+        _run_custom(uc, st, addr)
     if size == 0:
         return
-    addr = np.int64(address)
     s, e = _block_range(uc, st, addr, size)
     if s < 0:
         return
@@ -518,6 +557,8 @@ def count_hook(uc, address, size, st_ptr):
     st[BLOCK_E] = e
     st[BLOCK_PREV] = p
     st[LAST] = e - 1
+    if st[st[OFF_INSN] + (e - 1) * N_IFIELDS + I_FLAGS] & F_CUSTOM:
+        st[CUSTOM_PENDING] = e
     st[BLOCK_PUSH_RET] = st[PUSH_RET]  # an exception entry's frame, kept for a fast-forward's timed part
     st[PUSH_RET] = 0
     st[ACCOUNTED] = 1
@@ -611,7 +652,8 @@ _LATENCY_SIG = types.int64(types.int64, types.int64)
 #: that Python calls once a run has ended.
 HOOKS = {"block_hook": _HOOK_SIG, "count_hook": _HOOK_SIG, "latency_hook": _HOOK_SIG, "watch_hook": _HOOK_SIG,
          "alignment_hook": _HOOK_SIG, "it_exit_hook": _HOOK_SIG, "memory_hook": _MEM_HOOK_SIG,
-         "icache_flush": types.void(types.CPointer(types.int64))}
+         "icache_flush": types.void(types.CPointer(types.int64)),
+         "finish_custom": types.void(types.voidptr, types.CPointer(types.int64))}
 
 
 def compile_entry_points() -> dict[str, object]:

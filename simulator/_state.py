@@ -129,6 +129,13 @@ OFF_REGION = HEADER.add("region_table", "offset of the region records (REGION)")
 LINES_ON = HEADER.add("lines", "1: keep the per-instruction records (LINE) for cycles per source line")
 PC_REG = HEADER.add("pc_register", "Unicorn register id of PC (which instruction a data access belongs to)")
 OFF_LINES = HEADER.add("line_table", "offset of the per-instruction records (LINE); empty when lines is 0")
+#: Custom-instruction units whose instructions the block hook runs (F_CUSTOM), at most this many.
+MAX_UNITS = 4
+CUSTOM_PENDING = HEADER.add("custom_pending", "1 + index of the F_CUSTOM instruction that ends the block accounted "
+                            "last (0: none): its unit runs it when the next block starts")
+N_UNITS = HEADER.add("custom_units", "units whose F_CUSTOM instructions the block hook runs")
+UNIT_HOOK = HEADER.add("unit_hooks", "their native hooks' addresses (HOOK_SIGNATURE)", MAX_UNITS)
+UNIT_STATE = HEADER.add("unit_states", "their state arrays' addresses", MAX_UNITS)
 NHEADER = HEADER.size
 
 #: Named stall slots the hooks charge directly, and why a hook stopped emulation. They are numpy
@@ -166,8 +173,12 @@ I_OPA = INSN.add("operand_a", "Unicorn register id of the latency model's first 
 I_OPB = INSN.add("operand_b", "Unicorn register id of its second operand")
 I_ALIGNED = INSN.add("aligned_base", "Unicorn id of a base register that must be word-aligned (LDRD, LDM...), 0: none")
 N_IFIELDS = INSN.size
-F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT = (
-    1 << i for i in range(10))
+F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGNED, F_PREDICT, F_CUSTOM = (
+    1 << i for i in range(11))
+#: F_CUSTOM: a unit's custom instruction that Unicorn sees as a branch to its successor (``Devices.install``), so
+#: that no code hook is needed (Unicorn walks every code hook on each hooked instruction): it ends its block, and
+#: the block hook has its unit run it when the next block starts (or ``NativeHooks.finish_custom``, when the run
+#: stopped before one).
 
 #: Prefix-sum records, N_INSNS + 1 of them: what instructions [0, i) add up to. The block hook
 #: reads only the first two; the static totals come from the runs row (``NativeState.static``).

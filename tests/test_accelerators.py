@@ -510,3 +510,101 @@ def test_cached_custom_instruction_code_matches_the_native_layout():
 
     assert _cfu_native.BUILT_AGAINST == _native.SOURCE_FINGERPRINT, \
         f"set BUILT_AGAINST = {_native.SOURCE_FINGERPRINT!r} in accelerators/_cfu_native.py"
+
+
+def _run_both_ways(monkeypatch, program, core, accels, **options):
+    """The run as it goes and the run the slow way, as kept for what the fast paths do not take: custom
+    instructions each on a code hook that runs it and moves the PC past it (not replaced by a branch that
+    the block hook completes), and every register read through Python (no steady status read natively)."""
+    from simmcu import _devices
+    from simmcu.accelerators import Accelerator
+
+    fast = Simulator(program, core=core, accelerators=accels, **options).run()
+    with monkeypatch.context() as m:
+        m.setattr(_devices.Devices, "_stand_in", lambda self, site: site)
+        for cls in {type(make_accelerator(spec)) for spec in accels}:
+            m.setattr(cls, "steady_read", Accelerator.steady_read)
+        slow = Simulator(program, core=core, accelerators=accels, **options).run()
+    return fast, slow
+
+def _same_run(a, b):
+    """Everything a run reports but host time: counts, stalls, call tree, memory, the unit's report, console."""
+    da, db = a.to_dict(), b.to_dict()
+    da.pop("wall_seconds"), db.pop("wall_seconds")
+    assert da == db
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+def test_custom_instructions_run_from_the_block_hook_as_from_a_hook_on_each(elf, core, monkeypatch):
+    fast, hooked = _run_both_ways(monkeypatch, elf("conv2d_cfu", core), core, ["cfu:mac_latency=1"])
+    assert fast.exit_code == 0 and fast.accelerators[0]["instructions"] > 10_000
+    _same_run(fast, hooked)
+
+
+@pytest.mark.parametrize("exact", [False, True])
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+@pytest.mark.parametrize("program", ["conv2d_conv", "conv_accel.c"])
+def test_a_polled_status_answered_natively_reads_as_through_the_unit(elf, core, program, exact, monkeypatch):
+    """The conv unit's STATUS polled during a job (conv_accel.c: while the CPU also works, with cpu-first
+    arbitration counting its RAM accesses; exact memory: cycles added inside blocks)."""
+    fast, slow = _run_both_ways(monkeypatch, elf(program, core), core, ["conv"], exact_memory=exact)
+    assert fast.exit_code == 0 and fast.accelerators[0]["cpu_wait_cycles"] > 1000
+    _same_run(fast, slow)
+
+
+@pytest.mark.parametrize("core", ["rv32imc", "cortex-m4"])
+def test_a_run_stopped_right_after_a_custom_instruction_has_its_result(elf, core, monkeypatch):
+    """Emulation that stops right after a custom instruction, before the next block's hook (here: Unicorn's
+    until-address, as a split block or a timeout can), has its result when the loop takes over; and an
+    instruction limit anywhere in the kernel leaves the same counts and unit state either way."""
+    from simmcu import _devices, _machine, _native
+    from simmcu.accelerators import cfu
+
+    program = elf("conv2d_cfu", core)
+    total = Simulator(program, core=core, accelerators=["cfu"]).run().instructions
+    for limit in range(total // 2, total // 2 + 24):
+        fast, slow = _run_both_ways(monkeypatch, program, core, ["cfu:mac_latency=1"], max_instructions=limit)
+        assert fast.exit_reason == "instruction-limit" and abs(fast.instructions - limit) < 8
+        _same_run(fast, slow)
+
+    seen = []
+    emulate, settle = _machine.Machine._emulate, _devices.Devices.settle
+
+    def until_after_a_custom_instruction(self, pc, deadline):
+        if not seen:
+            self._until = max(insn.fallthrough for insn in self.code.insns if insn.klass == "custom")
+        return emulate(self, pc, deadline)
+
+    def settled(self):
+        m, unit = self.m, self.accels[0]
+        before = (int(m.state.array[_native.CUSTOM_PENDING]), int(unit.state[cfu.COUNT]))
+        settle(self)
+        if not seen and m.platform.read_pc() == m._until:
+            seen.append((before, (int(m.state.array[_native.CUSTOM_PENDING]), int(unit.state[cfu.COUNT]))))
+
+    monkeypatch.setattr(_machine.Machine, "_emulate", until_after_a_custom_instruction)
+    monkeypatch.setattr(_devices.Devices, "settle", settled)
+    fast, slow = _run_both_ways(monkeypatch, program, core, ["cfu:mac_latency=1"])
+    (((pending, count), (pending_after, count_after)),) = seen[:1]
+    assert pending > 0 and pending_after == 0 and count_after == count + 1
+    _same_run(fast, slow)
+
+
+def test_the_simulator_reads_the_custom_instructions_where_unicorn_runs_branches(elf):
+    """Tools reading code through the machine (observers, the GDB stub) see the ELF's instructions."""
+    from simmcu import Observer
+    from simmcu._codemap import _word_at
+
+    seen = {}
+
+    class ReadsCode(Observer):
+        def attach(self, run):
+            self.run = run
+
+        def ended(self, reason, exit_code):
+            for at in self.run.devices.stand_ins:
+                seen[at] = (self.run.read(at - 2, 8)[2:6], _word_at(self.run.image, at).to_bytes(4, "little"))
+
+    r = Simulator(elf("conv2d_cfu", "rv32imc"), core="rv32imc", accelerators=["cfu"], observers=[ReadsCode()]).run()
+    assert r.ok and len(seen) > 10
+    assert all(got == want and want[0] & 0x7F == 0x0B for got, want in seen.values())  # custom-0
