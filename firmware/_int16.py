@@ -3,8 +3,8 @@ into ``firmware/kernels/int16.c``, with the arithmetic of the reference interpre
 (ai-edge-litert BUILTIN_REF). The parameter blocks of the convolutions, pools and ADD are the
 ones ``_compile.describe_layer`` computes for every layer; what differs for int16 is here: the
 convolutions' int64 bias and requantisation, QUANTIZE/DEQUANTIZE to and from int16, LEAKY_RELU
-(the int8 one is a table). MUL, MAXIMUM, MINIMUM, MEAN and the copies are the int8 lowering with
-int16 elements (``_ops.INT16``)."""
+(the int8 one is a table). ADD with broadcasting or a constant input, MUL, MAXIMUM, MINIMUM, MEAN
+and the copies are the int8 lowering with int16 elements (``_ops.INT16``)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def cpu_code(layer: Layer) -> LayerCode:
     name, x, y = layer.name, layer.inputs[0], layer.outputs[0]
     if layer.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         return _conv(layer)
-    if layer.op in _ops.INT16:
+    if layer.op in _ops.INT16 and _ops.lowers(layer):  # a same-shape ADD of activations keeps nn_add_s16
         return _ops.cpu_code(layer)
     if layer.op == "RESHAPE":
         return LayerCode((), f"    memcpy({y.address}, {x.address}, {y.nbytes});\n")

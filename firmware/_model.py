@@ -334,11 +334,12 @@ def _check(path: Path, op: Operator, tensors: list[Tensor]) -> None:
 #: int16 instances): int16 activations, int8 weights, int64 bias.
 INT16_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "RESHAPE", "AVERAGE_POOL_2D", "MAX_POOL_2D",
              "QUANTIZE", "DEQUANTIZE", "SOFTMAX", "LOGISTIC", "TANH", "MUL", "MAXIMUM", "MINIMUM", "MEAN", "PAD",
-             "CONCATENATION", "STRIDED_SLICE", "LEAKY_RELU")
+             "PADV2", "CONCATENATION", "STRIDED_SLICE", "LEAKY_RELU")
 #: int16x8 operators checked as their int8 form is (_NEW_CHECKS): the same shapes and options
-_INT16_AS_INT8 = ("MUL", "MAXIMUM", "MINIMUM", "CONCATENATION", "MEAN", "PAD", "STRIDED_SLICE", "LEAKY_RELU")
+_INT16_AS_INT8 = ("ADD", "MUL", "MAXIMUM", "MINIMUM", "CONCATENATION", "MEAN", "PAD", "PADV2", "STRIDED_SLICE",
+                  "LEAKY_RELU")
 #: int16x8 operators whose data inputs may be constant int16 tensors (zero point 0)
-_INT16_CONSTANT_INPUTS = ("MUL", "MAXIMUM", "MINIMUM", "CONCATENATION")
+_INT16_CONSTANT_INPUTS = ("ADD", "MUL", "MAXIMUM", "MINIMUM", "CONCATENATION")
 #: the most int16 values an int32 sum holds exactly (a MEAN's reduced count)
 _INT16_SUM_MAX = 1 << 16
 
@@ -375,6 +376,8 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
         _NEW_CHECKS[op.op](op, tensors, fail)
         if op.op == "MEAN" and int(np.prod(x.shape)) > _INT16_SUM_MAX * int(np.prod(y.shape)):
             fail(f"int16 activations with more than {_INT16_SUM_MAX} values to each mean (the int32 sum)")
+        if op.op == "ADD" and all(math.frexp(float(t.scale[0]))[0] == 0.5 for t in acts):
+            fail("int16 activations with power-of-two scales (the reference's separate power-of-two path)")
         return True
     if op.op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
         w = tensors[op.inputs[1]]
@@ -404,13 +407,6 @@ def _check_int16(op: Operator, tensors: list[Tensor], fail) -> bool:
                 fail("grouped convolution (filter depth differs from input channels)")
             if op.op == "DEPTHWISE_CONV_2D" and channels % x.shape[3]:
                 fail(f"{channels} output channels for {x.shape[3]} input channels")
-    elif op.op == "ADD":
-        a, b = (tensors[k] for k in op.inputs[:2])
-        if a.shape != b.shape or a.shape != y.shape:
-            fail(f"int16 activations with shapes {list(a.shape)} and {list(b.shape)} to {list(y.shape)}; the int16 "
-                 f"kernel adds same-shape tensors (no broadcasting)")
-        if all(math.frexp(float(t.scale[0]))[0] == 0.5 for t in (a, b, y)):
-            fail("int16 activations with power-of-two scales (the reference's separate power-of-two path)")
     elif op.op == "SOFTMAX":
         if abs(float(y.scale[0]) * 32768 - 1) > 1e-3:
             fail(f"int16 output scale {float(y.scale[0]):g}; the reference's int16 softmax takes 1/32768")
@@ -483,8 +479,13 @@ def _check_pad(op: Operator, tensors: list[Tensor], fail) -> None:
              f"(before, after) pair per dimension, at most {_MAX_DIMS}")
     if op.op == "PADV2" and len(op.inputs) > 2 and op.inputs[2] >= 0:
         v = tensors[op.inputs[2]]
-        if v.data is None or v.dtype is not np.int8 or v.data.size != 1:
-            fail("the constant value is not one constant int8")
+        kind = np.dtype(x.dtype).name
+        if v.data is None or v.dtype is not x.dtype or v.data.size != 1:
+            fail(f"the constant value is not one constant {kind}")
+        if not np.array_equal(np.float32(v.scale), np.float32(y.scale)) or \
+                not np.array_equal(v.zero_point, y.zero_point):
+            fail(f"the constant value {v.name} is quantised differently from the output (the reference kernel "
+                 f"refuses that)")
 
 
 def _check_concatenation(op: Operator, tensors: list[Tensor], fail) -> None:

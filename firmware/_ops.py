@@ -10,9 +10,10 @@ rounding), and the kernel is a lookup, the same on every core. Float tensors (a 
 input, DEQUANTIZE output) need no float arithmetic in the firmware either: DEQUANTIZE is a table
 of float32 bit patterns, QUANTIZE a search among 255 thresholds.
 
-The int16x8 MUL, MAXIMUM, MINIMUM, MEAN and the copies (``INT16``) are lowered here too: the
-reference's int16 paths are the int8 ones with int16 elements and zero points 0, so they differ
-only in the kernel's element type (the ``_s16`` kernels, instantiated from the same C).
+The int16x8 ADD (broadcasting or a constant input), MUL, MAXIMUM, MINIMUM, MEAN and the copies
+(``INT16``) are lowered here too: the reference's int16 paths are the int8 ones with int16 elements
+and zero points 0 (ADD with 15 bits of headroom instead of 20), so they differ only in the kernel's
+element type (the ``_s16`` kernels, instantiated from the same C).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ BINARY = {"ADD": "nn_add_broadcast", "MUL": "nn_mul", "MAXIMUM": "nn_maximum", "
 COPIES = ("PAD", "PADV2", "CONCATENATION", "STRIDED_SLICE")
 OPS = (*UNARY, *BINARY, *COPIES, "MEAN", "QUANTIZE", "DEQUANTIZE")
 #: Operators lowered here with int16 activations too (firmware/_int16.py sends them here).
-INT16 = ("MUL", "MAXIMUM", "MINIMUM", "MEAN", "PAD", "CONCATENATION", "STRIDED_SLICE")
+INT16 = ("ADD", "MUL", "MAXIMUM", "MINIMUM", "MEAN", "PAD", "PADV2", "CONCATENATION", "STRIDED_SLICE")
 _CTYPES = {"int8": "int8_t", "int16": "int16_t"}
 _VALUES = np.arange(-128, 128, dtype=np.int64)
 

@@ -672,7 +672,10 @@ def int16_operators(seed: int) -> bytes:
     side), MAXIMUM with a constant row (lower rank), MINIMUM with the input or the gate, PAD and
     STRIDED_SLICE as tensors_and_arithmetic's, CONCATENATION with a constant of another scale
     along a random axis and MEAN of it per seed over two axes, the last (keep_dims), all three or
-    the middle one. The outputs: LEAKY_RELU's, the MULs', MINIMUM's, CONCATENATION's and the MEAN's."""
+    the middle one; ADD broadcasting the gate ([1, 1, 1, C]), then a MEAN of the input per row
+    ([1, H, 1, 1], either side, a fused activation or none), then a constant ([W, C] or the image's
+    shape), and PADV2 of the sum with a random non-zero constant. The outputs: LEAKY_RELU's, the MULs',
+    MINIMUM's, CONCATENATION's, the MEAN's and PADV2's."""
     m = Int16Writer(900 + seed)
     shape = [1, *(int(v) for v in m.rng.integers(4, 9, 2)), int(m.rng.integers(2, 6))]
     h, w, c = shape[1:]
@@ -718,8 +721,26 @@ def int16_operators(seed: int) -> bytes:
     reduced = {a % 3 for a in axes}
     mean_shape = [1 if i in reduced else d for i, d in enumerate(out_shape)] if keep else \
         [d for i, d in enumerate(out_shape) if i not in reduced]
-    return m.bytes([x], [leaky, p, q, t, joined, mean(joined, sq * float(m.rng.uniform(0.7, 1.5)), axes, keep,
-                                                       mean_shape)])
+    averaged = mean(joined, sq * float(m.rng.uniform(0.7, 1.5)), axes, keep, mean_shape)
+
+    def add(a, b, sa, sb, out_shape, **opt):  # the output scale puts typical sums some 10^4 steps from 0
+        sy = max(sa, sb) * float(m.rng.uniform(1.2, 2.5))
+        y = m.activation16(out_shape, sy)
+        m.op("ADD", [a, b], [y], **opt)
+        return y, sy
+
+    u, su = add(leaky, gate, sl, sg, shape, FusedActivationFunction=NONE)
+    sr = sx * float(m.rng.uniform(0.3, 0.8))
+    rows = mean(x, sr, [2, 3], True, [1, h, 1, 1])
+    v, sv = add(*((u, rows, su, sr) if seed % 2 == 0 else (rows, u, sr, su)), shape,
+                FusedActivationFunction=int(m.rng.choice([NONE, RELU])))
+    sc = sv * float(m.rng.uniform(0.5, 2))
+    s, ss = add(v, _int16_constant(m, [w, c] if seed % 2 else shape, sc), sv, sc, shape, FusedActivationFunction=NONE)
+    pads = np.array([[0, 0], *m.rng.integers(0, 3, (3, 2)).tolist()], np.int32)
+    padded = m.activation16([int(d + pad.sum()) for d, pad in zip(shape, pads)], ss)
+    fill = m.tensor([1], [ss], [0], np.array([int(m.rng.integers(-30000, 30000))], np.int16), dtype=np.int16)
+    m.op("PADV2", [s, m.tensor([4, 2], data=pads, dtype=np.int32), fill], [padded])
+    return m.bytes([x], [leaky, p, q, t, joined, averaged, padded])
 
 
 INT16_MODELS = {"int16_network": int16_network, "int16_conversions": int16_conversions,

@@ -219,7 +219,7 @@ void nn_quantize(const nn_quantize_params *p, const uint32_t *in, int8_t *out);
 
 /* ADD (nn_add_broadcast), MUL, MAXIMUM and MINIMUM with broadcasting: ``dims`` is the output's
  * shape, stride1/stride2 each input's element strides (0 along a broadcast dimension). ADD
- * rescales as nn_add; MUL requantises the product of the offset inputs; MAXIMUM and MINIMUM
+ * rescales as nn_add (nn_add_broadcast_s16 as nn_add_s16); MUL requantises the product of the offset inputs; MAXIMUM and MINIMUM
  * compare the raw values. The _s16 kernels take int16 tensors (the int16x8 operators: zero
  * points 0, act_min/act_max in the int16 range). */
 
@@ -231,6 +231,7 @@ typedef struct {
 } nn_binary_params;
 
 void nn_add_broadcast(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
+void nn_add_broadcast_s16(const nn_binary_params *p, const int16_t *in1, const int16_t *in2, int16_t *out);
 void nn_mul(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void nn_maximum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
 void nn_minimum(const nn_binary_params *p, const int8_t *in1, const int8_t *in2, int8_t *out);
@@ -241,7 +242,7 @@ void nn_minimum_s16(const nn_binary_params *p, const int16_t *in1, const int16_t
 /* PAD, PADV2, CONCATENATION (one call per input) and STRIDED_SLICE: a block of ``dims`` elements
  * (int8; int16 for nn_copy_s16) is copied from in + in_start (element strides, negative for a
  * reversed slice) to out + out_start; when fill_size > 0 the first fill_size output bytes are set to
- * the byte ``fill`` first (the padding: an int8 zero point or constant; 0 for int16). */
+ * elements of value ``fill`` first (the padding: the zero point, or PADV2's constant as it is). */
 typedef struct {
     int32_t dims[NN_MAX_DIMS], in_stride[NN_MAX_DIMS], out_stride[NN_MAX_DIMS];
     int32_t in_start, out_start, fill_size, fill;

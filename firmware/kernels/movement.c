@@ -10,8 +10,11 @@
     {                                                                                                             \
         const nn_copy_params local = *params, *p = &local;                                                        \
         const int32_t *d = p->dims, *si = p->in_stride, *so = p->out_stride;                                      \
-        if (p->fill_size > 0)                                                                                     \
+        if (p->fill_size > 0 && (sizeof(T) == 1 || p->fill == 0)) /* the fill's bytes all alike */               \
             memset(out, p->fill, p->fill_size);                                                                   \
+        else if (p->fill_size > 0)                                                                                \
+            for (int32_t k = 0; k < p->fill_size / (int32_t)sizeof(T); k++)                                       \
+                out[k] = (T)p->fill;                                                                              \
         int32_t n = d[5], step_in = si[5], step_out = so[5];                                                      \
         in += p->in_start;                                                                                        \
         out += p->out_start;                                                                                      \
