@@ -26,11 +26,12 @@ from .isa.insn import Insn
 MAX_NODES = 4096
 MAX_CODE_BYTES = 16 << 20  #: from the first to the last instruction
 MAX_DEPTH = 512
-#: Hooks one kind of instruction site (divides, aligned loads) is registered with at most. Unicorn
+#: Instruction sites (divides, aligned loads) closer than this many bytes share one hook. Unicorn
 #: walks every code hook's range at each hooked instruction it runs, so a hook per site makes each
-#: site cost the number of sites (170 VLDR/LDRD sites: a float kernel 9x slower); merged ranges make
-#: the few instructions between merged sites call the hook, which returns at once for them.
-MAX_SITE_HOOKS = 16
+#: site cost the number of sites (170 VLDR/LDRD sites: a float kernel 9x slower); a merged range
+#: makes the instructions between its sites call the hook too, which returns at once for them, so
+#: merging far-apart sites would hook whole loops (16 merged ranges: KWS on cortex-m4 1.5x slower).
+MAX_SITE_GAP = 16
 _ARM_REGS = [getattr(arm_const, f"UC_ARM_REG_R{i}") for i in range(13)] + [
     arm_const.UC_ARM_REG_SP, arm_const.UC_ARM_REG_LR, arm_const.UC_ARM_REG_PC]
 _RV_REGS = [getattr(riscv_const, f"UC_RISCV_REG_X{i}") for i in range(32)]
@@ -255,14 +256,15 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
                    alignment_sites)
 
 
-def site_ranges(sites: list[int], most: int = MAX_SITE_HOOKS) -> list[tuple[int, int]]:
-    """``sites`` as at most ``most`` address ranges [begin, end], the widest gaps between them kept open."""
-    sites = sorted(set(sites))
-    if not sites:
-        return []
-    gaps = sorted(range(1, len(sites)), key=lambda k: (sites[k] - sites[k - 1], k))
-    starts = [0, *sorted(gaps[max(0, len(gaps) - (most - 1)):])] if most > 1 else [0]
-    return [(sites[a], sites[b - 1]) for a, b in zip(starts, [*starts[1:], len(sites)])]
+def site_ranges(sites: list[int], gap: int = MAX_SITE_GAP) -> list[tuple[int, int]]:
+    """``sites`` as address ranges [begin, end], sites at most ``gap`` bytes apart in one range."""
+    ranges: list[list[int]] = []
+    for addr in sorted(set(sites)):
+        if ranges and addr - ranges[-1][1] <= gap:
+            ranges[-1][1] = addr
+        else:
+            ranges.append([addr, addr])
+    return [(begin, end) for begin, end in ranges]
 
 
 def _word_aligned_base(insn: Insn) -> int | None:

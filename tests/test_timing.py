@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import random
 import re
 from pathlib import Path
 
 import pytest
 
 from simmcu import ConfigError, Simulator, bundled_profiles, load_profile
+from simmcu import _codemap
 from simmcu._latency import LATENCY_MODELS, latency
 
 # Cycles of one body of tests/firmware/microbench.c, from each core's published timing
@@ -239,3 +242,37 @@ def test_a_bl_within_its_own_function_is_a_branch_not_a_call(run, core):
     calls = {f["name"]: f["calls"] for f in r.functions}
     assert calls["far_jump"] == 1 and calls["after"] == 1
     assert "far_jump;" not in r.folded(), r.folded()
+
+
+def test_site_ranges_cover_every_site_and_merge_only_close_ones():
+    """Divide and alignment sites share a hook only when close (Unicorn walks every code hook at each
+    hooked instruction); every site stays inside a range, and no range spans a wider gap than allowed."""
+    rng = random.Random(7)
+    for _ in range(200):
+        sites = [rng.randrange(0, 4096, 2) for _ in range(rng.randrange(0, 60))]
+        gap = rng.choice([0, 2, 16, 64])
+        ranges = _codemap.site_ranges(sites, gap)
+        assert all(any(b <= s <= e for b, e in ranges) for s in sites)
+        assert all(e1 < b2 and b2 - e1 > gap for (_, e1), (b2, _) in zip(ranges, ranges[1:]))
+        inside = sorted(set(sites))
+        for b, e in ranges:  # a range starts and ends at sites, and its sites are within gap of each other
+            members = [s for s in inside if b <= s <= e]
+            assert members[0] == b and members[-1] == e
+            assert all(y - x <= gap for x, y in zip(members, members[1:]))
+
+
+ORIGINAL_SITE_RANGES = _codemap.site_ranges
+
+
+@pytest.mark.parametrize("core, what, args", [("rv32imc", "microbench.c", ()), ("cortex-m4", "microbench.c", ()),
+                                              ("cortex-m7", "microbench.c", ()), ("cortex-m4", "faults.c", ("ldrd",)),
+                                              ("cortex-m4", "faults.c", ("unaligned-ldr",))])
+def test_merged_site_hooks_price_and_fault_as_one_hook_per_site(run, monkeypatch, core, what, args):
+    """The same run with all divide and alignment sites in one range as with one hook per site (the hooks
+    return at once between sites): cycles, stalls, functions and faults."""
+    results = []
+    for gap in (-1, 1 << 20):
+        monkeypatch.setattr(_codemap, "site_ranges", functools.partial(ORIGINAL_SITE_RANGES, gap=gap))
+        r = run(what, core, *args)
+        results.append((r.cycles, r.instructions, r.stalls, r.functions, r.message, r.exit_reason))
+    assert results[0] == results[1]
