@@ -259,7 +259,7 @@ class Rows:
         self._layout = layout
         self._views = {name: records[:, at] if count == 1 else records[:, at:at + count].T
                        for name, (at, count, _) in layout.fields.items()}
-        self.__dict__.update(self._views)  # plain attributes: codemap building reads them per instruction
+        self.__dict__.update(self._views)  # plain attributes: no lookup per access
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self._views[name]
