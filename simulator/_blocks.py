@@ -39,8 +39,7 @@ class BlockAccounting:
         s = st.block_start
         if i <= s:
             return st.block_start_cycle
-        return st.block_start_cycle + st.block_adjust + st.block_dynamic + \
-            self.code.prefix("cycles", i) - self.code.prefix("cycles", s)
+        return st.block_start_cycle + st.block_adjust + st.block_dynamic + self._cycles_between(s, i)
 
     def cycle_at(self, pc: int) -> int:
         """Cycle at which the instruction at ``pc`` (in the current block) issues, after the interlock and
@@ -156,10 +155,14 @@ class BlockAccounting:
             before = code.insns[k - 1]
             if before.ctrl or before.fallthrough != insn.addr:
                 return None
-            at = cycle + adjust + code.prefix("cycles", k) - code.prefix("cycles", s)
+            at = cycle + adjust + self._cycles_between(s, k)
             if (at >= when or st.instructions + (k - s) >= limit) and not insn.in_it:
                 return insn.addr
         return None
+
+    def _cycles_between(self, s: int, k: int) -> int:
+        """Static cycles of instructions [s, k) in a block."""
+        return self.code.prefix("cycles", k) - self.code.prefix("cycles", s)
 
     def _entry_adjust(self, prev: int, s: int) -> tuple[int, int]:
         """(taken penalty, entry adjustment) the block hook computes for block start ``s`` after ``prev``."""
@@ -204,14 +207,9 @@ class FunctionalAccounting(BlockAccounting):
         st.accounted = 0
         return True
 
-    def split_point(self, start: int) -> int | None:
-        code, st = self.code, self.state
-        s = code.index(start)
-        for k in range(s + 1, len(code.insns)):
-            insn, before = code.insns[k], code.insns[k - 1]
-            if before.ctrl or before.fallthrough != insn.addr:
-                return None
-            if (st.cycles + k - s >= st.stop_at_cycle or st.instructions + k - s >= st.stop_at_instruction) \
-                    and not insn.in_it:
-                return insn.addr
-        return None
+    def _cycles_between(self, s: int, k: int) -> int:
+        return k - s
+
+    def _entry_adjust(self, prev: int, s: int) -> tuple[int, int]:
+        """No refill, no interlock: ``split_point`` is the timed one on the functional clock."""
+        return 0, 0
