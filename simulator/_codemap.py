@@ -176,10 +176,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
 
     # Each row and each prefix sum is filled from a Python list at once: element by element, numpy's
     # scalar access was most of the time a run spends before its first instruction.
-    col = {name: [0] * n for name in ("sp_min", "latency_function", "operand_a", "operand_b", "aligned_base",
-                                      "address", "fallthrough", "flags", "reads", "writes", "load_dests",
-                                      "addr_regs", "entry_load_use", "entry_memory", "entry_dual", "taken",
-                                      "predicted", "not_taken", "fetch", "function")}
+    col = {name: [0] * n for name in nat.INSN.fields}  # btac stays 0: the branch predictor starts untrained
     n_traffic = len(nat.TRAFFIC_PLACES) * len(nat.TRAFFIC_KINDS)
     step_cycles, step_dynamic_sp, step_dual = [0] * n, [0] * n, [0] * n
     step_stalls = [[0] * n for _ in STALL_CAUSES]
