@@ -45,6 +45,45 @@ CLASS_ID = {name: i for i, name in enumerate(CLASSES)}
 MEM_STACK, MEM_CODE, MEM_OTHER = 0, 1, 2
 
 
+@dataclass(frozen=True)
+class Access:
+    """How a load or store forms the addresses of its data accesses, one per access as Unicorn makes
+    them (LDM: a word per register; LDRD: two words; VLDR of a D register: one 8-byte access), so
+    that each can be priced by the region it reaches without a memory hook (``_codemap``'s plans)."""
+
+    base: int          #: register number; -1: ``disp`` is the address itself (a literal, PC-relative)
+    disp: int = 0      #: added to the base (and the scaled index) to give the address
+    index: int = -1    #: register number of an index register, -1: none
+    shift: int = 0     #: left shift of the index
+    writeback: int = 0  #: added to the base register after the instruction
+    first: int = 0     #: offset of the first access from the address (decrement-before: negative)
+    count: int = 1     #: accesses, at consecutive addresses ``size`` bytes apart
+    size: int = 4      #: bytes per access
+    write: bool = False
+    dest: int = -1     #: the register a single load writes or a single word store stores (the plans
+    #: follow values through memory with it)
+    signed: bool = False  #: a load that sign-extends
+
+
+@dataclass(frozen=True)
+class Move:
+    """An instruction that sets a register to a known function of others: ``rd = src OP ((src2 << shift) +
+    imm)`` (src -1: 0; src2 -1: none; OP one of MOVE_OPS), or with ``high`` ``rd = (rd & 0xFFFF) | imm``
+    (MOVT). The access plans follow pointers and indices through these."""
+
+    rd: int
+    src: int = -1
+    imm: int = 0
+    high: bool = False
+    src2: int = -1
+    shift: int = 0
+    op: str = "add"
+
+
+#: The operations a ``Move`` may apply, in the order the native plans number them.
+MOVE_OPS = ("add", "sub", "and", "or", "xor", "lsl", "lsr", "asr")
+
+
 @dataclass
 class Insn:
     addr: int
@@ -72,6 +111,9 @@ class Insn:
     signed: bool = False  #: signed divide (latency models work on magnitudes)
     csr: int | None = None  #: the CSR number a CSR instruction accesses (profiles may price CSRs apart)
     in_it: bool = False   #: covered by a Thumb-2 IT block
+    access: Access | None = None  #: how its data accesses are addressed (loads, stores, table branches)
+    move: Move | None = None      #: the known value it gives a register, if any
+    opaque_access: bool = False   #: accesses memory in a way ``access`` cannot say (atomics, exclusive stores)
 
     @property
     def fallthrough(self) -> int:

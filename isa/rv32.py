@@ -1,7 +1,7 @@
 """RV32IMC encodings: lengths, CSR accesses, WFI, the semihosting trap sequence and a
 full decoder (``decode``) that classifies each instruction for the timing models."""
 
-from .insn import MEM_OTHER, MEM_STACK, Insn
+from .insn import MEM_OTHER, MEM_STACK, Access, Insn, Move
 
 WFI = 0x10500073
 ECALL = 0x00000073
@@ -92,6 +92,9 @@ def _bit(reg: int) -> int:
 
 
 _LOAD_BYTES = {0: 1, 1: 2, 2: 4, 4: 1, 5: 2}
+#: AMO (atomics: a read and a write, or none for a failing SC), FP loads and stores: accesses that
+#: ``Insn.access`` does not describe.
+_OPAQUE_MEMORY = (0x2F, 0x07, 0x27)
 _STORE_BYTES = {0: 1, 1: 2, 2: 4}
 SP, RA, T0 = 2, 1, 5
 
@@ -101,15 +104,17 @@ def _mem(insn: Insn, base: int) -> None:
     insn.mem_where = MEM_STACK if base == SP else MEM_OTHER
 
 
-def _load(insn: Insn, rd: int, base: int, nbytes: int) -> None:
+def _load(insn: Insn, rd: int, base: int, nbytes: int, disp: int, signed: bool = True) -> None:
     insn.klass, insn.reads, insn.writes, insn.load_dests = "load", _bit(base), _bit(rd), _bit(rd)
     insn.mem_reads, insn.read_bytes = 1, nbytes
+    insn.access = Access(base, disp, size=nbytes, dest=rd if rd else -1, signed=signed)
     _mem(insn, base)
 
 
-def _store(insn: Insn, src: int, base: int, nbytes: int) -> None:
+def _store(insn: Insn, src: int, base: int, nbytes: int, disp: int) -> None:
     insn.klass, insn.reads, insn.sources = "store", _bit(base) | _bit(src), 2
     insn.mem_writes, insn.write_bytes = 1, nbytes
+    insn.access = Access(base, disp, size=nbytes, write=True, dest=src)
     _mem(insn, base)
 
 
@@ -119,6 +124,18 @@ def _alu(insn: Insn, rd: int, *srcs: int, klass: str = "alu") -> None:
         insn.reads |= _bit(s)
     if rd == SP:
         insn.sp_delta = None
+
+
+def _move(insn: Insn, rd: int, src: int, imm: int, src2: int = 0, op: str = "add") -> None:
+    """``rd = src OP (src2 + imm)`` (x0 as a source: none), for the access plans; nothing for rd x0."""
+    if rd:
+        if not src and op == "add":
+            src, src2 = src2, 0
+        insn.move = Move(rd, src if src else -1, imm, src2=src2 if src2 else -1, op=op)
+
+
+#: OP-IMM and OP funct3 -> the operation (OP with funct7 0x20: sub for 0, asr for 5).
+_RV_OPS = {0: "add", 1: "lsl", 4: "xor", 5: "lsr", 6: "or", 7: "and"}
 
 
 def _jump(insn: Insn, rd: int, target: int | None, rs1: int | None = None) -> None:
@@ -143,6 +160,7 @@ def decode(word: int, addr: int) -> Insn:
     imm_i = _sx(word >> 20, 12)
     if op in (0x37, 0x17):                      # LUI, AUIPC
         _alu(insn, rd)
+        _move(insn, rd, 0, ((addr if op == 0x17 else 0) + (word & 0xFFFFF000)) & 0xFFFFFFFF)
     elif op == 0x6F:                            # JAL
         imm = _sx(((word >> 31) << 20) | (((word >> 12) & 0xFF) << 12) | (((word >> 20) & 1) << 11)
                   | (((word >> 21) & 0x3FF) << 1), 21)
@@ -155,15 +173,20 @@ def decode(word: int, addr: int) -> Insn:
         insn.klass, insn.ctrl, insn.cond, insn.sources = "branch", True, True, 2
         insn.reads, insn.target = _bit(rs1) | _bit(rs2), (addr + imm) & 0xFFFFFFFF
     elif op == 0x03:
-        _load(insn, rd, rs1, _LOAD_BYTES.get(f3, 4))
+        _load(insn, rd, rs1, _LOAD_BYTES.get(f3, 4), imm_i, f3 < 4)
     elif op == 0x23:
-        _store(insn, rs2, rs1, _STORE_BYTES.get(f3, 4))
+        _store(insn, rs2, rs1, _STORE_BYTES.get(f3, 4), _sx((f7 << 5) | rd, 12))
+    elif op in _OPAQUE_MEMORY:
+        insn.opaque_access = True
     elif op == 0x13:                            # OP-IMM
         if f3 in (1, 5):
             _alu(insn, rd, rs1, klass="shift")
             insn.shamt = rs2
+            _move(insn, rd, rs1, rs2, op="asr" if f7 == 0x20 else _RV_OPS[f3])
         else:
             _alu(insn, rd, rs1)
+            if f3 in _RV_OPS:
+                _move(insn, rd, rs1, imm_i & 0xFFFFFFFF if f3 else imm_i, op=_RV_OPS[f3])
             if rd == SP and rs1 == SP and f3 == 0:
                 insn.sp_delta = imm_i
     elif op == 0x33:                            # OP, M extension
@@ -175,6 +198,9 @@ def decode(word: int, addr: int) -> Insn:
             _alu(insn, rd, rs1, rs2, klass="shift" if f3 in (1, 5) else "alu")
             if f3 in (1, 5):
                 insn.operands = (rs1, rs2)
+            elif f7 in (0, 0x20) and f3 in _RV_OPS:  # ADD (rs x0: a move), SUB, logic, shifts
+                if f3 in (0, 4, 6, 7) and (f7 == 0 or f3 == 0):
+                    _move(insn, rd, rs1, 0, rs2, op="sub" if f7 else _RV_OPS[f3])
     elif op == 0x73:                            # SYSTEM
         insn.klass = "system"
         if word == 0x30200073:                  # MRET
@@ -201,37 +227,50 @@ def _decode16(h: int, addr: int) -> Insn:
     cj = _sx(((h >> 12) & 1) << 11 | ((h >> 11) & 1) << 4 | ((h >> 9) & 3) << 8 | ((h >> 8) & 1) << 10
              | ((h >> 7) & 1) << 6 | ((h >> 6) & 1) << 7 | ((h >> 3) & 7) << 1 | ((h >> 2) & 1) << 5, 12)
     if q == 0:
+        uimm = ((h >> 10) & 7) << 3 | ((h >> 6) & 1) << 2 | ((h >> 5) & 1) << 6
         if f3 == 0:                             # C.ADDI4SPN
             _alu(insn, rdp, SP)
+            _move(insn, rdp, SP, ((h >> 7) & 0xF) << 6 | ((h >> 11) & 3) << 4 | ((h >> 5) & 1) << 3
+                  | ((h >> 6) & 1) << 2)
         elif f3 == 2:                           # C.LW
-            _load(insn, rdp, rs2p, 4)
+            _load(insn, rdp, rs2p, 4, uimm)
         elif f3 == 6:                           # C.SW
-            _store(insn, rdp, rs2p, 4)
+            _store(insn, rdp, rs2p, 4, uimm)
+        elif f3 in (1, 3, 5, 7):                # C.FLD, C.FLW, C.FSD, C.FSW
+            insn.opaque_access = True
     elif q == 1:
         if f3 == 0:                             # C.ADDI / C.NOP
             _alu(insn, rd, rd)
+            _move(insn, rd, rd, imm6)
             if rd == SP:
                 insn.sp_delta = imm6
         elif f3 == 1:                           # C.JAL (RV32)
             _jump(insn, RA, (addr + cj) & 0xFFFFFFFF)
         elif f3 == 2:                           # C.LI
             _alu(insn, rd)
+            _move(insn, rd, 0, imm6)
         elif f3 == 3:
             if rd == SP:                        # C.ADDI16SP
                 _alu(insn, SP, SP)
                 insn.sp_delta = _sx(((h >> 12) & 1) << 9 | ((h >> 6) & 1) << 4 | ((h >> 5) & 1) << 6
                                     | ((h >> 3) & 3) << 7 | ((h >> 2) & 1) << 5, 10)
+                _move(insn, SP, SP, insn.sp_delta)
             else:                               # C.LUI
                 _alu(insn, rd)
+                _move(insn, rd, 0, (imm6 << 12) & 0xFFFFFFFF)
         elif f3 == 4:
             f2 = (h >> 10) & 3
             if f2 in (0, 1):                    # C.SRLI, C.SRAI
                 _alu(insn, rs2p, rs2p, klass="shift")
                 insn.shamt = ((h >> 12) & 1) << 5 | (h >> 2) & 31
+                _move(insn, rs2p, rs2p, insn.shamt, op="asr" if f2 else "lsr")
             elif f2 == 2:                       # C.ANDI
                 _alu(insn, rs2p, rs2p)
+                _move(insn, rs2p, rs2p, imm6 & 0xFFFFFFFF, op="and")
             else:                               # C.SUB/XOR/OR/AND
                 _alu(insn, rs2p, rs2p, rdp)
+                if not (h >> 12) & 1:
+                    _move(insn, rs2p, rs2p, 0, rdp, op=("sub", "xor", "or", "and")[(h >> 5) & 3])
         elif f3 == 5:                           # C.J
             _jump(insn, 0, (addr + cj) & 0xFFFFFFFF)
         else:                                   # C.BEQZ, C.BNEZ
@@ -243,8 +282,11 @@ def _decode16(h: int, addr: int) -> Insn:
         if f3 == 0:                             # C.SLLI
             _alu(insn, rd, rd, klass="shift")
             insn.shamt = ((h >> 12) & 1) << 5 | rs2
+            _move(insn, rd, rd, insn.shamt, op="lsl")
         elif f3 == 2:                           # C.LWSP
-            _load(insn, rd, SP, 4)
+            _load(insn, rd, SP, 4, ((h >> 12) & 1) << 5 | ((h >> 4) & 7) << 2 | ((h >> 2) & 3) << 6)
+        elif f3 in (1, 3, 5, 7):                # C.FLDSP, C.FLWSP, C.FSDSP, C.FSWSP
+            insn.opaque_access = True
         elif f3 == 4:
             if not (h >> 12) & 1:
                 if rs2 == 0:                    # C.JR
@@ -252,6 +294,7 @@ def _decode16(h: int, addr: int) -> Insn:
                 else:                           # C.MV: ADD rd, x0, rs2
                     _alu(insn, rd, rs2)
                     insn.sources = 2
+                    _move(insn, rd, rs2, 0)
             elif rs2 == 0:
                 if rd == 0:                     # C.EBREAK
                     insn.klass = "system"
@@ -259,8 +302,9 @@ def _decode16(h: int, addr: int) -> Insn:
                     _jump(insn, RA, None, rd)
             else:                               # C.ADD
                 _alu(insn, rd, rd, rs2)
+                _move(insn, rd, rd, 0, rs2)
         elif f3 == 6:                           # C.SWSP
-            _store(insn, rs2, SP, 4)
+            _store(insn, rs2, SP, 4, ((h >> 9) & 0xF) << 2 | ((h >> 7) & 3) << 6)
     return insn
 
 

@@ -1,9 +1,10 @@
 """Thumb and Thumb-2 encodings (ARMv6-M .. ARMv8-M mainline), and ``decode_all`` which
 classifies each instruction for the timing models."""
 
+import dataclasses
 import re
 
-from .insn import MEM_CODE, MEM_OTHER, MEM_STACK, Insn
+from .insn import MEM_CODE, MEM_OTHER, MEM_STACK, Access, Insn, Move
 
 WFI16 = 0xBF30
 WFI32 = (0xF3AF, 0x8003)
@@ -39,6 +40,11 @@ def wfi_before(halfwords: tuple[int, int]) -> int:
 # FLAGS for the APSR condition flags, FPSCR for the FP status register.
 FLAGS, FPSCR = 1 << 48, 1 << 49
 SP_BIT, PC_BIT = 1 << 13, 1 << 15
+_ARM_OP_IMM = 2  # capstone.arm.ARM_OP_IMM (capstone is imported only where code is decoded)
+#: Data-processing mnemonics (without S) whose result the access plans follow (``Move.op``).
+_FOLLOWED_LOADS = ("ldr", "ldrb", "ldrh", "ldrsb", "ldrsh")
+_MOVE_OPS = {"add": "add", "sub": "sub", "and": "and", "orr": "or", "eor": "xor", "lsl": "lsl", "lsr": "lsr",
+             "asr": "asr"}
 
 _MUL = ("mul", "mla", "mls", "smla", "smul", "smua", "smus", "smls", "smmul", "smmla", "smmls", "usad")
 _MUL_LONG = ("smull", "umull", "smlal", "umlal", "umaal")
@@ -130,7 +136,8 @@ def _decode_cs(ci, in_it: bool) -> Insn:
                 reads=_mask(ci, reads), writes=_mask(ci, writes), in_it=in_it)
     ops = ci.operands
     regs_listed = [op.reg for op in ops if op.type == csarm.ARM_OP_REG]
-    mem = [op.mem for op in ops if op.type == csarm.ARM_OP_MEM]
+    mem_ops = [op for op in ops if op.type == csarm.ARM_OP_MEM]
+    mem = [op.mem for op in mem_ops]
     if re.fullmatch(r"it[te]{0,3}", base):
         insn.klass, insn.writes = "it", 0
     elif base in ("push", "pop", "vpush", "vpop") or base.startswith(("ldm", "stm", "vldm", "vstm")):
@@ -147,6 +154,12 @@ def _decode_cs(ci, in_it: bool) -> Insn:
         base_reg = "sp" if base in ("push", "pop", "vpush", "vpop") else ci.reg_name(regs_listed[0])
         insn.addr_regs = _reg_bit(base_reg)
         insn.mem_where = MEM_STACK if base_reg == "sp" else MEM_OTHER
+        size = 8 if fp and ci.reg_name(listed[0]).startswith("d") else 4  # Unicorn: one access per D register
+        total = size * len(listed)
+        down = base in ("push", "vpush") or base.endswith("db")
+        grows = base in ("push", "pop", "vpush", "vpop") or ci.writeback
+        insn.access = Access(_reg_number(base_reg), first=-total if down else 0, count=len(listed), size=size,
+                             writeback=(-total if down else total) if grows else 0, write=not load)
         if base_reg == "sp" and (base in ("push", "pop", "vpush", "vpop") or ci.writeback):
             insn.sp_delta = (4 if load else -4) * words
         elif insn.writes & SP_BIT:
@@ -157,7 +170,7 @@ def _decode_cs(ci, in_it: bool) -> Insn:
         base_name = ci.reg_name(m.base) if m.base else ""
         insn.addr_regs = _reg_bit(base_name) | (_reg_bit(ci.reg_name(m.index)) if m.index else 0)
         insn.mem_where = MEM_STACK if base_name == "sp" else MEM_CODE if base_name == "pc" else MEM_OTHER
-        stem = base.rstrip("ex").removeprefix("v")
+        stem = base.replace("ex", "").removeprefix("v")  # ldrexb: a byte, as ldrb
         nbytes = 4
         for suffix, n in _MEM_BYTES.items():
             if stem.startswith(("ldr", "str")) and stem[3:].lstrip("s").startswith(suffix):
@@ -167,8 +180,15 @@ def _decode_cs(ci, in_it: bool) -> Insn:
         if base.startswith(("tbb", "tbh")):
             insn.klass, nbytes = "table_branch", 1 if base.startswith("tbb") else 2
         is_load = base.startswith(("ldr", "lda", "vldr", "tb"))
+        insn.access = _single_access(ci, mem_ops[0], base, nbytes, is_load)
+        dest = ci.reg_name(regs_listed[0]) if regs_listed else ""
+        if base in _FOLLOWED_LOADS + ("str", "strb", "strh") and dest not in ("pc", "sp", "") \
+                and _reg_bit(dest) < 1 << 16 and not ci.writeback:
+            insn.access = dataclasses.replace(insn.access, dest=_reg_number(dest), signed=base in ("ldrsb", "ldrsh"))
+        if base.startswith(("strex", "stlex")):  # writes only if the exclusive monitor still holds
+            insn.opaque_access = True
         if base.startswith("pld"):
-            insn.klass = "system"
+            insn.klass, insn.access = "system", None
         elif is_load:
             if insn.klass != "table_branch":
                 insn.klass = "fp_load" if base.startswith("v") else "load"
@@ -182,7 +202,9 @@ def _decode_cs(ci, in_it: bool) -> Insn:
             insn.sp_delta = m.disp if ci.writeback and base_name == "sp" else None
             if base_name == "sp" and ci.writeback and not getattr(ci, "post_index", False):
                 insn.sp_delta = m.disp
-    elif insn.writes & SP_BIT:
+    else:
+        insn.move = _move(ci, base, ops, regs_listed)
+    if not insn.access and insn.writes & SP_BIT:
         imms = [op.imm for op in ops if op.type == csarm.ARM_OP_IMM]
         srcs = [ci.reg_name(r) for r in regs_listed[1:]]
         if base in ("sub", "subs", "subw") and imms and srcs in ([], ["sp"]):
@@ -218,6 +240,71 @@ def _decode_cs(ci, in_it: bool) -> Insn:
             insn.cond = True
     insn.reads &= ~PC_BIT
     return insn
+
+
+def _reg_number(name: str) -> int:
+    """Core register number (r0..r15) of a register name."""
+    return _reg_bit(name).bit_length() - 1
+
+
+def _single_access(ci, op, base: str, nbytes: int, is_load: bool) -> Access:
+    """The address of a single load or store (LDRD/STRD: two word accesses), table branches included."""
+    m = op.mem
+    shift = max(m.lshift, op.shift.value if op.shift.type else 0)
+    index = _reg_number(ci.reg_name(m.index)) if m.index else -1
+    disp = -m.disp if getattr(op, "subtracted", False) else m.disp
+    count, size = (2, 4) if nbytes == 8 and not base.startswith("v") else (1, nbytes)
+    write = not is_load
+    if ci.reg_name(m.base) == "pc":  # the PC reads as the address + 4, word-aligned for literal loads
+        pc = ci.address + 4 if base.startswith("tb") else (ci.address & ~3) + 4
+        return Access(-1, pc + disp, index, shift, count=count, size=size, write=write)
+    post = getattr(ci, "post_index", False)
+    if post:
+        step = next(o.imm for o in ci.operands if o.type == _ARM_OP_IMM)
+        return Access(_reg_number(ci.reg_name(m.base)), 0, index, shift, writeback=step, count=count, size=size,
+                      write=write)
+    return Access(_reg_number(ci.reg_name(m.base)), disp, index, shift, writeback=disp if ci.writeback else 0,
+                  count=count, size=size, write=write)
+
+
+def _move(ci, base: str, ops, regs) -> Move | None:
+    """What the access plans can follow of a data-processing instruction: ``rd = rn OP rm{, LSL #k}``,
+    ``rd = rn OP #imm`` (OP in _MOVE_OPS), ``rd = rm``, ``rd = imm`` (MOV, MOVW, ADR), UXTB/UXTH, MOVT."""
+    from capstone import arm as csarm
+
+    if not regs:
+        return None
+    names = [ci.reg_name(r) for r in regs]
+    if any(_reg_bit(n) >= 1 << 16 or _reg_bit(n) == 0 for n in names) or names[0] == "pc":
+        return None
+    rd = _reg_number(names[0])
+    imms = [op.imm for op in ops if op.type == csarm.ARM_OP_IMM]
+    reg_ops = [op for op in ops if op.type == csarm.ARM_OP_REG]
+    if base in ("add", "adds", "addw", "sub", "subs", "subw") and len(imms) == 1 and names[1:] == ["pc"]:
+        imm = imms[0] if base.startswith("add") else -imms[0]  # ADR: Align(PC, 4) +/- imm
+        return Move(rd, -1, ((ci.address & ~3) + 4 + imm) & 0xFFFFFFFF)
+    if "pc" in names[1:]:
+        return None
+    op = _MOVE_OPS.get(base.removesuffix("s") if base not in ("mov", "movs") else base)
+    if op is not None and not imms and len(reg_ops) in (2, 3):
+        first, last = reg_ops[-2], reg_ops[-1]  # OP rd, rn, rm{, LSL #k}; OP rdn, rm
+        if first.shift.type or last.shift.type not in (0, csarm.ARM_SFT_LSL) or op in ("lsl", "lsr", "asr"):
+            return None
+        return Move(rd, _reg_number(ci.reg_name(first.reg)), src2=_reg_number(ci.reg_name(last.reg)),
+                    shift=last.shift.value if last.shift.type else 0, op=op)
+    if any(op.shift.type for op in reg_ops):
+        return None
+    if op is not None and op != "add" and len(imms) == 1 and len(names) <= 2:  # OP rd, rn, #imm; OP rdn, #imm
+        return Move(rd, _reg_number(names[-1]), imms[0] & 0xFFFFFFFF, op=op)
+    if base in ("uxtb", "uxth") and len(names) == 2:
+        return Move(rd, _reg_number(names[1]), 0xFF if base == "uxtb" else 0xFFFF, op="and")
+    if base in ("mov", "movs", "movw") and len(ops) == 2:
+        return Move(rd, _reg_number(names[1])) if len(names) == 2 else Move(rd, -1, imms[0] & 0xFFFFFFFF)
+    if base == "movt" and imms:
+        return Move(rd, -1, (imms[0] & 0xFFFF) << 16, high=True)
+    if base in ("add", "adds", "addw", "subw") and len(imms) == 1 and len(names) <= 2:
+        return Move(rd, _reg_number(names[-1]), imms[0] if base.startswith("add") else -imms[0])
+    return None
 
 
 def data_access(code: bytes, addr: int, register) -> tuple[int, int, bool] | None:

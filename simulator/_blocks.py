@@ -13,6 +13,9 @@ Time spent outside instructions (exception entry and return) is charged here too
 
 from __future__ import annotations
 
+import numpy as np
+
+from . import _state as nat
 from ._codemap import CodeMap
 from ._timing import STALL_CAUSES, Profile, entry_cost, flow_cost
 
@@ -33,24 +36,58 @@ class BlockAccounting:
             return i
         return -1
 
-    def _cycle_at_index(self, i: int) -> int:
-        """Cycle at which instruction ``i`` of the current block is reached, before its own interlocks."""
+    def _cycle_at_index(self, i: int, own_accesses: int = 0) -> int:
+        """Cycle at which instruction ``i`` of the current block is reached, before its own interlocks, with
+        the first ``own_accesses`` of its own planned accesses done."""
         st = self.state
         s = st.block_start
-        if i <= s:
+        if i <= s and not own_accesses:
             return st.block_start_cycle
-        return st.block_start_cycle + st.block_adjust + st.block_dynamic + self._cycles_between(s, i)
+        return (st.block_start_cycle + st.block_adjust + st.block_dynamic + self._cycles_between(s, i)
+                + self._planned_wait(i, own_accesses))
 
-    def cycle_at(self, pc: int) -> int:
+    def _planned(self, i: int, own_accesses: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ACCESS records the access plan priced at the block's start (``_native._plan_block``), and
+        which of them a memory hook would have seen by the time instruction ``i`` runs (the accesses of
+        the instructions before it, and the first ``own_accesses`` of its own)."""
+        st = self.state
+        n = st.accesses if st.planning else 0
+        rows = st.access_rows
+        insn, planned = rows.instruction[:n], rows.late[:n] == 0
+        done = insn < i
+        if own_accesses:
+            own = (insn == i) & planned & (rows.bytes[:n] > 0)
+            done |= (insn == i) & (np.cumsum(own) <= own_accesses)
+        return planned, done
+
+    def _planned_wait(self, i: int, own_accesses: int) -> int:
+        planned, done = self._planned(i, own_accesses)
+        return int(self.state.access_rows.wait[:len(planned)][planned & done].sum())
+
+    def accesses_ahead(self, region: int, pc: int, own_accesses: int) -> int:
+        """Accesses to board region ``region`` (its index) that the plan counted already although a memory
+        hook would not have seen them yet at the ``own_accesses``-th access of the instruction at ``pc``."""
+        i = self.in_block(pc)
+        if i < 0:
+            return 0
+        st = self.state
+        planned, done = self._planned(i, own_accesses)
+        rows = st.access_rows
+        row = st.region_table + region * nat.N_RFIELDS
+        n = len(planned)
+        return int((planned & ~done & (rows.region[:n] == row) & (rows.bytes[:n] > 0)).sum())
+
+    def cycle_at(self, pc: int, own_accesses: int = 0) -> int:
         """Cycle at which the instruction at ``pc`` (in the current block) issues, after the interlock and
-        fetch stalls it waits for: what a counter read sees."""
+        fetch stalls it waits for: what a counter read sees (from a device access: the ``own_accesses``-th
+        access of the instruction, whose own wait states come first)."""
         i = self.in_block(pc)
         if i < 0:
             return self.state.cycles
         entry = sum(self.code.field(f"entry_{part}", i) for part in ("load_use", "memory", "dual"))
         if i == self.state.block_start:
             entry += self.state.block_adjust
-        return self._cycle_at_index(i) + entry
+        return self._cycle_at_index(i, own_accesses) + entry
 
     def cycle_after(self, pc: int) -> int:
         """Cycle at which the instruction at ``pc`` completes: when its writes take effect."""
@@ -93,6 +130,8 @@ class BlockAccounting:
         if i < 0:
             return False
         st, code = self.state, self.code
+        if st.planning:
+            self._take_back_accesses(i)
         e = st.block_end
         cyc = code.prefix("cycles", e) - code.prefix("cycles", i)
         at_start = i == st.block_start
@@ -128,6 +167,36 @@ class BlockAccounting:
         st.icache_pending_end = max(i, st.icache_pending_start)  # the I-cache sees only what ran
         st.accounted = 0
         return True
+
+    def _take_back_accesses(self, upto: int) -> None:
+        """Undo, last first, the priced accesses of instructions from ``upto`` on (ACCESS records): their
+        traffic, their cycles and what they did to the data cache."""
+        st = self.state
+        rows = st.access_rows
+        n = st.accesses
+        sets = st.dcache_sets * st.dcache_ways
+        dc = st.dcache_table
+        outcome_counter = {1: ("dcache_hits",), 2: ("dcache_misses",), 3: ("dcache_misses", "dcache_writebacks")}
+        while n > 0 and rows.instruction[n - 1] >= upto:
+            n -= 1
+            region = st.region((int(rows.region[n]) - st.region_table) // nat.N_RFIELDS)
+            kind = "writes" if rows.write[n] else "reads"
+            if rows.bytes[n]:
+                setattr(region, kind, getattr(region, kind) - 1)
+                setattr(region, f"{kind[:-1]}_bytes", getattr(region, f"{kind[:-1]}_bytes") - int(rows.bytes[n]))
+            wait = int(rows.wait[n])
+            if wait:
+                st.charge(-wait, "memory", int(rows.instruction[n]))
+                if rows.late[n]:
+                    st.block_dynamic -= wait
+            slot = int(rows.cache_slot[n])
+            if slot >= 0:
+                st.array[dc + slot], st.array[dc + sets + slot], st.array[dc + 2 * sets + slot] = (
+                    rows.old_tag[n], rows.old_stamp[n], rows.old_dirty[n])
+                st.cache_clock = int(rows.old_clock[n])
+                for counter in outcome_counter[int(rows.outcome[n])]:
+                    setattr(st, counter, getattr(st, counter) - 1)
+        st.accesses = n
 
     def _truncate_lines(self) -> None:
         """The per-instruction records of a block taken back from its start: its entry costs."""

@@ -141,7 +141,12 @@ class SystemBus:
     def access_time(self, write: bool, size: int) -> tuple[int, int]:
         """(start, end) cycle of the instruction making the current device access."""
         pc = self.access_pc(write, size)
-        return self.m.blocks.cycle_at(pc), self.m.blocks.cycle_after(pc)
+        return self.m.blocks.cycle_at(pc, self._own_accesses()), self.m.blocks.cycle_after(pc)
+
+    def _own_accesses(self) -> int:
+        """Which access of its instruction the current device access is (1: the first), as the access
+        plans need it: a memory hook would have priced that many of the instruction's accesses by now."""
+        return len(self._access_log) + 1 if self._access_pc is not None else 0
 
     def stop_soon(self) -> None:
         """Stop before the next instruction so the loop can act (e.g. a new pending interrupt).
@@ -161,12 +166,15 @@ class SystemBus:
         self._access_log, self._access_key = [], None
 
     def ram_accesses(self) -> int:
-        """CPU data accesses to RAM so far: the data region's, exactly with the memory hook; else the
+        """CPU data accesses to RAM so far: the data region's, exactly with exact memory; else the
         static count of SP-relative and pointer accesses less those that reached devices."""
         m = self.m
-        if self.code.memory_hook:
-            region = self.state.region(m.board.regions.index(m.board.data))
-            return region.reads + region.writes
+        if self.code.exact_accesses:
+            k = m.board.regions.index(m.board.data)
+            region = self.state.region(k)
+            ahead = m.blocks.accesses_ahead(k, self._access_pc, self._own_accesses()) \
+                if self._access_pc is not None else 0
+            return region.reads + region.writes - ahead
         traffic = self.state.static_traffic()
         cpu = sum(traffic[place][kind] for place in ("stack", "unattributed") for kind in ("reads", "writes"))
         return cpu - self.device_accesses

@@ -21,7 +21,7 @@ from ._errors import ElfError
 from ._timing import (CACHEABLE_KINDS, STALL_CAUSES, MemoryCosts, Profile, entry_cost, instruction_cost,
                       latency_model_of, memory_hooked, not_taken_cost, predictable, taken_cost)
 from .isa import rv32, thumb
-from .isa.insn import Insn
+from .isa.insn import MOVE_OPS, Insn
 
 MAX_NODES = 4096
 MAX_CODE_BYTES = 16 << 20  #: from the first to the last instruction
@@ -77,7 +77,9 @@ class CodeMap:
     latency_sites: list[int]
     watch_sites: list[int]
     mem: MemoryCosts          #: the wait states the static costs include
-    memory_hook: bool         #: data accesses are priced and counted by ``_native.memory_hook``
+    exact_accesses: bool      #: every data access is priced by the region it reaches (plans or the memory hook)
+    memory_hook: bool         #: ... by ``_native.memory_hook``, which sees every access (else by the plans)
+    access_sites: list[int]   #: loads/stores ``_native.access_hook`` watches from the start (more when needed)
     it_exits: list[int]       #: where execution leaves a Thumb-2 IT block (see ``_native.it_exit_hook``)
     alignment_sites: list[int]  #: loads/stores whose base must be word-aligned (``_native.alignment_hook``)
 
@@ -119,6 +121,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     if not insns:
         raise ValueError("no code")
     hooked = memory_hooked(profile, exact_memory)
+    planned = hooked and PLAN_ACCESSES and not any(i.opaque_access for i in insns)
     mem = MemoryCosts.of(board, profile, hooked, insns)
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
@@ -138,7 +141,9 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     cache = profile.cache or {}
     line = cache.get("line_bytes", 32)
     ic_ways, dc_ways = cache.get("icache_ways", 1), cache.get("dcache_ways", 1)
+    runs = _straight_runs(insns)
     state = nat.NativeState.allocate(
+        accesses=_most_accesses(insns, runs) if planned else 0,
         instructions=n, code_bytes=code_bytes, regions=len(board.regions), max_nodes=MAX_NODES, max_depth=MAX_DEPTH,
         lines=lines,
         icache=(cache.get("icache_bytes", 0) // (line * ic_ways), ic_ways),
@@ -151,6 +156,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
         beats = line // cache.get("bus_bytes", line)
         region.base, region.end = r.base, r.base + r.size
         region.cacheable = r.kind in CACHEABLE_KINDS
+        region.device = r.kind == "mmio"
         region.read_wait, region.write_wait = r.read_wait_states, r.write_wait_states
         region.fill = cache.get("miss_cycles", 0) + beats * r.read_wait_states
     state.n_nodes, state.n_functions = 1, len(functions)
@@ -249,8 +255,97 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
             *zip(prefix.stalls, step_stalls), *zip(prefix.traffic, step_traffic))
     for target, steps in sums:
         target[1:] = np.cumsum(np.array(steps, dtype=np.int64))
-    return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked, _it_exits(insns),
-                   alignment_sites)
+    access_sites = _plan(state, insns, runs, regs) if planned else []
+    return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked,
+                   hooked and not planned, access_sites, _it_exits(insns), alignment_sites)
+
+
+#: Price exact memory and data caches by access plans where every load and store can be planned (tests
+#: switch it off to compare with the memory hook, the per-access model).
+PLAN_ACCESSES = True
+
+
+def _straight_runs(insns: list[Insn]) -> list[range]:
+    """Maximal straight-line ranges of instructions: a Unicorn block never spans two."""
+    runs, start = [], 0
+    for i in range(1, len(insns) + 1):
+        if i == len(insns) or insns[i - 1].ctrl or insns[i - 1].fallthrough != insns[i].addr:
+            runs.append(range(start, i))
+            start = i
+    return runs
+
+
+def _most_accesses(insns: list[Insn], runs: list[range]) -> int:
+    """Room for the priced accesses of any one block: two records (cache lines) per access of its run."""
+    return max(1, max(sum(2 * insns[i].access.count for i in run if insns[i].access) for run in runs))
+
+
+def _reg_bit(reg: int) -> int:
+    return 1 << reg if reg >= 0 else 0
+
+
+def _plan(state: nat.NativeState, insns: list[Insn], runs: list[range], regs: list[int]) -> list[int]:
+    """Fill the PLAN rows; return the sites ``access_hook`` watches from the start: predicated ones (in an
+    IT block), and every site after one in its run (once a block's plan stops, the hook prices the rest).
+    Other sites a plan may stop at are hooked when needed (``Machine._split_for_plan``)."""
+    n = len(insns)
+    rows = state.plans
+    state.plan_deferred = n
+    state.plan_registers[:len(regs)] = regs
+    col = {name: [0] * (n + 1) for name in nat.PLAN.fields}
+    for name in ("base", "index", "move_from", "move_from2", "dest"):
+        col[name] = [-1] * (n + 1)
+    reg_mask = (1 << len(regs)) - 1
+    hooked: list[int] = []
+    for run in runs:
+        after_predicated = False
+        for i in run:
+            insn = insns[i]
+            kind, lost = 0, (insn.writes | insn.load_dests) & reg_mask
+            a, mv = insn.access, insn.move
+            if a is not None:
+                kind |= nat.K_SITE | (nat.K_DEFER if insn.in_it else 0) | (nat.K_SIGNED if a.signed else 0)
+                col["base"][i], col["index"][i], col["shift"][i], col["disp"][i] = a.base, a.index, a.shift, a.disp
+                col["writeback"][i], col["first"][i], col["count"][i] = a.writeback, a.first, a.count
+                col["size"][i], col["write"][i], col["dest"][i] = a.size, int(a.write), a.dest
+                after_predicated = after_predicated or insn.in_it
+                if after_predicated:
+                    kind |= nat.K_HOOKED
+                    hooked.append(insn.addr)
+                if a.writeback and not insn.in_it:
+                    lost &= ~_reg_bit(a.base)  # followed: base += writeback
+            if mv is not None and not insn.in_it:
+                kind |= nat.K_MOVE | (nat.K_HIGH if mv.high else 0)
+                col["move_to"][i], col["move_from"][i], col["move_imm"][i] = mv.rd, mv.src, mv.imm
+                col["move_from2"][i], col["move_shift"][i], col["move_op"][i] = mv.src2, mv.shift, MOVE_OPS.index(mv.op)
+                lost &= ~_reg_bit(mv.rd)
+            col["kind"][i], col["lost"][i] = kind, lost
+        # the instructions a block's plan must look at: sites, and writers of a later site's address registers;
+        # the values to follow through memory: loads of such registers, and stores before one in the run
+        wanted, nxt, forwarded = 0, run.stop, False  # a block ends within its run
+        for i in reversed(run):
+            insn = insns[i]
+            a = insn.access
+            relevant = a is not None or bool((col["lost"][i] | (_reg_bit(insn.move.rd) if col["kind"][i] & nat.K_MOVE
+                                                                else 0)) & wanted)
+            if a is not None:
+                if a.dest >= 0 and not (_reg_bit(a.dest) & wanted if not a.write else forwarded):
+                    col["dest"][i] = -1
+                if col["dest"][i] >= 0:
+                    forwarded = forwarded or not a.write
+                    wanted |= _reg_bit(a.dest) if a.write else 0
+                wanted |= _reg_bit(a.base) | _reg_bit(a.index)
+            if col["kind"][i] & nat.K_MOVE and wanted & _reg_bit(col["move_to"][i]):
+                wanted |= _reg_bit(col["move_from"][i]) | _reg_bit(col["move_from2"][i])
+            if not relevant:
+                col["kind"][i] = col["lost"][i] = 0
+            else:
+                nxt = i
+            col["next"][i] = nxt
+    col["next"][n] = n
+    for name, values in col.items():
+        rows[name][:] = values
+    return hooked
 
 
 def site_ranges(sites: list[int], gap: int = MAX_SITE_GAP) -> list[tuple[int, int]]:

@@ -14,6 +14,7 @@ exceptions, ``_devices`` the accelerators, ``_observe`` whatever watches the run
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -48,6 +49,9 @@ _ACCESS = {
     uc_mod.UC_MEM_WRITE_PROT: ("write", "protected"), uc_mod.UC_MEM_FETCH_PROT: ("fetch", "protected"),
 }
 _UNTIL = 0xFFFF_FFFF  # never reached: code is 2-byte aligned on both ISAs
+#: Splits of blocks at one site (a stop and a restart of emulation each) fewer than PLAN_SPLIT_GAP
+#: instructions after the last one there, before access_hook watches the site instead.
+PLAN_SPLITS_BEFORE_HOOK, PLAN_SPLIT_GAP = 64, 20_000
 
 
 class Stop(Exception):
@@ -87,6 +91,8 @@ class Machine:
         self.state = self.code.state
         self.blocks = (FunctionalAccounting if self.functional else BlockAccounting)(self.code, timing)
         self._until: int | None = None
+        self._plan_splits: Counter[int] = Counter()  #: splits of a block at each site soon after the last one
+        self._plan_split_at: dict[int, int] = {}  #: instructions executed at the last split at each site
         self.sleep_cycles = 0
         self.sleeps: list[tuple[int, int]] = []  # (from, to) cycles of WFI sleep
         self.heap_peak = 0
@@ -247,8 +253,35 @@ class Machine:
         hooks = _hooks.entry_points()
         if self.code.memory_hook:
             self.native.add(hooks["memory_hook"], array, uc_mod.UC_HOOK_MEM_READ | uc_mod.UC_HOOK_MEM_WRITE)
+        for begin, end in _codemap.site_ranges(self.code.access_sites):
+            self.native.add(hooks["access_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
         for begin, end in _codemap.site_ranges(self.code.latency_sites):
             self.native.add(hooks["latency_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
+
+    def _split_for_plan(self, site: int) -> int:
+        """A block's access plan stops at ``site``, which no hook watches: run the block up to it (the site
+        then starts a block, whose plan reads its registers there). Where that keeps happening (a pointer
+        loaded and used in a loop's body, few instructions apart), hook the site and those after it in its
+        run instead: a hook costs every time the instructions of its range run, a split a restart of
+        emulation."""
+        last, self._plan_split_at[site] = self._plan_split_at.get(site), self.state.instructions
+        if last is None or self.state.instructions - last < PLAN_SPLIT_GAP:
+            self._plan_splits[site] += 1
+        if self._plan_splits[site] == PLAN_SPLITS_BEFORE_HOOK:
+            code, plans = self.code, self.state.plans
+            sites = []
+            for i in range(site, len(code.insns)):
+                if code.insns[i].access is not None and not plans.kind[i] & nat.K_HOOKED:
+                    plans.kind[i] |= nat.K_HOOKED
+                    sites.append(code.insns[i].addr)
+                if code.insns[i].ctrl or (i + 1 < len(code.insns) and code.insns[i].fallthrough
+                                          != code.insns[i + 1].addr):
+                    break
+            hook = _hooks.entry_points()["access_hook"]
+            for begin, end in _codemap.site_ranges(sites):
+                self.native.add(hook, self.state.array, uc_mod.UC_HOOK_CODE, begin, end)
+                self.uc.ctl_remove_cache(begin, end + 1)  # translated code calls only the hooks it was built with
+        return self.code.insns[site].addr
 
     def _start_timing(self) -> None:
         """The fast-forward reached its symbol (nothing of its instruction has run): time from here. What
@@ -433,6 +466,10 @@ class Machine:
             pc = self.state.stop_address
             self._until = self.blocks.split_point(pc)
             self.state.skip_stop_at = pc
+            return pc
+        elif stopped == nat.STOP_PLAN:
+            pc = self.state.stop_address
+            self._until = self._split_for_plan(self.state.plan_split)
             return pc
         elif stopped == nat.STOP_UNALIGNED:
             pc = self.state.stop_address
@@ -648,7 +685,7 @@ class Simulator:
                              console=console or (lambda text: None),
                              accelerators=[make_accelerator(str(a)) if isinstance(a, (str, Path)) else a
                                            for a in accelerators])
-        self._observers = [*observers, *([reference_model(self.code.memory_hook)] if check_timing else [])]
+        self._observers = [*observers, *([reference_model(self.code.exact_accesses)] if check_timing else [])]
 
     def run(self, write: Mapping[str, bytes] | None = None, read: Iterable[str] = ()) -> RunResult:
         """Run from reset to an ending; each call is a fresh, deterministic run on the ELF as loaded

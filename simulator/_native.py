@@ -38,22 +38,26 @@ from unicorn.unicorn_py3 import unicorn as _ucmod
 
 from ._latency import LATENCY_MODELS
 from ._state import (
-    CUSTOM_PENDING, F_CUSTOM, N_UNITS, UNIT_HOOK, UNIT_STATE,
-    ACCOUNTED, BLOCK_ADJ, BLOCK_ADJ_DUAL, BLOCK_ADJ_LU, BLOCK_BTAC, BLOCK_CALLED, BLOCK_DEPTH0, BLOCK_DYN, BLOCK_E,
+    ACCOUNTED, ACC_N, A_BYTES, A_CLOCK, A_DIRTY, A_INSN, A_LATE, A_OUTCOME, A_ROW, A_SLOT, A_STAMP, A_TAG, A_WAIT,
+    A_WRITE, BLOCK_ADJ, BLOCK_ADJ_DUAL, BLOCK_ADJ_LU, BLOCK_BTAC, BLOCK_CALLED, BLOCK_DEPTH0, BLOCK_DYN, BLOCK_E,
     BLOCK_NODE0, BLOCK_PREV, BLOCK_PUSH_RET, BLOCK_S, BLOCK_START, BLOCK_TAKEN, CACHE_CLOCK, CODE_BASE, CODE_BYTES,
-    CUR_NODE, CYCLES, DC_HITS, DC_MISSES, DC_SETS, DC_WAYS, DC_WRITEBACKS, DEPTH, DUAL, FETCH_SHIFT, FETCH_STREAM,
-    FETCH_WAIT, F_CALL, F_CTRL, F_IN_IT, F_JR, F_LOAD, F_MISALIGNED32, F_PREDICT, F_SIGNED, F_SINGLE, F_WATCH,
-    HASH_MASK, H_ADDR_DEP, H_B2B_LOAD, H_JR_USE, H_LOAD_USE, H_MISALIGNED, IC_MISSES, IC_NODE, IC_PEND_E, IC_PEND_S,
-    IC_SETS, IC_WAYS, INSTRET, I_ADDR, I_ALIGNED, I_AREGS, I_BTAC, I_ENTRY_DUAL, I_ENTRY_LU, I_ENTRY_MEM, I_FALL,
-    I_FETCH, I_FLAGS, I_FUNC, I_LAT, I_LDEST, I_NOT_TAKEN, I_OPA, I_OPB, I_PREDICTED, I_READS, I_SPMIN, I_TAKEN,
-    I_WRITES, LAST, LINES_ON, LINE_SHIFT, LOST_FRAMES, L_CYC, L_DUAL, L_STALLS, MAX_DEPTH, MAX_NODES, MIN_SP,
-    N_CALLS, N_CYC, N_FFIELDS, N_FUNC, N_FUNCS, N_IFIELDS, N_INS, N_LFIELDS, N_NFIELDS, N_NODES, N_PARENT, N_PREFIX,
-    N_REGIONS, N_RFIELDS, OFF_DC, OFF_HASH, OFF_IC, OFF_IDX, OFF_INSN, OFF_LINES, OFF_NODE, OFF_PREFIX, OFF_REGION,
-    OFF_RUNS, OFF_STACK, PC_REG, PREFETCH, PUSH_RET, P_CYC, P_DYN_SP, R_BASE, R_CACHEABLE, R_END, R_FILL, R_READS,
-    R_READ_BYTES, R_READ_WAIT, R_WRITES, R_WRITE_BYTES, R_WRITE_WAIT, SCRATCH, SKIP_STOP_AT, SP_RECHECK, SP_REG,
-    STACK_HI, STACK_LO, STALLS, STALL_ACCELERATOR, STALL_BRANCH, STALL_LOAD_USE, STALL_MEMORY, STALL_MULDIV, STOPPED,
-    STOP_ADDR, STOP_AT_CYCLE, STOP_AT_INSTRET, STOP_EVENT, STOP_OUTSIDE, STOP_SPLIT, STOP_UNALIGNED, STOP_WATCH,
-    STOP_WATCH_INSN, S_NODE, S_RET, TAKEN_PAID, WATCH, WATCH_REG, WATCH_VAL, XPSR_REG)
+    CUR_NODE, CUSTOM_PENDING, CYCLES, DC_HITS, DC_MISSES, DC_SETS, DC_WAYS, DC_WRITEBACKS, DEPTH, DUAL, FETCH_SHIFT,
+    FETCH_STREAM, FETCH_WAIT, F_CALL, F_CTRL, F_CUSTOM, F_IN_IT, F_JR, F_LOAD, F_MISALIGNED32, F_PREDICT, F_SIGNED,
+    F_SINGLE, F_WATCH, HASH_MASK, H_ADDR_DEP, H_B2B_LOAD, H_JR_USE, H_LOAD_USE, H_MISALIGNED, IC_MISSES, IC_NODE,
+    IC_PEND_E, IC_PEND_S, IC_SETS, IC_WAYS, INSTRET, I_ADDR, I_ALIGNED, I_AREGS, I_BTAC, I_ENTRY_DUAL, I_ENTRY_LU,
+    I_ENTRY_MEM, I_FALL, I_FETCH, I_FLAGS, I_FUNC, I_LAT, I_LDEST, I_NOT_TAKEN, I_OPA, I_OPB, I_PREDICTED, I_READS,
+    I_SPMIN, I_TAKEN, I_WRITES, K_DEFER, K_HIGH, K_HOOKED, K_MOVE, K_SIGNED, K_SITE, LAST, LINES_ON, LINE_SHIFT,
+    LOST_FRAMES, L_CYC, L_DUAL, L_STALLS, MAX_DEPTH, MAX_NODES, MIN_SP, N_AFIELDS, N_CALLS, N_CYC, N_FFIELDS,
+    N_FUNC, N_FUNCS, N_IFIELDS, N_INS, N_LFIELDS, N_NFIELDS, N_NODES, N_PARENT, N_PLFIELDS, N_PREFIX, N_REGIONS,
+    N_RFIELDS, N_UNITS, OFF_ACCESS, OFF_DC, OFF_HASH, OFF_IC, OFF_IDX, OFF_INSN, OFF_LINES, OFF_NODE, OFF_PLAN,
+    OFF_PLANNED, OFF_PREFIX, OFF_REGION, OFF_RUNS, OFF_STACK, PC_REG, PLANNED_N, PLANNING, PLAN_DEFER, PLAN_REGS,
+    PLAN_SPLIT, PLAN_VALS, PL_BASE, PL_COUNT, PL_DEST, PL_DISP, PL_FIRST, PL_IMM, PL_INDEX, PL_KIND, PL_LOST,
+    PL_NEXT, PL_OP, PL_RD, PL_SHIFT, PL_SHIFT2, PL_SIZE, PL_SRC, PL_SRC2, PL_WB, PL_WRITE, PREFETCH, PUSH_RET,
+    P_CYC, P_DYN_SP, R_BASE, R_CACHEABLE, R_DEVICE, R_END, R_FILL, R_READS, R_READ_BYTES, R_READ_WAIT, R_WRITES,
+    R_WRITE_BYTES, R_WRITE_WAIT, SCRATCH, SKIP_STOP_AT, SP_RECHECK, SP_REG, STACK_HI, STACK_LO, STALLS,
+    STALL_ACCELERATOR, STALL_BRANCH, STALL_LOAD_USE, STALL_MEMORY, STALL_MULDIV, STOPPED, STOP_ADDR, STOP_AT_CYCLE,
+    STOP_AT_INSTRET, STOP_EVENT, STOP_OUTSIDE, STOP_PLAN, STOP_SPLIT, STOP_UNALIGNED, STOP_WATCH, STOP_WATCH_INSN,
+    S_NODE, S_RET, TAKEN_PAID, UNIT_HOOK, UNIT_STATE, WATCH, WATCH_REG, WATCH_VAL, XPSR_REG)
 
 _LIB = _ucmod.uclib
 llvm.load_library_permanently(_LIB._name)
@@ -61,6 +65,8 @@ llvm.load_library_permanently(_LIB._name)
 _uc_emu_stop = types.ExternalFunction("uc_emu_stop", types.int32(types.voidptr))
 _uc_reg_read = types.ExternalFunction(
     "uc_reg_read", types.int32(types.voidptr, types.int64, types.CPointer(types.int64)))
+_uc_mem_read = types.ExternalFunction(
+    "uc_mem_read", types.int32(types.voidptr, types.uint64, types.CPointer(types.int64), types.uint64))
 _uc_reg_write = types.ExternalFunction(
     "uc_reg_write", types.int32(types.voidptr, types.int64, types.CPointer(types.int64)))
 
@@ -243,16 +249,21 @@ def _region_of(st, addr):
 
 
 @numba.njit
-def _cache_access(st, off, sets, ways, line, write):
+def _cache_access(st, off, sets, ways, line, write, undo):
     """Look ``line`` up in the LRU cache at ``off`` (tags, stamps, dirty bits); allocate it on a miss.
-    Returns -1 on a hit, else the evicted line + 1 if it was dirty (0: nothing to write back)."""
+    Returns -1 on a hit, else the evicted line + 1 if it was dirty (0: nothing to write back). ``undo``
+    >= 0: the ACCESS record that keeps what the slot held, so that the access can be taken back."""
     base = (line & (sets - 1)) * ways
     n = sets * ways
+    if undo >= 0:
+        st[undo + A_CLOCK] = st[CACHE_CLOCK]
     st[CACHE_CLOCK] += 1
     victim = 0
     for w in range(ways):
         k = base + w
         if st[off + k] == line + 1:
+            if undo >= 0:
+                _keep_slot(st, undo, off, n, k)
             st[off + n + k] = st[CACHE_CLOCK]
             if write:
                 st[off + 2 * n + k] = 1
@@ -260,11 +271,21 @@ def _cache_access(st, off, sets, ways, line, write):
         if st[off + n + k] < st[off + n + base + victim]:
             victim = w
     k = base + victim
+    if undo >= 0:
+        _keep_slot(st, undo, off, n, k)
     dirty = st[off + k] if st[off + 2 * n + k] else 0
     st[off + k] = line + 1
     st[off + n + k] = st[CACHE_CLOCK]
     st[off + 2 * n + k] = 1 if write else 0
     return dirty
+
+
+@numba.njit
+def _keep_slot(st, undo, off, n, k):
+    st[undo + A_SLOT] = k
+    st[undo + A_TAG] = st[off + k]
+    st[undo + A_STAMP] = st[off + n + k]
+    st[undo + A_DIRTY] = st[off + 2 * n + k]
 
 
 @numba.njit
@@ -298,7 +319,7 @@ def _icache_line(st, line, shift):
     row = _region_of(st, line << shift)
     if row < 0 or not st[row + R_CACHEABLE]:
         return 0
-    if _cache_access(st, st[OFF_IC], st[IC_SETS], st[IC_WAYS], line, _FETCH) < 0:
+    if _cache_access(st, st[OFF_IC], st[IC_SETS], st[IC_WAYS], line, _FETCH, -1) < 0:
         return 0
     st[IC_MISSES] += 1
     _charge_memory(st, st[IC_NODE], st[row + R_FILL])
@@ -341,6 +362,48 @@ def finish_custom(uc, st_ptr):
     _run_custom(uc, st, st[SCRATCH] & 0xFFFFFFFE)
 
 
+@numba.njit
+def _count_traffic(st, row, nbytes, write, sign):
+    if write:
+        st[row + R_WRITES] += sign
+        st[row + R_WRITE_BYTES] += sign * nbytes
+    else:
+        st[row + R_READS] += sign
+        st[row + R_READ_BYTES] += sign * nbytes
+
+
+@numba.njit
+def _line_cycles(st, row, line, write, undo):
+    """One data-cache line looked up for an access to region ``row``: its miss and write-back cycles."""
+    evicted = _cache_access(st, st[OFF_DC], st[DC_SETS], st[DC_WAYS], line, write, undo)
+    if evicted < 0:
+        st[DC_HITS] += 1
+        if undo >= 0:
+            st[undo + A_OUTCOME] = 1
+        return 0
+    st[DC_MISSES] += 1
+    cycles = st[row + R_FILL]
+    if undo >= 0:
+        st[undo + A_OUTCOME] = 2
+    if evicted > 0:
+        st[DC_WRITEBACKS] += 1
+        if undo >= 0:
+            st[undo + A_OUTCOME] = 3
+        victim = _region_of(st, (evicted - 1) << st[LINE_SHIFT])
+        cycles += st[victim + R_FILL] if victim >= 0 else 0
+    return cycles
+
+
+@numba.njit
+def _charge_access(uc, st, st_ptr, i, cycles):
+    """Charge a data access's cycles as it happens: later instructions of the block start this much later."""
+    if cycles:
+        _charge_memory(st, st[CUR_NODE], cycles)
+        st[BLOCK_DYN] += cycles
+        if st[LINES_ON]:
+            _line_charge(st, _insn_at_pc(uc, st, st_ptr) if i < 0 else i, cycles, STALL_MEMORY)
+
+
 def memory_hook(uc, kind, address, size, value, st_ptr):
     """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
     st = st_ptr
@@ -350,33 +413,240 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
     if row < 0:
         return
     write = kind == _UC_MEM_WRITE
-    if write:
-        st[row + R_WRITES] += 1
-        st[row + R_WRITE_BYTES] += nbytes
-    else:
-        st[row + R_READS] += 1
-        st[row + R_READ_BYTES] += nbytes
+    _count_traffic(st, row, nbytes, write, 1)
     if st[DC_SETS] == 0 or not st[row + R_CACHEABLE]:
         cycles = st[row + R_WRITE_WAIT] if write else st[row + R_READ_WAIT]
     else:
         cycles = 0
         shift = st[LINE_SHIFT]
         for line in range(addr >> shift, ((addr + nbytes - 1) >> shift) + 1):
-            evicted = _cache_access(st, st[OFF_DC], st[DC_SETS], st[DC_WAYS], line, write)
-            if evicted < 0:
-                st[DC_HITS] += 1
-                continue
-            st[DC_MISSES] += 1
-            cycles += st[row + R_FILL]
-            if evicted > 0:
-                st[DC_WRITEBACKS] += 1
-                victim = _region_of(st, (evicted - 1) << shift)
-                cycles += st[victim + R_FILL] if victim >= 0 else 0
-    if cycles:
-        _charge_memory(st, st[CUR_NODE], cycles)
-        st[BLOCK_DYN] += cycles  # later instructions of the block start this much later
-        if st[LINES_ON]:
-            _line_charge(st, _insn_at_pc(uc, st, st_ptr), cycles, STALL_MEMORY)
+            cycles += _line_cycles(st, row, line, write, -1)
+    _charge_access(uc, st, st_ptr, -1, cycles)
+
+
+# -- access plans: exact memory and the data cache without a memory hook ---------------------
+@numba.njit
+def _price_access(uc, st, st_ptr, i, addr, nbytes, write, late):
+    """One data access of instruction ``i``, priced as ``memory_hook`` prices it, with ACCESS records (one
+    per cache line looked up) so that it can be taken back. ``late``: it is running now (access_hook)."""
+    row = _region_of(st, addr)
+    if row < 0:
+        return
+    _count_traffic(st, row, nbytes, write, 1)
+    cached = st[DC_SETS] != 0 and st[row + R_CACHEABLE] != 0
+    shift = st[LINE_SHIFT]
+    first, last = (addr >> shift, (addr + nbytes - 1) >> shift) if cached else (0, 0)
+    for line in range(first, last + 1):
+        rec = st[OFF_ACCESS] + st[ACC_N] * N_AFIELDS
+        st[ACC_N] += 1
+        st[rec + A_INSN] = i
+        st[rec + A_ROW] = row
+        st[rec + A_WRITE] = write
+        st[rec + A_BYTES] = nbytes if line == first else 0
+        st[rec + A_LATE] = late
+        st[rec + A_SLOT] = -1
+        st[rec + A_OUTCOME] = 0
+        if cached:
+            cycles = _line_cycles(st, row, line, write, rec)
+        else:
+            cycles = st[row + R_WRITE_WAIT] if write else st[row + R_READ_WAIT]
+        st[rec + A_WAIT] = cycles
+        if cycles:
+            _charge_memory(st, st[CUR_NODE], cycles)
+            if late:
+                st[BLOCK_DYN] += cycles
+            if st[LINES_ON]:
+                _line_charge(st, i, cycles, STALL_MEMORY)
+
+
+@numba.njit
+def _price_site(uc, st, st_ptr, i, r, addr, late):
+    """The accesses of the load or store ``i`` (PLAN record ``r``) at address ``addr``."""
+    size = st[r + PL_SIZE]
+    at = addr + st[r + PL_FIRST]
+    for k in range(st[r + PL_COUNT]):
+        _price_access(uc, st, st_ptr, i, (at + k * size) & 0xFFFFFFFF, size, st[r + PL_WRITE], late)
+
+
+@numba.njit
+def _plan_value(uc, st, st_ptr, reg, have):
+    """Register ``reg``'s value at the block's start (read once per block); returns the new ``have`` mask."""
+    bit = np.int64(1) << reg
+    if have & bit:
+        return have
+    st[SCRATCH] = 0
+    _uc_reg_read(uc, st[PLAN_REGS + reg], st_ptr)
+    st[PLAN_VALS + reg] = st[SCRATCH] & 0xFFFFFFFF
+    return have | bit
+
+
+@numba.njit
+def _plan_block(uc, st, st_ptr, s, e):
+    """Work out the addresses of the data accesses of block [s, e) from the registers at its start (the
+    PLANNED pairs), following the values the block gives its address registers: moves, additions,
+    write-backs, and words loaded from memory no earlier store of the block overlaps. Returns the first
+    site it cannot plan (a predicated one, or one whose address needs a value it cannot follow), else
+    ``e``: ``access_hook`` prices that site and the rest as they run."""
+    pb = st[OFF_PLAN]
+    planned = st[OFF_PLANNED]
+    n = 0
+    have = np.int64(0)   # registers whose value at this point is in PLAN_VALS
+    dirty = np.int64(0)  # registers whose value the plan lost
+    j = st[pb + s * N_PLFIELDS + PL_NEXT]
+    while j < e:
+        r = pb + j * N_PLFIELDS
+        kind = st[r + PL_KIND]
+        loaded = -1
+        if kind & K_SITE:
+            base = st[r + PL_BASE]
+            index = st[r + PL_INDEX]
+            if kind & K_DEFER or (_bit(base) | _bit(index)) & dirty:
+                break
+            addr = st[r + PL_DISP]
+            if base >= 0:
+                have = _plan_value(uc, st, st_ptr, base, have)
+                addr += st[PLAN_VALS + base]
+            if index >= 0:
+                have = _plan_value(uc, st, st_ptr, index, have)
+                addr += st[PLAN_VALS + index] << st[r + PL_SHIFT]
+            addr &= 0xFFFFFFFF
+            dest = st[r + PL_DEST]
+            at = planned + 3 * n
+            st[at] = j
+            st[at + 1] = addr
+            st[at + 2] = -1
+            if dest >= 0 and st[r + PL_WRITE] and not _bit(dest) & dirty:
+                have = _plan_value(uc, st, st_ptr, dest, have)
+                st[at + 2] = st[PLAN_VALS + dest]
+            if base >= 0 and st[r + PL_WB] != 0:
+                st[PLAN_VALS + base] = (st[PLAN_VALS + base] + st[r + PL_WB]) & 0xFFFFFFFF
+            if dest >= 0 and not st[r + PL_WRITE] and _loaded_value(uc, st, st_ptr, addr, st[r + PL_SIZE], n):
+                value = st[SCRATCH] & ((np.int64(1) << (8 * st[r + PL_SIZE])) - 1)
+                if kind & K_SIGNED and value >> (8 * st[r + PL_SIZE] - 1):
+                    value -= np.int64(1) << (8 * st[r + PL_SIZE])
+                st[PLAN_VALS + dest] = value & 0xFFFFFFFF
+                loaded = dest
+            n += 1
+        if kind & K_MOVE:
+            rd = st[r + PL_RD]
+            src = st[r + PL_SRC]
+            src2 = st[r + PL_SRC2]
+            bit = _bit(rd)
+            needs = bit if kind & K_HIGH else _bit(src) | _bit(src2)  # MOVT keeps rd's low half
+            if needs & dirty:
+                dirty |= bit
+            else:
+                if kind & K_HIGH:
+                    have = _plan_value(uc, st, st_ptr, rd, have)
+                    value = (st[PLAN_VALS + rd] & 0xFFFF) | st[r + PL_IMM]
+                else:
+                    b = st[r + PL_IMM]
+                    if src2 >= 0:
+                        have = _plan_value(uc, st, st_ptr, src2, have)
+                        b += st[PLAN_VALS + src2] << st[r + PL_SHIFT2]
+                    a = np.int64(0)
+                    if src >= 0:
+                        have = _plan_value(uc, st, st_ptr, src, have)
+                        a = st[PLAN_VALS + src]
+                    value = _apply(st[r + PL_OP], a, b & 0xFFFFFFFF)
+                st[PLAN_VALS + rd] = value & 0xFFFFFFFF
+                have |= bit
+                dirty &= ~bit
+        dirty |= st[r + PL_LOST]
+        if loaded >= 0:
+            dirty &= ~_bit(loaded)
+            have |= _bit(loaded)
+        j = st[pb + (j + 1) * N_PLFIELDS + PL_NEXT]
+    st[PLANNED_N] = n
+    return min(j, e)
+
+
+@numba.njit
+def _loaded_value(uc, st, st_ptr, addr, size, upto):
+    """Put in SCRATCH what a load of ``size`` bytes at ``addr`` will get: the value the block's last store
+    there among its first ``upto`` planned sites stored, if it wrote exactly these bytes from a known
+    register, else memory as it is now, if no such store overlaps them. False where it is not known (device
+    registers, unaligned, a store of another width or an unknown value, a device written in between)."""
+    row = _region_of(st, addr)
+    if row < 0 or st[row + R_DEVICE] or addr & (size - 1):
+        return False
+    planned = st[OFF_PLANNED]
+    pb = st[OFF_PLAN]
+    for k in range(upto - 1, -1, -1):  # the last store that overlaps it decides
+        r = pb + st[planned + 3 * k] * N_PLFIELDS
+        if not st[r + PL_WRITE]:
+            continue
+        lo = st[planned + 3 * k + 1] + st[r + PL_FIRST]
+        hi = lo + st[r + PL_COUNT] * st[r + PL_SIZE]
+        if lo < addr + size and addr < hi:
+            if lo != addr or hi != addr + size or st[planned + 3 * k + 2] < 0:
+                return False
+            st[SCRATCH] = st[planned + 3 * k + 2]
+            return True
+        other = _region_of(st, lo)
+        if other >= 0 and st[other + R_DEVICE]:  # a device may change memory when written
+            return False
+    st[SCRATCH] = 0
+    return _uc_mem_read(uc, addr, st_ptr, size) == 0
+
+
+@numba.njit
+def _price_planned(uc, st, st_ptr):
+    """Price the accesses of the PLANNED sites, in program order."""
+    st[ACC_N] = 0
+    planned = st[OFF_PLANNED]
+    for k in range(st[PLANNED_N]):
+        j = st[planned + 3 * k]
+        _price_site(uc, st, st_ptr, j, st[OFF_PLAN] + j * N_PLFIELDS, st[planned + 3 * k + 1], 0)
+
+
+@numba.njit
+def _apply(op, a, b):
+    """``a OP b`` on 32-bit values, OP numbered as isa.insn.MOVE_OPS."""
+    if op == 0:
+        return a + b
+    if op == 1:
+        return a - b
+    if op == 2:
+        return a & b
+    if op == 3:
+        return a | b
+    if op == 4:
+        return a ^ b
+    k = b & 31 if b < 32 else 32
+    if op == 5:
+        return (a << k) if k < 32 else 0
+    if op == 6:
+        return (a >> k) if k < 32 else 0
+    signed = a - (np.int64(1) << 32) if a >> 31 else a
+    return signed >> (k if k < 32 else 31)
+
+
+@numba.njit
+def _bit(reg):
+    return np.int64(1) << reg if reg >= 0 else np.int64(0)
+
+
+def access_hook(uc, address, size, st_ptr):
+    """Before a load or store the block's plan could not price (``PLAN_DEFER``): price its accesses from
+    the registers now. It returns at once for sites the plan priced (one hook covers nearby sites)."""
+    st = st_ptr
+    off = np.int64(address) - st[CODE_BASE]
+    if st[STOPPED] != 0 or off < 0 or off >= st[CODE_BYTES]:
+        return
+    i = st[st[OFF_IDX] + (off >> 1)] - 1
+    if i < st[PLAN_DEFER] or i >= st[BLOCK_E] or st[ACCOUNTED] == 0:
+        return
+    r = st[OFF_PLAN] + i * N_PLFIELDS
+    if not st[r + PL_KIND] & K_SITE:
+        return
+    addr = st[r + PL_DISP]
+    for reg, scale in ((st[r + PL_BASE], np.int64(0)), (st[r + PL_INDEX], st[r + PL_SHIFT])):
+        if reg >= 0:
+            st[SCRATCH] = 0
+            _uc_reg_read(uc, st[PLAN_REGS + reg], st_ptr)
+            addr += (st[SCRATCH] & 0xFFFFFFFF) << scale
+    _price_site(uc, st, st_ptr, i, r, addr & 0xFFFFFFFF, 1)
 
 
 def block_hook(uc, address, size, st_ptr):
@@ -441,6 +711,13 @@ def block_hook(uc, address, size, st_ptr):
             if last_start >= st[STOP_AT_CYCLE] or st[INSTRET] + (e - 1 - s) >= st[STOP_AT_INSTRET]:
                 _stop(uc, st, STOP_SPLIT, addr)
                 return
+    plan_end = e
+    if st[PLANNING]:
+        plan_end = _plan_block(uc, st, st_ptr, s, e)
+        if plan_end < e and not st[st[OFF_PLAN] + plan_end * N_PLFIELDS + PL_KIND] & K_HOOKED:
+            st[PLAN_SPLIT] = plan_end  # its plan stops at a site no hook prices: run the block in two
+            _stop(uc, st, STOP_PLAN, addr)
+            return
     # -- account the block: the static totals through the runs row, the rest here ---------
     st[TAKEN_PAID] = 0
     body = adj + st[pe + P_CYC] - st[ps + P_CYC]
@@ -520,6 +797,9 @@ def block_hook(uc, address, size, st_ptr):
         st[SP_RECHECK] = 0
     if st[pe + P_DYN_SP] != st[ps + P_DYN_SP]:
         st[SP_RECHECK] = 1
+    if st[PLANNING]:
+        st[PLAN_DEFER] = plan_end
+        _price_planned(uc, st, st_ptr)
 
 
 def count_hook(uc, address, size, st_ptr):
@@ -652,6 +932,7 @@ _LATENCY_SIG = types.int64(types.int64, types.int64)
 #: that Python calls once a run has ended.
 HOOKS = {"block_hook": _HOOK_SIG, "count_hook": _HOOK_SIG, "latency_hook": _HOOK_SIG, "watch_hook": _HOOK_SIG,
          "alignment_hook": _HOOK_SIG, "it_exit_hook": _HOOK_SIG, "memory_hook": _MEM_HOOK_SIG,
+         "access_hook": _HOOK_SIG,
          "icache_flush": types.void(types.CPointer(types.int64)),
          "finish_custom": types.void(types.voidptr, types.CPointer(types.int64))}
 

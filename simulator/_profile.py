@@ -132,7 +132,7 @@ class Profiler:
                         stack_peak_bytes=None, heap_peak_bytes=self.m.heap_peak, regions={})
         low = self.st.min_sp
         top = stack_top(self.m.image, self.m.board)
-        exact = self.code.memory_hook
+        exact = self.code.exact_accesses
         regions = self.region_traffic() if exact else self._static_traffic()
         return dict(traffic="exact" if exact else "static",
                     flash_bytes=flash, ram_static_bytes=ram, sections=sections,

@@ -256,7 +256,7 @@ class ReferenceModel(Observer):
                 theirs = {k: v for k, v in profile.caches()[name].items() if k in mine}
                 native[name], reference[name] = theirs, mine
                 differences += [f"{name}.{k}" for k in mine if mine[k] != theirs[k]]
-        if self.m.code.memory_hook:
+        if self.m.code.exact_accesses:
             native["regions"] = profile.region_traffic()
             reference["regions"] = self.regions
             differences += [f"regions.{r}" for r in self.regions if self.regions[r] != native["regions"][r]]

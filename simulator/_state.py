@@ -136,6 +136,23 @@ CUSTOM_PENDING = HEADER.add("custom_pending", "1 + index of the F_CUSTOM instruc
 N_UNITS = HEADER.add("custom_units", "units whose F_CUSTOM instructions the block hook runs")
 UNIT_HOOK = HEADER.add("unit_hooks", "their native hooks' addresses (HOOK_SIGNATURE)", MAX_UNITS)
 UNIT_STATE = HEADER.add("unit_states", "their state arrays' addresses", MAX_UNITS)
+#: Access plans (PLAN, ``_native._plan_block``): with exact memory or a data cache, the block hook works out
+#: the address of each data access of the block from the registers at its start and prices it by its region,
+#: instead of a memory hook seeing every access.
+PLANNING = HEADER.add("planning", "1: data accesses are priced by the access plans (PLAN), not a memory hook")
+OFF_PLAN = HEADER.add("plan_table", "offset of the per-instruction access plans (PLAN), N_INSNS + 1 records")
+OFF_ACCESS = HEADER.add("access_table", "offset of the current block's priced accesses (ACCESS), for taking back")
+ACC_N = HEADER.add("accesses", "ACCESS records of the current block")
+ACC_CAP = HEADER.add("access_capacity", "ACCESS records there is room for (the most one block can make)")
+PLAN_DEFER = HEADER.add("plan_deferred", "first instruction of the current block whose accesses access_hook "
+                        "prices (its address needs a value loaded in the block, or it is predicated); N_INSNS: none")
+PLAN_SPLIT = HEADER.add("plan_split", "STOP_PLAN: the instruction to split the block at")
+OFF_PLANNED = HEADER.add("planned_table", "offset of the (site, address, stored word or -1) the current block's "
+                         "plan worked out")
+PLANNED_N = HEADER.add("planned", "sites in it")
+MAX_PLAN_REGS = 32
+PLAN_REGS = HEADER.add("plan_registers", "Unicorn register ids by register number", MAX_PLAN_REGS)
+PLAN_VALS = HEADER.add("plan_values", "register values the plan of the current block has worked out", MAX_PLAN_REGS)
 NHEADER = HEADER.size
 
 #: Named stall slots the hooks charge directly, and why a hook stopped emulation. They are numpy
@@ -144,7 +161,8 @@ NHEADER = HEADER.size
 STALL_BRANCH, STALL_LOAD_USE, STALL_MULDIV, STALL_MEMORY, STALL_ACCELERATOR = (
     np.int64(STALLS + STALL_CAUSES.index(c)) for c in ("branch", "load_use", "muldiv", "memory", "accelerator"))
 
-STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN, STOP_UNALIGNED = (np.int64(k) for k in range(1, 7))
+STOP_EVENT, STOP_SPLIT, STOP_WATCH, STOP_OUTSIDE, STOP_WATCH_INSN, STOP_UNALIGNED, STOP_PLAN = (
+    np.int64(k) for k in range(1, 8))
 
 # Tables are stored record by record (a record's fields side by side), the fields a block hook
 # reads first: one block touches a few cache lines, not one per field.
@@ -180,6 +198,53 @@ F_CTRL, F_CALL, F_IN_IT, F_LOAD, F_SINGLE, F_JR, F_MISALIGNED32, F_WATCH, F_SIGN
 #: the block hook has its unit run it when the next block starts (or ``NativeHooks.finish_custom``, when the run
 #: stopped before one).
 
+#: Access plans, N_INSNS + 1 records (the last one: where no instruction follows). Register numbers are the
+#: decoders' (r0..r15, x0..x31); masks have bit n for register n.
+PLAN = Layout("plan")
+PL_NEXT = PLAN.add("next", "first instruction at or after this one that the plans look at (N_INSNS: none)")
+PL_KIND = PLAN.add("kind", "K_* bits")
+PL_BASE = PLAN.add("base", "base register of its accesses, -1: disp is their address")
+PL_INDEX = PLAN.add("index", "index register, -1: none")
+PL_SHIFT = PLAN.add("shift", "left shift of the index")
+PL_DISP = PLAN.add("disp", "added to the base and the scaled index")
+PL_WB = PLAN.add("writeback", "added to the base register after the instruction")
+PL_FIRST = PLAN.add("first", "offset of the first access from the address")
+PL_COUNT = PLAN.add("count", "accesses, size bytes apart")
+PL_SIZE = PLAN.add("size", "bytes per access")
+PL_WRITE = PLAN.add("write", "1: its accesses are writes")
+PL_RD = PLAN.add("move_to", "K_MOVE: the register it sets to src OP ((src2 << shift2) + imm) (K_HIGH: "
+                 "(rd & 0xFFFF) | imm)")
+PL_SRC = PLAN.add("move_from", "K_MOVE: the source register, -1: none")
+PL_SRC2 = PLAN.add("move_from2", "K_MOVE: a second source register, -1: none")
+PL_SHIFT2 = PLAN.add("move_shift", "K_MOVE: left shift of the second source")
+PL_IMM = PLAN.add("move_imm", "K_MOVE: the immediate")
+PL_OP = PLAN.add("move_op", "K_MOVE: the operation, numbered as isa.insn.MOVE_OPS")
+PL_LOST = PLAN.add("lost", "registers it writes with values the plans do not follow (mask)")
+PL_DEST = PLAN.add("dest", "the register a word load writes or a word store stores (the plans follow values "
+                   "through memory); -1: none")
+N_PLFIELDS = PLAN.size
+K_SITE, K_MOVE, K_HIGH, K_DEFER, K_HOOKED, K_SIGNED = 1, 2, 4, 8, 16, 32
+#: K_SIGNED: a load that sign-extends what it loads. K_DEFER: a site predicated in an IT block (it may not
+#: run), which the plans never price. K_HOOKED: access_hook watches the site, so a block's plan may stop
+#: before it; a block whose plan would stop at a site not hooked is split there instead (STOP_PLAN), so
+#: that the site starts a block of its own.
+
+#: Priced accesses of the current block, ACC_CAP records: what taking back part of the block undoes.
+ACCESS = Layout("access")
+A_INSN = ACCESS.add("instruction", "the instruction that made it")
+A_ROW = ACCESS.add("region", "offset of its region's record")
+A_WRITE = ACCESS.add("write", "1: a write")
+A_BYTES = ACCESS.add("bytes", "bytes counted as its region's traffic (0: another line of the same access)")
+A_WAIT = ACCESS.add("wait", "cycles charged for it (wait states, misses, write-backs)")
+A_LATE = ACCESS.add("late", "1: priced when it ran (access_hook, in block_dynamic), 0: at the block's start")
+A_SLOT = ACCESS.add("cache_slot", "data-cache slot it looked up, -1: uncached")
+A_TAG = ACCESS.add("old_tag", "that slot's tag, LRU stamp and dirty bit before")
+A_STAMP = ACCESS.add("old_stamp", "")
+A_DIRTY = ACCESS.add("old_dirty", "")
+A_CLOCK = ACCESS.add("old_clock", "cache_clock before")
+A_OUTCOME = ACCESS.add("outcome", "1 hit, 2 miss, 3 miss with a write-back")
+N_AFIELDS = ACCESS.size
+
 #: Prefix-sum records, N_INSNS + 1 of them: what instructions [0, i) add up to. The block hook
 #: reads only the first two; the static totals come from the runs row (``NativeState.static``).
 PREFIX = Layout("prefix")
@@ -207,6 +272,7 @@ R_CACHEABLE = REGION.add("cacheable", "the caches sit in front of it")
 R_READ_WAIT = REGION.add("read_wait", "wait states per data read")
 R_WRITE_WAIT = REGION.add("write_wait", "wait states per data write")
 R_FILL = REGION.add("fill", "cycles of a cache line fill from it")
+R_DEVICE = REGION.add("device", "1: device registers (reading them has effects: the plans never do)")
 R_READS = REGION.add("reads", "data reads that reached it")
 R_WRITES = REGION.add("writes", "data writes")
 R_READ_BYTES = REGION.add("read_bytes", "bytes read")
@@ -293,9 +359,11 @@ class NativeState:
 
     @classmethod
     def allocate(cls, *, instructions: int, code_bytes: int, regions: int, icache: tuple[int, int],
-                 dcache: tuple[int, int], max_nodes: int, max_depth: int, lines: bool = False) -> NativeState:
+                 dcache: tuple[int, int], max_nodes: int, max_depth: int, lines: bool = False,
+                 accesses: int = 0) -> NativeState:
         """A zeroed state with room for the tables; ``icache``/``dcache`` are (sets, ways); ``lines``
-        keeps the per-instruction rows of cycles per source line."""
+        keeps the per-instruction rows of cycles per source line; ``accesses`` > 0: access plans, with room
+        for that many priced accesses per block."""
         hash_slots = 1
         while hash_slots < 2 * max_nodes:
             hash_slots <<= 1
@@ -303,7 +371,9 @@ class NativeState:
                  (OFF_PREFIX, N_PREFIX * (instructions + 1)), (OFF_RUNS, instructions + 1),
                  (OFF_NODE, N_NFIELDS * max_nodes), (OFF_HASH, 2 * hash_slots), (OFF_STACK, N_FFIELDS * max_depth),
                  (OFF_IC, 3 * icache[0] * icache[1]), (OFF_DC, 3 * dcache[0] * dcache[1]),
-                 (OFF_REGION, N_RFIELDS * regions), (OFF_LINES, N_LFIELDS * (instructions + 1) if lines else 0))
+                 (OFF_REGION, N_RFIELDS * regions), (OFF_LINES, N_LFIELDS * (instructions + 1) if lines else 0),
+                 (OFF_PLAN, N_PLFIELDS * (instructions + 1) if accesses else 0), (OFF_ACCESS, N_AFIELDS * accesses),
+                 (OFF_PLANNED, 3 * accesses))
         at, offsets = NHEADER, {}
         for slot, size in sizes:
             offsets[slot], at = at, at + size
@@ -316,6 +386,7 @@ class NativeState:
         state.lines = int(lines)
         state.icache_sets, state.icache_ways = icache
         state.dcache_sets, state.dcache_ways = dcache
+        state.planning, state.access_capacity = int(accesses > 0), accesses
         return state
 
     def copy(self) -> NativeState:
@@ -371,6 +442,16 @@ class NativeState:
         """The LINE rows (empty views when lines is 0)."""
         return Rows(self.array, self.line_table, self.n_instructions + 1 if self.lines else 0, LINE)
 
+    @functools.cached_property
+    def plans(self) -> Rows:
+        """The PLAN rows (empty views without access plans)."""
+        return Rows(self.array, self.plan_table, self.n_instructions + 1 if self.planning else 0, PLAN)
+
+    @functools.cached_property
+    def access_rows(self) -> Rows:
+        """The ACCESS rows (all ``access_capacity`` of them; the current block's are the first ``accesses``)."""
+        return Rows(self.array, self.access_table, self.access_capacity, ACCESS)
+
     def region(self, k: int) -> Record:
         return Record(self.array, self.region_table + k * N_RFIELDS, REGION)
 
@@ -400,7 +481,7 @@ for _name, (_at, _count, _doc) in HEADER.fields.items():
 def describe_layout() -> str:
     """The state array's layout as text (docs/architecture.md quotes it)."""
     lines = []
-    for layout in (HEADER, INSN, PREFIX, LINE, REGION, NODE, FRAME):
+    for layout in (HEADER, INSN, PLAN, ACCESS, PREFIX, LINE, REGION, NODE, FRAME):
         lines.append(f"{layout.what}:")
         for name, (at, count, doc) in layout.fields.items():
             lines.append(f"  {at:3d}{'+' + str(count) if count > 1 else '':4s} {name:24s} {doc}")
