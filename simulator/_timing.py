@@ -604,7 +604,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict
         if not in_sequence or insn.addr in targets:  # what follows is priced as after a transfer here
             start, fetched, arrived, freed = 0, last, {line: 0 for line in range(first, last + 1)}, {}
         prev_cycles = sum(instruction_cost(p, plain, insn).values())
-        freed[last] = start  # the last instruction that ends in a line releases it
+        freed[first] = start  # the last instruction that starts in a line releases it as it issues
         if insn.ctrl:
             resolves = start + prev_cycles + p.taken.get(insn.klass, 0) - 2
             while fetched + 1 - depth <= last and ask_time(fetched + 1) < resolves:  # asked for before it resolves
