@@ -584,7 +584,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict
 
     def ask_time(line: int) -> int:
         """The cycle the prefetcher requests ``line``: after the previous grant, once there is room."""
-        return max(arrived[line - 1] - latency, freed.get(line - depth, 0) - 1)
+        return max(arrived[line - 1] - latency, freed.get(line - depth, -latency))  # lines before a restart: gone
 
     def ask(line: int, when: int) -> None:  # granted with the previous line's answer, answered latency later
         arrived[line] = max(arrived[line - 1], when + 1) + latency
