@@ -203,6 +203,9 @@ FETCH_PARAMS = {
                     "resolves and waits for the port, behind the fetch in flight and one already requested "
                     "(priced per transfer from the stream's state when it is reached in sequence)",
                     ("scaled", "port")),
+    "release": Param("ends", "", "stream: when a buffered line makes room for the next; ends: the cycle before the "
+                     "last instruction ending in it issues; starts: the cycle the last instruction starting in it "
+                     "issues (a FIFO that pops a line as its last instruction is taken)", ("ends", "starts")),
 }
 
 #: Keys of a profile's [prediction] table: a branch target address cache (BTAC) remembers whether
@@ -573,6 +576,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict
     where the target's own wait is the stream's (it is reached in sequence when the wait is charged)
     and what follows is priced as after the transfer, the usual way into a loop."""
     latency, depth = 1 + mem.fetch_wait, p.fetch["buffer_lines"]
+    by_start = p.fetch["release"] == "starts"
     plain = dataclasses.replace(mem, stream=None, fetch_wait=0)
     targets = {i.target for i in insns if i.ctrl and i.target is not None}
     stalls: dict[int, int] = {}
@@ -580,7 +584,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict
     prev = None
     start = prev_cycles = fetched = 0           # issue time, previous instruction's cycles, last line asked for
     arrived: dict[int, int] = {}                 # line -> first cycle an instruction in it may issue
-    freed: dict[int, int] = {}                   # line -> when the last instruction ending in it issued
+    freed: dict[int, int] = {}                   # line -> the cycle it makes room (``release``)
 
     def ask_time(line: int) -> int:
         """The cycle the prefetcher requests ``line``: after the previous grant, once there is room."""
@@ -604,7 +608,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict
         if not in_sequence or insn.addr in targets:  # what follows is priced as after a transfer here
             start, fetched, arrived, freed = 0, last, {line: 0 for line in range(first, last + 1)}, {}
         prev_cycles = sum(instruction_cost(p, plain, insn).values())
-        freed[first] = start  # the last instruction that starts in a line releases it as it issues
+        freed[first if by_start else last] = start if by_start else start - 1  # room for a line from then
         if insn.ctrl:
             resolves = start + prev_cycles + p.taken.get(insn.klass, 0) - 2
             while fetched + 1 - depth <= last and ask_time(fetched + 1) < resolves:  # asked for before it resolves
