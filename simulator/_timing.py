@@ -34,6 +34,8 @@ HAZARDS = {
     "misaligned_target": "cycles added to a taken transfer whose target is a 32-bit instruction at a 2-mod-4 address",
     "misaligned_fetch": "cycles added to every 32-bit instruction at a 2-mod-4 address (a second fetch transfer)",
     "jump_reg_self": "cycles added to an indirect jump whose link register is its base register (jalr ra, 0(ra))",
+    "misaligned_fallthrough": "cycles added to a taken conditional branch whose fall-through is a 32-bit instruction "
+                              "at a 2-mod-4 address (its prefetch, begun from a buffered halfword, finishes first)",
 }
 
 STALL_CAUSES = ("branch", "load_use", "muldiv", "memory", "accelerator", "other")
@@ -375,6 +377,9 @@ class MemoryCosts:
     #: per-line model with ``taken_refetch``: conditional branch address -> the lines its
     #: fall-through needs, fetched and discarded when it is taken (``refetch_lines``)
     refetch: dict[int, int] | None = None
+    #: conditional branches whose fall-through is a 32-bit instruction at a 2-mod-4 address
+    #: (``misaligned_fallthrough``)
+    split_fallthrough: frozenset[int] = frozenset()
     #: dual issue: addresses of the instructions that issue in their linear predecessor's cycle
     #: when reached from it (``pairs``)
     paired: frozenset[int] = frozenset()
@@ -401,7 +406,10 @@ class MemoryCosts:
             mem = dataclasses.replace(mem, stream=stalls, refill=refill if fetch["refill"] == "port" else None)
         if fetch["taken_refetch"] and wait and not streaming:
             mem = dataclasses.replace(mem, refetch=refetch_lines(mem, insns))
-        return dataclasses.replace(mem, paired=pairs(profile, insns))
+        split = frozenset(b.addr for b, f in zip(insns, insns[1:]) if b.klass == "branch" and
+                          b.fallthrough == f.addr and f.size == 4 and f.addr & 2) \
+            if profile.hazards["misaligned_fallthrough"] else frozenset()
+        return dataclasses.replace(mem, paired=pairs(profile, insns), split_fallthrough=split)
 
 
 def memory_hooked(profile: Profile, exact_memory: bool) -> bool:
@@ -541,6 +549,8 @@ def taken_cost(p: Profile, mem: MemoryCosts, branch: Insn, target: Insn | None, 
     if mem.refill is not None and not predicted and branch.addr in mem.refill:
         return mem.refill[branch.addr] + misaligned * mem.refill_scale
     extra += misaligned
+    if branch.addr in mem.split_fallthrough:
+        extra += p.hazards["misaligned_fallthrough"]
     if mem.refetch is not None:
         extra += mem.refetch.get(branch.addr, 0) * mem.fetch_wait
     # A streaming fetch unit: each cycle of the transfer and of its refill waits for a fetch
