@@ -573,8 +573,8 @@ def refetch_lines(mem: MemoryCosts, insns: list[Insn]) -> dict[int, int]:
 
 def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict[int, int], dict[int, int]]:
     """Cycles each instruction waits for its fetch lines under a streaming fetch unit, reached in
-    sequence, and the extra cycles of each control transfer's taken refill from the stream's state
-    there (``refill = "port"``). The prefetcher requests the next line the cycle after its last grant
+    sequence, and (``refill = "port"``; else none) the extra cycles of each control transfer's taken
+    refill from the stream's state there. The prefetcher requests the next line the cycle after its last grant
     once there is room (at most ``buffer_lines`` lines past those the issued instructions have
     finished with); the port grants one request at a time, in the cycle the previous answer comes,
     each answered 1 + fetch_wait cycles after its grant, and an instruction issues the cycle after
@@ -586,7 +586,7 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict
     where the target's own wait is the stream's (it is reached in sequence when the wait is charged)
     and what follows is priced as after the transfer, the usual way into a loop."""
     latency, depth = 1 + mem.fetch_wait, p.fetch["buffer_lines"]
-    by_start = p.fetch["release"] == "starts"
+    by_start, port = p.fetch["release"] == "starts", p.fetch["refill"] == "port"
     plain = dataclasses.replace(mem, stream=None, fetch_wait=0)
     targets = {i.target for i in insns if i.ctrl and i.target is not None}
     stalls: dict[int, int] = {}
@@ -619,9 +619,10 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict
             start, fetched, arrived, freed = 0, last, {line: 0 for line in range(first, last + 1)}, {}
         prev_cycles = sum(instruction_cost(p, plain, insn).values())
         freed[first if by_start else last] = start if by_start else start - 1  # room for a line from then
-        if insn.ctrl:
+        if insn.ctrl and port:
             resolves = start + prev_cycles + p.taken.get(insn.klass, 0) - 2
-            while fetched + 1 - depth <= last and ask_time(fetched + 1) < resolves:  # asked for before it resolves
+            settled = insn.fallthrough >> mem.fetch_shift  # the lines before it make room no later than now
+            while fetched + 1 - depth < settled and ask_time(fetched + 1) < resolves:  # asked before it resolves
                 fetched += 1
                 ask(fetched, ask_time(fetched))
             granted = max(resolves, arrived[fetched] - 1)  # the port is free with the last line's answer
