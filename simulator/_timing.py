@@ -34,6 +34,8 @@ HAZARDS = {
     "misaligned_target": "cycles added to a taken transfer whose target is a 32-bit instruction at a 2-mod-4 address",
     "misaligned_fetch": "cycles added to every 32-bit instruction at a 2-mod-4 address (a second fetch transfer)",
     "jump_reg_self": "cycles added to an indirect jump whose link register is its base register (jalr ra, 0(ra))",
+    "misaligned_fallthrough": "cycles added to a taken conditional branch whose fall-through is a 32-bit instruction "
+                              "at a 2-mod-4 address (its prefetch, begun from a buffered halfword, finishes first)",
 }
 
 STALL_CAUSES = ("branch", "load_use", "muldiv", "memory", "accelerator", "other")
@@ -198,6 +200,14 @@ FETCH_PARAMS = {
                           "issues next", int, lambda v: 1 <= v <= 64),
     "taken_refetch": Param(False, "", "lines: a taken conditional branch first finishes fetching the "
                            "fall-through instruction it started to prefetch (the new lines it needs)", bool),
+    "refill": Param("scaled", "", "stream: what a taken transfer's refill costs; scaled: each of its cycles "
+                    "(own + [taken]) waits for a fetch; port: the target's fetch is requested when the transfer "
+                    "resolves and waits for the port, behind the fetch in flight and one already requested "
+                    "(priced per transfer from the stream's state when it is reached in sequence)",
+                    ("scaled", "port")),
+    "release": Param("ends", "", "stream: when a buffered line makes room for the next; ends: the cycle before the "
+                     "last instruction ending in it issues; starts: the cycle the last instruction starting in it "
+                     "issues (a FIFO that pops a line as its last instruction is taken)", ("ends", "starts")),
 }
 
 #: Keys of a profile's [prediction] table: a branch target address cache (BTAC) remembers whether
@@ -361,9 +371,15 @@ class MemoryCosts:
     #: streaming fetch: address -> cycles the instruction waits for its lines when reached in
     #: sequence (``stream_stalls``); None for the per-line model
     stream: dict[int, int] | None = None
+    #: streaming fetch with ``refill = "port"``: control transfer address -> the extra cycles of its
+    #: taken refill (``stream_stalls``), instead of the scaled [taken] refill
+    refill: dict[int, int] | None = None
     #: per-line model with ``taken_refetch``: conditional branch address -> the lines its
     #: fall-through needs, fetched and discarded when it is taken (``refetch_lines``)
     refetch: dict[int, int] | None = None
+    #: conditional branches whose fall-through is a 32-bit instruction at a 2-mod-4 address
+    #: (``misaligned_fallthrough``)
+    split_fallthrough: frozenset[int] = frozenset()
     #: dual issue: addresses of the instructions that issue in their linear predecessor's cycle
     #: when reached from it (``pairs``)
     paired: frozenset[int] = frozenset()
@@ -386,10 +402,14 @@ class MemoryCosts:
         if insns is None or profile is None:
             return mem
         if streaming:
-            mem = dataclasses.replace(mem, stream=stream_stalls(profile, mem, insns))
+            stalls, refill = stream_stalls(profile, mem, insns)
+            mem = dataclasses.replace(mem, stream=stalls, refill=refill if fetch["refill"] == "port" else None)
         if fetch["taken_refetch"] and wait and not streaming:
             mem = dataclasses.replace(mem, refetch=refetch_lines(mem, insns))
-        return dataclasses.replace(mem, paired=pairs(profile, insns))
+        split = frozenset(b.addr for b, f in zip(insns, insns[1:]) if b.klass == "branch" and
+                          b.fallthrough == f.addr and f.size == 4 and f.addr & 2) \
+            if profile.hazards["misaligned_fallthrough"] else frozenset()
+        return dataclasses.replace(mem, paired=pairs(profile, insns), split_fallthrough=split)
 
 
 def memory_hooked(profile: Profile, exact_memory: bool) -> bool:
@@ -525,8 +545,12 @@ def flow_cost(p: Profile, mem: MemoryCosts, prev: Insn, insn: Insn | None, addre
 def taken_cost(p: Profile, mem: MemoryCosts, branch: Insn, target: Insn | None, predicted: bool = False) -> int:
     """Extra cycles of a control transfer that went somewhere else than its fall-through."""
     extra = p.prediction["predicted_taken"] if predicted else p.taken[branch.klass]
-    if target is not None and target.size == 4 and target.addr & 2:
-        extra += p.hazards["misaligned_target"]
+    misaligned = p.hazards["misaligned_target"] if target is not None and target.size == 4 and target.addr & 2 else 0
+    if mem.refill is not None and not predicted and branch.addr in mem.refill:
+        return mem.refill[branch.addr] + misaligned * mem.refill_scale
+    extra += misaligned
+    if branch.addr in mem.split_fallthrough:
+        extra += p.hazards["misaligned_fallthrough"]
     if mem.refetch is not None:
         extra += mem.refetch.get(branch.addr, 0) * mem.fetch_wait
     # A streaming fetch unit: each cycle of the transfer and of its refill waits for a fetch
@@ -547,23 +571,38 @@ def refetch_lines(mem: MemoryCosts, insns: list[Insn]) -> dict[int, int]:
     return out
 
 
-def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> dict[int, int]:
+def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> tuple[dict[int, int], dict[int, int]]:
     """Cycles each instruction waits for its fetch lines under a streaming fetch unit, reached in
-    sequence: the prefetcher requests the next line when the previous one arrived, each answered
-    1 + fetch_wait cycles later, and holds at most ``buffer_lines`` lines past those the issued
-    instructions have finished with. The stream restarts, with the instruction's own lines in
-    (the refill of ``taken_cost``), wherever a transfer may land: after a jump, call or return,
-    after gaps in the code, and at static branch targets, where the target's own wait is the
-    stream's (it is reached in sequence when the wait is charged) and what follows is priced as
-    after the transfer, the usual way into a loop."""
+    sequence, and (``refill = "port"``; else none) the extra cycles of each control transfer's taken
+    refill from the stream's state there. The prefetcher requests the next line the cycle after its last grant
+    once there is room (at most ``buffer_lines`` lines past those the issued instructions have
+    finished with); the port grants one request at a time, in the cycle the previous answer comes,
+    each answered 1 + fetch_wait cycles after its grant, and an instruction issues the cycle after
+    its last line came. A taken transfer requests its target when it resolves (in its last refill
+    cycle of comb memory), behind the line in flight and one already requested, which are fetched
+    and discarded (ibex_prefetch_buffer.sv: an OBI request is held until granted). The stream
+    restarts, with the instruction's own lines in (the refill of ``taken_cost``), wherever a transfer
+    may land: after a jump, call or return, after gaps in the code, and at static branch targets,
+    where the target's own wait is the stream's (it is reached in sequence when the wait is charged)
+    and what follows is priced as after the transfer, the usual way into a loop."""
     latency, depth = 1 + mem.fetch_wait, p.fetch["buffer_lines"]
+    by_start, port = p.fetch["release"] == "starts", p.fetch["refill"] == "port"
     plain = dataclasses.replace(mem, stream=None, fetch_wait=0)
     targets = {i.target for i in insns if i.ctrl and i.target is not None}
     stalls: dict[int, int] = {}
+    refill: dict[int, int] = {}
     prev = None
     start = prev_cycles = fetched = 0           # issue time, previous instruction's cycles, last line asked for
-    arrived: dict[int, int] = {}                 # line -> when it arrived
-    freed: dict[int, int] = {}                   # line -> when the last instruction ending in it issued
+    arrived: dict[int, int] = {}                 # line -> first cycle an instruction in it may issue
+    freed: dict[int, int] = {}                   # line -> the cycle it makes room (``release``)
+
+    def ask_time(line: int) -> int:
+        """The cycle the prefetcher requests ``line``: after the previous grant, once there is room."""
+        return max(arrived[line - 1] - latency, freed.get(line - depth, -latency))  # lines before a restart: gone
+
+    def ask(line: int, when: int) -> None:  # granted with the previous line's answer, answered latency later
+        arrived[line] = max(arrived[line - 1], when + 1) + latency
+
     for insn in insns:
         first, last = _lines(mem, insn)
         in_sequence = prev is not None and prev.fallthrough == insn.addr and not (prev.ctrl and prev.klass != "branch")
@@ -572,13 +611,21 @@ def stream_stalls(p: Profile, mem: MemoryCosts, insns: list[Insn]) -> dict[int, 
             ready = start + prev_cycles + lu + mc
             while fetched < last:  # the prefetcher's next line: after the last one, once there is room
                 fetched += 1
-                arrived[fetched] = max(arrived[fetched - 1], freed.get(fetched - depth, 0)) + latency
+                ask(fetched, ask_time(fetched))
             start = max(ready, arrived[last])
             if start > ready:
                 stalls[insn.addr] = start - ready
         if not in_sequence or insn.addr in targets:  # what follows is priced as after a transfer here
             start, fetched, arrived, freed = 0, last, {line: 0 for line in range(first, last + 1)}, {}
         prev_cycles = sum(instruction_cost(p, plain, insn).values())
-        freed[last] = start  # the last instruction that ends in a line releases it
+        freed[first if by_start else last] = start if by_start else start - 1  # room for a line from then
+        if insn.ctrl and port:
+            resolves = start + prev_cycles + p.taken.get(insn.klass, 0) - 2
+            settled = insn.fallthrough >> mem.fetch_shift  # the lines before it make room no later than now
+            while fetched + 1 - depth < settled and ask_time(fetched + 1) < resolves:  # asked before it resolves
+                fetched += 1
+                ask(fetched, ask_time(fetched))
+            granted = max(resolves, arrived[fetched] - 1)  # the port is free with the last line's answer
+            refill[insn.addr] = granted + latency + 1 - start - prev_cycles
         prev = insn
-    return stalls
+    return stalls, refill

@@ -276,3 +276,50 @@ def test_merged_site_hooks_price_and_fault_as_one_hook_per_site(run, monkeypatch
         r = run(what, core, *args)
         results.append((r.cycles, r.instructions, r.stalls, r.functions, r.message, r.exit_reason))
     assert results[0] == results[1]
+
+
+# -- the fetch rules found against the RTL (docs/validation.md), on hand-assembled code ----------
+_ADDI, _DIV, _BEQ8, _CNOP = 0x00108093, 0x023140B3, 0x00000463, 0x0001  # addi x1,x1,1; div x1,x2,x3; beq x0,x0,+8
+
+
+def _code(*parts: int, base: int = 0x1000):
+    from simmcu.isa import rv32
+
+    raw = b"".join(p.to_bytes(2 if p < 0x10000 and p & 3 != 3 else 4, "little") for p in parts)
+    return rv32.decode_all(raw, base)
+
+
+def _stream(core: str, wait: int, insns):
+    import dataclasses
+
+    from simmcu._timing import MemoryCosts, stream_stalls
+
+    mem = MemoryCosts((wait,) * 3, (wait,) * 3, wait, 2, False, refill_scale=1 + wait)
+    return stream_stalls(load_profile(core), dataclasses.replace(mem, stream={}), insns)
+
+
+@pytest.mark.parametrize("wait", [1, 2, 3])
+def test_ibex_refill_waits_behind_the_fetch_in_flight_and_the_request_held(wait):
+    """Derived from ibex_prefetch_buffer.sv with W = wait + 1 cycles per fetch: after fetch-bound
+    code the branch finds a fetch in flight and a request held, so the target is granted 2 W after
+    the branch's own word came: refill 3 W - 1 (the RTL's target 5 / 11 at N = 1 / 3). After a
+    divide the buffer is full: only the fetch its own issue made room for is ahead, refill 2 W."""
+    w = wait + 1
+    code = _code(_ADDI, _ADDI, _ADDI, _ADDI, _BEQ8)
+    assert _stream("ibex", wait, code)[1][code[-1].addr] == 3 * w - 1
+    code = _code(_DIV, _BEQ8)
+    assert _stream("ibex", wait, code)[1][code[-1].addr] == 2 * w
+
+
+def test_picorv32_taken_branch_finishes_a_misaligned_32bit_fallthrough():
+    """picorv32.v: a fall-through that starts in the halfword buffered by the branch's fetch waits for
+    mem_do_rinst; a 32-bit one then fetches its second word before the taken branch ends: +1."""
+    from simmcu._board import load_board
+    from simmcu._timing import MemoryCosts, taken_cost
+
+    profile, board = load_profile("picorv32"), load_board("generic-rv32")
+    split = _code(_CNOP, _BEQ8, _ADDI, _ADDI)     # beq at 2 mod 4, addi after it at 2 mod 4
+    aligned = _code(_BEQ8, _ADDI, _CNOP, _ADDI)   # beq at 0 mod 4, addi after it aligned
+    costs = [taken_cost(profile, MemoryCosts.of(board, profile, insns=c), c[i], None) for c, i in ((split, 1),
+                                                                                                   (aligned, 0))]
+    assert costs == [profile.taken["branch"] + 1, profile.taken["branch"]]
