@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import builtins
 import ctypes
-import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -29,6 +28,15 @@ from pathlib import Path
 import numpy as np
 from unicorn.unicorn_py3 import unicorn as _ucmod
 
+try:  # the interpreter's own SHA-256: hashlib's import loads OpenSSL, a few milliseconds of every run
+    from _sha2 import sha256  # Python 3.12+
+except ImportError:
+    try:
+        from _sha256 import sha256
+    except ImportError:
+        from hashlib import sha256
+
+from ._objfile import ObjectFile, Unsupported, map_object
 from ._state import CUSTOM_PENDING, MAX_UNITS, N_UNITS, UNIT_HOOK, UNIT_STATE
 
 _LIB = _ucmod.uclib
@@ -86,20 +94,39 @@ def _cache_dirs() -> list[Path]:
 
 
 def _cache_key() -> str:
-    import llvmlite
-    import llvmlite.binding as llvm
     import unicorn
 
-    h = hashlib.sha256()
+    h = sha256()
     for name in _SOURCES:
         h.update(Path(__file__).with_name(name).read_bytes())
-    numba_dir = importlib.util.find_spec("numba").submodule_search_locations[0]
-    h.update(Path(numba_dir, "_version.py").read_bytes())
-    llvm.initialize_native_target()
+    for package in ("numba", "llvmlite"):  # their versions, without importing them
+        h.update(Path(importlib.util.find_spec(package).submodule_search_locations[0], "_version.py").read_bytes())
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("NUMBA_") and k != "NUMBA_CACHE_DIR")
-    h.update(repr((llvmlite.__version__, unicorn.__version__, sys.version, llvm.get_host_cpu_name(),
-                   llvm.get_host_cpu_features().flatten(), settings)).encode())
+    h.update(repr((unicorn.__version__, sys.version, _host_cpu(), settings)).encode())
     return h.hexdigest()[:20]
+
+
+#: The lines of /proc/cpuinfo that name the CPU and its instruction set extensions (x86, Arm, RISC-V);
+#: the others (its clock, its core's number) vary between runs on one machine.
+_CPU_FIELDS = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags", "CPU implementer",
+               "CPU architecture", "CPU variant", "CPU part", "CPU revision", "Features", "isa", "uarch")
+
+
+def _host_cpu() -> tuple:
+    """What Numba compiled for: the CPU and its extensions, from /proc/cpuinfo's first CPU where there
+    is one (as LLVM reads them, without loading LLVM), else as LLVM reports them."""
+    try:
+        first = Path("/proc/cpuinfo").read_text(errors="replace").split("\n\n")[0]
+    except OSError:
+        first = ""
+    fields = [tuple(part.strip() for part in line.split(":", 1)) for line in first.splitlines() if ":" in line]
+    known = tuple(f for f in fields if f[0] in _CPU_FIELDS)
+    if known:
+        return ("cpuinfo", os.uname().machine, known)
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    return ("llvm", llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
 
 
 def _load_or_compile() -> dict[str, EntryPoint]:
@@ -132,11 +159,7 @@ def _link(compiled: dict) -> bytes | None:
     """One object file of all the entry points: a JSON line (entry point -> symbol, the undefined
     symbols), then the object code. None if it needs a symbol ``_resolve`` cannot find, or is not
     ELF (hosts other than Linux then compile on every run)."""
-    import io
-
     import llvmlite.binding as llvm
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
 
     module = None
     symbols = {}
@@ -150,20 +173,28 @@ def _link(compiled: dict) -> bytes | None:
             module.link_in(part)
     code = next(iter(compiled.values()))._library._codegen._tm.emit_object(module)  # Numba's own target
     try:
-        table = ELFFile(io.BytesIO(code)).get_section_by_name(".symtab")
-    except ELFError:
+        undefined = ObjectFile(code).undefined()
+    except Unsupported:
         return None
-    undefined = sorted({s.name for s in table.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF"})
     if any(_resolve(name) is None for name in undefined):
         return None
     return json.dumps(dict(symbols=symbols, undefined=undefined)).encode() + b"\n" + code
 
 
 def _load(blob: bytes) -> dict[str, EntryPoint]:
-    import llvmlite.binding as llvm
-
+    """The entry points of a cached object: mapped by ``_objfile`` where it can, else by MCJIT."""
     header, _, code = blob.partition(b"\n")
     meta = json.loads(header)
+    try:
+        addresses = map_object(code, meta["symbols"].values(), _resolve, _keep_alive)
+    except Unsupported:
+        addresses = _load_mcjit(code, meta)
+    return {name: EntryPoint(name, addresses[symbol]) for name, symbol in meta["symbols"].items()}
+
+
+def _load_mcjit(code: bytes, meta: dict) -> dict[str, int]:
+    import llvmlite.binding as llvm
+
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     for name in meta["undefined"]:
@@ -173,7 +204,7 @@ def _load(blob: bytes) -> dict[str, EntryPoint]:
     engine.add_object_file(llvm.ObjectFileRef.from_data(code))
     engine.finalize_object()
     _keep_alive.append(engine)
-    return {name: EntryPoint(name, engine.get_function_address(symbol)) for name, symbol in meta["symbols"].items()}
+    return {symbol: engine.get_function_address(symbol) for symbol in meta["symbols"].values()}
 
 
 def _resolve(name: str) -> int | None:
