@@ -1,12 +1,13 @@
 """The native hooks' machine code: compiled by Numba once, kept on disk, loaded without Numba.
 
 Importing Numba takes most of a second and compiling ``_native``'s entry points several; a run
-needs only their machine code. The first run compiles them (``_native.compile_entry_points``),
-links them into one object file and stores it in the cache directory, named by a hash of what
-the code depends on: the sources, the versions of Numba, llvmlite, Unicorn and Python, Numba's
-settings and the host CPU. Later runs load that object with llvmlite's MCJIT and resolve its few
-external symbols themselves: Unicorn's C API, Python's, and the C helpers of Numba's error
-paths, taken from Numba's extension modules without importing the ``numba`` package.
+needs only the machine code of the few it uses. The first run that asks for an entry point
+compiles it, links it (with the helpers it calls) into an object file and stores that in the
+cache directory, named by the entry point and a hash of what the code depends on: the sources,
+the versions of Numba, llvmlite, Unicorn and Python, Numba's settings and the host CPU. Later runs
+map that object into memory themselves on x86-64 (``_objfile``; elsewhere llvmlite's MCJIT loads
+it) and resolve its few external symbols: Unicorn's C API, Python's, and the C helpers of
+Numba's error paths, taken from Numba's extension modules without importing the ``numba`` package.
 
 The cache directory is ``$NUMBA_CACHE_DIR/simmcu`` when that is set (so that an empty
 ``NUMBA_CACHE_DIR`` means a cold start, as for Numba's own cache), else the package's
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 import ctypes
+import functools
 import importlib.machinery
 import importlib.util
 import json
@@ -52,14 +54,23 @@ class EntryPoint:
     address: int
 
 
-_loaded: dict[str, EntryPoint] = {}
-_keep_alive: list[object] = []  # the engine or the Numba functions that own the loaded code
+class _EntryPoints(dict):
+    """The entry points loaded so far, by name; a missing one is loaded from the cache, or compiled
+    (and cached) when the cache has none, on first use."""
+
+    def __missing__(self, name: str) -> EntryPoint:
+        self[name] = entry = _load_or_compile(name)
+        return entry
+
+
+_loaded = _EntryPoints()
+_keep_alive: list[object] = []  # the mappings, engines or Numba functions that own the loaded code
+_compiled_here: list[str] = []  # the entry points this process compiled (it says so once)
 
 
 def entry_points() -> dict[str, EntryPoint]:
-    """``_native.HOOKS`` and the latency rules (``latency:<model>``), by name, loaded once per process."""
-    if not _loaded:
-        _loaded.update(_load_or_compile())
+    """``_native.HOOKS`` and the latency rules (``latency:<model>``), by name: each loaded (or compiled)
+    on first use, once per process."""
     return _loaded
 
 
@@ -73,16 +84,16 @@ def icache_flush(state: np.ndarray) -> None:
     ctypes.CFUNCTYPE(None, ctypes.c_void_p)(entry_points()["icache_flush"].address)(state.ctypes.data)
 
 
-def cache_file() -> Path | None:
-    """Where the object file for this process's sources, versions and CPU is or would be kept (None
-    when no candidate directory is writable)."""
+def cache_file(name: str) -> Path | None:
+    """Where the object file of entry point ``name`` for this process's sources, versions and CPU is
+    or would be kept (None when no candidate directory is writable)."""
     for folder in _cache_dirs():
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError:
             continue
         if os.access(folder, os.W_OK):
-            return folder / f"simmcu-hooks-{_cache_key()}.bin"
+            return folder / f"simmcu-hooks-{_cache_key()}-{name.replace(':', '-')}.bin"
     return None
 
 
@@ -93,6 +104,7 @@ def _cache_dirs() -> list[Path]:
     return [Path(__file__).parent / "__pycache__", Path(xdg) / "simmcu"]
 
 
+@functools.lru_cache(maxsize=None)
 def _cache_key() -> str:
     import unicorn
 
@@ -129,35 +141,48 @@ def _host_cpu() -> tuple:
     return ("llvm", llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
 
 
-def _load_or_compile() -> dict[str, EntryPoint]:
-    path = cache_file()
+def _load_or_compile(name: str) -> EntryPoint:
+    path = cache_file(name)
     if path is not None and path.exists():
         try:
-            return _load(path.read_bytes())
-        except (ValueError, KeyError, RuntimeError):  # unreadable (a damaged file): compile it again
+            return _load(name, path.read_bytes())
+        except (ValueError, KeyError, TypeError, RuntimeError):  # unreadable (a damaged file): compile it again
             path.unlink(missing_ok=True)
-    print(COMPILING if path is not None else COMPILING.replace("first run, cached afterwards",
-                                                              "no writable cache directory"),
-          file=sys.stderr, flush=True)
-    from . import _native  # Numba
-
-    compiled = _native.compile_entry_points()
+    if not _compiled_here:
+        print(COMPILING if path is not None else COMPILING.replace("first run, cached afterwards",
+                                                                  "no writable cache directory"),
+              file=sys.stderr, flush=True)
+    compiled = _compile_entry(name)
+    _compiled_here.append(name)
     _keep_alive.append(compiled)
-    if path is not None:
-        blob = _link(compiled)
-        if blob is not None:
-            partial = path.with_name(f"{path.name}.{os.getpid()}")
-            try:
-                partial.write_bytes(blob)
-                os.replace(partial, path)  # atomic: a concurrent run sees the whole file or none
-            except OSError:  # a full disk: this run goes on with what it compiled
-                partial.unlink(missing_ok=True)
-    return {name: EntryPoint(name, f.address) for name, f in compiled.items()}
+    linked = _link({name: compiled}) if path is not None else None
+    if linked is not None:
+        meta, code = linked
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        try:
+            partial.write_bytes(json.dumps(meta).encode() + b"\n" + code)
+            os.replace(partial, path)  # atomic: a concurrent run sees the whole file or none
+        except OSError:  # a full disk: this run goes on with what it compiled
+            partial.unlink(missing_ok=True)
+    return EntryPoint(name, compiled.address)
 
 
-def _link(compiled: dict) -> bytes | None:
-    """One object file of all the entry points: a JSON line (entry point -> symbol, the undefined
-    symbols), then the object code. None if it needs a symbol ``_resolve`` cannot find, or is not
+def _compile_entry(name: str):
+    """Numba's compiled entry point ``name``: a hook of ``_native.HOOKS``, or a latency rule
+    (``latency:<model>``, called by the latency hook through the address a site's row holds), as
+    ``_native.compile_entry_points`` compiles them all."""
+    import numba
+
+    from . import _native
+
+    if name.startswith("latency:"):
+        return numba.cfunc(_native._LATENCY_SIG, nopython=True)(_native.LATENCY_MODELS[name[len("latency:"):]].native)
+    return numba.cfunc(_native.HOOKS[name], nopython=True)(getattr(_native, name))
+
+
+def _link(compiled: dict) -> tuple[dict, bytes] | None:
+    """One object file of compiled entry points, with what loading it needs to know (entry point
+    -> symbol, the undefined symbols). None if it needs a symbol ``_resolve`` cannot find, or is not
     ELF (hosts other than Linux then compile on every run)."""
     import llvmlite.binding as llvm
 
@@ -178,18 +203,21 @@ def _link(compiled: dict) -> bytes | None:
         return None
     if any(_resolve(name) is None for name in undefined):
         return None
-    return json.dumps(dict(symbols=symbols, undefined=undefined)).encode() + b"\n" + code
+    return dict(symbols=symbols, undefined=undefined), code
 
 
-def _load(blob: bytes) -> dict[str, EntryPoint]:
-    """The entry points of a cached object: mapped by ``_objfile`` where it can, else by MCJIT."""
+def _load(name: str, blob: bytes) -> EntryPoint:
+    """Entry point ``name`` from its cache file (``_load_or_compile``): a JSON line (entry point ->
+    symbol, the undefined symbols), then the object file, mapped by ``_objfile`` where it can, else
+    loaded by MCJIT."""
     header, _, code = blob.partition(b"\n")
     meta = json.loads(header)
+    symbol = meta["symbols"][name]
     try:
-        addresses = map_object(code, meta["symbols"].values(), _resolve, _keep_alive)
+        address = map_object(code, [symbol], _resolve, _keep_alive)[symbol]
     except Unsupported:
-        addresses = _load_mcjit(code, meta)
-    return {name: EntryPoint(name, addresses[symbol]) for name, symbol in meta["symbols"].items()}
+        address = _load_mcjit(code, meta)[symbol]
+    return EntryPoint(name, address)
 
 
 def _load_mcjit(code: bytes, meta: dict) -> dict[str, int]:

@@ -55,23 +55,90 @@ def test_every_bundled_core_names_a_unicorn_cpu_model():
 
 
 def test_a_cold_hook_cache_compiles_once_and_says_so_on_stderr_only(tmp_path):
-    """An empty NUMBA_CACHE_DIR is a first run: the hooks compile, with one line on stderr and none on
-    stdout (--json -); the next run loads the cached machine code without importing Numba and counts
-    the same cycles as this process's own run."""
+    """An empty NUMBA_CACHE_DIR is a first run: the entry points the run uses compile, with one line on
+    stderr and none on stdout (--json -), and each is cached in a file of its own (a timed run does
+    not compile the functional count hook); the next run loads them without importing Numba (nor, on
+    x86-64 Linux, llvmlite: ``_objfile`` maps them) and counts the same cycles as this process's run."""
     from simmcu import Simulator
-    from simmcu._hooks import COMPILING
+    from simmcu._hooks import COMPILING, _cache_key
 
     expected = Simulator("hello", core="cortex-m4").run()
     env = {"NUMBA_CACHE_DIR": str(tmp_path)}
-    code = ("import simmcu.cli\n"
+    code = ("import simmcu.cli, simmcu._hooks\n"
             "try:\n    simmcu.cli.main(['run', 'hello', '--core', 'cortex-m4', '--quiet', '--json', '-'])\n"
-            "except SystemExit:\n    pass")
-    cold = _loaded_after(code, env)
+            "except SystemExit:\n    pass\n"
+            "print(json.dumps(sorted(simmcu._hooks.entry_points())))")
+    cold = _loaded_after("import json\n" + code, env)
     assert cold["stderr"].count(COMPILING) == 1 and COMPILING not in cold["stdout"]
     assert "numba" in cold["loaded"]
-    assert [p.name.startswith("simmcu-hooks-") for p in (tmp_path / "simmcu").iterdir()] == [True]
-    warm = _loaded_after(code, env)
+    used = json.loads(cold["stdout"].splitlines()[-2])
+    assert "block_hook" in used and "count_hook" not in used
+    files = {p.name for p in (tmp_path / "simmcu").iterdir()}
+    assert files == {f"simmcu-hooks-{_cache_key()}-{name.replace(':', '-')}.bin" for name in used}
+    warm = _loaded_after("import json\n" + code, env)
     assert COMPILING not in warm["stderr"] and "numba" not in warm["loaded"] and "unicorn" in warm["loaded"]
+    if sys.platform == "linux" and os.uname().machine == "x86_64":
+        assert "llvmlite" not in warm["loaded"]
+    assert json.loads(warm["stdout"].splitlines()[-2]) == used
     for run in (cold, warm):
-        result = json.loads(run["stdout"][:run["stdout"].rindex("\n[")])
+        result = json.loads(run["stdout"][:run["stdout"].rindex("\n[", 0, run["stdout"].rindex("\n["))])
         assert (result["cycles"], result["instructions"]) == (expected.cycles, expected.instructions)
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64", reason="_objfile maps x86-64 code")
+@pytest.mark.parametrize("name", ["cv32e40p-serial", "arm-early-termination"])
+def test_the_object_mapper_and_mcjit_load_the_same_working_code(name):
+    """A cached latency rule mapped by ``_objfile`` and loaded by MCJIT (its fallback) computes what
+    the rule's reference does, on edge operands and generated ones."""
+    import ctypes
+    import random
+
+    from simmcu import _hooks
+    from simmcu._latency import LATENCY_MODELS
+    from simmcu._objfile import map_object
+
+    _hooks.latency_address(name)  # compiled and cached if it was not
+    header, _, code = _hooks.cache_file(f"latency:{name}").read_bytes().partition(b"\n")
+    meta = json.loads(header)
+    symbol = meta["symbols"][f"latency:{name}"]
+    keep = []
+    mapped = map_object(code, [symbol], _hooks._resolve, keep)[symbol]
+    jit = _hooks._load_mcjit(code, meta)[symbol]
+    assert keep and mapped != jit
+    rng = random.Random(name)
+    pairs = [(a, b) for a in (0, 1, 31, 0x8000_0000, 0xFFFF_FFFF) for b in (0, 1, 7, 0x7FFF_FFFF, 0xFFFF_FFFF)]
+    pairs += [(rng.getrandbits(rng.randint(0, 32)), rng.getrandbits(rng.randint(0, 32))) for _ in range(2000)]
+    reference = [LATENCY_MODELS[name].reference(a, b) for a, b in pairs]
+    for address in (mapped, jit):
+        rule = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_int64, ctypes.c_int64)(address)
+        assert [rule(a, b) for a, b in pairs] == reference
+
+
+@pytest.mark.skipif(sys.platform != "linux" or os.uname().machine != "x86_64", reason="_objfile maps x86-64 code")
+def test_the_object_mapper_refuses_what_it_cannot_map_exactly():
+    """Another machine's object, an unknown relocation type or an unresolvable symbol is ``Unsupported``
+    (and then loaded by MCJIT), never mapped wrongly."""
+    import struct
+
+    from simmcu import _hooks
+    from simmcu._objfile import ObjectFile, Unsupported, map_object
+
+    name = "latency:arm-early-termination"  # its code refers to its constants and to Python's C API
+    _hooks.entry_points()[name]
+    header, _, code = _hooks.cache_file(name).read_bytes().partition(b"\n")
+    symbol = json.loads(header)["symbols"][name]
+    assert map_object(code, [symbol], _hooks._resolve, [])[symbol]
+    other_machine = code[:18] + struct.pack("<H", 183) + code[20:]  # EM_AARCH64
+    with pytest.raises(Unsupported, match="not x86-64"):
+        map_object(other_machine, [symbol], _hooks._resolve, [])
+    with pytest.raises(Unsupported, match="not a 64-bit"):
+        ObjectFile(code[:40])
+    with pytest.raises(Unsupported, match="defines no"):
+        map_object(code, ["no_such_symbol"], _hooks._resolve, [])
+    with pytest.raises(Unsupported, match="no address for (Py|numba_)"):
+        map_object(code, [symbol], lambda name: None, [])
+    rel = next(s for s in ObjectFile(code).sections if s.name == ".rela.ltext")
+    unknown = bytearray(code)
+    struct.pack_into("<I", unknown, rel.offset + 8, 0x7F)  # the first relocation's type
+    with pytest.raises(Unsupported, match="relocation type 127"):
+        map_object(bytes(unknown), [symbol], _hooks._resolve, [])
