@@ -54,6 +54,22 @@ def test_every_bundled_core_names_a_unicorn_cpu_model():
     assert all(isinstance(get_core(name).uc_cpu_model, int) for name in core_names())
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="counts threads through /proc")
+def test_a_run_starts_no_blas_threads():
+    """numpy's OpenBLAS would start a spinning thread per CPU on import; the command's run needs none
+    (unless the user asks for them through OPENBLAS_NUM_THREADS)."""
+    code = ("import simmcu.cli\ntry:\n    simmcu.cli.main(['run', 'hello', '--json', '-'])\n"
+            "except SystemExit:\n    pass\n"
+            "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('Threads:')][0])")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "1"
+    asked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                           env={**env, "OPENBLAS_NUM_THREADS": "2"})
+    assert asked.stdout.splitlines()[-1] == "2"
+
+
 def test_a_cold_hook_cache_compiles_once_and_says_so_on_stderr_only(tmp_path):
     """An empty NUMBA_CACHE_DIR is a first run: the entry points the run uses compile, with one line on
     stderr and none on stdout (--json -), and each is cached in a file of its own (a timed run does
