@@ -9,9 +9,7 @@ map that object into memory themselves on x86-64 (``_objfile``; elsewhere llvmli
 it) and resolve its few external symbols: Unicorn's C API, Python's, and the C helpers of
 Numba's error paths, taken from Numba's extension modules without importing the ``numba`` package.
 
-The cache directory is ``$NUMBA_CACHE_DIR/simmcu`` when that is set (so that an empty
-``NUMBA_CACHE_DIR`` means a cold start, as for Numba's own cache), else the package's
-``__pycache__``, else ``~/.cache/simmcu``.
+The cache directory is ``_cachedir``'s.
 """
 
 from __future__ import annotations
@@ -30,14 +28,7 @@ from pathlib import Path
 import numpy as np
 from unicorn.unicorn_py3 import unicorn as _ucmod
 
-try:  # the interpreter's own SHA-256: hashlib's import loads OpenSSL, a few milliseconds of every run
-    from _sha2 import sha256  # Python 3.12+
-except ImportError:
-    try:
-        from _sha256 import sha256
-    except ImportError:
-        from hashlib import sha256
-
+from ._cachedir import cache_dir, sha256, write_atomically
 from ._objfile import ObjectFile, Unsupported, map_object
 from ._state import CUSTOM_PENDING, MAX_UNITS, N_UNITS, UNIT_HOOK, UNIT_STATE
 
@@ -86,22 +77,9 @@ def icache_flush(state: np.ndarray) -> None:
 
 def cache_file(name: str) -> Path | None:
     """Where the object file of entry point ``name`` for this process's sources, versions and CPU is
-    or would be kept (None when no candidate directory is writable)."""
-    for folder in _cache_dirs():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(folder, os.W_OK):
-            return folder / f"simmcu-hooks-{_cache_key()}-{name.replace(':', '-')}.bin"
-    return None
-
-
-def _cache_dirs() -> list[Path]:
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return [Path(os.environ["NUMBA_CACHE_DIR"]) / "simmcu"]
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return [Path(__file__).parent / "__pycache__", Path(xdg) / "simmcu"]
+    or would be kept (None when no cache directory is writable)."""
+    folder = cache_dir()
+    return None if folder is None else folder / f"simmcu-hooks-{_cache_key()}-{name.replace(':', '-')}.bin"
 
 
 @functools.lru_cache(maxsize=None)
@@ -158,12 +136,7 @@ def _load_or_compile(name: str) -> EntryPoint:
     linked = _link({name: compiled}) if path is not None else None
     if linked is not None:
         meta, code = linked
-        partial = path.with_name(f"{path.name}.{os.getpid()}")
-        try:
-            partial.write_bytes(json.dumps(meta).encode() + b"\n" + code)
-            os.replace(partial, path)  # atomic: a concurrent run sees the whole file or none
-        except OSError:  # a full disk: this run goes on with what it compiled
-            partial.unlink(missing_ok=True)
+        write_atomically(path, json.dumps(meta).encode() + b"\n" + code)  # on a full disk, not cached
     return EntryPoint(name, compiled.address)
 
 

@@ -158,3 +158,44 @@ def test_the_object_mapper_refuses_what_it_cannot_map_exactly():
     struct.pack_into("<I", unknown, rel.offset + 8, 0x7F)  # the first relocation's type
     with pytest.raises(Unsupported, match="relocation type 127"):
         map_object(bytes(unknown), [symbol], _hooks._resolve, [])
+
+
+def test_a_loaded_firmware_image_is_reused_for_the_same_bytes_core_and_board(tmp_path):
+    """The second run of one ELF reads its image back without pyelftools; other bytes (a copy with
+    one byte changed), another core or a damaged copy of the cache file load from the ELF again, and
+    a broken ELF is never cached."""
+    import shutil
+
+    from simmcu import get_core
+    from simmcu.firmware import example_elf
+
+    elf = tmp_path / "hello.elf"
+    shutil.copy(example_elf("hello", get_core("rv32imc")), elf)
+    env = {"NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    code = (f"import simmcu\nr = simmcu.Simulator({str(elf)!r}, core={{core!r}}).run()\n"
+            "print(r.cycles, r.instructions)")
+
+    def images():
+        return sorted((tmp_path / "cache" / "simmcu").glob("simmcu-elf-*.pickle"))
+
+    first = _loaded_after(code.format(core="rv32imc"), env)
+    assert len(images()) == 1
+    again = _loaded_after(code.format(core="rv32imc") + "\nimport sys\nassert 'elftools' not in sys.modules", env)
+    assert again["stdout"].splitlines()[0] == first["stdout"].splitlines()[0]
+    assert len(images()) == 1
+    _loaded_after(code.format(core="ibex"), env)
+    assert len(images()) == 2
+    images()[0].write_bytes(b"not a pickle")
+    images()[1].write_bytes(b"not a pickle")
+    damaged = _loaded_after(code.format(core="rv32imc"), env)
+    assert damaged["stdout"].splitlines()[0] == first["stdout"].splitlines()[0]
+    data = bytearray(elf.read_bytes())
+    data[0x18] ^= 0xFF  # the entry point: another image, not the cached one
+    elf.write_bytes(bytes(data))
+    before = len(images())
+    _python(code.format(core="rv32imc"), env)
+    assert len(images()) == before + 1
+    elf.write_bytes(bytes(data[:0x34]))  # a header without its sections: broken
+    broken = _python(code.format(core="rv32imc"), env)
+    assert broken.returncode != 0 and "simmcu._errors.ElfError" in broken.stderr
+    assert len(images()) == before + 1
