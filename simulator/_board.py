@@ -8,12 +8,11 @@ See docs/boards.md for the format.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from ._energy import region_energy
 from ._errors import ConfigError
-from ._params import MAX_CYCLES, REQUIRED, Param, apply_params, cycles_in_range, load_toml
+from ._params import MAX_CYCLES, PACKAGE_DIR, REQUIRED, Param, apply_params, cycles_in_range, load_toml
 
 #: The platforms' system register windows, which no board region may overlap: the Cortex-M private
 #: peripheral bus (``_cortexm``) and the size of the RISC-V CLINT at ``clint_base`` (``_riscv``).
@@ -178,11 +177,9 @@ def load_board(spec: str | Path) -> Board:
     names = bundled_boards()
     if str(spec) not in names:
         raise ConfigError(f"unknown board {spec!r} (bundled: {', '.join(names)}; or give a .toml file)")
-    text = resources.files("simmcu").joinpath("boards", f"{spec}.toml")
-    with resources.as_file(text) as p:
-        return _from_dict(load_toml(p, "board file"), str(spec))
+    return _from_dict(load_toml(PACKAGE_DIR / "boards" / f"{spec}.toml", "board file"), str(spec))
 
 
 def bundled_boards() -> list[str]:
-    folder = resources.files("simmcu").joinpath("boards")
+    folder = PACKAGE_DIR / "boards"
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from ._errors import ConfigError
-from ._params import REQUIRED, Param, apply_params, load_toml
+from ._params import PACKAGE_DIR, REQUIRED, Param, apply_params, load_toml
 from .isa.rv32 import COUNTER_CSRS
 
 ARM_ARCH_NAMES = {
@@ -120,8 +119,7 @@ class Core:
 
 @lru_cache(maxsize=None)
 def _table() -> dict[str, Core]:
-    with resources.as_file(resources.files("simmcu").joinpath("cores.toml")) as path:
-        raw = load_toml(path, "core table")
+    raw = load_toml(PACKAGE_DIR / "cores.toml", "core table")
     cores = {}
     for name, entry in raw.items():
         v = apply_params(CORE_PARAMS, entry, f"core {name}")

@@ -2,25 +2,28 @@
 
 Checks happen before anything runs so that a wrong file gets one clear line
 ("built for ARMv7E-M, core cortex-m0plus runs v6-M") instead of a fault deep
-inside the run.
+inside the run. An image that loaded is kept in the cache directory (``_cachedir``), named by a
+hash of the file's bytes, the core, the board and this loader's sources, so that running the same
+firmware again reads it back without importing pyelftools (about 40 ms) or parsing the file.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
+import pickle
 import re
 import stat
 import struct
+import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from elftools.common.exceptions import ELFError as _PyElfError
-from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import ARMAttributesSection, RISCVAttributesSection
+from typing import TYPE_CHECKING
 
 from ._board import Board
+from ._cachedir import cache_dir, canonical, sha256, write_atomically
 from ._cores import ARM_ARCH_NAMES, Core
 from ._errors import ElfError
 
@@ -31,6 +34,14 @@ _EF_RISCV_RVE = 0x8
 # Extensions any RV32 core here executes, beyond its single-letter ones.
 _RISCV_ALWAYS = {"zicsr", "zifencei", "zmmul"}
 _MAPPING_SYMBOL = re.compile(r"^\$[atdx](\..*)?$")
+#: Larger files (builds with much debug information) are parsed every time rather than read whole
+#: to be hashed.
+_CACHED_UP_TO = 16 << 20
+#: What a loaded image depends on besides the file, the core and the board: this code.
+_SOURCES = ("_elf.py", "_board.py", "_cores.py")
+
+if TYPE_CHECKING:
+    from elftools.elf.elffile import ELFFile
 
 
 @dataclass(frozen=True)
@@ -111,12 +122,69 @@ def load_elf(path: str | Path, core: Core, board: Board) -> ElfImage:
     with f:
         if f.read(4) != b"\x7fELF":
             raise ElfError(f"{path} is not an ELF file")
+        size = os.fstat(f.fileno()).st_size
+        key = None
+        if size <= _CACHED_UP_TO:
+            f.seek(0)
+            key = _image_key(f.read(), core, board)
+            image = _cached(key, path)
+            if image is not None:
+                return image
+        from elftools.common.exceptions import ELFError as PyElfError
+        from elftools.elf.elffile import ELFFile
+
         f.seek(0)
         try:
-            elf = ELFFile(f)
-            return _read(elf, path, core, board, os.fstat(f.fileno()).st_size)
-        except (_PyElfError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, struct.error) as e:
+            image = _read(ELFFile(f), path, core, board, size)
+        except (PyElfError, ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError, struct.error) as e:
             raise ElfError(f"{path} is a broken ELF file: {e}") from None
+    if key is not None:
+        _keep(key, image)
+    return image
+
+
+#: Images kept at most; the least recently written go first (a sweep or a fuzzer loads many ELFs once).
+_KEPT = 64
+
+
+def _keep(key: str, image: ElfImage) -> None:
+    folder = cache_dir()
+    if folder is None:
+        return
+    write_atomically(folder / f"simmcu-elf-{key}.pickle", pickle.dumps(image, pickle.HIGHEST_PROTOCOL))
+    kept = list(folder.glob("simmcu-elf-*.pickle"))
+    if len(kept) > _KEPT:
+        def written(p: Path) -> float:
+            try:
+                return p.stat().st_mtime
+            except OSError:  # removed meanwhile by another run
+                return 0.0
+        for old in sorted(kept, key=written)[:len(kept) - _KEPT]:
+            old.unlink(missing_ok=True)
+
+
+def _image_key(data: bytes, core: Core, board: Board) -> str:
+    h = sha256(data)
+    for name in _SOURCES:
+        h.update(Path(__file__).with_name(name).read_bytes())
+    h.update(repr((sys.version, canonical(core), canonical(board))).encode())
+    return h.hexdigest()[:24]
+
+
+def _cached(key: str, path: str) -> ElfImage | None:
+    """The image loaded before from a file of the same bytes, for the same core and board (checked
+    then), now at ``path``; None if there is none, or it is unreadable."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    try:
+        image = pickle.loads((folder / f"simmcu-elf-{key}.pickle").read_bytes())
+    except Exception:  # none yet, or damaged: the file is loaded again and the copy replaced
+        return None
+    if not isinstance(image, ElfImage):
+        return None
+    image.path = path
+    return image
 
 
 def _read(elf: ELFFile, path: str, core: Core, board: Board, file_size: int) -> ElfImage:
@@ -249,6 +317,8 @@ def _attributes(elf: ELFFile, name: str, path: str) -> dict:
     out = {}
     if sec is None:
         return out
+    from elftools.elf.sections import ARMAttributesSection, RISCVAttributesSection
+
     if not isinstance(sec, (ARMAttributesSection, RISCVAttributesSection)):
         raise ElfError(f"{path}: {name} is not an attributes section (type {sec['sh_type']})")
     for sub in sec.iter_subsections():

@@ -1,23 +1,22 @@
 """The native hooks' machine code: compiled by Numba once, kept on disk, loaded without Numba.
 
 Importing Numba takes most of a second and compiling ``_native``'s entry points several; a run
-needs only their machine code. The first run compiles them (``_native.compile_entry_points``),
-links them into one object file and stores it in the cache directory, named by a hash of what
-the code depends on: the sources, the versions of Numba, llvmlite, Unicorn and Python, Numba's
-settings and the host CPU. Later runs load that object with llvmlite's MCJIT and resolve its few
-external symbols themselves: Unicorn's C API, Python's, and the C helpers of Numba's error
-paths, taken from Numba's extension modules without importing the ``numba`` package.
+needs only the machine code of the few it uses. The first run that asks for an entry point
+compiles it, links it (with the helpers it calls) into an object file and stores that in the
+cache directory, named by the entry point and a hash of what the code depends on: the sources,
+the versions of Numba, llvmlite, Unicorn and Python, Numba's settings and the host CPU. Later runs
+map that object into memory themselves on x86-64 (``_objfile``; elsewhere llvmlite's MCJIT loads
+it) and resolve its few external symbols: Unicorn's C API, Python's, and the C helpers of
+Numba's error paths, taken from Numba's extension modules without importing the ``numba`` package.
 
-The cache directory is ``$NUMBA_CACHE_DIR/simmcu`` when that is set (so that an empty
-``NUMBA_CACHE_DIR`` means a cold start, as for Numba's own cache), else the package's
-``__pycache__``, else ``~/.cache/simmcu``.
+The cache directory is ``_cachedir``'s.
 """
 
 from __future__ import annotations
 
 import builtins
 import ctypes
-import hashlib
+import functools
 import importlib.machinery
 import importlib.util
 import json
@@ -29,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from unicorn.unicorn_py3 import unicorn as _ucmod
 
+from ._cachedir import cache_dir, sha256, write_atomically
+from ._objfile import ObjectFile, Unsupported, map_object
 from ._state import CUSTOM_PENDING, MAX_UNITS, N_UNITS, UNIT_HOOK, UNIT_STATE
 
 _LIB = _ucmod.uclib
@@ -44,14 +45,23 @@ class EntryPoint:
     address: int
 
 
-_loaded: dict[str, EntryPoint] = {}
-_keep_alive: list[object] = []  # the engine or the Numba functions that own the loaded code
+class _EntryPoints(dict):
+    """The entry points loaded so far, by name; a missing one is loaded from the cache, or compiled
+    (and cached) when the cache has none, on first use."""
+
+    def __missing__(self, name: str) -> EntryPoint:
+        self[name] = entry = _load_or_compile(name)
+        return entry
+
+
+_loaded = _EntryPoints()
+_keep_alive: list[object] = []  # the mappings, engines or Numba functions that own the loaded code
+_compiled_here: list[str] = []  # the entry points this process compiled (it says so once)
 
 
 def entry_points() -> dict[str, EntryPoint]:
-    """``_native.HOOKS`` and the latency rules (``latency:<model>``), by name, loaded once per process."""
-    if not _loaded:
-        _loaded.update(_load_or_compile())
+    """``_native.HOOKS`` and the latency rules (``latency:<model>``), by name: each loaded (or compiled)
+    on first use, once per process."""
     return _loaded
 
 
@@ -65,78 +75,89 @@ def icache_flush(state: np.ndarray) -> None:
     ctypes.CFUNCTYPE(None, ctypes.c_void_p)(entry_points()["icache_flush"].address)(state.ctypes.data)
 
 
-def cache_file() -> Path | None:
-    """Where the object file for this process's sources, versions and CPU is or would be kept (None
-    when no candidate directory is writable)."""
-    for folder in _cache_dirs():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(folder, os.W_OK):
-            return folder / f"simmcu-hooks-{_cache_key()}.bin"
-    return None
+def cache_file(name: str) -> Path | None:
+    """Where the object file of entry point ``name`` for this process's sources, versions and CPU is
+    or would be kept (None when no cache directory is writable)."""
+    folder = cache_dir()
+    return None if folder is None else folder / f"simmcu-hooks-{_cache_key()}-{name.replace(':', '-')}.bin"
 
 
-def _cache_dirs() -> list[Path]:
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return [Path(os.environ["NUMBA_CACHE_DIR"]) / "simmcu"]
-    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return [Path(__file__).parent / "__pycache__", Path(xdg) / "simmcu"]
-
-
+@functools.lru_cache(maxsize=None)
 def _cache_key() -> str:
-    import llvmlite
-    import llvmlite.binding as llvm
     import unicorn
 
-    h = hashlib.sha256()
+    h = sha256()
     for name in _SOURCES:
         h.update(Path(__file__).with_name(name).read_bytes())
-    numba_dir = importlib.util.find_spec("numba").submodule_search_locations[0]
-    h.update(Path(numba_dir, "_version.py").read_bytes())
-    llvm.initialize_native_target()
+    for package in ("numba", "llvmlite"):  # their versions, without importing them
+        h.update(Path(importlib.util.find_spec(package).submodule_search_locations[0], "_version.py").read_bytes())
     settings = sorted((k, v) for k, v in os.environ.items() if k.startswith("NUMBA_") and k != "NUMBA_CACHE_DIR")
-    h.update(repr((llvmlite.__version__, unicorn.__version__, sys.version, llvm.get_host_cpu_name(),
-                   llvm.get_host_cpu_features().flatten(), settings)).encode())
+    h.update(repr((unicorn.__version__, sys.version, _host_cpu(), settings)).encode())
     return h.hexdigest()[:20]
 
 
-def _load_or_compile() -> dict[str, EntryPoint]:
-    path = cache_file()
+#: The lines of /proc/cpuinfo that name the CPU and its instruction set extensions (x86, Arm, RISC-V);
+#: the others (its clock, its core's number) vary between runs on one machine.
+_CPU_FIELDS = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags", "CPU implementer",
+               "CPU architecture", "CPU variant", "CPU part", "CPU revision", "Features", "isa", "uarch")
+
+
+def _host_cpu() -> tuple:
+    """What Numba compiled for: the CPU and its extensions, from /proc/cpuinfo's first CPU where there
+    is one (as LLVM reads them, without loading LLVM), else as LLVM reports them."""
+    try:
+        first = Path("/proc/cpuinfo").read_text(errors="replace").split("\n\n")[0]
+    except OSError:
+        first = ""
+    fields = [tuple(part.strip() for part in line.split(":", 1)) for line in first.splitlines() if ":" in line]
+    known = tuple(f for f in fields if f[0] in _CPU_FIELDS)
+    if known:
+        return ("cpuinfo", os.uname().machine, known)
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    return ("llvm", llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten())
+
+
+def _load_or_compile(name: str) -> EntryPoint:
+    path = cache_file(name)
     if path is not None and path.exists():
         try:
-            return _load(path.read_bytes())
-        except (ValueError, KeyError, RuntimeError):  # unreadable (a damaged file): compile it again
+            return _load(name, path.read_bytes())
+        except (ValueError, KeyError, TypeError, RuntimeError):  # unreadable (a damaged file): compile it again
             path.unlink(missing_ok=True)
-    print(COMPILING if path is not None else COMPILING.replace("first run, cached afterwards",
-                                                              "no writable cache directory"),
-          file=sys.stderr, flush=True)
-    from . import _native  # Numba
-
-    compiled = _native.compile_entry_points()
+    if not _compiled_here:
+        print(COMPILING if path is not None else COMPILING.replace("first run, cached afterwards",
+                                                                  "no writable cache directory"),
+              file=sys.stderr, flush=True)
+    compiled = _compile_entry(name)
+    _compiled_here.append(name)
     _keep_alive.append(compiled)
-    if path is not None:
-        blob = _link(compiled)
-        if blob is not None:
-            partial = path.with_name(f"{path.name}.{os.getpid()}")
-            try:
-                partial.write_bytes(blob)
-                os.replace(partial, path)  # atomic: a concurrent run sees the whole file or none
-            except OSError:  # a full disk: this run goes on with what it compiled
-                partial.unlink(missing_ok=True)
-    return {name: EntryPoint(name, f.address) for name, f in compiled.items()}
+    linked = _link({name: compiled}) if path is not None else None
+    if linked is not None:
+        meta, code = linked
+        write_atomically(path, json.dumps(meta).encode() + b"\n" + code)  # on a full disk, not cached
+    return EntryPoint(name, compiled.address)
 
 
-def _link(compiled: dict) -> bytes | None:
-    """One object file of all the entry points: a JSON line (entry point -> symbol, the undefined
-    symbols), then the object code. None if it needs a symbol ``_resolve`` cannot find, or is not
+def _compile_entry(name: str):
+    """Numba's compiled entry point ``name``: a hook of ``_native.HOOKS``, or a latency rule
+    (``latency:<model>``, called by the latency hook through the address a site's row holds), as
+    ``_native.compile_entry_points`` compiles them all."""
+    import numba
+
+    from . import _native
+
+    if name.startswith("latency:"):
+        return numba.cfunc(_native._LATENCY_SIG, nopython=True)(_native.LATENCY_MODELS[name[len("latency:"):]].native)
+    return numba.cfunc(_native.HOOKS[name], nopython=True)(getattr(_native, name))
+
+
+def _link(compiled: dict) -> tuple[dict, bytes] | None:
+    """One object file of compiled entry points, with what loading it needs to know (entry point
+    -> symbol, the undefined symbols). None if it needs a symbol ``_resolve`` cannot find, or is not
     ELF (hosts other than Linux then compile on every run)."""
-    import io
-
     import llvmlite.binding as llvm
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
 
     module = None
     symbols = {}
@@ -150,20 +171,31 @@ def _link(compiled: dict) -> bytes | None:
             module.link_in(part)
     code = next(iter(compiled.values()))._library._codegen._tm.emit_object(module)  # Numba's own target
     try:
-        table = ELFFile(io.BytesIO(code)).get_section_by_name(".symtab")
-    except ELFError:
+        undefined = ObjectFile(code).undefined()
+    except Unsupported:
         return None
-    undefined = sorted({s.name for s in table.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF"})
     if any(_resolve(name) is None for name in undefined):
         return None
-    return json.dumps(dict(symbols=symbols, undefined=undefined)).encode() + b"\n" + code
+    return dict(symbols=symbols, undefined=undefined), code
 
 
-def _load(blob: bytes) -> dict[str, EntryPoint]:
-    import llvmlite.binding as llvm
-
+def _load(name: str, blob: bytes) -> EntryPoint:
+    """Entry point ``name`` from its cache file (``_load_or_compile``): a JSON line (entry point ->
+    symbol, the undefined symbols), then the object file, mapped by ``_objfile`` where it can, else
+    loaded by MCJIT."""
     header, _, code = blob.partition(b"\n")
     meta = json.loads(header)
+    symbol = meta["symbols"][name]
+    try:
+        address = map_object(code, [symbol], _resolve, _keep_alive)[symbol]
+    except Unsupported:
+        address = _load_mcjit(code, meta)[symbol]
+    return EntryPoint(name, address)
+
+
+def _load_mcjit(code: bytes, meta: dict) -> dict[str, int]:
+    import llvmlite.binding as llvm
+
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     for name in meta["undefined"]:
@@ -173,7 +205,7 @@ def _load(blob: bytes) -> dict[str, EntryPoint]:
     engine.add_object_file(llvm.ObjectFileRef.from_data(code))
     engine.finalize_object()
     _keep_alive.append(engine)
-    return {name: EntryPoint(name, engine.get_function_address(symbol)) for name, symbol in meta["symbols"].items()}
+    return {symbol: engine.get_function_address(symbol) for symbol in meta["symbols"].values()}
 
 
 def _resolve(name: str) -> int | None:

@@ -16,8 +16,6 @@ import posixpath
 from dataclasses import dataclass
 
 import numpy as np
-from elftools.common.exceptions import DWARFError, ELFError
-from elftools.elf.elffile import ELFFile
 
 from ._timing import STALL_CAUSES
 
@@ -42,6 +40,9 @@ def load_line_table(path: str, zero_is_code: bool = False) -> LineTable:
     the DWARF cannot be read (the run goes on; its lines have no source). The linker relocates the
     sequences of functions it discarded (--gc-sections) to address 0: those are dropped unless
     ``zero_is_code`` (a function starts at 0)."""
+    from elftools.common.exceptions import DWARFError, ELFError  # only runs that ask for lines need pyelftools
+    from elftools.elf.elffile import ELFFile
+
     rows: list[tuple[int, int, str, int]] = []
     try:
         with open(path, "rb") as f:

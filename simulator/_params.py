@@ -20,6 +20,11 @@ else:  # pragma: no cover
 
 from ._errors import ConfigError
 
+#: The package's own directory, where its data files (boards, profiles, the core table) live; a path,
+#: not ``importlib.resources``, whose import (tempfile, zipfile, ...) would cost every command more than
+#: reading them does.
+PACKAGE_DIR = Path(__file__).parent
+
 REQUIRED = object()
 #: Every cycle count a file gives (per instruction, per access, per event) is below this, so sums
 #: over any run stay far inside the int64 counters; no real core needs 2**20 cycles for one step.

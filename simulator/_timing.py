@@ -16,11 +16,10 @@ import copy
 import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 from ._errors import ConfigError
-from ._params import MAX_CYCLES, REQUIRED, Param, apply_params, cycles_in_range, load_toml
+from ._params import MAX_CYCLES, PACKAGE_DIR, REQUIRED, Param, apply_params, cycles_in_range, load_toml
 from ._latency import LATENCY_MODELS, LatencyModel
 from .isa.insn import CLASSES, Insn
 from .isa.thumb import FLAGS
@@ -326,14 +325,14 @@ def with_options(profile: Profile, chosen: dict[str, bool]) -> Profile:
 
 @lru_cache(maxsize=None)
 def _bundled(name: str) -> Profile:
-    with resources.as_file(resources.files("simmcu").joinpath(_TIMING_DIR, f"{name}.toml")) as path:
-        if not path.is_file():
-            raise ConfigError(f"unknown timing profile {name!r} (bundled: {', '.join(bundled_profiles())})")
-        return parse_profile(load_toml(path, "timing profile"), f"timing profile {path.name}")
+    path = PACKAGE_DIR / _TIMING_DIR / f"{name}.toml"
+    if not path.is_file():
+        raise ConfigError(f"unknown timing profile {name!r} (bundled: {', '.join(bundled_profiles())})")
+    return parse_profile(load_toml(path, "timing profile"), f"timing profile {path.name}")
 
 
 def bundled_profiles() -> list[str]:
-    folder = resources.files("simmcu").joinpath(_TIMING_DIR)
+    folder = PACKAGE_DIR / _TIMING_DIR
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 

@@ -456,6 +456,10 @@ def _boards(a) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # numpy's OpenBLAS starts a thread per CPU on import, which spin for a while: about 0.1 s of CPU
+    # that competes with the run on a busy machine. Nothing simmcu does calls BLAS; a user's own
+    # setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     for i, arg in enumerate(argv[:-1]):  # argparse would take `--cflags "-O3 -g"`'s value for an option
