@@ -130,7 +130,9 @@ def _load_or_compile(name: str) -> EntryPoint:
         print(COMPILING if path is not None else COMPILING.replace("first run, cached afterwards",
                                                                   "no writable cache directory"),
               file=sys.stderr, flush=True)
-    compiled = _compile_entry(name)
+    from . import _native
+
+    compiled = _native.compile_entry_point(name)
     _compiled_here.append(name)
     _keep_alive.append(compiled)
     linked = _link({name: compiled}) if path is not None else None
@@ -138,19 +140,6 @@ def _load_or_compile(name: str) -> EntryPoint:
         meta, code = linked
         write_atomically(path, json.dumps(meta).encode() + b"\n" + code)  # on a full disk, not cached
     return EntryPoint(name, compiled.address)
-
-
-def _compile_entry(name: str):
-    """Numba's compiled entry point ``name``: a hook of ``_native.HOOKS``, or a latency rule
-    (``latency:<model>``, called by the latency hook through the address a site's row holds), as
-    ``_native.compile_entry_points`` compiles them all."""
-    import numba
-
-    from . import _native
-
-    if name.startswith("latency:"):
-        return numba.cfunc(_native._LATENCY_SIG, nopython=True)(_native.LATENCY_MODELS[name[len("latency:"):]].native)
-    return numba.cfunc(_native.HOOKS[name], nopython=True)(getattr(_native, name))
 
 
 def _link(compiled: dict) -> tuple[dict, bytes] | None:

@@ -937,13 +937,12 @@ HOOKS = {"block_hook": _HOOK_SIG, "count_hook": _HOOK_SIG, "latency_hook": _HOOK
          "finish_custom": types.void(types.voidptr, types.CPointer(types.int64))}
 
 
-def compile_entry_points() -> dict[str, object]:
-    """Numba's compiled ``HOOKS`` and each latency model's rule (named ``latency:<model>``, called by
-    the latency hook through the address a site's instruction row holds), by name."""
-    compiled = {name: numba.cfunc(sig, nopython=True)(globals()[name]) for name, sig in HOOKS.items()}
-    for model in LATENCY_MODELS.values():
-        compiled[f"latency:{model.name}"] = numba.cfunc(_LATENCY_SIG, nopython=True)(model.native)
-    return compiled
+def compile_entry_point(name: str):
+    """Numba's compiled entry point ``name``: a hook of ``HOOKS``, or a latency model's rule
+    (``latency:<model>``, called by the latency hook through the address a site's instruction row holds)."""
+    if name.startswith("latency:"):
+        return numba.cfunc(_LATENCY_SIG, nopython=True)(LATENCY_MODELS[name[len("latency:"):]].native)
+    return numba.cfunc(HOOKS[name], nopython=True)(globals()[name])
 
 
 # -- what a unit's native hook may do to the machine (accelerators/cfu.py) ------------------
