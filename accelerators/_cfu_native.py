@@ -22,7 +22,7 @@ from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, LANES, MACHINE, MULT
 #: says when to update it): on a mismatch nothing here is cached, so an edit there cannot leave
 #: stale compiled state offsets behind.
 
-BUILT_AGAINST = "f042acba8a1c3721"
+BUILT_AGAINST = "777b7284e19d6dbd"
 _CACHE = BUILT_AGAINST == nat.SOURCE_FINGERPRINT
 
 

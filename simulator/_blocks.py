@@ -249,11 +249,11 @@ class FunctionalAccounting(BlockAccounting):
     """The same questions for ``_native.count_hook`` (``--timing none``, a fast-forward before its symbol):
     one cycle per instruction, nothing priced, so a block is its instruction range and its start cycle."""
 
-    def _cycle_at_index(self, i: int) -> int:
+    def _cycle_at_index(self, i: int, own_accesses: int = 0) -> int:
         st = self.state
         return st.block_start_cycle + max(0, i - st.block_start)
 
-    def cycle_at(self, pc: int) -> int:
+    def cycle_at(self, pc: int, own_accesses: int = 0) -> int:
         i = self.in_block(pc)
         return self.state.cycles if i < 0 else self._cycle_at_index(i)
 

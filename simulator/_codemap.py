@@ -121,7 +121,9 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     if not insns:
         raise ValueError("no code")
     hooked = memory_hooked(profile, exact_memory)
-    planned = hooked and PLAN_ACCESSES and not any(i.opaque_access for i in insns)
+    priced = hooked and PLAN_ACCESSES and not any(i.opaque_access for i in insns)
+    aligned = [_word_aligned_base(i) is not None for i in insns] if strict_alignment else [False] * len(insns)
+    planned = priced or (PLAN_ACCESSES and not hooked and any(aligned))  # plans check alignment too
     mem = MemoryCosts.of(board, profile, hooked, insns)
     base = min(i.addr for i in insns) & ~1
     code_bytes = max(i.fallthrough for i in insns) - base
@@ -143,7 +145,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
     ic_ways, dc_ways = cache.get("icache_ways", 1), cache.get("dcache_ways", 1)
     runs = _straight_runs(insns)
     state = nat.NativeState.allocate(
-        accesses=_most_accesses(insns, runs) if planned else 0,
+        accesses=_most_accesses(insns, runs) if planned else 0, priced=priced,
         instructions=n, code_bytes=code_bytes, regions=len(board.regions), max_nodes=MAX_NODES, max_depth=MAX_DEPTH,
         lines=lines,
         icache=(cache.get("icache_bytes", 0) // (line * ic_ways), ic_ways),
@@ -225,9 +227,8 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
             col["operand_a"][i] = regs[insn.operands[0]]
             col["operand_b"][i] = regs[insn.operands[1]]
             latency_sites.append(insn.addr)
-        aligned = _word_aligned_base(insn) if strict_alignment else None
-        if aligned is not None:
-            col["aligned_base"][i] = regs[aligned]
+        if aligned[i] and not planned:
+            col["aligned_base"][i] = regs[_word_aligned_base(insn)]
             alignment_sites.append(insn.addr)
         col["address"][i], col["fallthrough"][i], col["flags"][i] = insn.addr, insn.fallthrough, flags
         col["reads"][i], col["writes"][i] = insn.reads, insn.writes
@@ -255,9 +256,10 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
             *zip(prefix.stalls, step_stalls), *zip(prefix.traffic, step_traffic))
     for target, steps in sums:
         target[1:] = np.cumsum(np.array(steps, dtype=np.int64))
-    access_sites = _plan(state, insns, runs, regs) if planned else []
+    sites = [i.access is not None and (priced or a) for i, a in zip(insns, aligned)]
+    access_sites = _plan(state, insns, runs, regs, sites, aligned) if planned else []
     return CodeMap(insns, functions, func_of, base, state, latency_sites, watch_sites, mem, hooked,
-                   hooked and not planned, access_sites, _it_exits(insns), alignment_sites)
+                   hooked and not priced, access_sites, _it_exits(insns), alignment_sites)
 
 
 #: Price exact memory and data caches by access plans where every load and store can be planned (tests
@@ -284,10 +286,13 @@ def _reg_bit(reg: int) -> int:
     return 1 << reg if reg >= 0 else 0
 
 
-def _plan(state: nat.NativeState, insns: list[Insn], runs: list[range], regs: list[int]) -> list[int]:
-    """Fill the PLAN rows; return the sites ``access_hook`` watches from the start: predicated ones (in an
-    IT block), and every site after one in its run (once a block's plan stops, the hook prices the rest).
-    Other sites a plan may stop at are hooked when needed (``Machine._split_for_plan``)."""
+def _plan(state: nat.NativeState, insns: list[Insn], runs: list[range], regs: list[int], sites: list[bool],
+          aligned: list[bool]) -> list[int]:
+    """Fill the PLAN rows for the loads and stores ``sites`` says (all of them when the plans price
+    accesses, else those whose base must be word-aligned, ``aligned``); return the sites ``access_hook``
+    watches from the start: predicated ones (in an IT block), and every site after one in its run (once a
+    block's plan stops, the hook does the rest). Other sites a plan may stop at are hooked when needed
+    (``Machine._split_for_plan``)."""
     n = len(insns)
     rows = state.plans
     state.plan_deferred = n
@@ -302,9 +307,10 @@ def _plan(state: nat.NativeState, insns: list[Insn], runs: list[range], regs: li
         for i in run:
             insn = insns[i]
             kind, lost = 0, (insn.writes | insn.load_dests) & reg_mask
-            a, mv = insn.access, insn.move
+            a, mv = insn.access if sites[i] else None, insn.move
             if a is not None:
                 kind |= nat.K_SITE | (nat.K_DEFER if insn.in_it else 0) | (nat.K_SIGNED if a.signed else 0)
+                kind |= nat.K_ALIGNED if aligned[i] else 0
                 col["base"][i], col["index"][i], col["shift"][i], col["disp"][i] = a.base, a.index, a.shift, a.disp
                 col["writeback"][i], col["first"][i], col["count"][i] = a.writeback, a.first, a.count
                 col["size"][i], col["write"][i], col["dest"][i] = a.size, int(a.write), a.dest
@@ -325,7 +331,7 @@ def _plan(state: nat.NativeState, insns: list[Insn], runs: list[range], regs: li
         wanted, nxt, forwarded = 0, run.stop, False  # a block ends within its run
         for i in reversed(run):
             insn = insns[i]
-            a = insn.access
+            a = insn.access if sites[i] else None
             relevant = a is not None or bool((col["lost"][i] | (_reg_bit(insn.move.rd) if col["kind"][i] & nat.K_MOVE
                                                                 else 0)) & wanted)
             if a is not None:

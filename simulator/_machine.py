@@ -271,7 +271,7 @@ class Machine:
             code, plans = self.code, self.state.plans
             sites = []
             for i in range(site, len(code.insns)):
-                if code.insns[i].access is not None and not plans.kind[i] & nat.K_HOOKED:
+                if plans.kind[i] & nat.K_SITE and not plans.kind[i] & nat.K_HOOKED:
                     plans.kind[i] |= nat.K_HOOKED
                     sites.append(code.insns[i].addr)
                 if code.insns[i].ctrl or (i + 1 < len(code.insns) and code.insns[i].fallthrough

@@ -46,18 +46,19 @@ from ._state import (
     F_SINGLE, F_WATCH, HASH_MASK, H_ADDR_DEP, H_B2B_LOAD, H_JR_USE, H_LOAD_USE, H_MISALIGNED, IC_MISSES, IC_NODE,
     IC_PEND_E, IC_PEND_S, IC_SETS, IC_WAYS, INSTRET, I_ADDR, I_ALIGNED, I_AREGS, I_BTAC, I_ENTRY_DUAL, I_ENTRY_LU,
     I_ENTRY_MEM, I_FALL, I_FETCH, I_FLAGS, I_FUNC, I_LAT, I_LDEST, I_NOT_TAKEN, I_OPA, I_OPB, I_PREDICTED, I_READS,
-    I_SPMIN, I_TAKEN, I_WRITES, K_DEFER, K_HIGH, K_HOOKED, K_MOVE, K_SIGNED, K_SITE, LAST, LINES_ON, LINE_SHIFT,
-    LOST_FRAMES, L_CYC, L_DUAL, L_STALLS, MAX_DEPTH, MAX_NODES, MIN_SP, N_AFIELDS, N_CALLS, N_CYC, N_FFIELDS,
-    N_FUNC, N_FUNCS, N_IFIELDS, N_INS, N_LFIELDS, N_NFIELDS, N_NODES, N_PARENT, N_PLFIELDS, N_PREFIX, N_REGIONS,
-    N_RFIELDS, N_UNITS, OFF_ACCESS, OFF_DC, OFF_HASH, OFF_IC, OFF_IDX, OFF_INSN, OFF_LINES, OFF_NODE, OFF_PLAN,
-    OFF_PLANNED, OFF_PREFIX, OFF_REGION, OFF_RUNS, OFF_STACK, PC_REG, PLANNED_N, PLANNING, PLAN_DEFER, PLAN_REGS,
-    PLAN_SPLIT, PLAN_VALS, PL_BASE, PL_COUNT, PL_DEST, PL_DISP, PL_FIRST, PL_IMM, PL_INDEX, PL_KIND, PL_LOST,
-    PL_NEXT, PL_OP, PL_RD, PL_SHIFT, PL_SHIFT2, PL_SIZE, PL_SRC, PL_SRC2, PL_WB, PL_WRITE, PREFETCH, PUSH_RET,
-    P_CYC, P_DYN_SP, R_BASE, R_CACHEABLE, R_DEVICE, R_END, R_FILL, R_READS, R_READ_BYTES, R_READ_WAIT, R_WRITES,
-    R_WRITE_BYTES, R_WRITE_WAIT, SCRATCH, SKIP_STOP_AT, SP_RECHECK, SP_REG, STACK_HI, STACK_LO, STALLS,
-    STALL_ACCELERATOR, STALL_BRANCH, STALL_LOAD_USE, STALL_MEMORY, STALL_MULDIV, STOPPED, STOP_ADDR, STOP_AT_CYCLE,
-    STOP_AT_INSTRET, STOP_EVENT, STOP_OUTSIDE, STOP_PLAN, STOP_SPLIT, STOP_UNALIGNED, STOP_WATCH, STOP_WATCH_INSN,
-    S_NODE, S_RET, TAKEN_PAID, UNIT_HOOK, UNIT_STATE, WATCH, WATCH_REG, WATCH_VAL, XPSR_REG)
+    I_SPMIN, I_TAKEN, I_WRITES, K_ALIGNED, K_DEFER, K_HIGH, K_HOOKED, K_MOVE, K_SIGNED, K_SITE, LAST, LINES_ON,
+    LINE_SHIFT, LOST_FRAMES, L_CYC, L_DUAL, L_STALLS, MAX_DEPTH, MAX_NODES, MIN_SP, N_AFIELDS, N_CALLS, N_CYC,
+    N_FFIELDS, N_FUNC, N_FUNCS, N_IFIELDS, N_INS, N_LFIELDS, N_NFIELDS, N_NODES, N_PARENT, N_PLFIELDS, N_PREFIX,
+    N_REGIONS, N_RFIELDS, N_UNITS, OFF_ACCESS, OFF_DC, OFF_HASH, OFF_IC, OFF_IDX, OFF_INSN, OFF_LINES, OFF_NODE,
+    OFF_PLAN, OFF_PLANNED, OFF_PREFIX, OFF_REGION, OFF_RUNS, OFF_STACK, PC_REG, PLANNED_N, PLANNING, PLAN_DEFER,
+    PLAN_PRICES, PLAN_REGS, PLAN_SPLIT, PLAN_UNALIGNED, PLAN_VALS, PL_BASE, PL_COUNT, PL_DEST, PL_DISP, PL_FIRST,
+    PL_IMM, PL_INDEX, PL_KIND, PL_LOST, PL_NEXT, PL_OP, PL_RD, PL_SHIFT, PL_SHIFT2, PL_SIZE, PL_SRC, PL_SRC2, PL_WB,
+    PL_WRITE, PREFETCH, PUSH_RET, P_CYC, P_DYN_SP, R_BASE, R_CACHEABLE, R_DEVICE, R_END, R_FILL, R_READS,
+    R_READ_BYTES, R_READ_WAIT, R_WRITES, R_WRITE_BYTES, R_WRITE_WAIT, SCRATCH, SKIP_STOP_AT, SP_RECHECK, SP_REG,
+    STACK_HI, STACK_LO, STALLS, STALL_ACCELERATOR, STALL_BRANCH, STALL_LOAD_USE, STALL_MEMORY, STALL_MULDIV,
+    STOPPED, STOP_ADDR, STOP_AT_CYCLE, STOP_AT_INSTRET, STOP_EVENT, STOP_OUTSIDE, STOP_PLAN, STOP_SPLIT,
+    STOP_UNALIGNED, STOP_WATCH, STOP_WATCH_INSN, S_NODE, S_RET, TAKEN_PAID, UNIT_HOOK, UNIT_STATE, WATCH, WATCH_REG,
+    WATCH_VAL, XPSR_REG)
 
 _LIB = _ucmod.uclib
 llvm.load_library_permanently(_LIB._name)
@@ -484,12 +485,14 @@ def _plan_value(uc, st, st_ptr, reg, have):
 def _plan_block(uc, st, st_ptr, s, e):
     """Work out the addresses of the data accesses of block [s, e) from the registers at its start (the
     PLANNED pairs), following the values the block gives its address registers: moves, additions,
-    write-backs, and words loaded from memory no earlier store of the block overlaps. Returns the first
-    site it cannot plan (a predicated one, or one whose address needs a value it cannot follow), else
-    ``e``: ``access_hook`` prices that site and the rest as they run."""
+    write-backs, and values loaded from memory no earlier store of the block overlaps. Returns the first
+    site it cannot plan (a predicated one, one whose address needs a value it cannot follow, or one whose
+    base is not aligned as it must be: PLAN_UNALIGNED), else ``e``: ``access_hook`` does that site and
+    the rest as they run."""
     pb = st[OFF_PLAN]
     planned = st[OFF_PLANNED]
     n = 0
+    st[PLAN_UNALIGNED] = 0
     have = np.int64(0)   # registers whose value at this point is in PLAN_VALS
     dirty = np.int64(0)  # registers whose value the plan lost
     j = st[pb + s * N_PLFIELDS + PL_NEXT]
@@ -510,6 +513,9 @@ def _plan_block(uc, st, st_ptr, s, e):
                 have = _plan_value(uc, st, st_ptr, index, have)
                 addr += st[PLAN_VALS + index] << st[r + PL_SHIFT]
             addr &= 0xFFFFFFFF
+            if kind & K_ALIGNED and st[PLAN_VALS + base] & 3:
+                st[PLAN_UNALIGNED] = 1  # the core faults here
+                break
             dest = st[r + PL_DEST]
             at = planned + 3 * n
             st[at] = j
@@ -628,8 +634,9 @@ def _bit(reg):
 
 
 def access_hook(uc, address, size, st_ptr):
-    """Before a load or store the block's plan could not price (``PLAN_DEFER``): price its accesses from
-    the registers now. It returns at once for sites the plan priced (one hook covers nearby sites)."""
+    """Before a load or store the block's plan could not do (``PLAN_DEFER``): check its base's alignment
+    and price its accesses from the registers now. It returns at once for sites the plan did (one hook
+    covers nearby sites)."""
     st = st_ptr
     off = np.int64(address) - st[CODE_BASE]
     if st[STOPPED] != 0 or off < 0 or off >= st[CODE_BYTES]:
@@ -638,15 +645,20 @@ def access_hook(uc, address, size, st_ptr):
     if i < st[PLAN_DEFER] or i >= st[BLOCK_E] or st[ACCOUNTED] == 0:
         return
     r = st[OFF_PLAN] + i * N_PLFIELDS
-    if not st[r + PL_KIND] & K_SITE:
+    kind = st[r + PL_KIND]
+    if not kind & K_SITE:
         return
     addr = st[r + PL_DISP]
     for reg, scale in ((st[r + PL_BASE], np.int64(0)), (st[r + PL_INDEX], st[r + PL_SHIFT])):
         if reg >= 0:
             st[SCRATCH] = 0
             _uc_reg_read(uc, st[PLAN_REGS + reg], st_ptr)
+            if kind & K_ALIGNED and reg == st[r + PL_BASE] and st[SCRATCH] & 3:
+                _stop(uc, st, STOP_UNALIGNED, np.int64(address))
+                return
             addr += (st[SCRATCH] & 0xFFFFFFFF) << scale
-    _price_site(uc, st, st_ptr, i, r, addr & 0xFFFFFFFF, 1)
+    if st[PLAN_PRICES]:
+        _price_site(uc, st, st_ptr, i, r, addr & 0xFFFFFFFF, 1)
 
 
 def block_hook(uc, address, size, st_ptr):
@@ -714,8 +726,12 @@ def block_hook(uc, address, size, st_ptr):
     plan_end = e
     if st[PLANNING]:
         plan_end = _plan_block(uc, st, st_ptr, s, e)
-        if plan_end < e and not st[st[OFF_PLAN] + plan_end * N_PLFIELDS + PL_KIND] & K_HOOKED:
-            st[PLAN_SPLIT] = plan_end  # its plan stops at a site no hook prices: run the block in two
+        if st[PLAN_UNALIGNED] and plan_end == s:
+            _stop(uc, st, STOP_UNALIGNED, addr)  # before the faulting instruction
+            return
+        hooked = st[st[OFF_PLAN] + plan_end * N_PLFIELDS + PL_KIND] & K_HOOKED if plan_end < e else 0
+        if plan_end < e and (st[PLAN_UNALIGNED] or not hooked):
+            st[PLAN_SPLIT] = plan_end  # its plan stops at a site no hook watches: run the block in two
             _stop(uc, st, STOP_PLAN, addr)
             return
     # -- account the block: the static totals through the runs row, the rest here ---------
@@ -799,7 +815,8 @@ def block_hook(uc, address, size, st_ptr):
         st[SP_RECHECK] = 1
     if st[PLANNING]:
         st[PLAN_DEFER] = plan_end
-        _price_planned(uc, st, st_ptr)
+        if st[PLAN_PRICES]:
+            _price_planned(uc, st, st_ptr)
 
 
 def count_hook(uc, address, size, st_ptr):

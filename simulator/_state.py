@@ -139,7 +139,9 @@ UNIT_STATE = HEADER.add("unit_states", "their state arrays' addresses", MAX_UNIT
 #: Access plans (PLAN, ``_native._plan_block``): with exact memory or a data cache, the block hook works out
 #: the address of each data access of the block from the registers at its start and prices it by its region,
 #: instead of a memory hook seeing every access.
-PLANNING = HEADER.add("planning", "1: data accesses are priced by the access plans (PLAN), not a memory hook")
+PLANNING = HEADER.add("planning", "1: the block hook plans data accesses (PLAN): to check alignment, to price")
+PLAN_PRICES = HEADER.add("plan_prices", "1: the plans price data accesses (exact memory, a data cache)")
+PLAN_UNALIGNED = HEADER.add("plan_unaligned", "1: the plan of the current block stopped at an unaligned base")
 OFF_PLAN = HEADER.add("plan_table", "offset of the per-instruction access plans (PLAN), N_INSNS + 1 records")
 OFF_ACCESS = HEADER.add("access_table", "offset of the current block's priced accesses (ACCESS), for taking back")
 ACC_N = HEADER.add("accesses", "ACCESS records of the current block")
@@ -220,14 +222,15 @@ PL_SHIFT2 = PLAN.add("move_shift", "K_MOVE: left shift of the second source")
 PL_IMM = PLAN.add("move_imm", "K_MOVE: the immediate")
 PL_OP = PLAN.add("move_op", "K_MOVE: the operation, numbered as isa.insn.MOVE_OPS")
 PL_LOST = PLAN.add("lost", "registers it writes with values the plans do not follow (mask)")
-PL_DEST = PLAN.add("dest", "the register a word load writes or a word store stores (the plans follow values "
+PL_DEST = PLAN.add("dest", "the register a load writes or a store stores (the plans follow values "
                    "through memory); -1: none")
 N_PLFIELDS = PLAN.size
-K_SITE, K_MOVE, K_HIGH, K_DEFER, K_HOOKED, K_SIGNED = 1, 2, 4, 8, 16, 32
-#: K_SIGNED: a load that sign-extends what it loads. K_DEFER: a site predicated in an IT block (it may not
-#: run), which the plans never price. K_HOOKED: access_hook watches the site, so a block's plan may stop
-#: before it; a block whose plan would stop at a site not hooked is split there instead (STOP_PLAN), so
-#: that the site starts a block of its own.
+K_SITE, K_MOVE, K_HIGH, K_DEFER, K_HOOKED, K_SIGNED, K_ALIGNED = 1, 2, 4, 8, 16, 32, 64
+#: K_SIGNED: a load that sign-extends what it loads. K_ALIGNED: its base register must be word-aligned
+#: (LDRD, LDM, VLDR... on ARMv7-M and later; Unicorn does not fault): the plans check it. K_DEFER: a site
+#: predicated in an IT block (it may not run), which the plans never do. K_HOOKED: access_hook watches the
+#: site, so a block's plan may stop before it; a block whose plan would stop at a site not hooked is split
+#: there instead (STOP_PLAN), so that the site starts a block of its own.
 
 #: Priced accesses of the current block, ACC_CAP records: what taking back part of the block undoes.
 ACCESS = Layout("access")
@@ -360,10 +363,10 @@ class NativeState:
     @classmethod
     def allocate(cls, *, instructions: int, code_bytes: int, regions: int, icache: tuple[int, int],
                  dcache: tuple[int, int], max_nodes: int, max_depth: int, lines: bool = False,
-                 accesses: int = 0) -> NativeState:
+                 accesses: int = 0, priced: bool = False) -> NativeState:
         """A zeroed state with room for the tables; ``icache``/``dcache`` are (sets, ways); ``lines``
         keeps the per-instruction rows of cycles per source line; ``accesses`` > 0: access plans, with room
-        for that many priced accesses per block."""
+        for that many accesses per block, ``priced``: which price them."""
         hash_slots = 1
         while hash_slots < 2 * max_nodes:
             hash_slots <<= 1
@@ -386,7 +389,7 @@ class NativeState:
         state.lines = int(lines)
         state.icache_sets, state.icache_ways = icache
         state.dcache_sets, state.dcache_ways = dcache
-        state.planning, state.access_capacity = int(accesses > 0), accesses
+        state.planning, state.plan_prices, state.access_capacity = int(accesses > 0), int(priced), accesses
         return state
 
     def copy(self) -> NativeState:

@@ -111,3 +111,26 @@ def test_interrupts_and_faults_take_planned_accesses_back_as_the_memory_hook(elf
     target = core.split(":")[0]
     assert_same_as_the_memory_hook(elf(source, target), core, slow_board(tmp_path, get_core(target).board),
                                    exact_memory=":" not in core)
+
+
+@pytest.mark.parametrize("fault_at", [-1, 0, 5, 23])
+@pytest.mark.parametrize("core", ["cortex-m4", "cortex-m7", "cortex-m33", "cortex-m7:dcache=true"])
+def test_alignment_faults_come_where_the_alignment_hook_raises_them(elf, core, fault_at):
+    """The plans check the bases that must be word-aligned (LDRD, LDM, VLDR...) in place of a hook per site:
+    the same fault at the same instruction, address and cycle, or the same clean run, as the hooks give."""
+    program = elf("align_mix.c", core.split(":")[0], FAULT_AT=str(fault_at))
+    runs = []
+    for planned in (True, False):
+        _codemap.PLAN_ACCESSES = planned
+        try:
+            r = Simulator(program, core=core).run()
+        finally:
+            _codemap.PLAN_ACCESSES = True
+        out = r.to_dict()
+        out.pop("wall_seconds", None)
+        out.pop("timing", None)
+        runs.append(out)
+    assert runs[0] == runs[1]
+    assert (runs[0]["exit_reason"] == "exit") == (fault_at < 0), runs[0]["message"]
+    if fault_at >= 0:
+        assert "UsageFault (UNALIGNED)" in runs[0]["message"]
