@@ -22,7 +22,7 @@ from .cfu import (ACC, ACT_MAX, ACT_MIN, HEADER, IN_OFFSET, LANES, MACHINE, MULT
 #: says when to update it): on a mismatch nothing here is cached, so an edit there cannot leave
 #: stale compiled state offsets behind.
 
-BUILT_AGAINST = "777b7284e19d6dbd"
+BUILT_AGAINST = "ca4ad7c08d7602e7"
 _CACHE = BUILT_AGAINST == nat.SOURCE_FINGERPRINT
 
 

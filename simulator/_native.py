@@ -364,13 +364,13 @@ def finish_custom(uc, st_ptr):
 
 
 @numba.njit
-def _count_traffic(st, row, nbytes, write, sign):
+def _count_traffic(st, row, nbytes, write):
     if write:
-        st[row + R_WRITES] += sign
-        st[row + R_WRITE_BYTES] += sign * nbytes
+        st[row + R_WRITES] += 1
+        st[row + R_WRITE_BYTES] += nbytes
     else:
-        st[row + R_READS] += sign
-        st[row + R_READ_BYTES] += sign * nbytes
+        st[row + R_READS] += 1
+        st[row + R_READ_BYTES] += nbytes
 
 
 @numba.njit
@@ -395,16 +395,6 @@ def _line_cycles(st, row, line, write, undo):
     return cycles
 
 
-@numba.njit
-def _charge_access(uc, st, st_ptr, i, cycles):
-    """Charge a data access's cycles as it happens: later instructions of the block start this much later."""
-    if cycles:
-        _charge_memory(st, st[CUR_NODE], cycles)
-        st[BLOCK_DYN] += cycles
-        if st[LINES_ON]:
-            _line_charge(st, _insn_at_pc(uc, st, st_ptr) if i < 0 else i, cycles, STALL_MEMORY)
-
-
 def memory_hook(uc, kind, address, size, value, st_ptr):
     """Every data access: traffic by board region, then its wait states, or the data cache's verdict."""
     st = st_ptr
@@ -414,7 +404,7 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
     if row < 0:
         return
     write = kind == _UC_MEM_WRITE
-    _count_traffic(st, row, nbytes, write, 1)
+    _count_traffic(st, row, nbytes, write)
     if st[DC_SETS] == 0 or not st[row + R_CACHEABLE]:
         cycles = st[row + R_WRITE_WAIT] if write else st[row + R_READ_WAIT]
     else:
@@ -422,7 +412,11 @@ def memory_hook(uc, kind, address, size, value, st_ptr):
         shift = st[LINE_SHIFT]
         for line in range(addr >> shift, ((addr + nbytes - 1) >> shift) + 1):
             cycles += _line_cycles(st, row, line, write, -1)
-    _charge_access(uc, st, st_ptr, -1, cycles)
+    if cycles:
+        _charge_memory(st, st[CUR_NODE], cycles)
+        st[BLOCK_DYN] += cycles  # later instructions of the block start this much later
+        if st[LINES_ON]:
+            _line_charge(st, _insn_at_pc(uc, st, st_ptr), cycles, STALL_MEMORY)
 
 
 # -- access plans: exact memory and the data cache without a memory hook ---------------------
@@ -433,7 +427,7 @@ def _price_access(uc, st, st_ptr, i, addr, nbytes, write, late):
     row = _region_of(st, addr)
     if row < 0:
         return
-    _count_traffic(st, row, nbytes, write, 1)
+    _count_traffic(st, row, nbytes, write)
     cached = st[DC_SETS] != 0 and st[row + R_CACHEABLE] != 0
     shift = st[LINE_SHIFT]
     first, last = (addr >> shift, (addr + nbytes - 1) >> shift) if cached else (0, 0)
