@@ -81,7 +81,8 @@ class CodeMap:
     memory_hook: bool         #: ... by ``_native.memory_hook``, which sees every access (else by the plans)
     access_sites: list[int]   #: loads/stores ``_native.access_hook`` watches from the start (more when needed)
     it_exits: list[int]       #: where execution leaves a Thumb-2 IT block (see ``_native.it_exit_hook``)
-    alignment_sites: list[int]  #: loads/stores whose base must be word-aligned (``_native.alignment_hook``)
+    alignment_sites: list[int]  #: loads/stores whose base must be word-aligned (``_native.alignment_hook``
+    #: checks them where the block hook's plans do not: functional runs, or no plans)
 
     def fresh(self) -> CodeMap:
         """The same tables with the run-time state reset, for one more run."""
@@ -227,7 +228,7 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
             col["operand_a"][i] = regs[insn.operands[0]]
             col["operand_b"][i] = regs[insn.operands[1]]
             latency_sites.append(insn.addr)
-        if aligned[i] and not planned:
+        if aligned[i]:  # alignment_hook's sites where no plan checks them (functional runs)
             col["aligned_base"][i] = regs[_word_aligned_base(insn)]
             alignment_sites.append(insn.addr)
         col["address"][i], col["fallthrough"][i], col["flags"][i] = insn.addr, insn.fallthrough, flags

@@ -222,8 +222,9 @@ class Machine:
             self._timing_hooks()
         for addr in self.code.watch_sites:
             self.native.add(hooks["watch_hook"], array, uc_mod.UC_HOOK_CODE, addr, addr)
-        for begin, end in _codemap.site_ranges(self.code.alignment_sites):
-            self.native.add(hooks["alignment_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
+        if self.functional or not self.state.planning:  # else the block hook's plans check alignment
+            for begin, end in _codemap.site_ranges(self.code.alignment_sites):
+                self.native.add(hooks["alignment_hook"], array, uc_mod.UC_HOOK_CODE, begin, end)
         self._it_exits_hooked = (self.code.memory_hook and not self.functional) or \
             any(overrides(o, "memory") for o in self.observers)
         if self._it_exits_hooked:
