@@ -180,10 +180,13 @@ class BlockAccounting:
         while n > 0 and rows.instruction[n - 1] >= upto:
             n -= 1
             region = st.region((int(rows.region[n]) - st.region_table) // nat.N_RFIELDS)
-            kind = "writes" if rows.write[n] else "reads"
-            if rows.bytes[n]:
-                setattr(region, kind, getattr(region, kind) - 1)
-                setattr(region, f"{kind[:-1]}_bytes", getattr(region, f"{kind[:-1]}_bytes") - int(rows.bytes[n]))
+            nbytes = int(rows.bytes[n])
+            if nbytes and rows.write[n]:
+                region.writes -= 1
+                region.write_bytes -= nbytes
+            elif nbytes:
+                region.reads -= 1
+                region.read_bytes -= nbytes
             wait = int(rows.wait[n])
             if wait:
                 st.charge(-wait, "memory", int(rows.instruction[n]))

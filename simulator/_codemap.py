@@ -268,13 +268,18 @@ def build(image, arch: str, profile: Profile, board, exact_memory: bool = False,
 PLAN_ACCESSES = True
 
 
+def ends_run(insns: list[Insn], i: int) -> bool:
+    """Whether instruction ``i`` ends a straight-line run (a Unicorn block never goes past it)."""
+    return i + 1 == len(insns) or insns[i].ctrl or insns[i].fallthrough != insns[i + 1].addr
+
+
 def _straight_runs(insns: list[Insn]) -> list[range]:
     """Maximal straight-line ranges of instructions: a Unicorn block never spans two."""
     runs, start = [], 0
-    for i in range(1, len(insns) + 1):
-        if i == len(insns) or insns[i - 1].ctrl or insns[i - 1].fallthrough != insns[i].addr:
-            runs.append(range(start, i))
-            start = i
+    for i in range(len(insns)):
+        if ends_run(insns, i):
+            runs.append(range(start, i + 1))
+            start = i + 1
     return runs
 
 

@@ -275,8 +275,7 @@ class Machine:
                 if plans.kind[i] & nat.K_SITE and not plans.kind[i] & nat.K_HOOKED:
                     plans.kind[i] |= nat.K_HOOKED
                     sites.append(code.insns[i].addr)
-                if code.insns[i].ctrl or (i + 1 < len(code.insns) and code.insns[i].fallthrough
-                                          != code.insns[i + 1].addr):
+                if _codemap.ends_run(code.insns, i):
                     break
             hook = _hooks.entry_points()["access_hook"]
             for begin, end in _codemap.site_ranges(sites):
