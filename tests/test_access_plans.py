@@ -134,3 +134,18 @@ def test_alignment_faults_come_where_the_alignment_hook_raises_them(elf, core, f
     assert (runs[0]["exit_reason"] == "exit") == (fault_at < 0), runs[0]["message"]
     if fault_at >= 0:
         assert "UsageFault (UNALIGNED)" in runs[0]["message"]
+
+
+@pytest.mark.parametrize("core", ["cortex-m4", "rv32imc"])
+def test_sites_hooked_after_repeated_splits_price_as_the_memory_hook(tmp_path, monkeypatch, core):
+    """Every site a plan stops at is hooked at its first split (not its 64th): access_hook then prices what
+    the plans cannot, from the registers as the instruction runs."""
+    from pathlib import Path
+
+    from simmcu import _machine, get_core
+    from simmcu.firmware import build
+
+    monkeypatch.setattr(_machine, "PLAN_SPLITS_BEFORE_HOOK", 1)
+    elf = build(Path(__file__).parents[1] / "benchmarks" / "control.c", core, tmp_path / "c.elf",
+                defines={"REPS": "2"})
+    assert_same_as_the_memory_hook(elf, core, slow_board(tmp_path, get_core(core).board), exact_memory=True)
